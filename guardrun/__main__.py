@@ -1,0 +1,5 @@
+import sys
+
+from guardrun.cli import main
+
+sys.exit(main())

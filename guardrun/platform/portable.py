@@ -1,0 +1,71 @@
+"""Portable backend over psutil: ``children(recursive=True)`` and ``memory_info()``.
+
+psutil's recursive walk reads the whole process table each time (3.5–5.7 ms
+for a tree of 50 here, growing with every process on the machine), so this is
+the fallback on Linux and the first choice where ``/proc`` is absent. Process
+objects are kept between polls: reusing one costs ~12 µs against ~30 µs for a
+new one, and psutil checks its create time so a reused pid is not misread.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from guardrun.errors import ProbeError
+from guardrun.platform import ProcSample, TreeSample
+
+
+class PsutilProbe:
+    name = "psutil"
+
+    def __init__(self) -> None:
+        try:
+            import psutil
+        except ImportError as err:  # pragma: no cover - a declared dependency
+            raise ProbeError("psutil is not installed") from err
+        self._psutil: Any = psutil
+        self._procs: dict[int, Any] = {}
+
+    def _process(self, pid: int) -> Any:
+        proc = self._procs.get(pid)
+        if proc is None or not proc.is_running():
+            proc = self._psutil.Process(pid)
+            self._procs[pid] = proc
+        return proc
+
+    def sample(self, roots: Iterable[int]) -> TreeSample:
+        ps = self._psutil
+        procs: list[ProcSample] = []
+        seen: set[int] = set()
+        for root in roots:
+            try:
+                top = self._process(root)
+                members = [(top, 0)]
+                for kid in top.children(recursive=True):
+                    members.append((kid, -1))
+            except (ps.NoSuchProcess, ps.ZombieProcess):
+                continue
+            except ps.Error as err:
+                raise ProbeError(f"psutil cannot read process {root}: {err}") from err
+            for proc, ppid in members:
+                if proc.pid in seen:
+                    continue
+                try:
+                    rss = proc.memory_info().rss
+                    if ppid < 0:
+                        ppid = proc.ppid()
+                except (ps.NoSuchProcess, ps.ZombieProcess):
+                    continue
+                except ps.AccessDenied as err:
+                    raise ProbeError(f"psutil: access denied to process {proc.pid}") from err
+                seen.add(proc.pid)
+                self._procs.setdefault(proc.pid, proc)
+                procs.append(ProcSample(proc.pid, ppid, int(rss)))
+        for pid in [p for p in self._procs if p not in seen]:
+            del self._procs[pid]
+        return TreeSample(time.monotonic(), tuple(procs))
+
+    def close(self) -> None:
+        self._procs.clear()

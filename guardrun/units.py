@@ -1,0 +1,125 @@
+"""Sizes, percentages and durations as users write them, and as guardrun prints them."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Decimal and binary suffixes; a bare "G"/"M"/"K" is binary, as `free -g` and
+# most memory tools use, and "GB" is decimal as the SI says.
+_SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1024,
+    "kb": 1000,
+    "kib": 1024,
+    "m": 1024**2,
+    "mb": 1000**2,
+    "mib": 1024**2,
+    "g": 1024**3,
+    "gb": 1000**3,
+    "gib": 1024**3,
+    "t": 1024**4,
+    "tb": 1000**4,
+    "tib": 1024**4,
+}
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*([a-zA-Z]*)\s*$")
+_PERCENT_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
+
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "": 1.0}
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|m|h|d|)\s*$")
+
+SIZE_EXAMPLES = "examples: 800MB, 12GiB, 1.5G, 70%"
+DURATION_EXAMPLES = "examples: 250ms, 2s, 5m, 1h, 7d"
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """A memory threshold: an absolute size in bytes, or a percent of the memory available."""
+
+    value: float
+    percent: bool
+
+    def resolve(self, total_bytes: int) -> int:
+        """Bytes this threshold stands for when ``total_bytes`` are available."""
+        if self.percent:
+            return int(total_bytes * self.value / 100.0)
+        return int(self.value)
+
+    def __str__(self) -> str:
+        if self.percent:
+            return f"{self.value:g}%"
+        return format_bytes(int(self.value))
+
+
+def parse_size(text: str | int) -> int:
+    """Parse ``800MB``, ``12GiB``, ``1.5G`` or a plain number of bytes."""
+    if isinstance(text, bool):
+        raise ValueError(f"{text!r} is not a size ({SIZE_EXAMPLES})")
+    if isinstance(text, int):
+        if text < 0:
+            raise ValueError(f"{text!r} is not a size ({SIZE_EXAMPLES})")
+        return text
+    m = _SIZE_RE.match(str(text))
+    unit = m.group(2).lower() if m else ""
+    if not m or unit not in _SIZE_UNITS:
+        raise ValueError(f"{text!r} is not a size ({SIZE_EXAMPLES})")
+    return int(float(m.group(1)) * _SIZE_UNITS[unit])
+
+
+def parse_threshold(text: str | int | float) -> Threshold:
+    """Parse a size or a percentage (``70%``, between 0 and 100)."""
+    if isinstance(text, str):
+        m = _PERCENT_RE.match(text)
+        if m:
+            value = float(m.group(1))
+            if not 0 < value <= 100:
+                raise ValueError(f"{text!r} is not a percentage between 0 and 100")
+            return Threshold(value, True)
+    if isinstance(text, float) and not isinstance(text, bool):
+        text = int(text)
+    try:
+        size = parse_size(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a size or a percentage ({SIZE_EXAMPLES})") from None
+    if size <= 0:
+        raise ValueError(f"{text!r} is not a size or a percentage ({SIZE_EXAMPLES})")
+    return Threshold(float(size), False)
+
+
+def parse_duration(text: str | int | float) -> float:
+    """Parse ``250ms``, ``2s``, ``5m``, ``1h``, ``7d`` or a number of seconds."""
+    if isinstance(text, bool):
+        raise ValueError(f"{text!r} is not a duration ({DURATION_EXAMPLES})")
+    if isinstance(text, (int, float)):
+        if text < 0:
+            raise ValueError(f"{text!r} is not a duration ({DURATION_EXAMPLES})")
+        return float(text)
+    m = _DURATION_RE.match(text)
+    if not m:
+        raise ValueError(f"{text!r} is not a duration ({DURATION_EXAMPLES})")
+    return float(m.group(1)) * _DURATION_UNITS[m.group(2)]
+
+
+def format_bytes(n: int | float) -> str:
+    """``12.3 GB`` style, decimal units as people read them on dashboards."""
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(value) < 1000 or unit == "TB":
+            if unit == "B":
+                return f"{int(value)} B"
+            return f"{value:.1f} {unit}"
+        value /= 1000
+    raise AssertionError("unreachable")
+
+
+def format_duration(seconds: float) -> str:
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    if seconds < 120:
+        return f"{seconds:.0f}s" if seconds == int(seconds) else f"{seconds:.1f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f}m"
+    if seconds < 172800:
+        return f"{seconds / 3600:.0f}h"
+    return f"{seconds / 86400:.0f}d"
