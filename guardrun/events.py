@@ -1,0 +1,176 @@
+"""The per-run event log: one JSON object per line, one line per transition.
+
+The log lives at ``<state dir>/projects/<name>-<hash8>/runs/<run-id>.jsonl``
+(the caller computes the path). Each event is written with a single
+``os.write`` on an ``O_APPEND`` descriptor: on a local filesystem the kernel
+takes the inode lock for the whole write, so lines from the supervisor and from
+hook threads never interleave, and a crash leaves at worst one torn last line.
+
+Logging must never take supervision down: the first I/O failure disables the
+file (the reason is kept in ``EventLog.error``) and events still reach the
+mirror.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+KINDS = frozenset(
+    {
+        "started",
+        "level_changed",
+        "state_captured",
+        "capture_failed",
+        "restart_requested",
+        "restart_refused",
+        "restarted",
+        "degraded",
+        "recovered",
+        "child_exited",
+        "stopped",
+        "probe_fallback",
+        "hook_output",
+        "hook_failed",
+        "notify",
+        "admission_wait",
+    }
+)
+RESERVED = ("time", "run_id", "event")
+RUN_ID_RE = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
+
+Mirror = Callable[[str], None]
+
+
+def new_run_id() -> str:
+    """``YYYYmmddTHHMMSSZ-<6 hex>`` (UTC): sorts by start time, unique across machines."""
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
+
+
+def utc_now_iso() -> str:
+    """ISO-8601 UTC with milliseconds and a ``Z``, e.g. ``2025-01-31T12:00:00.123Z``."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def make_private_dirs(path: Path) -> None:
+    """Create ``path`` and missing parents, all 0700 (``os.makedirs`` gives parents 0777-umask)."""
+    missing: list[Path] = []
+    p = path
+    while not p.is_dir():
+        missing.append(p)
+        if p.parent == p:
+            break
+        p = p.parent
+    for d in reversed(missing):
+        try:
+            d.mkdir(mode=0o700)
+        except FileExistsError:
+            if not d.is_dir():
+                raise
+
+
+def run_log_path(project_dir: Path, run_id: str) -> Path:
+    """``<project dir>/runs/<run-id>.jsonl``; the id is checked so it cannot name another path."""
+    if not RUN_ID_RE.match(run_id):
+        raise ValueError(f"{run_id!r} is not a run id")
+    return project_dir / "runs" / f"{run_id}.jsonl"
+
+
+class EventLog:
+    """Appends events to ``path`` (or only mirrors them when ``path`` is None)."""
+
+    def __init__(self, path: Path | None, run_id: str, mirror: Mirror | None = None) -> None:
+        self.path = path
+        self.run_id = run_id
+        self.error: str | None = None
+        self._mirror = mirror
+        self._lock = threading.Lock()
+        self._fd: int | None = None
+        if path is not None:
+            try:
+                make_private_dirs(path.parent)
+                flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
+                self._fd = os.open(path, flags, 0o600)
+            except OSError as err:
+                self.error = f"cannot open event log {path}: {err.strerror or err}"
+
+    def set_mirror(self, mirror: Mirror | None) -> None:
+        """Swap the mirror (the CLI mirrors to stderr only between child runs)."""
+        with self._lock:
+            self._mirror = mirror
+
+    def emit(self, kind: str, **fields: Any) -> dict[str, Any]:
+        """Record one event and return it. Unknown kinds and reserved field names are bugs."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown event kind {kind!r}")
+        for name in RESERVED:
+            if name in fields:
+                raise ValueError(f"event field {name!r} is reserved")
+        event: dict[str, Any] = {"time": utc_now_iso(), "run_id": self.run_id, "event": kind}
+        event.update(fields)
+        # default=str: paths, enums and the like are recorded by their text, never refused.
+        line = json.dumps(event, default=str, ensure_ascii=False, separators=(",", ":"))
+        with self._lock:
+            if self._fd is not None:
+                self._write(line.encode("utf-8", "replace") + b"\n")
+            mirror = self._mirror
+        if mirror is not None:
+            try:
+                mirror(line)
+            except Exception:  # a broken mirror (closed stderr) must not stop supervision
+                pass
+        return event
+
+    def _write(self, data: bytes) -> None:
+        assert self._fd is not None
+        try:
+            written = os.write(self._fd, data)
+            # Regular files take the whole buffer; a short write means the disk filled up.
+            if written != len(data):
+                raise OSError(f"short write ({written} of {len(data)} bytes)")
+        except OSError as err:
+            self.error = f"cannot write event log {self.path}: {err.strerror or err}"
+            self._close_fd()
+
+    def _close_fd(self) -> None:
+        if self._fd is not None:
+            try:
+                os.close(self._fd)
+            except OSError:
+                pass
+            self._fd = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._close_fd()
+
+    def __enter__(self) -> EventLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_events(path: Path) -> list[dict[str, Any]]:
+    """The events in a log, skipping a torn or corrupt line instead of failing on it."""
+    events: list[dict[str, Any]] = []
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return events
+    for line in text.splitlines():
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(obj, dict):
+            events.append(obj)
+    return events
