@@ -1,0 +1,134 @@
+"""Whole-machine memory pressure: RAM in use and, on Linux, PSI.
+
+The agent's tree can be small while the machine runs out of memory (a browser,
+a build, another agent). Then guardrun treats its child as at critical, and says
+why: the machine, not the agent, is short.
+
+RAM in use is ``1 - MemAvailable / MemTotal`` from ``/proc/meminfo`` (kB). Not
+``MemFree``: page cache the kernel can drop at once is counted as available, as
+``free`` shows it. Elsewhere psutil's ``virtual_memory()`` gives the same pair.
+
+PSI (``/proc/pressure/memory``, Linux 4.20+ with CONFIG_PSI, and ``psi=1`` on
+kernels built with it off by default) reads::
+
+    some avg10=0.00 avg60=0.00 avg300=0.00 total=0
+    full avg10=0.00 avg60=0.00 avg300=0.00 total=0
+
+``some``: share of wall time (percent, over the last 10/60/300 s) in which at
+least one task was stalled waiting for memory (reclaim, swap-in, thrashing);
+``full``: all non-idle tasks stalled at once. ``total`` is cumulative stall in
+microseconds. PSI sees thrashing that RAM-in-use misses: a machine reclaiming
+page cache at full speed can show plenty "available" while every task waits.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+MEMINFO = Path("/proc/meminfo")
+PSI_MEMORY = Path("/proc/pressure/memory")
+
+LEVELS = ("normal", "warning", "critical")
+
+
+def parse_meminfo(text: str) -> tuple[float, int, int] | None:
+    """(used_fraction, total bytes, available bytes) from /proc/meminfo text; None if incomplete."""
+    values: dict[str, int] = {}
+    for line in text.splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("MemTotal", "MemAvailable"):
+            values[key] = int(rest.split()[0]) * 1024
+    total = values.get("MemTotal")
+    available = values.get("MemAvailable")  # absent before Linux 3.14
+    if not total or available is None:
+        return None
+    return 1.0 - available / total, total, available
+
+
+def system_memory(meminfo: Path = MEMINFO) -> tuple[float, int, int]:
+    """(used_fraction, total bytes, available bytes) of the whole machine."""
+    try:
+        parsed = parse_meminfo(meminfo.read_text())
+    except (OSError, ValueError, IndexError):
+        parsed = None
+    if parsed is not None:
+        return parsed
+    import psutil
+
+    vm = psutil.virtual_memory()
+    total, available = int(vm.total), int(vm.available)
+    return (1.0 - available / total if total else 0.0), total, available
+
+
+def parse_psi(text: str) -> dict[str, dict[str, float]] | None:
+    """``{"some": {"avg10": .., "avg60": .., "avg300": .., "total": ..}, "full": {..}}``.
+
+    None when no ``some`` line is there. ``full`` is kept when present (the
+    memory file has had it since PSI came in, Linux 4.20).
+    """
+    out: dict[str, dict[str, float]] = {}
+    for line in text.splitlines():
+        kind, *pairs = line.split()
+        if kind not in ("some", "full"):
+            continue
+        fields: dict[str, float] = {}
+        for pair in pairs:
+            key, _, value = pair.partition("=")
+            fields[key] = float(value)
+        out[kind] = fields
+    if "avg10" not in out.get("some", {}):
+        return None
+    return out
+
+
+def psi_memory(path: Path = PSI_MEMORY) -> dict[str, dict[str, float]] | None:
+    """Parsed memory PSI, or None where the file is absent (no PSI) or unreadable."""
+    try:
+        return parse_psi(path.read_text())
+    except (OSError, ValueError):
+        # EOPNOTSUPP on reading when the kernel has PSI compiled in but disabled.
+        return None
+
+
+def system_level(
+    used_fraction: float,
+    psi_some_avg10: float | None,
+    warning: float = 0.85,
+    critical: float = 0.95,
+    psi: float = 40.0,
+) -> str:
+    """``normal``, ``warning`` or ``critical`` for the whole machine.
+
+    RAM in use at or over ``warning``/``critical`` (fractions) gives that level.
+    PSI ``some avg10`` at or over ``psi`` (percent) is critical by itself: tasks
+    have been stalled on memory for that share of the last 10 s, so the machine
+    is already thrashing, whatever RAM in use says.
+    """
+    if used_fraction >= critical or (psi_some_avg10 is not None and psi_some_avg10 >= psi):
+        return "critical"
+    if used_fraction >= warning:
+        return "warning"
+    return "normal"
+
+
+def system_reason(
+    used_fraction: float,
+    psi_some_avg10: float | None,
+    warning: float = 0.85,
+    critical: float = 0.95,
+    psi: float = 40.0,
+) -> str:
+    """One line saying why the machine is at its level, for events and messages."""
+    level = system_level(used_fraction, psi_some_avg10, warning, critical, psi)
+    ram = f"RAM {used_fraction:.0%} in use"
+    if level == "normal":
+        return f"the machine has memory to spare ({ram})"
+    causes = []
+    if used_fraction >= warning:
+        limit = critical if used_fraction >= critical else warning
+        causes.append(f"{ram}, at or over {limit:.0%}")
+    if psi_some_avg10 is not None and psi_some_avg10 >= psi:
+        causes.append(
+            f"tasks stalled on memory {psi_some_avg10:.0f}% of the last 10 s (PSI, limit {psi:g}%)"
+        )
+    return f"the machine, not the agent, is short of memory: {'; '.join(causes)}"
