@@ -1,0 +1,166 @@
+"""Notifications that never touch the child's screen: terminal title, bell, desktop.
+
+While the child draws, guardrun may only write sequences the terminal consumes
+without drawing: OSC 0 sets the window/tab title, BEL rings or flashes. xterm's
+title stack (CSI 22;0 t pushes, CSI 23;0 t pops; also in iTerm2, kitty, VTE)
+lets the user's own title come back at exit. Terminals without the stack keep
+an empty title, which most shells overwrite at the next prompt.
+
+Title and bell bytes go straight to the terminal fd. In PTY mode the relay
+writes child output to the same fd, so call these from the relay's thread,
+between chunks, or use :func:`title_bytes` to splice them into the stream.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from typing import Any
+
+from guardrun.events import EventLog
+from guardrun.units import format_bytes
+
+PUSH_TITLE = b"\x1b[22;0t"
+POP_TITLE = b"\x1b[23;0t"
+BELL = b"\x07"
+DESKTOP_TIMEOUT = 10.0
+# C0, DEL and C1 controls: an ESC or BEL inside a title would end the OSC early
+# and let the rest be interpreted by the terminal.
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def title_bytes(text: str) -> bytes:
+    """OSC 0 (set icon name and window title) for ``text``, control characters removed."""
+    clean = _CONTROLS.sub("", text)[:200]
+    return b"\x1b]0;" + clean.encode("utf-8", "replace") + BELL
+
+
+def format_title(cmd_name: str, memory_bytes: int, level: str, trend: float = 0.0) -> str:
+    """``guardrun: claude 11.8 GB ▲ warning``; ``trend`` > 0 rising, < 0 falling, 0 steady."""
+    name = os.path.basename(cmd_name.rstrip("/")) or cmd_name
+    arrow = " ▲" if trend > 0 else " ▼" if trend < 0 else ""
+    return f"guardrun: {name} {format_bytes(memory_bytes)}{arrow} {level}"
+
+
+def _applescript_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def desktop_argv(backend: str, program: str, summary: str, body: str) -> list[str]:
+    """The argv that shows one desktop notification (no shell involved)."""
+    if backend == "osascript":
+        script = (
+            f"display notification {_applescript_string(body)} "
+            f"with title {_applescript_string(summary)}"
+        )
+        return [program, "-e", script]
+    # "--": a body that starts with "-" is text, not an option.
+    return [program, "--app-name=guardrun", "--", summary, body]
+
+
+class Notifier:
+    def __init__(
+        self,
+        title: bool,
+        bell: bool,
+        desktop: str,
+        out_fd: int | None,
+        *,
+        log: EventLog | None = None,
+        platform: str = sys.platform,
+    ) -> None:
+        self._tty = out_fd is not None and _isatty(out_fd)
+        self._fd = out_fd
+        self._title_on = title and self._tty
+        self._bell_on = bell and self._tty
+        self._log = log
+        self._pushed = False
+        self.error: str | None = None
+        self._backend: tuple[str, str] | None = None
+        if desktop not in ("auto", "true", "false"):
+            raise ValueError(f"notify.desktop must be auto, true or false, not {desktop!r}")
+        if desktop != "false":
+            name = "osascript" if platform == "darwin" else "notify-send"
+            found = shutil.which(name)
+            if found:
+                self._backend = (name, found)
+            elif desktop == "true":
+                self.error = f"desktop notifications need {name}, which is not on PATH"
+
+    def _write(self, data: bytes) -> None:
+        assert self._fd is not None
+        try:
+            os.write(self._fd, data)
+        except OSError:
+            # A closed or revoked terminal: notifications are best effort.
+            self._title_on = self._bell_on = False
+
+    def title(self, text: str) -> None:
+        if not self._title_on:
+            return
+        if not self._pushed:
+            self._pushed = True
+            self._write(PUSH_TITLE + title_bytes(text))
+        else:
+            self._write(title_bytes(text))
+
+    def bell(self) -> None:
+        if self._bell_on:
+            self._write(BELL)
+
+    def restore_title(self) -> None:
+        """Put back the title the terminal had before the first :meth:`title`."""
+        if self._pushed and self._title_on:
+            self._write(title_bytes("") + POP_TITLE)
+        self._pushed = False
+
+    @property
+    def desktop_available(self) -> bool:
+        return self._backend is not None
+
+    def desktop(self, summary: str, body: str) -> bool:
+        """Show a desktop notification in the background; False when none can be shown."""
+        if self._backend is None:
+            return False
+        backend, program = self._backend
+        argv = desktop_argv(backend, program, summary, body)
+        try:
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+                close_fds=True,
+            )
+        except OSError as err:
+            self.error = f"cannot run {program}: {err.strerror or err}"
+            self._emit(summary, body, error=self.error)
+            return False
+        threading.Thread(target=_reap, args=(proc,), daemon=True).start()
+        self._emit(summary, body)
+        return True
+
+    def _emit(self, summary: str, body: str, **extra: Any) -> None:
+        if self._log is not None:
+            self._log.emit("notify", channel="desktop", summary=summary, body=body, **extra)
+
+
+def _reap(proc: subprocess.Popen[bytes]) -> None:
+    """Wait for a notifier so it leaves no zombie; kill one that hangs (no D-Bus session)."""
+    try:
+        proc.wait(timeout=DESKTOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _isatty(fd: int) -> bool:
+    try:
+        return os.isatty(fd)
+    except OSError:
+        return False
