@@ -1,0 +1,1 @@
+"""What is saved before acting, and how: capture, store, redaction, agent adapters."""

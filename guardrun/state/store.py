@@ -1,0 +1,561 @@
+"""The state store: ids, paths, modes, atomic gzip writes, listing, loading, retention.
+
+Layout (DESIGN §2)::
+
+    <state dir>/projects/<name>-<hash8>/states/<ID>.json.gz
+    <state dir>/projects/<name>-<hash8>/states/<ID>.transcript.jsonl.gz
+    <state dir>/projects/<name>-<hash8>/runs/
+    <state dir>/live/
+
+Every file is written to ``.tmp-<pid>-<rand>-<name>`` in its final directory
+(O_CREAT|O_EXCL|O_NOFOLLOW, 0600), fsynced, renamed into place, and the
+directory fsynced, so a name that exists holds a complete file; a crash leaves
+at most a temp file, which :meth:`Store.clean_temp` removes once its pid is gone.
+Nothing in the store is followed through a symlink: directories are checked with
+``lstat`` and files opened with O_NOFOLLOW. Ids from the command line are
+checked by :func:`check_ref` before they become part of any path.
+"""
+
+from __future__ import annotations
+
+import builtins
+import calendar
+import gzip
+import hashlib
+import json
+import os
+import re
+import secrets
+import stat
+import time
+import zlib
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO, Any
+
+from guardrun.errors import StateCorrupt, StateNotFound, StoreError, UsageError
+
+REASONS = frozenset(
+    {"memory", "warning", "critical", "emergency", "system", "gpu", "signal", "manual"}
+    | {"restart", "stop", "exit", "crash", "oom"}
+)
+ID_RE = re.compile(r"^(\d{8}T\d{6}Z)-([a-z]+)-([0-9a-f]{4})$")
+_REF_RE = re.compile(r"^[0-9A-Za-z-]{1,64}$")  # the characters ids are made of; no . or /
+STATE_SUFFIX = ".json.gz"
+TRANSCRIPT_SUFFIX = ".transcript.jsonl.gz"
+TMP_PREFIX = ".tmp-"
+_TMP_RE = re.compile(r"^\.tmp-(\d+)-[0-9a-f]+-")
+_TMP_MAX_AGE = 3600.0  # a temp file this old is debris even if its pid was reused
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_OPEN_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC
+_OPEN_READ = os.O_RDONLY | _NOFOLLOW | _CLOEXEC
+_MAX_STATE_BYTES = 64 * 1024 * 1024  # a decompressed state beyond this is not ours
+TAIL_LIMIT = 256 * 1024 * 1024  # transcripts above this keep only their tail
+_CHUNK = 1 << 20
+_FP_TAIL = 1 << 16  # bytes at the end of a transcript hashed to tell "unchanged"
+
+
+def default_state_dir() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_state_dir("guardrun"))
+
+
+def state_dir_setting(value: str | os.PathLike[str] | None) -> Path:
+    """The state dir for config ``state.dir`` (``auto`` or unset: the platform default)."""
+    if value is None or str(value) == "auto":
+        return default_state_dir()
+    return Path(value).expanduser()
+
+
+def project_key(root: Path) -> str:
+    """``<basename sanitized>-<first 8 hex of sha256 of the resolved path>``."""
+    resolved = str(Path(root).resolve())
+    name = re.sub(r"[^A-Za-z0-9._-]", "-", os.path.basename(resolved)).lstrip(".")[:40]
+    digest = hashlib.sha256(resolved.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    return f"{name or 'root'}-{digest}"
+
+
+def check_ref(ref: str) -> str:
+    """A command-line id: ``latest``, a full id, or a prefix made only of id characters."""
+    if ref == "latest" or ID_RE.match(ref) or _REF_RE.match(ref):
+        return ref
+    raise UsageError(f"{ref!r} is not a state id (expected YYYYmmddTHHMMSSZ-reason-xxxx or latest)")
+
+
+def id_time(state_id: str) -> float:
+    """Epoch seconds encoded in an id."""
+    m = ID_RE.match(state_id)
+    if not m:
+        raise ValueError(f"not a state id: {state_id!r}")
+    return float(calendar.timegm(time.strptime(m.group(1), "%Y%m%dT%H%M%SZ")))
+
+
+def _summary(state: dict[str, Any]) -> dict[str, Any]:
+    conv = state.get("conversation") or {}
+    memory = state.get("memory") or {}
+    return {
+        "reason": state.get("reason"),
+        "agent": conv.get("agent"),
+        "session_id": conv.get("session_id"),
+        "tree_bytes": memory.get("tree_bytes"),
+    }
+
+
+class Entry:
+    """One state file as listed: its summary, or why it could not be read."""
+
+    __slots__ = ("id", "path", "project", "created", "size", "mtime_ns", "corrupt", "summary")
+
+    def __init__(self, path: Path, project: str, size: int, mtime_ns: int) -> None:
+        self.id = path.name[: -len(STATE_SUFFIX)]
+        self.path = path
+        self.project = project
+        self.created = id_time(self.id)
+        self.size = size  # the state file plus its transcript copy
+        self.mtime_ns = mtime_ns
+        self.corrupt: str | None = None
+        self.summary: dict[str, Any] = {}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "path": str(self.path), "project": self.project,
+                "created": self.created, "size": self.size, "corrupt": self.corrupt,
+                **self.summary}  # fmt: skip
+
+
+def _sort_key(e: Entry) -> tuple[float, int, str]:
+    return (e.created, e.mtime_ns, e.id)
+
+
+class Store:
+    """The states of one project (plus listing across projects)."""
+
+    def __init__(self, state_dir: Path, project_root: Path) -> None:
+        self.state_dir = Path(state_dir)
+        self.project = project_key(project_root)
+        self.projects_dir = self.state_dir / "projects"
+        self.project_dir = self.projects_dir / self.project
+        self.states_dir = self.project_dir / "states"
+        self.runs_dir = self.project_dir / "runs"
+        self.live_dir = self.state_dir / "live"
+        self._ready = False
+        self._copies: dict[str, dict[str, Any]] = {}  # source path -> its last copy's metadata
+
+    # -- directories and the write protocol ---------------------------------------------
+
+    def ensure(self) -> None:
+        """Create the directories 0700; tighten looser ones we own; refuse symlinks."""
+        if self._ready:
+            return
+        try:
+            os.makedirs(self.state_dir.parent, mode=0o700, exist_ok=True)
+        except OSError as err:
+            raise StoreError(f"cannot create {self.state_dir.parent}: {err.strerror}") from err
+        for d in (self.state_dir, self.projects_dir, self.project_dir, self.states_dir,
+                  self.runs_dir, self.live_dir):  # fmt: skip
+            _ensure_dir(d, follow=d is self.state_dir)  # the root may be a user's own link
+        self._ready = True
+
+    def atomic_write(self, directory: Path, name: str, chunks: Iterable[bytes]) -> int:
+        """Write ``chunks`` to ``directory/name`` by the protocol above; bytes written."""
+        self.ensure()
+        final = directory / name
+        tmp = directory / f"{TMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}-{name}"
+        try:
+            fd = os.open(tmp, _OPEN_NEW, 0o600)
+        except OSError as err:
+            raise StoreError(f"cannot write {final}: {err.strerror}") from err
+        written = 0
+        try:
+            try:
+                os.fchmod(fd, 0o600)  # a umask never widens, but be explicit
+                for chunk in chunks:  # an OSError reading a source propagates as is
+                    written += _write_all(fd, chunk, final)
+                _store_op(os.fsync, final, fd)
+            finally:
+                os.close(fd)
+            _store_op(os.rename, final, tmp, final)
+        except BaseException:
+            _unlink_quietly(tmp)
+            raise
+        _fsync_dir(directory)
+        return written
+
+    # -- ids and writing ------------------------------------------------------------------
+
+    def new_id(self, reason: str, now: float | None = None) -> str:
+        if reason not in REASONS:
+            raise ValueError(f"unknown state reason {reason!r}")
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
+        while True:
+            state_id = f"{stamp}-{reason}-{secrets.token_hex(2)}"
+            if not any(os.path.lexists(self.states_dir / (state_id + s))
+                       for s in (STATE_SUFFIX, TRANSCRIPT_SUFFIX)):  # fmt: skip
+                return state_id
+
+    def write_state(self, state: dict[str, Any]) -> Path:
+        state_id = str(state.get("id", ""))
+        if not ID_RE.match(state_id):
+            raise ValueError(f"state has no valid id: {state_id!r}")
+        data = json.dumps(state, ensure_ascii=False, indent=1, default=str).encode()
+        name = state_id + STATE_SUFFIX
+        self.atomic_write(self.states_dir, name, [gzip.compress(data, 6, mtime=0)])
+        return self.states_dir / name
+
+    def write_transcript(
+        self, state_id: str, src: Path, tail_limit: int = TAIL_LIMIT
+    ) -> dict[str, Any]:
+        """Copy ``src`` (gzip level 1, its tail past ``tail_limit``) before the state.
+
+        Returns the state's ``conversation.transcript.copy``. OSError reading ``src``
+        propagates; StoreError when the store cannot be written.
+        """
+        if not ID_RE.match(state_id):
+            raise ValueError(f"not a state id: {state_id!r}")
+        self.ensure()
+        name = state_id + TRANSCRIPT_SUFFIX
+        with open(src, "rb") as f:
+            st = os.fstat(f.fileno())
+            source = _fingerprint(f, st.st_size, st.st_mtime_ns, Path(src))
+            earlier = self._earlier_copy(source)
+            linked = self._link_copy(earlier, name) if earlier else None
+            if linked:
+                return linked
+            start = _line_start(f, st.st_size - tail_limit) if st.st_size > tail_limit else 0
+            reader = _GzipReader(f, start, st.st_size)
+            stored = self.atomic_write(self.states_dir, name, reader.chunks())
+        meta = {"file": name, "bytes": reader.count, "stored_bytes": stored, "offset": start,
+                "truncated": start > 0, "sha256": reader.digest.hexdigest(), "source": source,
+                "reused_from": None}  # fmt: skip
+        self._copies[source["path"]] = meta
+        return meta
+
+    def _earlier_copy(self, source: dict[str, Any]) -> dict[str, Any] | None:
+        """The last copy of this same source, from memory or the newest few states."""
+        meta = self._copies.get(source["path"])
+        if meta is None:
+            for e in self._scan(False)[:3]:  # a new guardrun run: look at what is on disk
+                try:
+                    conv = read_state(e.path).get("conversation") or {}
+                except (StateCorrupt, StateNotFound):
+                    continue
+                meta = ((conv.get("transcript") or {}).get("copy")) or None
+                if meta and meta.get("source") == source:
+                    break
+        return meta if meta and meta.get("source") == source else None
+
+    def _link_copy(self, earlier: dict[str, Any], name: str) -> dict[str, Any] | None:
+        """Unchanged since ``earlier``: hard-link its copy under ``name`` (no reread)."""
+        old = self.states_dir / str(earlier.get("file", ""))
+        if not ID_RE.match(old.name[: -len(TRANSCRIPT_SUFFIX)]) or not stat.S_ISREG(
+            _lstat_mode(old)
+        ):
+            return None
+        try:
+            os.link(old, self.states_dir / name, follow_symlinks=False)
+        except OSError:
+            return None  # a filesystem without hard links: copy again
+        _fsync_dir(self.states_dir)
+        return {**earlier, "file": name, "reused_from": old.name}
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def _project_dirs(self, all_projects: bool) -> list[tuple[str, Path]]:
+        if not all_projects:
+            return [(self.project, self.states_dir)]
+        try:
+            names = sorted(os.listdir(self.projects_dir))
+        except OSError:
+            return []
+        return [
+            (n, self.projects_dir / n / "states")
+            for n in names
+            if not n.startswith(".") and stat.S_ISDIR(_lstat_mode(self.projects_dir / n))
+        ]
+
+    def _scan(self, all_projects: bool) -> list[Entry]:
+        """State files, newest first, unread (no summary yet)."""
+        entries: list[Entry] = []
+        for project, states in self._project_dirs(all_projects):
+            if not stat.S_ISDIR(_lstat_mode(states)):
+                continue
+            with os.scandir(states) as it:
+                for d in it:
+                    if not d.name.endswith(STATE_SUFFIX) or not ID_RE.match(
+                        d.name[: -len(STATE_SUFFIX)]
+                    ):
+                        continue
+                    st = d.stat(follow_symlinks=False)
+                    tr = states / (d.name[: -len(STATE_SUFFIX)] + TRANSCRIPT_SUFFIX)
+                    extra = os.lstat(tr).st_size if os.path.lexists(tr) else 0
+                    e = Entry(Path(d.path), project, st.st_size + extra, st.st_mtime_ns)
+                    if d.is_symlink():
+                        e.corrupt = "symlink in the store (refused)"
+                    entries.append(e)
+        entries.sort(key=_sort_key, reverse=True)
+        return entries
+
+    def list(self, all_projects: bool = False) -> list[Entry]:
+        """Every state, newest first; unreadable ones carry ``corrupt`` and never raise."""
+        entries = self._scan(all_projects)
+        for e in entries:
+            if e.corrupt:
+                continue
+            try:
+                e.summary = _summary(read_state(e.path))
+            except (StateCorrupt, StateNotFound) as err:
+                e.corrupt = str(err)
+        return entries
+
+    def resolve(self, ref: str) -> Path:
+        """The file of ``latest``, a full id, or a unique prefix; this project first."""
+        check_ref(ref)
+        here = self._scan(False)
+        if ref == "latest":
+            if not here:
+                raise StateNotFound(f"no saved states for this project in {self.states_dir}")
+            return here[0].path
+        for scope in (here, self._scan(True)):
+            hits = [e for e in scope if e.id == ref] or [e for e in scope if e.id.startswith(ref)]
+            if len(hits) == 1:
+                return hits[0].path
+            if hits:
+                shown = ", ".join(e.id for e in hits[:5])
+                raise UsageError(f"{ref!r} matches {len(hits)} states ({shown}): give more of it")
+        raise StateNotFound(f"no saved state {ref!r} (see: guardrun state list --all)")
+
+    def load(self, ref: str) -> dict[str, Any]:
+        return read_state(self.resolve(ref))
+
+    def read_raw(self, ref: str) -> bytes:
+        return _read_gzip(self.resolve(ref))
+
+    # -- retention --------------------------------------------------------------------------
+
+    def prune(
+        self,
+        keep: int = 50,
+        max_age: float | None = 7 * 86400.0,
+        dry_run: bool = False,
+        now: float | None = None,
+    ) -> builtins.list[Path]:
+        """Remove states past ``keep`` or older than ``max_age`` seconds, with their copies.
+
+        The newest readable state of each session (states without one count as one
+        session) is never removed. Transcript copies whose state is gone are removed
+        once older than an hour. Returns the paths removed (or that would be).
+        """
+        now = time.time() if now is None else now
+        entries = self.list()
+        protected: set[Path] = set()
+        seen: set[object] = set()
+        for e in entries:
+            session = e.summary.get("session_id")
+            if not e.corrupt and session not in seen:
+                seen.add(session)
+                protected.add(e.path)
+        doomed: builtins.list[Path] = []
+        for i, e in enumerate(entries):
+            expired = i >= keep or (max_age is not None and now - e.created > max_age)
+            if expired and e.path not in protected:
+                doomed.append(e.path)
+                tr = e.path.with_name(e.id + TRANSCRIPT_SUFFIX)
+                if os.path.lexists(tr):
+                    doomed.append(tr)
+        alive = {e.id for e in entries} - {p.name[: -len(STATE_SUFFIX)] for p in doomed}
+        doomed += self._orphan_copies(alive, now)
+        if not dry_run:
+            for p in doomed:  # a state goes before its transcript copy
+                _unlink_quietly(p)
+            if doomed:
+                _fsync_dir(self.states_dir)
+        return doomed
+
+    def _orphan_copies(self, alive: set[str], now: float) -> builtins.list[Path]:
+        try:
+            names = os.listdir(self.states_dir)
+        except OSError:
+            return []
+        out: builtins.list[Path] = []
+        for n in names:
+            sid = n[: -len(TRANSCRIPT_SUFFIX)]
+            if n.endswith(TRANSCRIPT_SUFFIX) and ID_RE.match(sid) and sid not in alive:
+                if now - id_time(sid) > 3600:  # a capture may be between copy and state
+                    out.append(self.states_dir / n)
+        return out
+
+    def clean_temp(self) -> builtins.list[Path]:
+        """Remove temp files left by a crash: their pid is gone, or they are an hour old."""
+        removed: builtins.list[Path] = []
+        for d in (self.states_dir, self.runs_dir, self.live_dir):
+            try:
+                names = os.listdir(d)
+            except OSError:
+                continue
+            for n in names:
+                m = _TMP_RE.match(n)
+                if m and (not _pid_alive(int(m.group(1))) or _age(d / n) > _TMP_MAX_AGE):
+                    _unlink_quietly(d / n)
+                    removed.append(d / n)
+        return removed
+
+
+def read_state(path: Path) -> dict[str, Any]:
+    """Parse one state file; StateCorrupt for anything but a complete JSON object."""
+    try:
+        data = json.loads(_read_gzip(path))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise StateCorrupt(f"{path}: not a valid state ({err})") from err
+    if not isinstance(data, dict) or data.get("schema") != 1:
+        raise StateCorrupt(f"{path}: not a schema-1 state")
+    return data
+
+
+def _read_gzip(path: Path) -> bytes:
+    try:
+        fd = os.open(path, _OPEN_READ)
+    except FileNotFoundError as err:
+        raise StateNotFound(f"{path}: no such state") from err
+    except OSError as err:  # ELOOP: a symlink planted in the store
+        raise StateCorrupt(f"{path}: cannot be read safely ({err.strerror})") from err
+    try:
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise StateCorrupt(f"{path}: not a regular file")
+            with gzip.GzipFile(fileobj=f) as gz:
+                data = gz.read(_MAX_STATE_BYTES + 1)
+    except (OSError, EOFError, gzip.BadGzipFile) as err:
+        raise StateCorrupt(f"{path}: corrupt or truncated ({err})") from err
+    if len(data) > _MAX_STATE_BYTES:
+        raise StateCorrupt(f"{path}: too large to be a state")
+    return data
+
+
+class _GzipReader:
+    """Reads ``[start, end)`` of a file as gzip level-1 chunks, hashing what it read."""
+
+    def __init__(self, f: IO[bytes], start: int, end: int) -> None:
+        self.f, self.start, self.end = f, start, end
+        self.count = 0
+        self.digest = hashlib.sha256()
+
+    def chunks(self) -> Iterable[bytes]:
+        comp = zlib.compressobj(1, zlib.DEFLATED, 31)  # wbits 31: gzip framing
+        self.f.seek(self.start)
+        remaining = self.end - self.start  # the agent may append meanwhile: stop at end
+        while remaining > 0:
+            block = self.f.read(min(_CHUNK, remaining))
+            if not block:
+                break  # truncated under us; the copy is what was there
+            remaining -= len(block)
+            self.count += len(block)
+            self.digest.update(block)
+            out = comp.compress(block)
+            if out:
+                yield out
+        yield comp.flush()
+
+
+def _fingerprint(f: IO[bytes], size: int, mtime_ns: int, path: Path) -> dict[str, Any]:
+    """Size, mtime and a hash of the last 64 KiB: transcripts are append-only JSONL, so
+    any new line changes all three; only a same-size rewrite of the middle that also
+    restores the mtime would go unseen."""
+    f.seek(max(0, size - _FP_TAIL))
+    tail = hashlib.sha256(f.read(_FP_TAIL)).hexdigest()
+    return {"path": str(path), "size": size, "mtime_ns": mtime_ns, "tail_sha256": tail}
+
+
+def _line_start(f: IO[bytes], pos: int) -> int:
+    """The first line boundary at or after ``pos`` (``pos`` itself if there is none)."""
+    f.seek(pos)
+    offset = pos
+    while block := f.read(_CHUNK):
+        i = block.find(b"\n")
+        if i >= 0:
+            return offset + i + 1
+        offset += len(block)
+    return pos
+
+
+def _write_all(fd: int, chunk: bytes, final: Path) -> int:
+    view = memoryview(chunk)
+    while view:
+        n: int = _store_op(os.write, final, fd, view)
+        view = view[n:]
+    return len(chunk)
+
+
+def _store_op(op: Any, final: Path, *args: Any) -> Any:
+    try:
+        return op(*args)
+    except OSError as err:  # ENOSPC, EFBIG, EROFS, EACCES, EIO: one line naming the file
+        raise StoreError(f"cannot write {final}: {err.strerror or err}") from err
+
+
+def _ensure_dir(path: Path, follow: bool) -> None:
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    except OSError as err:
+        raise StoreError(f"cannot create {path}: {err.strerror}") from err
+    st = os.stat(path) if follow else os.lstat(path)
+    if stat.S_ISLNK(st.st_mode):
+        raise StoreError(f"refusing symlink in the state store: {path}")
+    if not stat.S_ISDIR(st.st_mode):
+        raise StoreError(f"not a directory: {path}")
+    if st.st_mode & 0o077 and hasattr(os, "getuid"):
+        if st.st_uid != os.getuid():
+            raise StoreError(f"{path} is open to other users and not ours; run: chmod 700 {path}")
+        try:
+            os.chmod(path, 0o700)
+        except OSError as err:
+            raise StoreError(f"cannot restrict {path} to mode 0700: {err.strerror}") from err
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make the rename durable; not every platform can open a directory (Windows)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _CLOEXEC)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _lstat_mode(path: Path) -> int:
+    try:
+        return os.lstat(path).st_mode
+    except OSError:
+        return 0
+
+
+def _unlink_quietly(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: someone else's live process
+        return True
+    return True
+
+
+def _age(path: Path) -> float:
+    try:
+        return time.time() - os.lstat(path).st_mtime
+    except OSError:
+        return 0.0
