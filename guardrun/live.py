@@ -1,0 +1,197 @@
+"""Status files of live runs: ``<state dir>/live/<pid>.json``, one per guardrun process.
+
+A run rewrites its file at most once a second (temp file + rename, so a reader
+never sees half a file) and removes it at exit. A guardrun that was killed
+leaves its file behind, and its pid may later belong to another process, so
+each file records the process's start time: on Linux field 22 of
+``/proc/<pid>/stat`` (clock ticks since boot, exact), elsewhere psutil's
+``create_time()``. A reader treats a file as stale when the pid is gone, is a
+zombie, or started at another time, and deletes it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from guardrun.events import make_private_dirs, utc_now_iso
+
+MIN_INTERVAL = 1.0
+SCHEMA = 1
+MAX_FILE = 1 << 20  # a status file is a few hundred bytes; refuse to parse anything huge
+_LIVE_RE = re.compile(r"^(\d{1,10})\.json$")
+_TEMP_RE = re.compile(r"^\.(\d{1,10})\.[0-9a-f]+\.tmp$")
+# create_time() is rounded to the clock tick (10 ms on Linux); allow for that.
+_CREATE_TIME_SLACK = 0.05
+
+
+def live_dir(state_dir: Path) -> Path:
+    return state_dir / "live"
+
+
+def process_identity(pid: int) -> dict[str, Any]:
+    """What, with the pid, tells this process apart from a later one with the same pid."""
+    if sys.platform.startswith("linux"):
+        from guardrun.platform.linux import start_time
+
+        ticks = start_time(pid)
+        return {} if ticks is None else {"linux_ticks": ticks}
+    created = _create_time(pid)
+    return {} if created is None else {"create_time": created}
+
+
+def _create_time(pid: int) -> float | None:
+    try:
+        import psutil
+
+        return float(psutil.Process(pid).create_time())
+    except Exception:  # psutil.Error, or no psutil: the pid alone must do
+        return None
+
+
+def is_same_process(pid: int, identity: dict[str, Any]) -> bool:
+    """True when ``pid`` is running (not a zombie) and started as ``identity`` says."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # exists, owned by someone else
+    except OSError:
+        return False
+    try:
+        import psutil
+
+        if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+            return False
+    except Exception:  # NoSuchProcess (it just exited) or AccessDenied: decide below
+        pass
+    if "linux_ticks" in identity and sys.platform.startswith("linux"):
+        from guardrun.platform.linux import start_time
+
+        return bool(start_time(pid) == identity["linux_ticks"])
+    if "create_time" in identity:
+        now = _create_time(pid)
+        if now is None:
+            return False
+        return abs(float(now) - float(identity["create_time"])) <= _CREATE_TIME_SLACK
+    return True
+
+
+class LiveFile:
+    """The status file of run ``pid`` (normally ``os.getpid()``) under ``state_dir``."""
+
+    def __init__(self, state_dir: Path, pid: int) -> None:
+        self.pid = pid
+        self.dir = live_dir(state_dir)
+        self.path = self.dir / f"{pid}.json"
+        self.identity = process_identity(pid)
+        self.started_at = utc_now_iso()
+        self.error: str | None = None
+        self._last = -MIN_INTERVAL
+
+    def update(self, info: dict[str, Any], force: bool = False) -> bool:
+        """Rewrite the file from ``info``; skipped (False) within a second of the last write.
+
+        ``info`` holds argv, cwd, run_id, child_pid, memory_bytes, level, mode,
+        restarts, breaker, next_restart_at (any JSON values). Never raises: a
+        failure is kept in ``error`` and the next update tries again.
+        """
+        now = time.monotonic()
+        if not force and now - self._last < MIN_INTERVAL:
+            return False
+        self._last = now
+        doc: dict[str, Any] = {"schema": SCHEMA, "started_at": self.started_at}
+        doc.update(info)
+        doc.update(pid=self.pid, identity=self.identity, updated_at=utc_now_iso())
+        data = json.dumps(doc, default=str, ensure_ascii=False, indent=1).encode("utf-8")
+        tmp = self.dir / f".{self.pid}.{secrets.token_hex(4)}.tmp"
+        try:
+            make_private_dirs(self.dir)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+            fd = os.open(tmp, flags, 0o600)
+            try:
+                os.write(fd, data)
+            finally:
+                os.close(fd)
+            os.replace(tmp, self.path)
+        except OSError as err:
+            self.error = f"cannot write {self.path}: {err.strerror or err}"
+            _unlink(tmp)
+            return False
+        self.error = None
+        return True
+
+    def remove(self) -> None:
+        _unlink(self.path)
+
+
+def _unlink(path: Path) -> None:
+    try:
+        path.unlink()
+    except OSError:
+        pass
+
+
+def _read(path: Path) -> dict[str, Any]:
+    """The file's object; ValueError when it is not one."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as err:
+        raise ValueError(err.strerror or str(err)) from err
+    try:
+        data = os.read(fd, MAX_FILE + 1)
+    finally:
+        os.close(fd)
+    if len(data) > MAX_FILE:
+        raise ValueError("file too large")
+    obj = json.loads(data.decode("utf-8"))
+    if not isinstance(obj, dict):
+        raise ValueError("not a JSON object")
+    return obj
+
+
+def list_live(state_dir: Path, problems: list[str] | None = None) -> list[dict[str, Any]]:
+    """Live runs, oldest first. Stale files are deleted; corrupt ones skipped and reported
+    in ``problems`` (deleted as well when their pid is gone)."""
+    directory = live_dir(state_dir)
+    try:
+        names = sorted(os.listdir(directory))
+    except OSError:
+        return []
+    runs: list[dict[str, Any]] = []
+    for name in names:
+        path = directory / name
+        temp = _TEMP_RE.match(name)
+        if temp:
+            # Left by a run killed between write and rename.
+            if not is_same_process(int(temp.group(1)), {}):
+                _unlink(path)
+            continue
+        m = _LIVE_RE.match(name)
+        if not m:
+            continue
+        pid = int(m.group(1))
+        try:
+            doc = _read(path)
+            if doc.get("pid") != pid or not isinstance(doc.get("identity", {}), dict):
+                raise ValueError("pid or identity does not match the file name")
+        except (ValueError, UnicodeDecodeError) as err:
+            if problems is not None:
+                problems.append(f"ignoring corrupt live file {path}: {err}")
+            if not is_same_process(pid, {}):
+                _unlink(path)
+            continue
+        if not is_same_process(pid, doc.get("identity", {})):
+            _unlink(path)
+            continue
+        runs.append(doc)
+    runs.sort(key=lambda d: (str(d.get("started_at", "")), d["pid"]))
+    return runs
