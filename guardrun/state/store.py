@@ -39,8 +39,8 @@ REASONS = frozenset(
     {"memory", "warning", "critical", "emergency", "system", "gpu", "signal", "manual"}
     | {"restart", "stop", "exit", "crash", "oom"}
 )
-ID_RE = re.compile(r"^(\d{8}T\d{6}Z)-([a-z]+)-([0-9a-f]{4})$")
-_REF_RE = re.compile(r"^[0-9A-Za-z-]{1,64}$")  # the characters ids are made of; no . or /
+ID_RE = re.compile(r"^(\d{8}T\d{6}Z)-([a-z]+)-([0-9a-f]{4})\Z")
+_REF_RE = re.compile(r"^[0-9A-Za-z-]{1,64}\Z")  # the characters ids are made of; no . or /
 STATE_SUFFIX = ".json.gz"
 TRANSCRIPT_SUFFIX = ".transcript.jsonl.gz"
 TMP_PREFIX = ".tmp-"
