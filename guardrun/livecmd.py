@@ -1,0 +1,198 @@
+"""``guardrun status|restart|capture``: see and steer live runs from another terminal.
+
+Live runs are found through their status files (:mod:`guardrun.live`). A run is
+asked to act by signal, which its supervisor loop records and acts on:
+SIGUSR1 restarts the child (through restart protection), SIGUSR2 captures
+state. rich is imported only when a table is drawn.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from guardrun.errors import GuardrunError, UsageError
+from guardrun.live import is_same_process, list_live
+from guardrun.units import format_bytes
+
+# A run id (``20250131T120000Z-a1b2c3``) or a prefix of one; a pid is all digits.
+_RUN_REF_RE = re.compile(r"^[0-9A-Za-z-]{1,32}$")
+ACTIONS = {"restart": "restart", "capture": "capture state"}
+
+
+def add_live_parsers(subparsers: Any) -> None:
+    """Add ``status``, ``restart`` and ``capture`` to the CLI's subparsers."""
+    p = subparsers.add_parser("status", help="live guardrun runs on this machine")
+    p.add_argument("--watch", action="store_true", help="refresh every second until Ctrl-C")
+    p.add_argument("--json", action="store_true", help="JSON instead of a table")
+    p.set_defaults(live_command="status")
+    for name, what in (("restart", "restart its command now"), ("capture", "capture state now")):
+        p = subparsers.add_parser(name, help=f"ask a live run to {what}")
+        p.add_argument(
+            "run",
+            metavar="RUN",
+            nargs="?",
+            default=None,
+            help="pid or run id (or a unique prefix); default: the one run in this directory",
+        )
+        p.set_defaults(live_command=name)
+
+
+def run_live(args: argparse.Namespace, state_dir: Path, cwd: Path) -> int:
+    """Dispatch on ``args.live_command``."""
+    command = args.live_command
+    if command == "status":
+        return run_status(args, state_dir, cwd)
+    if command == "restart":
+        return run_signal(args, state_dir, cwd, _signal("SIGUSR1"))
+    if command == "capture":
+        return run_signal(args, state_dir, cwd, _signal("SIGUSR2"))
+    raise UsageError(f"unknown command {command!r}")
+
+
+def _signal(name: str) -> int:
+    sig = getattr(signal, name, None)
+    if sig is None:
+        raise UsageError(f"{name} does not exist on this system: live runs cannot be signalled")
+    return int(sig)
+
+
+def _live(state_dir: Path) -> list[dict[str, Any]]:
+    problems: list[str] = []
+    runs = list_live(state_dir, problems)
+    for p in problems:
+        print(f"guardrun: {p}", file=sys.stderr)
+    return runs
+
+
+def _command(run: dict[str, Any]) -> str:
+    argv = run.get("argv")
+    if isinstance(argv, list) and argv:
+        return " ".join(str(a) for a in argv)
+    return "?"
+
+
+_COLUMNS = (("PID", 8), ("RUN", 25), ("MEMORY", 10), ("LEVEL", 10), ("MODE", 15), ("RESTARTS", 0))
+_LEVEL_STYLE = {"warning": "yellow", "critical": "red", "emergency": "bold red"}
+
+
+def _table(runs: list[dict[str, Any]]) -> Any:
+    """Two lines per run so it reads in 80 columns: the numbers, then command, child and cwd."""
+    from rich.text import Text
+
+    def line(cells: list[str]) -> str:
+        pairs = zip(cells, _COLUMNS, strict=True)
+        return "".join((c + "  ").ljust(w) if w else c for c, (_, w) in pairs).rstrip()
+
+    out = Text(line([name for name, _ in _COLUMNS]) + "\n", style="bold")
+    for run in runs:
+        mem = run.get("memory_bytes")
+        cells = [
+            str(run.get("pid", "?")),
+            str(run.get("run_id", "?")),
+            format_bytes(mem) if isinstance(mem, (int, float)) else "-",
+            str(run.get("level", "-")),
+            str(run.get("mode", "-")),
+            str(run.get("restarts", 0)),
+        ]
+        out.append(line(cells) + "\n", style=_LEVEL_STYLE.get(cells[3]))
+        child = run.get("child_pid")
+        detail = f"{_command(run)}  (child {child or '-'})  in {run.get('cwd', '?')}"
+        out.append(" " * _COLUMNS[0][1] + detail + "\n", style="dim")
+    out.rstrip()
+    return out
+
+
+def run_status(args: argparse.Namespace, state_dir: Path, cwd: Path) -> int:
+    """Print live runs as a table or JSON; ``--watch`` refreshes each second until Ctrl-C."""
+    as_json = bool(getattr(args, "json", False))
+    if not getattr(args, "watch", False):
+        runs = _live(state_dir)
+        if as_json:
+            print(json.dumps(runs, indent=2, default=str))
+        elif not runs:
+            print("no live guardrun runs")
+        else:
+            from rich.console import Console
+
+            Console(highlight=False).print(_table(runs))
+        return 0
+    try:
+        if as_json:
+            # One JSON document per line per second: easy to follow with jq.
+            while True:
+                print(json.dumps(_live(state_dir), default=str), flush=True)
+                time.sleep(1.0)
+        from rich.console import Group
+        from rich.live import Live
+        from rich.text import Text
+
+        def view() -> Any:
+            runs = _live(state_dir)
+            stamp = Text(time.strftime("%H:%M:%S") + "  Ctrl-C to stop", style="dim")
+            return Group(_table(runs) if runs else Text("no live guardrun runs"), stamp)
+
+        with Live(view(), auto_refresh=False, transient=False) as live:
+            while True:
+                time.sleep(1.0)
+                live.update(view(), refresh=True)
+    except KeyboardInterrupt:
+        return 0
+
+
+def _describe(runs: list[dict[str, Any]]) -> str:
+    return "; ".join(
+        f"pid {r.get('pid')} run {r.get('run_id', '?')} in {r.get('cwd', '?')}" for r in runs
+    )
+
+
+def resolve_run(ref: str | None, runs: list[dict[str, Any]], cwd: Path) -> dict[str, Any]:
+    """The run ``ref`` names: a pid, a run id or a unique prefix, or (None) the one in ``cwd``."""
+    if not runs:
+        raise UsageError("no live guardrun runs on this machine")
+    if ref is None:
+        here = os.path.realpath(cwd)
+        local = [r for r in runs if os.path.realpath(str(r.get("cwd", ""))) == here]
+        if len(local) == 1:
+            return local[0]
+        if not local:
+            raise UsageError(f"no live run in {cwd}; name one: {_describe(runs)}")
+        raise UsageError(f"{len(local)} live runs in {cwd}; name one: {_describe(local)}")
+    if not _RUN_REF_RE.match(ref):
+        raise UsageError(f"{ref!r} is not a pid or run id")
+    if ref.isdigit():
+        by_pid = [r for r in runs if r.get("pid") == int(ref)]
+        if by_pid:
+            return by_pid[0]
+    matches = [r for r in runs if str(r.get("run_id", "")).startswith(ref)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise UsageError(f"no live run {ref!r}; live: {_describe(runs)}")
+    raise UsageError(f"{ref!r} matches {len(matches)} runs: {_describe(matches)}")
+
+
+def run_signal(args: argparse.Namespace, state_dir: Path, cwd: Path, sig: int) -> int:
+    """Send ``sig`` (SIGUSR1 restart, SIGUSR2 capture) to the run ``args.run`` names."""
+    run = resolve_run(getattr(args, "run", None), _live(state_dir), cwd)
+    pid = int(run["pid"])
+    # The file was checked a moment ago; check again right before signalling so a pid
+    # reused in between never gets a signal meant for a guardrun.
+    if not is_same_process(pid, run.get("identity") or {}):
+        raise GuardrunError(f"run {run.get('run_id', pid)} (pid {pid}) has just ended")
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError as err:
+        raise GuardrunError(f"run {run.get('run_id', pid)} (pid {pid}) has just ended") from err
+    except PermissionError as err:
+        raise GuardrunError(f"not allowed to signal pid {pid}: {err.strerror}") from err
+    what = ACTIONS["restart" if sig == getattr(signal, "SIGUSR1", None) else "capture"]
+    print(f"asked run {run.get('run_id', '?')} (pid {pid}) to {what}")
+    return 0
