@@ -1,0 +1,174 @@
+"""Command line: parse, dispatch, and the ONE place errors become messages and exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from guardrun import __version__
+from guardrun.errors import EXIT_INTERNAL, EXIT_USAGE, GuardrunError, UsageError
+
+SUBCOMMANDS = ("state", "status", "restart", "capture", "config", "doctor")
+ISSUES_URL = "https://github.com/guardrun/guardrun/issues"
+
+EPILOG = """\
+examples:
+  guardrun -- claude                         run Claude Code under the default guard
+  guardrun --critical 12GB -- claude --model opus
+  guardrun --warning 40% --critical 60% -- codex
+  guardrun --no-pty -- python train.py       no terminal relay (logs, CI)
+  guardrun state list                        saved states of this project
+  guardrun state resume                      back into the last saved conversation
+
+sizes: 800MB, 12GiB, 1.5G, or N% of the memory available to the tree (the cgroup
+limit when one is set, else physical RAM); durations: 250ms, 2s, 5m, 1h.
+exit codes: the command's own; 128+N when it died of signal N; 2 usage or
+configuration error; 126/127 command not executable/not found; 75 stopped at
+emergency after restarts were exhausted (state saved); 70 internal error.
+"""
+
+# Run option -> (dotted config key, value when the flag is a switch)
+FLAG_KEYS: dict[str, tuple[str, Any]] = {
+    "warning": ("memory.warning", None),
+    "critical": ("memory.critical", None),
+    "emergency": ("memory.emergency", None),
+    "metric": ("memory.metric", None),
+    "probe": ("memory.probe", None),
+    "interval": ("memory.interval", None),
+    "grace": ("restart.grace", None),
+    "max_restarts": ("restart.max_attempts", None),
+    "window": ("restart.window", None),
+    "cooldown": ("restart.cooldown", None),
+    "no_restart": ("restart.enabled", False),
+    "no_resume": ("restart.resume", False),
+    "on_exhausted": ("restart.on_exhausted", None),
+    "agent": ("agent", None),
+    "state_dir": ("state.dir", None),
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises UsageError instead of exiting, so main() reports it."""
+
+    def error(self, message: str) -> Any:
+        raise UsageError(message)
+
+
+def run_parser() -> _Parser:
+    p = _Parser(
+        prog="guardrun",
+        usage="guardrun [RUN OPTIONS] [--] COMMAND [ARG...]\n"
+        "       guardrun {state,status,restart,capture,config,doctor} ...",
+        description="Run COMMAND (an AI coding agent) under a memory guard: its terminal "
+        "passes through unchanged, its whole process tree is watched, and when memory "
+        "runs away it is restarted into the same conversation.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    m = p.add_argument_group("memory")
+    m.add_argument("--warning", metavar="SIZE", help="warning level (default 50%%)")
+    m.add_argument("--critical", metavar="SIZE", help="restart at the next quiet moment (65%%)")
+    m.add_argument("--emergency", metavar="SIZE", help="restart at once (75%%)")
+    m.add_argument("--metric", choices=("rss", "pss", "uss"), help="what to sum (rss)")
+    m.add_argument("--probe", choices=("auto", "proc", "psutil", "ps", "wmi"), help="backend")
+    m.add_argument("--interval", metavar="DURATION", help="poll interval at normal (1s)")
+    r = p.add_argument_group("restarts")
+    r.add_argument("--grace", metavar="DURATION", help="SIGTERM to SIGKILL (10s)")
+    r.add_argument("--max-restarts", metavar="N", help="restarts within --window (3)")
+    r.add_argument("--window", metavar="DURATION", help="restart-limit window (1h)")
+    r.add_argument("--cooldown", metavar="DURATION", help="first cooldown, doubles (10s)")
+    r.add_argument("--no-restart", action="store_true", help="watch and warn only")
+    r.add_argument("--no-resume", action="store_true", help="restart without resuming")
+    r.add_argument("--on-exhausted", choices=("monitor", "stop"), help="when restarts run out")
+    o = p.add_argument_group("other")
+    o.add_argument("--agent", metavar="NAME", help="auto, claude, codex, gemini, aider, generic")
+    o.add_argument("--state-dir", metavar="PATH", help="where states and logs go")
+    o.add_argument("--config", metavar="PATH", help="use this file instead of .guardrun.yaml")
+    o.add_argument("--no-config", action="store_true", help="ignore config files")
+    o.add_argument("--no-pty", action="store_true", help="inherit stdio, no terminal relay")
+    o.add_argument("--force", action="store_true", help="start even if the machine is short")
+    o.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+    o.add_argument("-v", "--verbose", action="store_true", help="say more, mirror events")
+    o.add_argument("--log-file", metavar="PATH", help="append guardrun's own log here")
+    o.add_argument("--version", action="version", version=f"guardrun {__version__}")
+    p.add_argument("command", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    return p
+
+
+def _flags(ns: argparse.Namespace) -> dict[str, tuple[object, str]]:
+    out: dict[str, tuple[object, str]] = {}
+    for attr, (key, switch_value) in FLAG_KEYS.items():
+        value = getattr(ns, attr)
+        flag = "--" + attr.replace("_", "-")
+        if switch_value is not None:
+            if value:
+                out[key] = (switch_value, flag)
+        elif value is not None:
+            out[key] = (value, flag)
+    return out
+
+
+def _run(ns: argparse.Namespace, command: list[str]) -> int:
+    from guardrun.runner import run_command
+
+    return run_command(ns, command, _flags(ns))
+
+
+def dispatch(argv: Sequence[str]) -> int:
+    ns = run_parser().parse_args(list(argv))
+    command: list[str] = list(ns.command)
+    explicit = bool(command) and command[0] == "--"
+    if explicit:
+        command = command[1:]
+    if command and not explicit and command[0] in SUBCOMMANDS:
+        from guardrun.commands import run_subcommand
+
+        return run_subcommand(ns, command)
+    return _run(ns, command)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else list(argv)
+    try:
+        return dispatch(args)
+    except GuardrunError as err:
+        _say(str(err))
+        return err.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 141
+    except Exception as err:  # a bug: one line, the traceback in a file
+        path = _save_traceback()
+        _say(
+            f"internal error: {type(err).__name__}: {err} (this is a bug: please report it at "
+            f"{ISSUES_URL}{' with ' + path if path else ''})"
+        )
+        return EXIT_INTERNAL
+
+
+def _say(text: str) -> None:
+    try:
+        sys.stderr.write(f"guardrun: {text}\n")
+        sys.stderr.flush()
+    except OSError:
+        pass
+
+
+def _save_traceback() -> str | None:
+    import tempfile
+    import traceback
+
+    try:
+        fd, path = tempfile.mkstemp(prefix="guardrun-crash-", suffix=".txt")
+        with os.fdopen(fd, "w") as f:
+            traceback.print_exc(file=f)
+        return path
+    except OSError:
+        return None
+
+
+__all__ = ["main", "dispatch", "run_parser", "EXIT_USAGE"]

@@ -1,0 +1,122 @@
+"""Restart protection: attempts per window, growing cooldown, circuit breaker.
+
+Pure and side-effect free, with the clock injected (as circus' flapping plugin
+and honcho's ``_clock`` seam do), so every path is tested with a fake clock.
+
+closed     restarts allowed; each waits a cooldown of ``cooldown * 2**n`` (n =
+           restarts still in the window), capped at ``max_cooldown``.
+open       ``max_attempts`` restarts happened within ``window``: refused until
+           ``window`` has passed since the breaker opened.
+half_open  the window passed: one probe restart is allowed. If the child then
+           runs ``reset_after`` without needing another, the breaker closes;
+           if it needs one sooner, the breaker opens again.
+Stable uptime of ``reset_after`` since the last restart forgets history in any state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
+
+
+@dataclass(frozen=True)
+class Policy:
+    max_attempts: int = 3
+    window: float = 3600.0
+    cooldown: float = 10.0
+    max_cooldown: float = 300.0
+    reset_after: float = 600.0
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    wait: float  # seconds to wait before the restart (allowed) or until one may be (refused)
+    reason: str
+    attempt: int  # the number this restart would be, within the window
+
+
+@dataclass
+class Breaker:
+    policy: Policy
+    clock: Callable[[], float]
+    state: str = CLOSED
+    restarts: list[float] = field(default_factory=list)
+    opened_at: float | None = None
+
+    def _forget(self, now: float) -> None:
+        p = self.policy
+        if self.restarts and now - self.restarts[-1] >= p.reset_after:
+            # Stable since the last restart: earlier ones no longer predict a loop.
+            self.restarts.clear()
+            self.state = CLOSED
+            self.opened_at = None
+            return
+        self.restarts = [t for t in self.restarts if now - t < p.window]
+
+    def cooldown(self) -> float:
+        p = self.policy
+        return float(min(p.cooldown * (2 ** len(self.restarts)), p.max_cooldown))
+
+    def request(self) -> Decision:
+        """May the child be restarted now? Does not record anything."""
+        now = self.clock()
+        self._forget(now)
+        p = self.policy
+        attempt = len(self.restarts) + 1
+        if p.max_attempts <= 0:
+            return Decision(False, 0.0, "restarts are disabled (max_attempts is 0)", attempt)
+        if self.state == OPEN:
+            assert self.opened_at is not None
+            reopen = self.opened_at + p.window
+            if now < reopen:
+                return Decision(
+                    False,
+                    reopen - now,
+                    f"{p.max_attempts} restarts within {p.window:g}s: circuit open",
+                    attempt,
+                )
+            self.state = HALF_OPEN
+            return Decision(True, self.cooldown(), "window passed: one probe restart", attempt)
+        if self.state == HALF_OPEN and self.restarts:
+            # The probe restart did not hold for reset_after: back to open.
+            self.state = OPEN
+            self.opened_at = now
+            return Decision(
+                False, p.window, "probe restart did not hold: circuit open again", attempt
+            )
+        if len(self.restarts) >= p.max_attempts:
+            self.state = OPEN
+            self.opened_at = now
+            return Decision(
+                False,
+                p.window,
+                f"{p.max_attempts} restarts within {p.window:g}s: circuit open",
+                attempt,
+            )
+        return Decision(True, self.cooldown(), "allowed", attempt)
+
+    def record_restart(self) -> None:
+        now = self.clock()
+        self._forget(now)
+        self.restarts.append(now)
+
+    def next_allowed(self) -> float | None:
+        """Clock time at which a restart may next be allowed (None: now)."""
+        if self.state == OPEN and self.opened_at is not None:
+            return self.opened_at + self.policy.window
+        return None
+
+    def snapshot(self) -> dict[str, object]:
+        now = self.clock()
+        nxt = self.next_allowed()
+        return {
+            "state": self.state,
+            "restarts_in_window": len([t for t in self.restarts if now - t < self.policy.window]),
+            "max_attempts": self.policy.max_attempts,
+            "window_s": self.policy.window,
+            "next_cooldown_s": self.cooldown(),
+            "next_allowed_in_s": None if nxt is None else max(0.0, nxt - now),
+        }

@@ -1,0 +1,38 @@
+"""What the supervisor needs to know, as plain values (built by the CLI from the config)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from guardrun.supervisor.breaker import Policy
+from guardrun.units import Threshold
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    argv: list[str]
+    warning: Threshold = Threshold(50.0, True)
+    critical: Threshold = Threshold(65.0, True)
+    emergency: Threshold = Threshold(75.0, True)
+    metric: str = "rss"
+    probe: str = "auto"
+    interval: float = 1.0
+    sustained: int = 3
+    hysteresis: float = 0.05
+    grace: float = 10.0
+    idle_quiet: float = 5.0
+    idle_wait: float = 120.0
+    restart: bool = True
+    on_crash: bool = True
+    # A command that fails this soon after starting has a start problem (a bad
+    # flag, a missing login), not a crash: restarting it would only loop.
+    min_uptime: float = 2.0
+    resume: bool = True
+    resume_args: list[str] = field(default_factory=list)
+    on_exhausted: str = "monitor"
+    policy: Policy = Policy()
+    pty: bool | None = None  # None: when stdin and stdout are terminals
+    force: bool = False
+    agent: str = "auto"
+    cwd: str | None = None
+    extra: dict[str, object] = field(default_factory=dict)

@@ -1,0 +1,61 @@
+"""The caller's terminal: raw mode while a child draws, restored on every way out.
+
+Restoring is idempotent and registered with atexit as a last resort; the
+supervisor also restores before printing anything of its own and in its
+``finally``. A child killed mid-draw can leave the screen in the alternate
+buffer with the cursor hidden and mouse reporting on: ``reset_modes`` undoes
+the common ones before guardrun prints between runs.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import termios
+import tty
+from typing import Any
+
+# Leave the alternate screen, show the cursor, stop mouse reporting and
+# bracketed paste, pop the kitty keyboard mode, reset colours.
+RESET_MODES = (
+    b"\x1b[?1049l\x1b[?25h\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l"
+    b"\x1b[?2004l\x1b[?1004l\x1b[<u\x1b[0m"
+)
+
+
+class Terminal:
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.saved: list[Any] | None = termios.tcgetattr(fd)
+        self.raw_on = False
+        atexit.register(self.restore)
+
+    def raw(self) -> None:
+        if not self.raw_on:
+            tty.setraw(self.fd, termios.TCSANOW)
+            self.raw_on = True
+
+    def cbreak(self) -> None:
+        """Keys one at a time, with echo off and Ctrl-C still a signal (countdowns)."""
+        self.restore()
+        tty.setcbreak(self.fd, termios.TCSANOW)
+        self.raw_on = True  # not the saved settings: restore() must run
+
+    def restore(self) -> None:
+        if self.raw_on and self.saved is not None:
+            try:
+                termios.tcsetattr(self.fd, termios.TCSADRAIN, self.saved)
+            except termios.error:
+                pass
+            self.raw_on = False
+
+    def close(self) -> None:
+        self.restore()
+        atexit.unregister(self.restore)
+
+
+def reset_modes(fd: int) -> None:
+    try:
+        os.write(fd, RESET_MODES)
+    except OSError:
+        pass

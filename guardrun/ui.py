@@ -1,0 +1,102 @@
+"""guardrun's own lines on stderr, only while no child is drawing.
+
+While a child draws, lines are held back and printed after it ends; a terminal
+shared with a full-screen program is the child's alone. Without a terminal
+on stderr (CI logs, pipes) nothing is drawn over, so lines go out at once.
+rich is imported on first use: most runs print nothing, and start-up time
+is measured (eager imports of rich cost ~100 ms).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import Any, TextIO
+
+PREFIX = "guardrun:"
+
+
+class Reporter:
+    def __init__(
+        self,
+        quiet: bool = False,
+        verbose: bool = False,
+        log_file: str | None = None,
+        stream: TextIO | None = None,
+    ) -> None:
+        self.quiet = quiet
+        self.verbose = verbose
+        self.stream = stream or sys.stderr
+        self.drawing = False
+        self._held: list[tuple[str, str]] = []
+        self._console: Any = None
+        self._log: TextIO | None = None
+        if log_file:
+            from guardrun.errors import UsageError
+
+            try:
+                self._log = open(log_file, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+            except OSError as err:
+                raise UsageError(f"--log-file: cannot open {log_file}: {err.strerror}") from err
+        try:
+            self._tty = os.isatty(self.stream.fileno())
+        except (AttributeError, OSError, ValueError):
+            self._tty = False
+
+    def _console_get(self) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(file=self.stream, highlight=False, soft_wrap=True)
+        return self._console
+
+    def _out(self, style: str, text: str) -> None:
+        if self.drawing and self._tty:
+            self._held.append((style, text))
+            return
+        if self._tty:
+            from rich.markup import escape
+
+            self._console_get().print(f"[{style}]{PREFIX}[/] {escape(text)}")
+        else:
+            self.stream.write(f"{PREFIX} {text}\n")
+            self.stream.flush()
+
+    def _logline(self, kind: str, text: str) -> None:
+        if self._log is not None:
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime())
+            self._log.write(f"{stamp} {kind} {text}\n")
+
+    def info(self, text: str) -> None:
+        self._logline("info", text)
+        if not self.quiet:
+            self._out("bold cyan", text)
+
+    def detail(self, text: str) -> None:
+        """Shown with -v only."""
+        self._logline("debug", text)
+        if self.verbose and not self.quiet:
+            self._out("dim", text)
+
+    def warn(self, text: str) -> None:
+        self._logline("warn", text)
+        if not self.quiet:
+            self._out("bold yellow", text)
+
+    def error(self, text: str) -> None:
+        self._logline("error", text)
+        self._out("bold red", text)
+
+    def set_drawing(self, drawing: bool) -> None:
+        self.drawing = drawing
+        if not drawing and self._held:
+            held, self._held = self._held, []
+            for style, text in held:
+                self._out(style, text)
+
+    def close(self) -> None:
+        self.set_drawing(False)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
