@@ -69,11 +69,12 @@ class PsProbe:
 
     name = "ps"
 
-    def __init__(self, ps: str | None = None) -> None:
+    def __init__(self, ps: str | None = None, timeout: float = _TIMEOUT) -> None:
         path = ps or shutil.which("ps")
         if path is None:
             raise ProbeError("the ps command is not on PATH")
         self._argv = [path, *PS_ARGS]
+        self._timeout = timeout
 
     def _run(self) -> tuple[int, str]:
         try:
@@ -87,11 +88,11 @@ class PsProbe:
         except OSError as err:
             raise ProbeError(f"cannot run {self._argv[0]}: {err}") from err
         try:
-            out, err_text = proc.communicate(timeout=_TIMEOUT)
+            out, err_text = proc.communicate(timeout=self._timeout)
         except subprocess.TimeoutExpired as err:
             proc.kill()
             proc.communicate()
-            raise ProbeError(f"{self._argv[0]} did not answer in {_TIMEOUT:g}s") from err
+            raise ProbeError(f"{self._argv[0]} did not answer in {self._timeout:g}s") from err
         if proc.returncode != 0:
             detail = err_text.strip().splitlines()[-1:] or [f"exit status {proc.returncode}"]
             raise ProbeError(f"{' '.join(self._argv)} failed: {detail[0]}")
