@@ -1,0 +1,183 @@
+"""What every agent adapter shares: the Session record, the Agent protocol, small file helpers.
+
+Adapters only read: the agent's own files are never written. Ids that come from the command
+line or from the agent's files are checked against a UUID pattern before they become part of a
+path, and directory names read from the agent's files must be a single plain path component.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+Message = dict[str, str]
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+# A single directory or file name: no separators, no "." or "..", nothing hidden or odd.
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
+
+# File mtimes can lag a process's start time by filesystem timestamp granularity (1-2 s on
+# some filesystems); a file touched this long before the child started still counts.
+MTIME_SLACK = 2.0
+
+
+@dataclass(frozen=True)
+class Session:
+    """The conversation a supervised child is in, as far as its files tell."""
+
+    agent: str
+    session_id: str | None
+    transcript: Path | None
+    cwd: Path
+    source: str  # how it was found: "argv", "sessions file", "newest transcript", ...
+
+
+class Agent(Protocol):
+    name: str
+
+    def matches(self, argv: Sequence[str]) -> bool: ...
+
+    def find_session(
+        self,
+        argv: Sequence[str],
+        pids: Sequence[int],
+        cwd: Path,
+        started_at: float,
+        env: Mapping[str, str],
+    ) -> Session | None: ...
+
+    def resume_argv(self, argv: Sequence[str], session: Session | None) -> list[str] | None: ...
+
+    def last_messages(self, session: Session, n: int = 10) -> list[Message]: ...
+
+
+def is_uuid(value: object) -> bool:
+    return isinstance(value, str) and _UUID.fullmatch(value) is not None
+
+
+def safe_name(value: object) -> bool:
+    return isinstance(value, str) and _SAFE_NAME.fullmatch(value) is not None and ".." not in value
+
+
+def basename(arg: str) -> str:
+    """The command's name without directory or a Windows ``.exe``/``.cmd`` suffix."""
+    name = re.split(r"[\\/]", arg)[-1]
+    lowered = name.lower()
+    for suffix in (".exe", ".cmd", ".bat"):
+        if lowered.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def home_dir(env: Mapping[str, str]) -> Path:
+    home = env.get("HOME") or env.get("USERPROFILE")
+    return Path(home) if home else Path.home()
+
+
+def read_json_file(path: Path, limit: int = 1 << 20) -> Any:
+    """A small JSON file's content, or None when missing, too big or not JSON."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
+    except OSError:
+        return None
+    if len(data) > limit:
+        return None
+    try:
+        return json.loads(data.decode("utf-8", "replace"))
+    except ValueError:
+        return None
+
+
+def head_records(path: Path, max_lines: int = 50, max_bytes: int = 1 << 20) -> list[dict[str, Any]]:
+    """The JSON objects among the first ``max_lines`` lines (at most ``max_bytes`` read)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(max_bytes)
+    except OSError:
+        return []
+    records = []
+    for line in data.split(b"\n")[:max_lines]:
+        try:
+            record = json.loads(line.decode("utf-8", "replace"))
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
+def mtime(path: Path) -> float | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_mtime if os.path.isfile(path) else None
+
+
+def newest(paths: Iterable[Path], since: float) -> list[Path]:
+    """Regular files modified at or after ``since`` (less MTIME_SLACK), newest first."""
+    dated = []
+    for path in paths:
+        when = mtime(path)
+        if when is not None and when >= since - MTIME_SLACK:
+            dated.append((when, path))
+    dated.sort(key=lambda item: item[0], reverse=True)
+    return [path for _, path in dated]
+
+
+def same_dir(a: str | Path, b: str | Path) -> bool:
+    """Whether two directory paths name the same place (exact text, else the same inode)."""
+    if str(a) == str(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def open_files(pids: Sequence[int], pattern: re.Pattern[str]) -> list[Path]:
+    """Files held open by ``pids`` whose path matches ``pattern`` (Linux /proc; else empty)."""
+    if not sys.platform.startswith("linux"):
+        return []
+    found: list[Path] = []
+    for pid in pids:
+        fd_dir = f"/proc/{pid}/fd"
+        try:
+            fds = os.listdir(fd_dir)
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                target = os.readlink(f"{fd_dir}/{fd}")
+            except OSError:
+                continue
+            if pattern.search(target) and Path(target) not in found:
+                found.append(Path(target))
+    return found
+
+
+def proc_start_ticks(pid: int) -> str | None:
+    """Field 22 of /proc/<pid>/stat (start time in clock ticks since boot), or None."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read().decode("ascii", "replace")
+    except OSError:
+        return None
+    # comm (field 2) may hold spaces and parentheses: split after its last ")".
+    fields = stat.rsplit(")", 1)[-1].split()
+    return fields[19] if len(fields) > 19 else None
+
+
+def split_option(arg: str) -> tuple[str, str | None]:
+    """``--name=value`` -> (``--name``, ``value``); anything else -> (arg, None)."""
+    if arg.startswith("--") and "=" in arg:
+        name, value = arg.split("=", 1)
+        return name, value
+    return arg, None

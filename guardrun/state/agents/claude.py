@@ -1,0 +1,285 @@
+"""Claude Code: session discovery, resume argv and transcript reading (DESIGN §3).
+
+Facts relied on, checked against Claude Code 2.1.197 run offline (tests/claude_cli.py):
+- config dir is ``$CLAUDE_CONFIG_DIR`` or ``~/.claude``; transcripts are
+  ``<config>/projects/<encoded cwd>/<session uuid>.jsonl``, created at the first prompt.
+- ``<config>/sessions/<pid>.json`` exists from start-up, holds ``sessionId``, ``cwd``,
+  ``startedAt`` (ms) and ``procStart`` (field 22 of /proc/<pid>/stat), follows ``/clear``
+  (new id) and is removed at a clean exit, but survives SIGKILL: a leftover can name a reused
+  pid, hence the ``procStart`` check.
+- ``--resume <id>`` continues the same id and appends to the same transcript.
+
+Discovery order differs from the plain reading of DESIGN §3 on purpose: the sessions file comes
+before the argv, because after a restart the argv always carries ``--resume <old id>`` and a
+``/clear`` since then has moved the live session elsewhere; only the sessions file knows.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from guardrun.state.agents.base import (
+    Message,
+    Session,
+    basename,
+    head_records,
+    home_dir,
+    is_uuid,
+    newest,
+    proc_start_ticks,
+    read_json_file,
+    same_dir,
+    split_option,
+)
+from guardrun.state.transcript import GROUP, content_text, tail_jsonl
+
+MAX_ENCODED = 200  # Claude keeps this many characters of the encoded path, then adds a hash
+_VERSION = re.compile(r"\d+\.\d+\.\d+")
+_NODES = ("node", "nodejs", "bun", "deno")
+# Flags the resume argv drops, with how many values follow each; -r/--resume take an optional one.
+_DROP = {"-c": 0, "--continue": 0, "--fork-session": 0, "--session-id": 1}
+_DROP_OPTIONAL = ("-r", "--resume")
+
+
+def config_dir(env: Mapping[str, str]) -> Path:
+    named = env.get("CLAUDE_CONFIG_DIR")
+    return Path(named) if named else home_dir(env) / ".claude"
+
+
+def _java_hash(text: str) -> int:
+    """Claude's path hash: ``h = (h << 5) - h + code unit``, 32-bit, over UTF-16 code units."""
+    h = 0
+    data = text.encode("utf-16-le", "surrogatepass")
+    for i in range(0, len(data), 2):
+        h = (h * 31 + (data[i] | data[i + 1] << 8)) & 0xFFFFFFFF
+    return h - (1 << 32) if h & 0x80000000 else h
+
+
+def _base36(value: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        value, rem = divmod(value, 36)
+        out = digits[rem] + out
+        if value == 0:
+            return out
+
+
+def encode_cwd(cwd: str | Path) -> str:
+    """The project directory name Claude derives from a working directory."""
+    text = str(cwd)
+    # JavaScript's replace works on UTF-16 code units: a character outside the BMP gives "--".
+    encoded = "".join(
+        c if c.isascii() and c.isalnum() else ("--" if ord(c) > 0xFFFF else "-") for c in text
+    )
+    if len(encoded) <= MAX_ENCODED:
+        return encoded
+    return f"{encoded[:MAX_ENCODED]}-{_base36(abs(_java_hash(text)))}"
+
+
+def project_dirs(config: Path, cwd: Path) -> list[Path]:
+    """Candidate transcript directories for ``cwd``: the encoded name, or for long paths any
+    directory with the same 200-character prefix (Claude itself searches the same way)."""
+    encoded = encode_cwd(cwd)
+    root = config / "projects"
+    found = [root / encoded] if (root / encoded).is_dir() else []
+    if len(encoded) > MAX_ENCODED:
+        prefix = encoded[:MAX_ENCODED] + "-"
+        try:
+            found += [p for p in root.iterdir() if p.name.startswith(prefix) and p not in found]
+        except OSError:
+            pass
+    return found
+
+
+def transcript_cwd(path: Path) -> str | None:
+    """The ``cwd`` written in the transcript's first lines that carry one."""
+    for record in head_records(path):
+        cwd = record.get("cwd")
+        if isinstance(cwd, str):
+            return cwd
+    return None
+
+
+def _belongs(path: Path, cwd: Path) -> bool:
+    recorded = transcript_cwd(path)
+    # A transcript with no cwd yet (only mode lines) is judged by its directory alone.
+    return recorded is None or same_dir(recorded, cwd)
+
+
+def _command_start(argv: Sequence[str]) -> int | None:
+    """Index of the first Claude argument in ``argv``, or None when argv does not run Claude."""
+    if not argv:
+        return None
+    first = argv[0]
+    name = basename(first)
+    if name == "claude":
+        return 1
+    if _VERSION.fullmatch(name) and ("claude" in first.lower() or "versions" in first):
+        return 1  # the native installer's binary, named after its version
+    if name in _NODES or name == "npx":
+        for i, arg in enumerate(argv[1:], 1):
+            if "claude-code" in arg or basename(arg) == "claude":
+                return i + 1
+            if not arg.startswith("-"):
+                return None
+    return None
+
+
+class ClaudeAgent:
+    name = "claude"
+
+    def matches(self, argv: Sequence[str]) -> bool:
+        return _command_start(argv) is not None
+
+    def find_session(
+        self,
+        argv: Sequence[str],
+        pids: Sequence[int],
+        cwd: Path,
+        started_at: float,
+        env: Mapping[str, str],
+    ) -> Session | None:
+        config = config_dir(env)
+        found = self._from_sessions_files(config, pids, cwd, started_at)
+        if found is None:
+            found = self._from_argv(config, argv, cwd)
+        if found is None:
+            found = self._from_newest(config, cwd, started_at)
+        return found
+
+    def _from_sessions_files(
+        self, config: Path, pids: Sequence[int], cwd: Path, started_at: float
+    ) -> Session | None:
+        for pid in pids:
+            data = read_json_file(config / "sessions" / f"{int(pid)}.json")
+            if not isinstance(data, dict) or not is_uuid(data.get("sessionId")):
+                continue
+            if not _current(data, pid, started_at):
+                continue
+            session_id = str(data["sessionId"])
+            recorded = data.get("cwd")
+            where = Path(recorded) if isinstance(recorded, str) and recorded else cwd
+            transcript = self._transcript(config, session_id, where)
+            return Session(self.name, session_id, transcript, where, "sessions file")
+        return None
+
+    def _from_argv(self, config: Path, argv: Sequence[str], cwd: Path) -> Session | None:
+        session_id = argv_session(argv)
+        if session_id is None:
+            return None
+        transcript = self._transcript(config, session_id, cwd)
+        return Session(self.name, session_id, transcript, cwd, "argv")
+
+    def _from_newest(self, config: Path, cwd: Path, started_at: float) -> Session | None:
+        for directory in project_dirs(config, cwd):
+            for path in newest(directory.glob("*.jsonl"), started_at):
+                if is_uuid(path.stem) and _belongs(path, cwd):
+                    return Session(self.name, path.stem, path, cwd, "newest transcript")
+        return None
+
+    def _transcript(self, config: Path, session_id: str, cwd: Path) -> Path | None:
+        """The transcript of ``session_id``: in the directory of ``cwd``, else in any project."""
+        for directory in project_dirs(config, cwd):
+            path = directory / f"{session_id}.jsonl"
+            if path.is_file():
+                return path
+        # The session may have started in another directory (claude --resume from elsewhere).
+        for path in (config / "projects").glob(f"*/{session_id}.jsonl"):
+            return path
+        return None
+
+    def resume_argv(self, argv: Sequence[str], session: Session | None) -> list[str] | None:
+        start = _command_start(argv)
+        if session is None or not is_uuid(session.session_id) or start is None:
+            return None
+        rest = _strip_session_flags(argv[start:])
+        return [*argv[:start], "--resume", str(session.session_id), *rest]
+
+    def last_messages(self, session: Session, n: int = 10) -> list[Message]:
+        if session.transcript is None:
+            return []
+        return tail_jsonl(session.transcript, message_of, n, prefilter=b'"message"')
+
+
+def _current(data: dict[str, Any], pid: int, started_at: float) -> bool:
+    """Whether a sessions file was written by the process now running as ``pid``."""
+    ticks = proc_start_ticks(pid)
+    recorded = data.get("procStart")
+    if ticks is not None and isinstance(recorded, str) and recorded.isdigit():
+        return recorded == ticks
+    started = data.get("startedAt")
+    if isinstance(started, (int, float)):
+        return started / 1000 >= started_at - 5.0
+    return True
+
+
+def argv_session(argv: Sequence[str]) -> str | None:
+    """The session id the user named with ``--session-id``/``--resume``/``-r`` (a UUID only).
+
+    With ``--fork-session`` Claude makes a new id, so the named one is not the live session.
+    """
+    start = _command_start(argv)
+    args = list(argv[start:]) if start is not None else []
+    if "--" in args:
+        args = args[: args.index("--")]
+    if "--fork-session" in args:
+        return None
+    found = None
+    for i, arg in enumerate(args):
+        name, value = split_option(arg)
+        if name in ("--session-id", "--resume", "-r"):
+            if value is None and i + 1 < len(args):
+                value = args[i + 1]
+        elif name.startswith("-r") and not name.startswith("--"):
+            value = name[2:]  # -r<id>
+        else:
+            continue
+        if is_uuid(value):
+            found = value
+    return found
+
+
+def _strip_session_flags(args: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            out.extend(args[i:])
+            break
+        name, value = split_option(arg)
+        i += 1
+        if name in _DROP_OPTIONAL:
+            # The value is optional: a following non-flag is it (Commander reads it so too).
+            if value is None and i < len(args) and not args[i].startswith("-"):
+                i += 1
+        elif name in _DROP:
+            if value is None and _DROP[name]:
+                i += 1
+        elif not (name.startswith("-r") and not name.startswith("--")):  # -r<value>
+            out.append(arg)
+    return out
+
+
+def message_of(record: dict[str, Any]) -> list[Message]:
+    """A Claude transcript line as a message, or nothing for every other kind of line."""
+    kind = record.get("type")
+    message = record.get("message")
+    if kind not in ("user", "assistant") or not isinstance(message, dict):
+        return []
+    if record.get("isMeta") or record.get("isSidechain"):
+        return []  # injected caveats and subagent turns are not the conversation
+    role = message.get("role") if message.get("role") in ("user", "assistant") else kind
+    text = content_text(message.get("content"))
+    if not text.strip():
+        return []
+    timestamp = record.get("timestamp")
+    out = {"role": str(role), "text": text, "timestamp": str(timestamp) if timestamp else ""}
+    # An assistant reply is written one content block per line, all with the same message id.
+    if isinstance(message.get("id"), str):
+        out[GROUP] = message["id"]
+    return [out]
