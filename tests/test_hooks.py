@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -14,7 +15,7 @@ import psutil
 import pytest
 
 from guardrun.events import EventLog, read_events
-from guardrun.hooks import OUTPUT_CAP, HookRunner
+from guardrun.hooks import MAX_RUNNING, OUTPUT_CAP, HookRunner
 
 REPO = Path(__file__).resolve().parent.parent
 CHILDREN = Path(__file__).resolve().parent / "children"
@@ -77,7 +78,7 @@ def test_hung_hook_killed_at_timeout_without_blocking(log: EventLog, tmp_path: P
     t0 = time.monotonic()
     runner.run("on_critical", [PY, str(CHILDREN / "hook_hang.py"), str(pidfile)], {})
     elapsed = time.monotonic() - t0
-    assert elapsed < 0.2, f"run() blocked for {elapsed:.3f}s"
+    assert elapsed < 0.05, f"run() blocked for {elapsed:.3f}s"
     deadline = time.monotonic() + 5
     while not pidfile.exists() and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -228,3 +229,23 @@ def test_pids_names_orphans_adopted_by_subreaper(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["orphan"] in out["pids"]
+
+
+def test_too_many_running_hooks_refused(log: EventLog) -> None:
+    """A flapping supervisor cannot pile up hung hooks without bound."""
+    sleep = shutil.which("sleep")
+    assert sleep is not None
+    runner = HookRunner(log, timeout=30)
+    runner.run("on_warning", [[sleep, "30"]] * (MAX_RUNNING + 2), {})
+    assert log.path is not None
+    refused = wait_events(log.path, 2)
+    assert len(refused) == 2 and all("still running" in e["reason"] for e in refused)
+    deadline = time.monotonic() + 5
+    while len(runner.pids()) < MAX_RUNNING and time.monotonic() < deadline:
+        time.sleep(0.02)
+    pids = runner.pids()
+    assert len(pids) == MAX_RUNNING
+    runner.close(0)
+    assert all(gone(p) for p in pids)
+    events = wait_events(log.path, MAX_RUNNING + 2)
+    assert sum(e["reason"] == "killed at guardrun exit" for e in events) == MAX_RUNNING
