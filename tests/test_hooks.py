@@ -15,7 +15,7 @@ import psutil
 import pytest
 
 from guardrun.events import EventLog, read_events
-from guardrun.hooks import MAX_RUNNING, OUTPUT_CAP, HookRunner
+from guardrun.hooks import MAX_RUNNING, OUTPUT_CAP, HookRunner, hook_env
 
 REPO = Path(__file__).resolve().parent.parent
 CHILDREN = Path(__file__).resolve().parent / "children"
@@ -46,12 +46,7 @@ def log(tmp_path: Path) -> EventLog:
 
 def test_env_contents(log: EventLog) -> None:
     runner = HookRunner(log)
-    extra = {
-        "GUARDRUN_RUN_ID": log.run_id,
-        "GUARDRUN_CHILD_PID": "4242",
-        "GUARDRUN_MEMORY_BYTES": "123456",
-        "GUARDRUN_LEVEL": "warning",
-    }
+    extra = hook_env(log.run_id, 4242, 123456, "warning")
     runner.run("on_warning", [PY, str(CHILDREN / "hook_env.py")], extra)
     assert log.path is not None
     (ev,) = wait_events(log.path, 1)
