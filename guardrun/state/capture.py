@@ -164,8 +164,9 @@ def _conversation(
             errors, "transcript", lambda: _transcript(ctx, state_id, session), None
         )
     if agent is not None:
+        none: list[dict[str, str]] = []
         conv["last_messages"] = _part(
-            errors, "messages", lambda: agent.last_messages(session, ctx.messages), []
+            errors, "messages", lambda: agent.last_messages(session, ctx.messages), none
         )
     return session, conv
 
