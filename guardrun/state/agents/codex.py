@@ -40,7 +40,7 @@ _ROLLOUT = re.compile(r"rollout-[^/\\]*-([0-9a-fA-F-]{36})\.jsonl$")
 _VALUED = {"-c", "--config", "--enable", "--disable", "-m", "--model", "--local-provider",
            "-p", "--profile", "-s", "--sandbox", "-a", "--ask-for-approval", "-C", "--cd",
            "--add-dir", "-i", "--image"}  # fmt: skip
-_DROPPED = {"-i", "--image"}
+_DROPPED = {"-i", "--image", "--last", "--all"}  # --last/--all: the resume subcommand's own
 _BOILERPLATE = ("<environment_context>", "<user_instructions>", "# AGENTS.md instructions")
 
 
