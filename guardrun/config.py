@@ -1,0 +1,280 @@
+"""The effective configuration, layered from defaults, files, environment and flags.
+
+Sources, lowest to highest (DESIGN §2): built-in defaults < user file < project file
+(nearest ``.guardrun.yaml`` from the working directory up) < ``GUARDRUN_*`` variables <
+flags, merged per key. Every value is parsed where it is read, so an error names its
+file and line, variable or flag. Keys, types and defaults live in ``config_schema``,
+value parsing in ``config_values``, and YAML reading in ``config_yaml``, which is
+imported only when a file exists.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from guardrun.config_schema import (
+    BY_ENV,
+    BY_PATH,
+    KEYS,
+    SECTION_TYPES,
+    SECTIONS,
+    TOP_LEVEL,
+    Config,
+    GpuConfig,
+    HooksConfig,
+    Key,
+    MemoryConfig,
+    NotifyConfig,
+    RestartConfig,
+    StateConfig,
+    SystemConfig,
+)
+from guardrun.config_values import parse_value, render_value
+from guardrun.errors import ConfigError
+from guardrun.units import Threshold
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "GpuConfig",
+    "HooksConfig",
+    "MemoryConfig",
+    "NotifyConfig",
+    "RestartConfig",
+    "StateConfig",
+    "SystemConfig",
+    "default_config",
+    "load_config",
+]
+
+PROJECT_FILE = ".guardrun.yaml"
+USER_FILE = "config.yaml"
+CONFIG_HOME_ENV = "GUARDRUN_CONFIG_HOME"
+# GUARDRUN_ variables that guardrun itself uses and that are not configuration keys: the
+# config home, and what hooks and children are given. A new one that starts like a key
+# (GUARDRUN_MEMORY_..., GUARDRUN_STATE_...) must be added here or it reads as a typo.
+NON_CONFIG_ENV = frozenset(
+    {
+        CONFIG_HOME_ENV,
+        "GUARDRUN_RUN_ID",
+        "GUARDRUN_EVENT",
+        "GUARDRUN_PID",
+        "GUARDRUN_CHILD_PID",
+        "GUARDRUN_MEMORY_BYTES",
+        "GUARDRUN_LEVEL",
+        "GUARDRUN_STATE_FILE",
+    }
+)
+NON_CONFIG_ENV_PREFIXES = ("GUARDRUN_TEST_",)
+
+# Precedence ranks; a cross-key error blames the value from the higher source.
+RANK_DEFAULT, RANK_USER, RANK_PROJECT, RANK_ENV, RANK_FLAG = range(5)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One key's value as read from one source."""
+
+    value: object
+    source: str  # as in Config.sources
+    where: str  # message prefix: "<file>:<line>: <key>", "GUARDRUN_X" or "--flag"
+    rank: int
+
+
+def default_config() -> Config:
+    """The built-in defaults, every source ``"default"``."""
+    return _build(_defaults(), [])
+
+
+def load_config(
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    flags: Mapping[str, tuple[object, str]],
+    config_path: Path | None = None,
+    no_config: bool = False,
+    user_config_dir: Path | None = None,
+) -> Config:
+    """Layer every source; raise ConfigError (one line: where, key, what) on any mistake.
+
+    ``flags`` maps a dotted key to (value, flag name); a value of None means "not given".
+    ``config_path`` replaces the discovered project file; ``no_config`` skips both files.
+    """
+    cwd = Path(os.path.abspath(cwd))
+    entries = _defaults()
+    files: list[tuple[Path, int]] = []
+    if not no_config:
+        user = _user_file(env, user_config_dir)
+        if _exists(user):
+            files.append((user, RANK_USER))
+        project = cwd / config_path if config_path is not None else _discover(cwd)
+        if project is not None:
+            files.append((project, RANK_PROJECT))
+    if files:
+        from guardrun.config_yaml import read_file  # yaml only when there is a file to read
+
+        for path, rank in files:
+            shown = _display(path, cwd)
+            for dotted, raw, line in read_file(path, shown):
+                where = f"{shown}:{line}"
+                entries[dotted] = _entry(
+                    BY_PATH[dotted], raw, path.parent, f"{where}: {dotted}", where, rank
+                )
+    entries.update(_env_entries(env, cwd))
+    entries.update(_flag_entries(flags, cwd))
+    check_entries(entries)
+    return _build(entries, [path for path, _ in files])
+
+
+def _defaults() -> dict[str, Entry]:
+    return {
+        k.path: Entry(parse_value(k, k.default, Path("/")), "default", k.path, RANK_DEFAULT)
+        for k in KEYS
+    }
+
+
+def _entry(key: Key, raw: object, base: Path, where: str, source: str, rank: int) -> Entry:
+    try:
+        value = parse_value(key, raw, base)
+    except ValueError as err:
+        raise ConfigError(f"{where}: {err}") from None
+    return Entry(value, source, where, rank)
+
+
+def _user_file(env: Mapping[str, str], user_config_dir: Path | None) -> Path:
+    if user_config_dir is None and env.get(CONFIG_HOME_ENV):
+        user_config_dir = Path(env[CONFIG_HOME_ENV]).expanduser()
+    if user_config_dir is None:
+        import platformdirs  # only when no directory was given: tests always give one
+
+        user_config_dir = Path(platformdirs.user_config_dir("guardrun"))
+    return Path(os.path.abspath(user_config_dir / USER_FILE))
+
+
+def _exists(path: Path) -> bool:
+    try:
+        os.stat(path)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def _discover(cwd: Path) -> Path | None:
+    """Nearest .guardrun.yaml from cwd upward, stopping at the filesystem root."""
+    for directory in (cwd, *cwd.parents):
+        candidate = directory / PROJECT_FILE
+        if _exists(candidate):
+            return candidate
+    return None
+
+
+def _display(path: Path, cwd: Path) -> str:
+    """How a file is named in messages: relative under cwd, ~/... under home."""
+    if path.is_relative_to(cwd):
+        return str(path.relative_to(cwd))
+    try:
+        home = Path.home()
+    except (RuntimeError, KeyError):
+        return str(path)
+    return "~/" + str(path.relative_to(home)) if path.is_relative_to(home) else str(path)
+
+
+def _env_entries(env: Mapping[str, str], cwd: Path) -> dict[str, Entry]:
+    out: dict[str, Entry] = {}
+    for name in sorted(env):
+        if not name.startswith("GUARDRUN_") or name in NON_CONFIG_ENV:
+            continue
+        if name.startswith(NON_CONFIG_ENV_PREFIXES):
+            continue
+        key = BY_ENV.get(name)
+        if key is None:
+            _reject_env(name)
+            continue
+        if env[name] == "":  # an empty variable counts as unset, as shells tend to leave them
+            continue
+        out[key.path] = _entry(key, env[name], cwd, name, f"env {name}", RANK_ENV)
+    return out
+
+
+def _reject_env(name: str) -> None:
+    """Raise for a variable that looks like a misspelt key; leave others alone."""
+    import difflib
+
+    rest = name[len("GUARDRUN_") :]
+    known = [k.env[len("GUARDRUN_") :] for k in KEYS]
+    close = difflib.get_close_matches(rest, known, n=1, cutoff=0.6)
+    looks = any(rest == t.upper() or rest.startswith(t.upper() + "_") for t in TOP_LEVEL)
+    if looks or difflib.get_close_matches(rest, known, n=1, cutoff=0.85):
+        hint = f" (did you mean GUARDRUN_{close[0]}?)" if close else ""
+        if rest.lower() in SECTIONS:
+            first = next(k.env for k in KEYS if k.path.startswith(rest.lower() + "."))
+            hint = f" (a section: set one key, e.g. {first})"
+        raise ConfigError(f"{name}: not a guardrun setting{hint}")
+
+
+def _flag_entries(flags: Mapping[str, tuple[object, str]], cwd: Path) -> dict[str, Entry]:
+    out: dict[str, Entry] = {}
+    for dotted, (raw, flag) in flags.items():
+        if raw is None:
+            continue
+        key = BY_PATH.get(dotted)
+        if key is None:
+            raise ConfigError(f"{flag}: {dotted!r} is not a configuration key")
+        out[dotted] = _entry(key, raw, cwd, flag, f"flag {flag}", RANK_FLAG)
+    return out
+
+
+# Keys whose values must rise in this order (compared only when of one kind: all
+# percentages or all sizes, since a percent and a size cannot be compared without RAM).
+_ASCENDING = (
+    ("memory.warning", "memory.critical", "memory.emergency"),
+    ("system.warning", "system.critical"),
+    ("gpu.warning", "gpu.critical"),
+)
+
+
+def check_entries(entries: Mapping[str, Entry]) -> None:
+    """Cross-key checks; the value from the higher source is the one blamed."""
+    for chain in _ASCENDING:
+        for i, low in enumerate(chain):
+            for high in chain[i + 1 :]:
+                a, b = entries[low].value, entries[high].value
+                assert isinstance(a, Threshold) and isinstance(b, Threshold)
+                if a.percent == b.percent and a.value >= b.value:
+                    _blame(entries, low, high, "below", "above")
+    cooldown, longest = entries["restart.cooldown"], entries["restart.max_cooldown"]
+    if float(cooldown.value) > float(longest.value):  # type: ignore[arg-type]
+        _blame(entries, "restart.cooldown", "restart.max_cooldown", "at most", "at least")
+
+
+def _blame(entries: Mapping[str, Entry], low: str, high: str, below: str, above: str) -> None:
+    lo, hi = entries[low], entries[high]
+    if lo.rank > hi.rank:
+        blamed, word, other_key, other = low, below, high, hi
+    else:
+        blamed, word, other_key, other = high, above, low, lo
+    origin = "the default" if other.source == "default" else f"from {other.source}"
+    mine = render_value(BY_PATH[blamed], entries[blamed].value)
+    theirs = render_value(BY_PATH[other_key], other.value)
+    raise ConfigError(
+        f"{entries[blamed].where}: {mine} must be {word} {other_key} ({theirs}, {origin})"
+    )
+
+
+def _build(entries: Mapping[str, Entry], files: list[Path]) -> Config:
+    values = {path: e.value for path, e in entries.items()}
+    sections: dict[str, Any] = {
+        name: cls(**{f.name: values[f"{name}.{f.name}"] for f in fields(cls)})
+        for name, cls in SECTION_TYPES.items()
+    }
+    return Config(
+        command=values["command"],  # type: ignore[arg-type]
+        agent=str(values["agent"]),
+        sources={path: e.source for path, e in entries.items()},
+        files=list(files),
+        **sections,
+    )

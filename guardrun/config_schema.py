@@ -1,0 +1,282 @@
+"""Every configuration key: its type, default and description, in one place.
+
+This table is the single source of truth: the loader (``guardrun.config``) parses and
+checks values with it, ``guardrun config show`` renders values with it, and
+``docs/configuration.md`` is generated from it (``python tools/gen_config_doc.py``).
+Defaults are written as a user would write them in YAML, so the document shows them
+in that form; a test parses every default. Below the table, the typed sections that
+``Config`` is made of, one frozen dataclass per section.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from guardrun.units import Threshold
+
+AGENTS = ("auto", "claude", "codex", "gemini", "aider", "generic")
+
+# What each kind is called in messages and in the document.
+KIND_DOC = {
+    "threshold": "size or percent",
+    "margin": "size or percent (0 allowed)",
+    "duration": "duration",
+    "int": "integer",
+    "float": "number",
+    "enum": "one of",
+    "bool": "boolean",
+    "argv": "argv list",
+    "command": "argv list or null",
+    "path": "`auto` or a path",
+    "regexes": "list of regular expressions",
+}
+
+
+@dataclass(frozen=True)
+class Key:
+    """One configuration key. ``lo``/``hi`` bound numbers and durations (seconds)."""
+
+    path: str
+    kind: str
+    default: object
+    doc: str
+    choices: tuple[str, ...] = ()
+    lo: float | None = None
+    lo_open: bool = False  # True: the value must be greater than lo, not equal
+    hi: float | None = None
+
+    @property
+    def env(self) -> str:
+        return "GUARDRUN_" + self.path.upper().replace(".", "_")
+
+    @property
+    def type_doc(self) -> str:
+        if self.kind == "enum":
+            return " \\| ".join(f"`{c}`" for c in self.choices)
+        return KIND_DOC[self.kind]
+
+
+_POS = {"lo": 0.0, "lo_open": True}  # durations that must be more than zero
+_NONNEG = {"lo": 0.0}
+_BOOLS = ("auto", "true", "false")
+
+
+def _k(path: str, kind: str, default: object, doc: str, **kw: Any) -> Key:
+    return Key(path, kind, default, doc, **kw)
+
+
+# fmt: off
+KEYS: tuple[Key, ...] = (
+    _k("command", "command", None,
+       "Command run when guardrun is given none, e.g. [claude]."),
+    _k("agent", "enum", "auto",
+       "Agent adapter; auto detects it from the command's name.", choices=AGENTS),
+
+    _k("memory.metric", "enum", "rss",
+       "What counts as the tree's memory.", choices=("rss", "pss", "uss")),
+    _k("memory.probe", "enum", "auto",
+       "How memory is read; auto picks the best for this OS.",
+       choices=("auto", "proc", "psutil", "ps", "wmi")),
+    _k("memory.warning", "threshold", "50%",
+       "Tree memory at which guardrun warns."),
+    _k("memory.critical", "threshold", "65%",
+       "Tree memory at which guardrun saves state and restarts the command when it is idle."),
+    _k("memory.emergency", "threshold", "75%",
+       "Tree memory at which guardrun saves state and restarts at once."),
+    _k("memory.sustained", "int", 3,
+       "Samples at or over a level before acting on it (emergency acts at once).",
+       lo=1.0, hi=1000.0),
+    _k("memory.hysteresis", "margin", "5%",
+       "How far under a level memory must fall to leave it."),
+    _k("memory.interval", "duration", "1s",
+       "Poll interval at normal; faster at warning and critical.", **_POS, hi=3600.0),
+
+    _k("system.warning", "threshold", "85%",
+       "Whole-machine memory use at which guardrun warns."),
+    _k("system.critical", "threshold", "95%",
+       "Whole-machine memory use treated as critical."),
+    _k("system.psi", "float", 40,
+       "Memory pressure (PSI some avg10, percent) treated as critical; Linux only.",
+       lo=0.0, lo_open=True, hi=100.0),
+
+    _k("gpu.warning", "threshold", "80%",
+       "GPU memory use at which guardrun warns (with NVML)."),
+    _k("gpu.critical", "threshold", "90%",
+       "GPU memory use treated as critical (with NVML)."),
+
+    _k("restart.enabled", "bool", True,
+       "Restart the command at critical and emergency."),
+    _k("restart.on_crash", "bool", True,
+       "Restart after a crash or OOM kill, not after a clean exit."),
+    _k("restart.resume", "bool", True,
+       "Relaunch with the agent's resume arguments."),
+    _k("restart.resume_args", "argv", [],
+       "Generic agents: arguments to add when resuming."),
+    _k("restart.grace", "duration", "10s",
+       "SIGTERM to SIGKILL for the whole process group.", **_NONNEG),
+    _k("restart.idle_quiet", "duration", "5s",
+       "At critical: restart once output and keys have been quiet this long.", **_POS),
+    _k("restart.idle_wait", "duration", "2m",
+       "At critical: restart after this long at most.", **_NONNEG),
+    _k("restart.max_attempts", "int", 3,
+       "Restarts allowed within window.", lo=0.0, hi=1000.0),
+    _k("restart.window", "duration", "1h",
+       "Time span over which restarts are counted.", **_POS),
+    _k("restart.cooldown", "duration", "10s",
+       "Wait before a restart; doubles per restart, up to max_cooldown.", **_NONNEG),
+    _k("restart.max_cooldown", "duration", "5m",
+       "Longest wait before a restart.", **_NONNEG),
+    _k("restart.reset_after", "duration", "10m",
+       "This much stable uptime forgets earlier restarts.", **_NONNEG),
+    _k("restart.on_exhausted", "enum", "monitor",
+       "When restarts are used up: keep monitoring, or stop the command at emergency "
+       "(exit 75).", choices=("monitor", "stop")),
+
+    _k("state.dir", "path", "auto",
+       "Where states and run logs go; auto is <user state dir>/guardrun."),
+    _k("state.keep", "int", 50,
+       "Saved states kept per project (newest first).", lo=1.0, hi=100000.0),
+    _k("state.max_age", "duration", "7d",
+       "Saved states older than this are pruned.", **_POS),
+    _k("state.transcript", "enum", "copy",
+       "What is kept of the agent's transcript: all, the end, or nothing.",
+       choices=("copy", "tail", "none")),
+    _k("state.redact", "regexes", [],
+       "Extra regular expressions whose matches are scrubbed from saved states."),
+
+    _k("hooks.on_warning", "argv", [],
+       "Command run (no shell) when memory reaches warning."),
+    _k("hooks.on_critical", "argv", [],
+       "Command run when memory reaches critical."),
+    _k("hooks.on_restart", "argv", [],
+       "Command run when guardrun restarts the command."),
+    _k("hooks.on_degraded", "argv", [],
+       "Command run when guardrun degrades (e.g. restarts exhausted)."),
+    _k("hooks.on_exit", "argv", [],
+       "Command run when the supervised command ends for good."),
+
+    _k("notify.title", "bool", True,
+       "Show the memory level in the terminal title."),
+    _k("notify.bell", "bool", True,
+       "Ring the terminal bell at critical and emergency."),
+    _k("notify.desktop", "enum", "auto",
+       "Desktop notifications; auto: when a notifier exists.", choices=_BOOLS),
+)
+# fmt: on
+
+BY_PATH = {k.path: k for k in KEYS}
+BY_ENV = {k.env: k for k in KEYS}
+SECTIONS = tuple(dict.fromkeys(k.path.split(".")[0] for k in KEYS if "." in k.path))
+TOP_LEVEL = tuple(dict.fromkeys(k.path.split(".")[0] for k in KEYS))
+
+
+# The typed shape, one frozen dataclass per section; a test checks it matches KEYS.
+
+
+@dataclass(frozen=True)
+class MemoryConfig:
+    metric: str
+    probe: str
+    warning: Threshold
+    critical: Threshold
+    emergency: Threshold
+    sustained: int
+    hysteresis: Threshold
+    interval: float
+
+
+@dataclass(frozen=True)
+class SystemConfig:
+    warning: Threshold
+    critical: Threshold
+    psi: float
+
+
+@dataclass(frozen=True)
+class GpuConfig:
+    warning: Threshold
+    critical: Threshold
+
+
+@dataclass(frozen=True)
+class RestartConfig:
+    enabled: bool
+    on_crash: bool
+    resume: bool
+    resume_args: list[str]
+    grace: float
+    idle_quiet: float
+    idle_wait: float
+    max_attempts: int
+    window: float
+    cooldown: float
+    max_cooldown: float
+    reset_after: float
+    on_exhausted: str
+
+
+@dataclass(frozen=True)
+class StateConfig:
+    dir: Path | None  # None: auto, <user state dir>/guardrun
+    keep: int
+    max_age: float
+    transcript: str
+    redact: list[str]
+
+
+@dataclass(frozen=True)
+class HooksConfig:
+    on_warning: list[str]
+    on_critical: list[str]
+    on_restart: list[str]
+    on_degraded: list[str]
+    on_exit: list[str]
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    title: bool
+    bell: bool
+    desktop: str  # auto | true | false
+
+
+@dataclass(frozen=True)
+class Config:
+    command: list[str] | None
+    agent: str
+    memory: MemoryConfig
+    system: SystemConfig
+    gpu: GpuConfig
+    restart: RestartConfig
+    state: StateConfig
+    hooks: HooksConfig
+    notify: NotifyConfig
+    # dotted key -> "default" | "<file>:<line>" | "env GUARDRUN_X" | "flag --x"
+    sources: dict[str, str] = field(default_factory=dict, compare=False)
+    files: list[Path] = field(default_factory=list, compare=False)
+
+    def get(self, path: str) -> object:
+        """The value of a dotted key, e.g. ``cfg.get("memory.critical")``."""
+        obj: object = self
+        for part in path.split("."):
+            obj = getattr(obj, part)
+        return obj
+
+    def to_plain(self) -> dict[str, object]:
+        """Nested dict in config-file notation (``65%``, ``10s``): dumps as a loadable file."""
+        from guardrun.config_values import to_plain  # imports this module: no cycle at import
+
+        return to_plain(self)
+
+
+SECTION_TYPES: dict[str, type] = {
+    "memory": MemoryConfig,
+    "system": SystemConfig,
+    "gpu": GpuConfig,
+    "restart": RestartConfig,
+    "state": StateConfig,
+    "hooks": HooksConfig,
+    "notify": NotifyConfig,
+}
