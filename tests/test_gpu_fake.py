@@ -94,6 +94,15 @@ def test_error_while_listing_processes(nvml: ModuleType) -> None:
     assert not ok and "Insufficient Permissions" in reason
 
 
+def test_driver_older_than_the_module(nvml: ModuleType) -> None:
+    # nvidia-ml-py raises NVMLLibraryMismatchError, which is not an NVMLError.
+    nvml.FAIL = {"nvmlDeviceGetComputeRunningProcesses": (0, nvml.MISMATCH)}
+    gpu = GpuProbe()
+    assert gpu.tree_usage([4242]) == {}
+    ok, reason = gpu.available()
+    assert not ok and "pyNVML version does not match" in reason
+
+
 @pytest.mark.parametrize(
     ("code", "text"),
     [(12, "NVML Shared Library Not Found"), (9, "Driver Not Loaded")],

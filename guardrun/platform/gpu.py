@@ -42,6 +42,7 @@ class GpuProbe:
         self._nvml: Any = None
         self._ok: bool | None = None  # None: not tried yet
         self._inited = False  # nvmlInit succeeded: nvmlShutdown owed at close
+        self._errors: tuple[type[BaseException], ...] = (OSError,)
         self.reason = "not checked yet"
 
     def _fail(self, reason: str) -> _Unavailable:
@@ -52,7 +53,7 @@ class GpuProbe:
     def _call(self, fn: Callable[..., T], *args: Any) -> T:
         try:
             return fn(*args)
-        except (self._nvml.NVMLError, OSError) as err:
+        except self._errors as err:
             raise self._fail(f"NVML error in {fn.__name__}: {err}") from err
 
     def available(self) -> tuple[bool, str]:
@@ -64,6 +65,10 @@ class GpuProbe:
         except ImportError:
             self._fail("nvidia-ml-py is not installed (pip install 'guardrun[gpu]')")
             return False, self.reason
+        # NVMLLibraryMismatchError (nvidia-ml-py 12+) is not an NVMLError: it comes from
+        # an unversioned call, such as the process lists, into a driver older than the module.
+        mismatch = getattr(self._nvml, "NVMLLibraryMismatchError", None)
+        self._errors = (self._nvml.NVMLError, OSError) + ((mismatch,) if mismatch else ())
         try:
             self._call(self._nvml.nvmlInit)
             self._inited = True
@@ -105,7 +110,7 @@ class GpuProbe:
     def _processes(self, fn: Callable[..., list[Any]], handle: Any) -> list[Any]:
         try:
             return fn(handle)
-        except (self._nvml.NVMLError, OSError) as err:
+        except self._errors as err:
             if getattr(err, "value", None) == _NOT_SUPPORTED:
                 return []  # e.g. graphics processes on a compute-only board
             raise self._fail(f"NVML error in {fn.__name__}: {err}") from err

@@ -13,7 +13,7 @@ capture them live, so they are representative, not a recording of a session.
 
 Tests load a fresh copy per test and steer it through the module attributes:
 ``DEVICES``, ``PROCESSES``, ``FAIL`` (function name -> (calls before failing,
-error code)) and ``INIT_ERROR``.
+error code, or MISMATCH)) and ``INIT_ERROR``.
 """
 
 from __future__ import annotations
@@ -37,6 +37,10 @@ _STRINGS = {
     NVML_ERROR_LIBRARY_NOT_FOUND: "NVML Shared Library Not Found",
     NVML_ERROR_GPU_IS_LOST: "GPU is lost",
 }
+
+
+class NVMLLibraryMismatchError(Exception):
+    """Not an NVMLError, as in nvidia-ml-py: raised by unversioned calls into an older driver."""
 
 
 class NVMLError(Exception):
@@ -98,6 +102,7 @@ PROCESSES: list[dict[str, list[ProcessInfo]]] = [
     {"compute": [], "graphics": []},
 ]
 FAIL: dict[str, tuple[int, int]] = {}
+MISMATCH = -1  # an error code in FAIL that raises NVMLLibraryMismatchError instead
 INIT_ERROR: int | None = None
 calls: dict[str, int] = {}
 initialized = 0
@@ -108,6 +113,12 @@ def _enter(name: str) -> None:
     if name in FAIL:
         after, code = FAIL[name]
         if calls[name] > after:
+            if code == MISMATCH:
+                raise NVMLLibraryMismatchError(
+                    "Unversioned function called and the pyNVML version does not match the "
+                    f"NVML lib version. Either use matching pyNVML and NVML lib versions or "
+                    f"use a versioned function such as {name}_v2"
+                )
             raise NVMLError(code)
     if name != "nvmlInit" and initialized <= 0:
         raise NVMLError(NVML_ERROR_UNINITIALIZED)
