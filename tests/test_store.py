@@ -288,3 +288,34 @@ def test_store_error_when_path_is_a_file(tmp_path: Path) -> None:
     store = Store(tmp_path / "state", tmp_path)
     with pytest.raises(StoreError, match=str(tmp_path / "state")):
         make_state(store)
+
+
+def test_planted_fifo_and_deeply_nested_json_are_corrupt_without_hanging(store: Store) -> None:
+    make_state(store)
+    fifo = store.states_dir / "20990101T000000Z-manual-f1f0.json.gz"
+    os.mkfifo(fifo)
+    deep = store.states_dir / "20990101T000000Z-manual-dee9.json.gz"
+    deep.write_bytes(gzip.compress(b"[" * 200_000 + b"]" * 200_000))
+    entries = {e.id: e for e in store.list()}
+    assert "not a regular file" in (entries[fifo.name[:-8]].corrupt or "")
+    assert entries[deep.name[:-8]].corrupt
+    with pytest.raises(StateCorrupt):
+        store.load(fifo.name[:-8])
+
+
+def test_tampered_copy_name_in_a_state_is_not_followed(store: Store, tmp_path: Path) -> None:
+    """A state naming ``../`` as its copy must not make the store link a file from elsewhere."""
+    src = tmp_path / "t.jsonl"
+    _transcript(src, 20)
+    first = store.new_id("manual")
+    meta = store.write_transcript(first, src)
+    outside = tmp_path / f"{first}{TRANSCRIPT_SUFFIX}"
+    outside.write_bytes(b"not ours")
+    bad = {**meta, "file": f"../../../../{outside.name}"}
+    store.write_state({"schema": 1, "id": first, "conversation": {"transcript": {"copy": bad}}})
+    fresh = Store(store.state_dir, tmp_path / "my project!")
+    second = fresh.new_id("manual")
+    meta2 = fresh.write_transcript(second, src)
+    assert meta2["reused_from"] is None  # copied afresh, not linked to the planted name
+    data = gzip.decompress((store.states_dir / f"{second}{TRANSCRIPT_SUFFIX}").read_bytes())
+    assert data == src.read_bytes()

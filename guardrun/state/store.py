@@ -49,7 +49,8 @@ _TMP_MAX_AGE = 3600.0  # a temp file this old is debris even if its pid was reus
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _OPEN_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC
-_OPEN_READ = os.O_RDONLY | _NOFOLLOW | _CLOEXEC
+# O_NONBLOCK: a FIFO planted in the store must not block the open (fstat then rejects it).
+_OPEN_READ = os.O_RDONLY | _NOFOLLOW | _CLOEXEC | getattr(os, "O_NONBLOCK", 0)
 _MAX_STATE_BYTES = 64 * 1024 * 1024  # a decompressed state beyond this is not ours
 TAIL_LIMIT = 256 * 1024 * 1024  # transcripts above this keep only their tail
 _CHUNK = 1 << 20
@@ -247,10 +248,11 @@ class Store:
 
     def _link_copy(self, earlier: dict[str, Any], name: str) -> dict[str, Any] | None:
         """Unchanged since ``earlier``: hard-link its copy under ``name`` (no reread)."""
-        old = self.states_dir / str(earlier.get("file", ""))
-        if not ID_RE.match(old.name[: -len(TRANSCRIPT_SUFFIX)]) or not stat.S_ISREG(
-            _lstat_mode(old)
-        ):
+        file = str(earlier.get("file", ""))  # from a state file: check it is only a name
+        if not file.endswith(TRANSCRIPT_SUFFIX) or not ID_RE.match(file[: -len(TRANSCRIPT_SUFFIX)]):
+            return None
+        old = self.states_dir / file
+        if not stat.S_ISREG(_lstat_mode(old)):
             return None
         try:
             os.link(old, self.states_dir / name, follow_symlinks=False)
@@ -280,19 +282,27 @@ class Store:
         for project, states in self._project_dirs(all_projects):
             if not stat.S_ISDIR(_lstat_mode(states)):
                 continue
-            with os.scandir(states) as it:
-                for d in it:
-                    if not d.name.endswith(STATE_SUFFIX) or not ID_RE.match(
-                        d.name[: -len(STATE_SUFFIX)]
-                    ):
-                        continue
-                    st = d.stat(follow_symlinks=False)
-                    tr = states / (d.name[: -len(STATE_SUFFIX)] + TRANSCRIPT_SUFFIX)
-                    extra = os.lstat(tr).st_size if os.path.lexists(tr) else 0
-                    e = Entry(Path(d.path), project, st.st_size + extra, st.st_mtime_ns)
-                    if d.is_symlink():
-                        e.corrupt = "symlink in the store (refused)"
-                    entries.append(e)
+            try:
+                found = [(d.name, d.is_symlink()) for d in os.scandir(states)]
+            except OSError:
+                continue  # unreadable: nothing to list there
+            for name, is_link in found:
+                sid = name[: -len(STATE_SUFFIX)]
+                if not name.endswith(STATE_SUFFIX) or not ID_RE.match(sid):
+                    continue
+                try:  # a concurrent prune may remove files between listing and stat
+                    st = os.lstat(states / name)
+                except OSError:
+                    continue
+                e = Entry(
+                    states / name,
+                    project,
+                    st.st_size + _size(states / (sid + TRANSCRIPT_SUFFIX)),
+                    st.st_mtime_ns,
+                )
+                if is_link:
+                    e.corrupt = "symlink in the store (refused)"
+                entries.append(e)
         entries.sort(key=_sort_key, reverse=True)
         return entries
 
@@ -405,8 +415,8 @@ def read_state(path: Path) -> dict[str, Any]:
     """Parse one state file; StateCorrupt for anything but a complete JSON object."""
     try:
         data = json.loads(_read_gzip(path))
-    except (ValueError, UnicodeDecodeError) as err:
-        raise StateCorrupt(f"{path}: not a valid state ({err})") from err
+    except (ValueError, UnicodeDecodeError, RecursionError) as err:
+        raise StateCorrupt(f"{path}: not a valid state ({type(err).__name__})") from err
     if not isinstance(data, dict) or data.get("schema") != 1:
         raise StateCorrupt(f"{path}: not a schema-1 state")
     return data
@@ -526,6 +536,13 @@ def _fsync_dir(path: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def _size(path: Path) -> int:
+    try:
+        return os.lstat(path).st_size
+    except OSError:
+        return 0
 
 
 def _lstat_mode(path: Path) -> int:
