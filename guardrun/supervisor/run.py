@@ -551,7 +551,7 @@ class Supervisor:
 
         self._install_signals()
         set_subreaper()
-        self._sentinel = Sentinel()
+        self._sentinel = Sentinel(self._marker)
         try:
             self._setup_memory()
             if self._use_pty() and os.isatty(0):

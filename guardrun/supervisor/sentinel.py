@@ -6,7 +6,8 @@ double-forked into a session of its own (an MCP server) sees neither, and it
 was guardrun, the subreaper, that held it. So at start guardrun forks this
 small process into a session of its own, with nothing open but a pipe, and
 sends it the tree's membership (pid and start time, so a reused pid is never
-hit) whenever it changes. EOF without a "done" line means guardrun died: the
+hit) whenever it changes. Members born since the last sample are found by the
+marker every process of the tree inherits in its environment. EOF without a "done" line means guardrun died: the
 sentinel sends SIGTERM to the last known tree, waits a short grace, then SIGKILL.
 Linux only (start times come from /proc); elsewhere the PTY hangup must do.
 """
@@ -24,7 +25,27 @@ from guardrun.platform.linux import start_time
 GRACE = 3.0
 
 
-def _sentinel_main(r: int) -> None:  # pragma: no cover - runs in the forked sentinel
+def marked(marker: bytes, proc: str = "/proc") -> dict[int, int]:
+    """Processes whose environment holds ``marker`` (NAME=VALUE): the tree's members
+    that were born since the last update and kept the environment they inherited."""
+    found: dict[int, int] = {}
+    me = os.getpid()
+    for name in os.listdir(proc):
+        if not name.isdigit() or int(name) == me:
+            continue
+        try:
+            with open(f"{proc}/{name}/environ", "rb") as f:
+                if marker not in f.read().split(b"\0"):
+                    continue
+        except OSError:
+            continue
+        st = start_time(int(name))
+        if st is not None:
+            found[int(name)] = st
+    return found
+
+
+def _sentinel_main(r: int, marker: bytes) -> None:  # pragma: no cover - forked sentinel
     members: dict[int, int] = {}
     pgid = 0
     buf = b""
@@ -49,6 +70,8 @@ def _sentinel_main(r: int) -> None:  # pragma: no cover - runs in the forked sen
             elif len(parts) == 2:
                 members[int(parts[0])] = int(parts[1])
     live = {pid: st for pid, st in members.items() if start_time(pid) == st}
+    if marker:
+        live.update(marked(marker))
     for sig in (signal.SIGTERM, signal.SIGKILL):
         if pgid:
             try:
@@ -70,7 +93,7 @@ def _sentinel_main(r: int) -> None:  # pragma: no cover - runs in the forked sen
 
 
 class Sentinel:
-    def __init__(self) -> None:
+    def __init__(self, marker: bytes = b"") -> None:
         self.pid: int | None = None
         self._w: int | None = None
         self._last: tuple[int, frozenset[int]] | None = None
@@ -102,7 +125,7 @@ class Sentinel:
                     os.dup2(null, fd)
                 os.closerange(3, r)
                 os.closerange(r + 1, 65536)
-                _sentinel_main(r)
+                _sentinel_main(r, marker)
             finally:
                 os._exit(0)
         os.close(r)

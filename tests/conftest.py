@@ -1,0 +1,82 @@
+"""Shared fixtures: real children from tests/children, guardrun run as a real process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHILDREN = Path(__file__).resolve().parent / "children"
+PY = sys.executable
+
+
+def guardrun(*args: str) -> list[str]:
+    return [PY, "-m", "guardrun", *args]
+
+
+def child(name: str, *args: str) -> list[str]:
+    return [PY, str(CHILDREN / name), *args]
+
+
+def wait_for(cond: Callable[[], object], timeout: float = 10.0, step: float = 0.05) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = cond()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError(f"timed out after {timeout}s waiting for {cond}")
+
+
+def is_alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except OSError:
+        return False
+    return data[data.rfind(b")") + 2 : data.rfind(b")") + 3] != b"Z"
+
+
+def read_roles(path: Path) -> dict[str, list[int]]:
+    roles: dict[str, list[int]] = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            role, pid = line.split()[:2]
+            roles.setdefault(role, []).append(int(pid))
+    return roles
+
+
+def starts(path: Path) -> list[int]:
+    if not path.exists():
+        return []
+    return [int(line.split()[0]) for line in path.read_text().splitlines() if line.strip()]
+
+
+@pytest.fixture(autouse=True)
+def isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own config and state directories (inherited by subprocesses)."""
+    base = tmp_path_factory.mktemp("xdg")
+    for name in ("XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME"):
+        (base / name).mkdir()
+        monkeypatch.setenv(name, str(base / name))
+    monkeypatch.setenv("GUARDRUN_CONFIG_HOME", str(base / "XDG_CONFIG_HOME" / "guardrun"))
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    return base
+
+
+@pytest.fixture
+def reaper() -> Iterator[list[int]]:
+    """Pids to SIGKILL after the test, whatever happened."""
+    pids: list[int] = []
+    yield pids
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass

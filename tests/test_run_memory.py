@@ -1,0 +1,165 @@
+"""Memory-driven restarts of real leaking children, and stopping whole trees."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pexpect
+import pytest
+from conftest import child, guardrun, is_alive, read_roles, starts, wait_for
+
+FAST = ["--interval", "200ms", "--cooldown", "100ms", "--grace", "2s"]
+
+
+def test_emergency_restarts_at_once(tmp_path: Path) -> None:
+    log = tmp_path / "starts"
+    cmd = guardrun(*FAST, "--warning", "60MB", "--critical", "80MB", "--emergency", "100MB",
+                   "--max-restarts", "1", "--no-pty", "--",
+                   *child("leak.py", "--starts", str(log), "--to", "150"))
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: len(starts(log)) >= 2, timeout=15)
+        t_second = time.monotonic()
+        # max-restarts 1: the second run is refused and kept, watched only.
+        time.sleep(1.0)
+        assert len(starts(log)) == 2
+        assert is_alive(starts(log)[1])
+        assert not is_alive(starts(log)[0])
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=10)
+    finally:
+        proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert "over emergency" in err
+    assert "restart refused" in err
+    assert time.monotonic() - t_second < 10
+
+
+def test_critical_waits_for_quiet_output_then_restarts(tmp_path: Path) -> None:
+    """PTY mode: at critical the restart waits until output and keys are quiet 5 s."""
+    log = tmp_path / "starts"
+    cmd = guardrun(*FAST, "--warning", "60MB", "--critical", "80MB", "--emergency", "2GB",
+                   "--max-restarts", "1", "--",
+                   *child("leak.py", "--starts", str(log), "--to", "100"))
+    p = pexpect.spawn(cmd[0], cmd[1:], timeout=20, dimensions=(24, 80))
+    try:
+        p.expect("READY")
+        ready = time.monotonic()
+        wait_for(lambda: len(starts(log)) >= 2, timeout=15)
+        waited = time.monotonic() - ready
+        assert waited >= 4.5, f"restarted after {waited:.1f}s, before the quiet period"
+        p.expect("READY")  # the new run draws again
+        p.kill(signal.SIGTERM)
+        p.expect(pexpect.EOF)
+    finally:
+        p.close(force=True)
+
+
+def test_a_small_parent_with_a_big_grandchild_counts(tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+    cmd = guardrun(*FAST, "--warning", "40MB", "--critical", "60MB", "--emergency", "90MB",
+                   "--max-restarts", "0", "--no-pty", "-v", "--",
+                   *child("tree.py", str(pids), "--grand-mb", "150"))
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        roles = wait_for(lambda: (r := read_roles(pids)) and "grandchild" in r and r, timeout=10)
+        assert isinstance(roles, dict)
+        # The parent alone is far under every threshold; only the tree crosses emergency.
+        time.sleep(2.0)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=10)
+    finally:
+        proc.kill()
+    assert "emergency" in err
+    for pid in roles["grandchild"] + roles["parent"] + roles["child"]:
+        assert not is_alive(pid)
+
+
+def test_daemon_double_forked_is_cleaned_up_at_exit(tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+    cmd = guardrun("--no-pty", "--grace", "2s", "--",
+                   *child("tree.py", str(pids), "--daemon", "--exit-after", "1.5"))
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=20)
+    assert result.returncode == 0, result.stderr
+    roles = read_roles(pids)
+    assert roles["daemon"], roles
+    daemon = roles["daemon"][0]
+    assert not is_alive(daemon), "the double-forked daemon survived guardrun's exit"
+
+
+def test_sigterm_ignoring_child_is_killed_after_grace(tmp_path: Path) -> None:
+    log = tmp_path / "starts"
+    cmd = guardrun("--no-pty", "--grace", "1s", "--emergency", "10GB", "--critical", "9GB",
+                   "--warning", "8GB", "-v", "--",
+                   *child("leak.py", "--starts", str(log), "--to", "1", "--ignore-term"))
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: starts(log), timeout=10)
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=15)
+        took = time.monotonic() - t0
+    finally:
+        proc.kill()
+    assert proc.returncode == 128 + signal.SIGKILL
+    assert 0.9 <= took < 6, took
+    assert "SIGKILL" in err and "grace" in err
+    assert not is_alive(starts(log)[0])
+
+
+def test_restart_storm_is_bounded_and_the_child_kept(tmp_path: Path) -> None:
+    log = tmp_path / "starts"
+    cmd = guardrun(*FAST, "--warning", "30MB", "--critical", "40MB", "--emergency", "50MB",
+                   "--max-restarts", "2", "--no-pty", "--",
+                   *child("leak.py", "--starts", str(log), "--to", "80"))
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: len(starts(log)) >= 3, timeout=20)
+        time.sleep(1.5)
+        assert len(starts(log)) == 3  # the first run and exactly 2 restarts
+        last = starts(log)[-1]
+        assert is_alive(last)
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=10)
+    finally:
+        proc.kill()
+    assert "restart refused" in err and "watched only" in err
+    assert not is_alive(last)
+
+
+def test_sigusr1_restarts_now(tmp_path: Path) -> None:
+    log = tmp_path / "starts"
+    cmd = guardrun("--no-pty", "--cooldown", "100ms", "--",
+                   *child("leak.py", "--starts", str(log), "--to", "1"))
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: starts(log), timeout=10)
+        os.kill(proc.pid, signal.SIGUSR1)
+        wait_for(lambda: len(starts(log)) == 2, timeout=10)
+        assert not is_alive(starts(log)[0])
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=10)
+    finally:
+        proc.kill()
+    assert "SIGUSR1" in err
+
+
+@pytest.mark.parametrize("code", [0, 1, 2, 3, 64, 100, 125, 128, 200, 254, 255])
+def test_exit_code_spread_without_pty(code: int) -> None:
+    r = subprocess.run(guardrun("--no-pty", "--", "python3", "-c", f"raise SystemExit({code})"),
+                       capture_output=True, timeout=20)
+    assert r.returncode == code
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL, signal.SIGABRT, signal.SIGUSR2])
+def test_death_by_signal_without_pty(sig: int) -> None:
+    code = f"import os; os.kill(os.getpid(), {int(sig)})"
+    r = subprocess.run(guardrun("--no-pty", "--", "python3", "-c", code), capture_output=True,
+                       timeout=20)
+    assert r.returncode == 128 + sig

@@ -1,0 +1,69 @@
+"""units.py: sizes, percentages and durations as users write them."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from guardrun.units import (
+    Threshold,
+    format_bytes,
+    parse_duration,
+    parse_size,
+    parse_threshold,
+)
+
+
+@pytest.mark.parametrize(
+    "text,value",
+    [("800MB", 800_000_000), ("12GiB", 12 * 1024**3), ("1.5G", int(1.5 * 1024**3)),
+     ("100", 100), ("64k", 65536), ("2 gb", 2_000_000_000), (1234, 1234)],
+)
+def test_sizes(text: str, value: int) -> None:
+    assert parse_size(text) == value
+
+
+@pytest.mark.parametrize("text", ["lots", "12XB", "-5MB", "", "1.2.3G", True])
+def test_bad_sizes(text: object) -> None:
+    with pytest.raises(ValueError):
+        parse_size(text)  # type: ignore[arg-type]
+
+
+def test_threshold_percent_and_size() -> None:
+    assert parse_threshold("70%") == Threshold(70.0, True)
+    assert parse_threshold("70%").resolve(1000) == 700
+    assert parse_threshold("1GB").resolve(123) == 1_000_000_000
+    for bad in ("0%", "101%", "lots", "0", "-1%"):
+        with pytest.raises(ValueError):
+            parse_threshold(bad)
+
+
+@pytest.mark.parametrize(
+    "text,value",
+    [("250ms", 0.25), ("2s", 2.0), ("5m", 300.0), ("1h", 3600.0), ("7d", 604800.0),
+     ("1.5", 1.5), (3, 3.0)],
+)
+def test_durations(text: str, value: float) -> None:
+    assert parse_duration(text) == value
+
+
+@pytest.mark.parametrize("text", ["soon", "5 minutes", "-1s", "1y", ""])
+def test_bad_durations(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(text)
+
+
+def test_format_bytes() -> None:
+    assert format_bytes(11_800_000_000) == "11.8 GB"
+    assert format_bytes(999) == "999 B"
+    assert format_bytes(1500) == "1.5 KB"
+
+
+@given(st.text(max_size=20))
+def test_parsers_raise_only_valueerror(text: str) -> None:
+    for parse in (parse_size, parse_threshold, parse_duration):
+        try:
+            parse(text)
+        except ValueError:
+            pass
