@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from guardrun.config_schema import (
     BY_ENV,
@@ -75,8 +74,7 @@ NON_CONFIG_ENV_PREFIXES = ("GUARDRUN_TEST_",)
 RANK_DEFAULT, RANK_USER, RANK_PROJECT, RANK_ENV, RANK_FLAG = range(5)
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     """One key's value as read from one source."""
 
     value: object
@@ -111,7 +109,7 @@ def load_config(
         user = _user_file(env, user_config_dir)
         if _exists(user):
             files.append((user, RANK_USER))
-        project = cwd / config_path if config_path is not None else _discover(cwd)
+        project = cwd / config_path.expanduser() if config_path is not None else _discover(cwd)
         if project is not None:
             files.append((project, RANK_PROJECT))
     if files:
@@ -130,10 +128,18 @@ def load_config(
     return _build(entries, [path for path, _ in files])
 
 
+_DEFAULTS: dict[str, Entry] = {}
+
+
 def _defaults() -> dict[str, Entry]:
+    """Parsed once per process; lists are copied so no Config shares one with another."""
+    if not _DEFAULTS:
+        for k in KEYS:
+            value = parse_value(k, k.default, Path("/"))
+            _DEFAULTS[k.path] = Entry(value, "default", k.path, RANK_DEFAULT)
     return {
-        k.path: Entry(parse_value(k, k.default, Path("/")), "default", k.path, RANK_DEFAULT)
-        for k in KEYS
+        path: e._replace(value=list(e.value)) if isinstance(e.value, list) else e
+        for path, e in _DEFAULTS.items()
     }
 
 
@@ -268,7 +274,7 @@ def _blame(entries: Mapping[str, Entry], low: str, high: str, below: str, above:
 def _build(entries: Mapping[str, Entry], files: list[Path]) -> Config:
     values = {path: e.value for path, e in entries.items()}
     sections: dict[str, Any] = {
-        name: cls(**{f.name: values[f"{name}.{f.name}"] for f in fields(cls)})
+        name: cls(*(values[f"{name}.{leaf}"] for leaf in cls._fields))
         for name, cls in SECTION_TYPES.items()
     }
     return Config(

@@ -119,13 +119,13 @@ def _check(text: str, env: dict[str, str], flags: dict[str, tuple[object, str]])
             assert cfg.memory.interval > 0 and cfg.restart.cooldown <= cfg.restart.max_cooldown
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(DOCUMENTS, ENV)
 def test_arbitrary_files_and_env(text: str, env: dict[str, str]) -> None:
     _check(text, env, {})
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(SECTION_DOCS, FLAGS)
 def test_arbitrary_flags(doc: dict[str, object], flags: dict[str, tuple[object, str]]) -> None:
     _check(yaml.safe_dump(doc, allow_unicode=True), {}, flags)
