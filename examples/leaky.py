@@ -2,7 +2,7 @@
 
     guardrun --warning 100MB --critical 150MB --emergency 250MB -- python examples/leaky.py
 
-It grows by --rate MB per second (default 20) and prints its size, so the
+It grows by --rate MB per second (default 25) and prints its size, so the
 restart is easy to see.
 """
 
@@ -16,7 +16,7 @@ import time
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rate", type=float, default=20.0, help="MB per second")
+    parser.add_argument("--rate", type=float, default=25.0, help="MB per second")
     args = parser.parse_args()
     hoard: list[bytearray] = []
     start = time.monotonic()
