@@ -7,6 +7,7 @@ python tools/gen_config_doc.py --check  # exit 1 when the committed file is stal
 from __future__ import annotations
 
 import sys
+import textwrap
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -18,6 +19,17 @@ from guardrun.config_yaml import flow  # noqa: E402
 from guardrun.units import DURATION_EXAMPLES, SIZE_EXAMPLES  # noqa: E402
 
 DOC = ROOT / "docs" / "configuration.md"
+
+_NON_CONFIG = textwrap.fill(
+    "These `GUARDRUN_` variables are set or read by guardrun itself and are not settings: "
+    + ", ".join(f"`{n}`" for n in sorted(NON_CONFIG_ENV))
+    + ", and any starting with "
+    + ", ".join(f"`{p}`" for p in NON_CONFIG_ENV_PREFIXES)
+    + ". Any other variable that looks like a setting (`GUARDRUN_MEMORY_...`) but is not one "
+    "is an error, so that a typo is not silently ignored.",
+    width=90,
+    break_on_hyphens=False,
+)
 
 INTRO = f"""\
 # Configuration
@@ -44,21 +56,21 @@ sets `memory.critical` keeps the user file's `memory.warning`):
 `--no-config` skips both files. `guardrun config show --sources` prints every value with
 the file and line, variable or flag it came from; `guardrun config check [FILE]` validates.
 
-These `GUARDRUN_` variables are set or read by guardrun itself and are not settings:
-{", ".join(f"`{n}`" for n in sorted(NON_CONFIG_ENV))}, and any starting with
-{", ".join(f"`{p}`" for p in NON_CONFIG_ENV_PREFIXES)}. Any other variable that looks
-like a setting (`GUARDRUN_MEMORY_...`) but is not one is an error, so a typo is not ignored.
+{_NON_CONFIG}
 
 ## Values
 
 - **size or percent**: bytes as an integer, a size ({SIZE_EXAMPLES.replace(", 70%", "")};
   `GB` is 1000³ and `G`/`GiB` 1024³), or a percentage of the memory available: the cgroup v2
-  `memory.max` when one is set, else physical RAM (for `gpu.*`, the GPU's memory).
+  `memory.max` when one is set, else physical RAM (for `system.*`, physical RAM; for
+  `gpu.*`, the GPU's memory). `memory.hysteresis` may also be 0.
 - **duration**: seconds as a number, or with a unit ({DURATION_EXAMPLES}).
 - **boolean**: `true`/`false` (also `yes`/`no`, `on`/`off`, `1`/`0`).
 - **argv list**: a command and its arguments, run directly (no shell), e.g.
   `[notify-send, guardrun, "memory high"]`; a string is split into words like a shell does.
   Hooks receive the event in `GUARDRUN_*` variables.
+- A file may use YAML anchors and merge keys (`<<: *base`); a key given twice in one
+  mapping is an error.
 - `state.dir`: `~` is expanded; a relative path is taken from the directory of the file
   that sets it (from the working directory for variables and flags).
 
