@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -121,7 +122,26 @@ def tail_jsonl(
     for message in result:
         message.pop(GROUP, None)
         message["text"] = cap(message.get("text", ""))
-    return result
+    return _by_time(result)
+
+
+def _by_time(messages: list[Message]) -> list[Message]:
+    """Messages in timestamp order when every one has a readable timestamp, else as they are.
+
+    File order is not always time order: Claude Code 2.1.197 was seen writing its reply line
+    before the prompt line it answers (about one time in four, offline here).
+    """
+    keys = []
+    for message in messages:
+        try:
+            stamp = datetime.fromisoformat(message.get("timestamp", "").replace("Z", "+00:00"))
+        except ValueError:
+            return messages
+        if stamp.tzinfo is None:
+            stamp = stamp.replace(tzinfo=timezone.utc)
+        keys.append(stamp)
+    order = sorted(range(len(messages)), key=keys.__getitem__)  # stable: ties keep file order
+    return [messages[i] for i in order]
 
 
 def _merge(newest_first: list[dict[str, str]], older: Message) -> bool:
