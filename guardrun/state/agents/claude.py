@@ -16,6 +16,7 @@ before the argv, because after a restart the argv always carries ``--resume <old
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -154,7 +155,13 @@ class ClaudeAgent:
     def _from_sessions_files(
         self, config: Path, pids: Sequence[int], cwd: Path, started_at: float
     ) -> Session | None:
+        try:  # one listing rather than an open() per process of a large tree
+            present = set(os.listdir(config / "sessions"))
+        except OSError:
+            return None
         for pid in pids:
+            if f"{int(pid)}.json" not in present:
+                continue
             data = read_json_file(config / "sessions" / f"{int(pid)}.json")
             if not isinstance(data, dict) or not is_uuid(data.get("sessionId")):
                 continue
