@@ -1,11 +1,76 @@
-"""Dispatch of the subcommands (state, status, restart, capture, config, doctor)."""
+"""The subcommands: state, status, restart, capture, config, doctor.
+
+Each has its own module (statecmd, livecmd, configcmd, doctor); this one builds
+their parsers and hands them the configuration they need (the state directory,
+above all), loaded with the run options given before the subcommand
+(``guardrun --state-dir X state list``).
+"""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from typing import Any
 
 from guardrun.errors import UsageError
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def sub_parser() -> argparse.ArgumentParser:
+    from guardrun.configcmd import add_config_parser
+    from guardrun.livecmd import add_live_parsers
+    from guardrun.statecmd import add_state_parser
+
+    p = _Parser(prog="guardrun")
+    sub: Any = p.add_subparsers(dest="subcommand", required=True, parser_class=_Parser)
+    add_state_parser(sub)
+    add_live_parsers(sub)
+    add_config_parser(sub)
+    doctor = sub.add_parser("doctor", help="what this machine supports")
+    doctor.add_argument("--json", action="store_true", help="print JSON")
+    return p
+
+
 def run_subcommand(ns: argparse.Namespace, words: list[str]) -> int:
-    raise UsageError(f"unknown subcommand {words[0]!r}")
+    from guardrun.cli import _flags
+    from guardrun.runner import load, state_dir
+
+    args = sub_parser().parse_args(words)
+    flags = _flags(ns)
+    cwd = Path.cwd()
+    if args.subcommand == "config":
+        from guardrun.config import load_config
+        from guardrun.configcmd import run_config
+
+        def loader(path: Path | None) -> Any:
+            import os
+
+            return load_config(
+                cwd=cwd,
+                env=os.environ,
+                flags=flags,
+                config_path=path or (Path(ns.config) if ns.config else None),
+                no_config=ns.no_config,
+            )
+
+        return run_config(args, loader)
+    cfg = load(ns, flags)
+    directory = state_dir(cfg)
+    if args.subcommand == "state":
+        from guardrun.statecmd import run_state
+
+        return run_state(args, directory, cwd, keep=cfg.state.keep, max_age=cfg.state.max_age)
+    if args.subcommand in ("status", "restart", "capture"):
+        from guardrun.livecmd import run_live
+
+        return run_live(args, directory, cwd)
+    if args.subcommand == "doctor":
+        from guardrun.doctor import run_doctor
+
+        explicit = directory if cfg.state.dir is not None else None
+        return run_doctor(args.json, explicit, cwd)
+    raise UsageError(f"unknown subcommand {words[0]!r}")  # pragma: no cover

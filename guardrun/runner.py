@@ -1,80 +1,144 @@
-"""``guardrun [RUN OPTIONS] -- COMMAND``: settings from the configuration, then the Supervisor."""
+"""``guardrun [RUN OPTIONS] -- COMMAND``: configuration in, a supervised run out."""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from guardrun.errors import UsageError
 from guardrun.supervisor.breaker import Policy
 from guardrun.supervisor.settings import RunSettings
-from guardrun.units import parse_duration, parse_threshold
+from guardrun.units import Threshold
+
+if TYPE_CHECKING:
+    from guardrun.config_schema import Config
+    from guardrun.ui import Reporter
 
 
-def _value(flags: dict[str, tuple[object, str]], key: str, parse: Any, default: Any) -> Any:
-    if key not in flags:
-        return default
-    raw, flag = flags[key]
-    try:
-        return parse(raw)
-    except ValueError as err:
-        raise UsageError(f"{flag}: {err}") from None
+def load(ns: argparse.Namespace, flags: dict[str, tuple[object, str]]) -> Config:
+    from guardrun.config import load_config
 
-
-def _count(raw: object) -> int:
-    try:
-        value = int(str(raw))
-    except ValueError:
-        raise ValueError(f"{raw!r} is not a whole number") from None
-    if value < 0:
-        raise ValueError(f"{raw!r} must be 0 or more")
-    return value
-
-
-def settings_from_flags(
-    flags: dict[str, tuple[object, str]], command: list[str], ns: argparse.Namespace
-) -> RunSettings:
-    d = RunSettings(argv=command)
-    p = Policy()
-    interval = _value(flags, "memory.interval", parse_duration, d.interval)
-    if interval <= 0:
-        raise UsageError("--interval: must be more than 0")
-    policy = Policy(
-        max_attempts=_value(flags, "restart.max_attempts", _count, p.max_attempts),
-        window=_value(flags, "restart.window", parse_duration, p.window),
-        cooldown=_value(flags, "restart.cooldown", parse_duration, p.cooldown),
-        max_cooldown=p.max_cooldown,
-        reset_after=p.reset_after,
+    return load_config(
+        cwd=Path.cwd(),
+        env=os.environ,
+        flags=flags,
+        config_path=Path(ns.config) if ns.config else None,
+        no_config=ns.no_config,
     )
+
+
+def state_dir(cfg: Config) -> Path:
+    from guardrun.state.store import state_dir_setting
+
+    return state_dir_setting(cfg.state.dir)
+
+
+def _fraction(t: Threshold, total: int) -> float:
+    return t.value / 100.0 if t.percent else t.value / max(total, 1)
+
+
+def settings_from_config(cfg: Config, command: list[str], ns: argparse.Namespace) -> RunSettings:
+    m, r = cfg.memory, cfg.restart
+    hysteresis = m.hysteresis.value / 100.0 if m.hysteresis.percent else 0.05
     return RunSettings(
         argv=command,
-        warning=_value(flags, "memory.warning", parse_threshold, d.warning),
-        critical=_value(flags, "memory.critical", parse_threshold, d.critical),
-        emergency=_value(flags, "memory.emergency", parse_threshold, d.emergency),
-        metric=_value(flags, "memory.metric", str, d.metric),
-        probe=_value(flags, "memory.probe", str, d.probe),
-        interval=interval,
-        grace=_value(flags, "restart.grace", parse_duration, d.grace),
-        restart=_value(flags, "restart.enabled", bool, d.restart),
-        resume=_value(flags, "restart.resume", bool, d.resume),
-        on_exhausted=_value(flags, "restart.on_exhausted", str, d.on_exhausted),
-        policy=policy,
+        warning=m.warning,
+        critical=m.critical,
+        emergency=m.emergency,
+        metric=m.metric,
+        probe=m.probe,
+        interval=m.interval,
+        sustained=m.sustained,
+        hysteresis=hysteresis,
+        hysteresis_bytes=None if m.hysteresis.percent else int(m.hysteresis.value),
+        grace=r.grace,
+        idle_quiet=r.idle_quiet,
+        idle_wait=r.idle_wait,
+        restart=r.enabled,
+        on_crash=r.on_crash,
+        resume=r.resume,
+        resume_args=list(r.resume_args),
+        on_exhausted=r.on_exhausted,
+        policy=Policy(
+            max_attempts=r.max_attempts,
+            window=r.window,
+            cooldown=r.cooldown,
+            max_cooldown=r.max_cooldown,
+            reset_after=r.reset_after,
+        ),
         pty=False if ns.no_pty else None,
         force=ns.force,
+        agent=cfg.agent,
     )
+
+
+def external_pressure(cfg: Config) -> object:
+    from guardrun.platform import physical_memory
+    from guardrun.supervisor.external import ExternalPressure
+
+    total = physical_memory()
+    return ExternalPressure(
+        system_warning=_fraction(cfg.system.warning, total),
+        system_critical=_fraction(cfg.system.critical, total),
+        psi=cfg.system.psi,
+        gpu_warning=cfg.gpu.warning,
+        gpu_critical=cfg.gpu.critical,
+    )
+
+
+def admit(cfg: Config, ui: Reporter, force: bool) -> bool:
+    """Do not start another agent on a machine that is itself at system critical."""
+    from guardrun.platform import physical_memory
+    from guardrun.platform.pressure import system_memory
+
+    limit = _fraction(cfg.system.critical, physical_memory())
+    try:
+        used = system_memory()[0]
+    except (OSError, ValueError):
+        return True
+    if used < limit:
+        return True
+    if force:
+        ui.warn(f"the machine has {used:.0%} of its RAM in use; starting anyway (--force)")
+        return True
+    ui.warn(
+        f"the machine has {used:.0%} of its RAM in use (system.critical {limit:.0%}): "
+        "waiting for memory before starting (Ctrl-C to give up, --force to start anyway)"
+    )
+    while True:
+        time.sleep(2.0)
+        used = system_memory()[0]
+        if used < limit:
+            ui.info(f"RAM in use down to {used:.0%}: starting")
+            return True
+        ui.detail(f"still {used:.0%} of RAM in use")
 
 
 def run_command(
     ns: argparse.Namespace, command: list[str], flags: dict[str, tuple[object, str]]
 ) -> int:
+    from guardrun.supervisor.observer import Observer
     from guardrun.supervisor.run import Supervisor
     from guardrun.ui import Reporter
 
+    cfg = load(ns, flags)
     if not command:
-        raise UsageError("no command given (usage: guardrun [RUN OPTIONS] -- COMMAND [ARG...])")
-    settings = settings_from_flags(flags, command, ns)
+        if not cfg.command:
+            raise UsageError(
+                "no command given (usage: guardrun [RUN OPTIONS] -- COMMAND [ARG...], "
+                "or set `command:` in .guardrun.yaml)"
+            )
+        command = list(cfg.command)
+    settings = settings_from_config(cfg, command, ns)
     reporter = Reporter(quiet=ns.quiet, verbose=ns.verbose, log_file=ns.log_file)
     try:
-        return Supervisor(settings, reporter).run()
+        admit(cfg, reporter, ns.force)
+        observer = Observer(cfg, command, Path.cwd(), state_dir(cfg), reporter)
+        supervisor = Supervisor(settings, reporter, observer=observer)
+        supervisor.external = external_pressure(cfg)
+        return supervisor.run()
     finally:
         reporter.close()

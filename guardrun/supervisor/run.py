@@ -15,9 +15,9 @@ import select
 import signal
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from guardrun.errors import ProbeError
 from guardrun.platform import Probe, TreeSample, available_probes
@@ -45,6 +45,9 @@ from guardrun.supervisor.settings import RunSettings
 from guardrun.supervisor.stop import alive, stop_tree
 from guardrun.supervisor.terminal import Terminal, reset_modes
 from guardrun.ui import Reporter
+
+if TYPE_CHECKING:
+    from guardrun.supervisor.observer import Observer
 from guardrun.units import format_bytes, format_duration
 
 EXIT_EMERGENCY_STOP = 75
@@ -53,6 +56,15 @@ TREE_MARKER = "GUARDRUN_TREE"
 PR_SET_CHILD_SUBREAPER = 36
 _HANDLED = ("SIGCHLD", "SIGWINCH", "SIGTERM", "SIGHUP", "SIGINT", "SIGUSR1", "SIGUSR2")
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+# What runtimes print when they die of memory (V8, CPython, glibc, Go, Rust).
+OOM_MESSAGES = (
+    b"JavaScript heap out of memory",
+    b"FATAL ERROR: Reached heap limit",
+    b"MemoryError",
+    b"out of memory",
+    b"Out of memory",
+    b"memory allocation of",
+)
 
 
 @dataclass
@@ -85,8 +97,16 @@ def _read_environ_has(pid: int, needle: bytes) -> bool:
 
 class Supervisor:
     def __init__(
-        self, settings: RunSettings, reporter: Reporter, env: dict[str, str] | None = None
-    ):
+        self,
+        settings: RunSettings,
+        reporter: Reporter,
+        env: dict[str, str] | None = None,
+        observer: Observer | None = None,
+    ) -> None:
+        self.obs = observer
+        self.pending_title: str | None = None
+        self.pending_bell = False
+        self.exit_code: int | None = None
         self.s = settings
         self.ui = reporter
         self.env = dict(os.environ if env is None else env)
@@ -108,6 +128,11 @@ class Supervisor:
         self._sentinel: Any = None
         self._term: Terminal | None = None
         self._retry_at = 0.0
+        self.output_tail = b""
+        self.external: Any = None
+        self._external_level = NORMAL
+        self._oom: Any = None
+        self._pss: Any = None
         self.last_sample: TreeSample | None = None
         self.history: list[tuple[float, int]] = []
         self.limit: MemoryLimit | None = None
@@ -151,7 +176,9 @@ class Supervisor:
             self.s.critical.resolve(total),
             self.s.emergency.resolve(total),
         )
-        self.tracker = LevelTracker(self.thresholds, self.s.sustained, self.s.hysteresis)
+        self.tracker = LevelTracker(
+            self.thresholds, self.s.sustained, self.s.hysteresis, self.s.hysteresis_bytes
+        )
         try:
             self._probes = available_probes(self.s.probe)
             self._probe = self._probes[0]
@@ -184,6 +211,13 @@ class Supervisor:
         assert self.tracker is not None
         self.tracker.reset()
         self.history = []
+        self.last_sample = None
+        if sys.platform.startswith("linux"):
+            from guardrun.platform.cgroup_events import OomWatch
+
+            self._oom = OomWatch(child.pid)
+        if self.obs is not None:
+            self.obs.started(self, child, self.restarts)
         return child
 
     def _adopted_roots(self) -> list[int]:
@@ -194,6 +228,8 @@ class Supervisor:
 
         child = self.child
         skip = {child.pid if child else -1, self._sentinel.pid if self._sentinel else -1}
+        if self.obs is not None:
+            skip |= self.obs.hooks.pids()
         out = []
         for pid in direct_children(self.pid):
             if pid in skip:
@@ -247,6 +283,14 @@ class Supervisor:
                 self._probe = self._probes[0] if self._probes else None
                 if self._probe is not None:
                     self.ui.warn(f"probe {failed.name} failed ({err}); using {self._probe.name}")
+                    if self.obs is not None:
+                        self.obs.event(
+                            "probe_fallback",
+                            self,
+                            failed=failed.name,
+                            using=self._probe.name,
+                            error=str(err),
+                        )
                 else:
                     self._degrade(degrade.PROBE_LOST, f"memory cannot be watched: {err}")
         else:
@@ -258,13 +302,25 @@ class Supervisor:
         self.history.append((time.time(), sample.rss))
         if len(self.history) > 120:
             del self.history[:-60]
+        if self.obs is not None:
+            self.obs.update_live(self)
+            if self._term is not None:
+                self.pending_title = self.obs.title_text(self) or self.pending_title
         return sample
 
     def _degrade(self, event: str, why: str) -> degrade.Transition:
+        old = self.mode
         t = degrade.next_mode(self.mode, event, self.s.on_exhausted)
         self.mode = t.mode
         if t.action == "warn":
             self.ui.warn(why)
+        if t.changed and self.obs is not None:
+            if t.mode == degrade.NORMAL:
+                self.obs.event("recovered", self, previous=old, reason=why)
+            else:
+                self.obs.event("degraded", self, previous=old, reason=why)
+                self.obs.hook("on_degraded", self)
+            self.obs.update_live(self, force=True)
         return t
 
     # ------------------------------------------------------------------- loop
@@ -281,7 +337,8 @@ class Supervisor:
             poller.register(stdin_fd, select.POLLIN)
         pending_in = b""
         now = self.clock()
-        last_io = now
+        last_io = last_out = now
+        tail = b""
         critical_since: float | None = None
         next_sample = now
         level = NORMAL
@@ -305,7 +362,8 @@ class Supervisor:
                         master = None
                         continue
                     _write_all(1, data)
-                    last_io = self.clock()
+                    last_io = last_out = self.clock()
+                    tail = data
                 elif fd == stdin_fd:
                     if ev & select.POLLOUT:
                         pass
@@ -343,7 +401,7 @@ class Supervisor:
                 if outcome is not None:
                     return outcome
             if child.status is not None:
-                self._drain(child)
+                self.output_tail = tail[-4096:] + self._drain(child)
                 return Outcome("exited")
             now = self.clock()
             if now < next_sample:
@@ -352,21 +410,71 @@ class Supervisor:
             if sample is None:
                 next_sample = now + self.s.interval
                 continue
-            value = sample.total(self.s.metric)
+            if (self.pending_title or self.pending_bell) and master is not None:
+                # Between the child's frames only (quiet 50 ms), never inside one
+                # of its escape sequences.
+                if now - last_out >= 0.05:
+                    self._notify_terminal()
+            value = self._value(sample)
             new = self.tracker.update(value)
             if new != level:
                 self._level_changed(level, new, value)
                 level = new
-                critical_since = now if RANK[new] >= RANK[CRITICAL] else None
-            next_sample = now + poll_interval(level, self.s.interval)
+            acting, reason = level, level
+            if self.external is not None:
+                ext = self.external.check(now, sample.pids)
+                if ext.level != self._external_level:
+                    self._external_changed(ext)
+                if ext.level == CRITICAL and RANK[level] < RANK[CRITICAL]:
+                    acting, reason = CRITICAL, ext.source
+            if RANK[acting] < RANK[CRITICAL]:
+                critical_since = None
+            elif critical_since is None:
+                critical_since = now
+            next_sample = now + poll_interval(acting, self.s.interval)
             if not self.s.restart or now < self._retry_at:
                 continue
-            if level == EMERGENCY:
+            if acting == EMERGENCY:
                 return Outcome("restart", EMERGENCY)
-            if level == CRITICAL and critical_since is not None:
+            if acting == CRITICAL and critical_since is not None:
                 quiet = now - (last_io if master is not None else critical_since)
                 if quiet >= self.s.idle_quiet or now - critical_since >= self.s.idle_wait:
-                    return Outcome("restart", CRITICAL)
+                    return Outcome("restart", reason)
+
+    def _notify_terminal(self) -> None:
+        from guardrun.notify import title_bytes
+
+        data = b""
+        if self.pending_title and self.obs is not None and self.obs.cfg.notify.title:
+            data += title_bytes(self.pending_title)
+        if self.pending_bell and self.obs is not None and self.obs.cfg.notify.bell:
+            data += b"\x07"
+        self.pending_title, self.pending_bell = None, False
+        if data:
+            try:
+                _write_all(1, data)
+            except OSError:
+                pass
+
+    def _value(self, sample: TreeSample) -> int:
+        """The number levels are judged on (RSS; PSS/USS confirmed when near a threshold)."""
+        if self.s.metric == "rss":
+            return sample.rss
+        assert self.thresholds is not None
+        # USS <= PSS <= RSS: under the lowest threshold in play, RSS settles it cheaply.
+        if sample.rss < self.thresholds.warning * (1 - self.s.hysteresis):
+            return sample.rss
+        if self._pss is None:
+            from guardrun.platform.smaps import PssConfirmer, supported
+
+            if not supported():
+                self.ui.warn(f"metric {self.s.metric} needs /proc smaps_rollup: using rss")
+                self.s = replace(self.s, metric="rss")
+                return sample.rss
+            self._pss = PssConfirmer()
+        full = self._pss.with_pss(sample)
+        self.last_sample = full
+        return int(full.total(self.s.metric))
 
     def _handle_signals(self, child: Child) -> Outcome | None:
         pending, self._pending = self._pending, []
@@ -390,14 +498,15 @@ class Supervisor:
             elif sig == signal.SIGUSR1 and outcome is None:
                 outcome = Outcome("restart", "signal")
             elif sig == signal.SIGUSR2:
-                self.on_capture_request()
+                self.capture("manual")
         return outcome
 
-    def _drain(self, child: Child) -> None:
-        """Relay what the child wrote before it exited."""
+    def _drain(self, child: Child) -> bytes:
+        """Relay what the child wrote before it exited; returns the last of it."""
         fd = child.master_fd
+        tail = b""
         if fd is None:
-            return
+            return tail
         deadline = self.clock() + 0.5
         while self.clock() < deadline:
             try:
@@ -405,13 +514,32 @@ class Supervisor:
             except BlockingIOError:
                 r, _, _ = select.select([fd], [], [], 0.02)
                 if not r:
-                    return
+                    break
                 continue
             except OSError:
-                return
+                break
             if not data:
-                return
+                break
             _write_all(1, data)
+            tail = (tail + data)[-4096:]
+        return tail
+
+    def _external_changed(self, ext: Any) -> None:
+        self._external_level = ext.level
+        if ext.level == NORMAL:
+            self.ui.detail("the machine has memory to spare again")
+        elif ext.level == CRITICAL:
+            self.ui.warn(f"{ext.reason}: {self.name} will be restarted at its next quiet moment")
+        else:
+            self.ui.warn(ext.reason)
+        if self.obs is not None:
+            self.obs.event(
+                "level_changed",
+                self,
+                source=ext.source or "system",
+                level=ext.level,
+                reason=ext.reason,
+            )
 
     def _level_changed(self, old: str, new: str, value: int) -> None:
         assert self.thresholds is not None
@@ -427,22 +555,20 @@ class Supervisor:
             self.ui.warn(text)
         else:
             self.ui.detail(text)
-        self.on_level_changed(old, new, value)
-
-    # ------------------------------------------------------- extension points
-    def on_level_changed(self, old: str, new: str, value: int) -> None:
-        """Called on every level change (events, notifications, warning capture)."""
-
-    def on_capture_request(self) -> None:
-        """SIGUSR2: capture state now."""
+        if self.obs is not None:
+            self.obs.level_changed(self, old, new, value)
 
     def capture(self, reason: str) -> str | None:
         """Save state before acting; returns the state id, or None."""
-        return None
+        if self.obs is None:
+            return None
+        return self.obs.capture(self, reason)
 
     def restart_argv(self) -> list[str]:
         """The argv for the next run (resuming the conversation when possible)."""
-        return list(self.argv)
+        if self.obs is None:
+            return list(self.argv)
+        return self.obs.restart_argv(self)
 
     # -------------------------------------------------------------- decisions
     def _clean_exit(self, child: Child) -> bool:
@@ -496,6 +622,12 @@ class Supervisor:
                 self.ui.info("restart protection allows a probe restart")
             return True
         self._retry_at = now + max(decision.wait, self.s.interval)
+        self._event(
+            "restart_refused",
+            reason=reason,
+            why=decision.reason,
+            retry_in_s=round(decision.wait, 1),
+        )
         if crashed:
             self.ui.warn(f"not restarting {self.name} after its crash: {decision.reason}")
             return False
@@ -556,7 +688,8 @@ class Supervisor:
             self._setup_memory()
             if self._use_pty() and os.isatty(0):
                 self._term = Terminal(0)
-            return self._run()
+            self.exit_code = self._run()
+            return self.exit_code
         finally:
             child = self.child
             if child is not None and (child.status is None or self._members()):
@@ -568,6 +701,10 @@ class Supervisor:
             self.ui.set_drawing(False)
             for probe in self._probes:
                 probe.close()
+            if self.external is not None:
+                self.external.close()
+            if self.obs is not None:
+                self.obs.close(self, self.exit_code if self.exit_code is not None else 70)
             self._sentinel.done()
             self._restore_signals()
 
@@ -596,23 +733,29 @@ class Supervisor:
             self.breaker.record_restart()
             self.restarts += 1
             argv = self.restart_argv()
+            if self.obs is not None:
+                self.obs.hook("on_restart", self)
 
     def _supervise(self, child: Child) -> tuple[bool, float]:
         """Watch one child run. (True, exit code) to exit; (False, cooldown) to restart."""
         while True:
             outcome = self.watch(child)
             if outcome.kind == "stop":
-                self.capture("signal")
+                self.ui.info(f"{outcome.reason}: stopping {self.name}")
+                self.capture("stop")
                 self._stop(child, outcome.signal)
                 self._between_runs(child)
                 code = child.returncode
+                self._event("child_exited", child=child, reason=outcome.reason)
                 return True, code if code is not None else 128 + outcome.signal
             if outcome.kind == "exited":
+                crash = self._crash_kind(child)
+                self._event("child_exited", child=child, reason=crash or "exit")
                 self._stop(child)  # remnants: grandchildren, daemons
                 self._between_runs(child)
                 code = child.returncode
                 assert code is not None
-                if self._clean_exit(child) or not (self.s.restart and self.s.on_crash):
+                if crash is None or not (self.s.restart and self.s.on_crash):
                     return True, code
                 ran = self.clock() - child.started
                 if ran < self.s.min_uptime:
@@ -621,16 +764,12 @@ class Supervisor:
                         "not restarting a command that fails at start"
                     )
                     return True, code
-                if not self._try_restart("crash", crashed=True):
+                self._event("restart_requested", reason=crash)
+                if not self._try_restart(crash, crashed=True):
                     return True, code
-                sig = child.term_signal()
-                why = (
-                    f"exited with code {code}"
-                    if sig is None
-                    else (f"was killed by {signal.Signals(sig).name}")
-                )
-                self.capture("crash")
-                return False, self._announce_restart(f"{self.name} {why}")
+                self.capture(crash)
+                return False, self._announce_restart(self._exit_why(child, crash))
+            self._event("restart_requested", reason=outcome.reason)
             allowed = self._try_restart(outcome.reason, crashed=False)
             if self.mode == degrade.EMERGENCY_STOP:
                 return True, self._emergency_stop(child)
@@ -640,6 +779,37 @@ class Supervisor:
             self._stop(child)
             self._between_runs(child)
             return False, self._announce_restart(self._why(outcome.reason))
+
+    def _crash_kind(self, child: Child) -> str | None:
+        """None for an exit that is the user's or guardrun's doing; else "crash" or "oom"."""
+        if self._clean_exit(child):
+            return None
+        if child.term_signal() == signal.SIGKILL and self._oom is not None:
+            if self._oom.new_kills() > 0:
+                return "oom"
+        if any(m in self.output_tail for m in OOM_MESSAGES):
+            return "oom"
+        return "crash"
+
+    def _exit_why(self, child: Child, kind: str) -> str:
+        sig = child.term_signal()
+        how = (
+            f"exited with code {child.returncode}"
+            if sig is None
+            else f"was killed by {signal.Signals(sig).name}"
+        )
+        if kind == "oom":
+            how += " (out of memory)"
+        return f"{self.name} {how}"
+
+    def _event(self, kind: str, child: Child | None = None, **fields: Any) -> None:
+        if self.obs is None:
+            return
+        if child is not None:
+            fields.update(
+                child_pid=child.pid, exit_code=child.returncode, signal=child.term_signal()
+            )
+        self.obs.event(kind, self, **fields)
 
     def _emergency_stop(self, child: Child) -> int:
         state = self.capture("emergency")

@@ -19,6 +19,7 @@ class RunSettings:
     interval: float = 1.0
     sustained: int = 3
     hysteresis: float = 0.05
+    hysteresis_bytes: int | None = None
     grace: float = 10.0
     idle_quiet: float = 5.0
     idle_wait: float = 120.0

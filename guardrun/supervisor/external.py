@@ -1,0 +1,105 @@
+"""Pressure from outside the tree: the whole machine's RAM and PSI, and GPU memory.
+
+At system (or GPU) critical the supervisor treats its child as at critical
+(restart at the next quiet moment) and says why: the machine, not the agent,
+is short. Readings are rate-limited: /proc/meminfo and PSI cost tens of
+microseconds (once a second), NVML calls cost milliseconds (once every 5 s).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from guardrun.units import Threshold
+
+NORMAL, WARNING, CRITICAL = "normal", "warning", "critical"
+_RANK = {NORMAL: 0, WARNING: 1, CRITICAL: 2}
+
+
+@dataclass
+class Reading:
+    level: str = NORMAL
+    source: str = ""  # "system" | "gpu"
+    reason: str = ""
+
+
+@dataclass
+class ExternalPressure:
+    system_warning: float = 0.85  # fractions of RAM in use
+    system_critical: float = 0.95
+    psi: float = 40.0
+    gpu_warning: Threshold | None = None
+    gpu_critical: Threshold | None = None
+    system_every: float = 1.0
+    gpu_every: float = 5.0
+    _next_system: float = 0.0
+    _next_gpu: float = 0.0
+    _system: Reading = field(default_factory=Reading)
+    _gpu: Reading = field(default_factory=Reading)
+    _gpu_probe: Any = None
+    gpu_off: str | None = None  # why GPU watching is off
+
+    def check(self, now: float, pids: list[int]) -> Reading:
+        """The worse of the machine's and the GPU's levels (cached between reads)."""
+        if now >= self._next_system:
+            self._next_system = now + self.system_every
+            self._system = self._read_system()
+        if self.gpu_critical is not None and self.gpu_off is None and now >= self._next_gpu:
+            self._next_gpu = now + self.gpu_every
+            self._gpu = self._read_gpu(pids)
+        return max(self._system, self._gpu, key=lambda r: _RANK[r.level])
+
+    def _read_system(self) -> Reading:
+        from guardrun.platform.pressure import (
+            psi_memory,
+            system_level,
+            system_memory,
+            system_reason,
+        )
+
+        try:
+            used, _total, _avail = system_memory()
+        except (OSError, ValueError):
+            return Reading()
+        psi = psi_memory() if sys.platform.startswith("linux") else None
+        some = psi["some"]["avg10"] if psi and "some" in psi else None
+        args = (used, some, self.system_warning, self.system_critical, self.psi)
+        level = system_level(*args)
+        if level == NORMAL:
+            return Reading()
+        return Reading(level, "system", system_reason(*args))
+
+    def _read_gpu(self, pids: list[int]) -> Reading:
+        from guardrun.platform.gpu import GpuProbe, gpu_level
+        from guardrun.units import format_bytes
+
+        if self._gpu_probe is None:
+            self._gpu_probe = GpuProbe()
+        ok, why = self._gpu_probe.available()
+        if not ok:
+            self.gpu_off = why
+            return Reading()
+        devices = self._gpu_probe.devices()
+        usage = self._gpu_probe.tree_usage(pids)
+        ok, why = self._gpu_probe.available()
+        if not ok:  # an NVML error mid-run turns the feature off, nothing else
+            self.gpu_off = why
+            return Reading()
+        assert self.gpu_warning is not None and self.gpu_critical is not None
+        tree = sum(usage.values())
+        level = gpu_level(devices, tree, self.gpu_warning, self.gpu_critical)
+        if level == NORMAL:
+            return Reading()
+        fullest = max(devices, key=lambda d: d["used"] / d["total"] if d["total"] else 0)
+        return Reading(
+            level,
+            "gpu",
+            f"GPU memory {level}: device {fullest['index']} {format_bytes(fullest['used'])} of "
+            f"{format_bytes(fullest['total'])}, the tree uses {format_bytes(tree)}",
+        )
+
+    def close(self) -> None:
+        if self._gpu_probe is not None:
+            self._gpu_probe.close()
