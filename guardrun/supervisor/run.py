@@ -629,7 +629,7 @@ class Supervisor:
             retry_in_s=round(decision.wait, 1),
         )
         if crashed:
-            self.ui.warn(f"not restarting {self.name} after its crash: {decision.reason}")
+            self.ui.warn(f"crash restarts exhausted: {decision.reason}")
             return False
         event = degrade.EMERGENCY_REFUSED if reason == EMERGENCY else degrade.RESTART_REFUSED
         self._degrade(
@@ -764,11 +764,13 @@ class Supervisor:
                         "not restarting a command that fails at start"
                     )
                     return True, code
+                why = self._exit_why(child, crash)
                 self._event("restart_requested", reason=crash)
                 if not self._try_restart(crash, crashed=True):
+                    self.ui.warn(f"{why}; not restarting it")
                     return True, code
                 self.capture(crash)
-                return False, self._announce_restart(self._exit_why(child, crash))
+                return False, self._announce_restart(why)
             self._event("restart_requested", reason=outcome.reason)
             allowed = self._try_restart(outcome.reason, crashed=False)
             if self.mode == degrade.EMERGENCY_STOP:

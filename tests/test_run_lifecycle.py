@@ -1,0 +1,386 @@
+"""Issue 4 end to end: crash vs clean exit, OOM, monitor-only and emergency stop,
+events, warning capture, hooks, failing probes and captures, live runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import child, guardrun, is_alive, starts, wait_for
+from test_cgroup import cgroup_dir  # noqa: F401  (a real memory cgroup, or a skip)
+
+FAST = ["--cooldown", "100ms", "--grace", "2s", "--interval", "200ms"]
+
+
+def state_root() -> Path:
+    return Path(os.environ["XDG_STATE_HOME"]) / "guardrun"
+
+
+def events() -> list[dict[str, object]]:
+    out: list[dict[str, object]] = []
+    for path in sorted(state_root().glob("projects/*/runs/*.jsonl")):
+        out += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return out
+
+
+def kinds(evs: list[dict[str, object]]) -> list[object]:
+    return [e["event"] for e in evs]
+
+
+def states(cwd: Path) -> list[dict[str, object]]:
+    r = subprocess.run(
+        guardrun("state", "list", "--json"), cwd=cwd, capture_output=True, text=True, timeout=30
+    )
+    assert r.returncode == 0, r.stderr
+    return [json.loads(line) for line in r.stdout.splitlines() if line.strip()]  # JSON lines
+
+
+def run(args: list[str], cwd: Path, timeout: float = 40) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(guardrun(*args), cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+def test_crash_is_restarted_until_exhausted_then_exits_with_its_code(tmp_path: Path) -> None:
+    log = tmp_path / "starts"
+    r = run(
+        [
+            *FAST,
+            "--no-pty",
+            "--max-restarts",
+            "2",
+            "--",
+            *child("crash.py", "--starts", str(log), "--code", "3"),
+        ],
+        tmp_path,
+    )
+    assert r.returncode == 3, r.stderr
+    assert len(starts(log)) == 3  # the first run and 2 restarts
+    assert "exited with code 3" in r.stderr
+    assert "not restarting" in r.stderr
+    evs = events()
+    assert kinds(evs).count("restarted") == 2
+    assert [e["reason"] for e in evs if e["event"] == "child_exited"] == ["crash"] * 3
+    assert any(s["reason"] == "crash" for s in states(tmp_path))
+
+
+def test_clean_exit_and_user_interrupt_are_not_restarted(tmp_path: Path) -> None:
+    log = tmp_path / "starts"
+    r = run(
+        [*FAST, "--no-pty", "--", *child("crash.py", "--starts", str(log), "--code", "0")], tmp_path
+    )
+    assert r.returncode == 0 and len(starts(log)) == 1
+    r = run(
+        [
+            *FAST,
+            "--no-pty",
+            "--",
+            *child("crash.py", "--starts", str(log), "--signal", str(int(signal.SIGINT))),
+        ],
+        tmp_path,
+    )
+    assert r.returncode == 130 and len(starts(log)) == 2
+
+
+def test_no_crash_restart_when_disabled_by_config(tmp_path: Path) -> None:
+    (tmp_path / ".guardrun.yaml").write_text("restart:\n  on_crash: false\n")
+    log = tmp_path / "starts"
+    r = run(
+        [*FAST, "--no-pty", "--", *child("crash.py", "--starts", str(log), "--code", "9")], tmp_path
+    )
+    assert r.returncode == 9 and len(starts(log)) == 1
+
+
+def test_runtime_out_of_memory_message_is_named_oom(tmp_path: Path) -> None:
+    log = tmp_path / "starts"
+    cmd = [
+        *FAST,
+        "--max-restarts",
+        "1",
+        "--",
+        *child("crash.py", "--starts", str(log), "--oom-message"),
+    ]
+    # PTY mode: the runtime's last output passes through guardrun, which reads it.
+    import pexpect
+
+    full = guardrun(*cmd)
+    p = pexpect.spawn(full[0], full[1:], cwd=str(tmp_path), timeout=30)
+    p.expect(pexpect.EOF)
+    p.close()
+    assert p.exitstatus == 128 + signal.SIGABRT
+    exits = [e for e in events() if e["event"] == "child_exited"]
+    assert [e["reason"] for e in exits] == ["oom", "oom"]
+    assert any(s["reason"] == "oom" for s in states(tmp_path))
+
+
+def test_kernel_oom_kill_in_a_cgroup_is_named_oom(
+    tmp_path: Path,
+    cgroup_dir: tuple[int, Path],  # noqa: F811
+) -> None:
+    version, d = cgroup_dir
+    log = tmp_path / "starts"
+    cmd = guardrun(
+        *FAST,
+        "--no-pty",
+        "--max-restarts",
+        "0",
+        "--emergency",
+        "10GB",
+        "--critical",
+        "9GB",
+        "--warning",
+        "8GB",
+        "--",
+        *child("crash.py", "--starts", str(log), "--hog", "200"),
+    )
+    procs = d / "cgroup.procs"
+
+    def enter() -> None:
+        procs.write_text(str(os.getpid()))
+
+    r = subprocess.run(
+        cmd, cwd=tmp_path, capture_output=True, text=True, timeout=60, preexec_fn=enter
+    )
+    assert r.returncode == 128 + signal.SIGKILL, r.stderr
+    exits = [e for e in events() if e["event"] == "child_exited"]
+    assert exits and exits[-1]["reason"] == "oom"
+    assert "out of memory" in r.stderr
+
+
+def test_emergency_with_restarts_exhausted_and_stop_exits_75(tmp_path: Path) -> None:
+    log = tmp_path / "starts"
+    r = run(
+        [
+            *FAST,
+            "--no-pty",
+            "--max-restarts",
+            "0",
+            "--on-exhausted",
+            "stop",
+            "--warning",
+            "30MB",
+            "--critical",
+            "40MB",
+            "--emergency",
+            "60MB",
+            "--",
+            *child("leak.py", "--starts", str(log), "--to", "120"),
+        ],
+        tmp_path,
+    )
+    assert r.returncode == 75, r.stderr
+    assert "guardrun state resume" in r.stderr
+    assert not is_alive(starts(log)[0])
+    assert any(s["reason"] == "emergency" for s in states(tmp_path))
+    assert "degraded" in kinds(events())
+
+
+def test_warning_captures_once_and_events_record_transitions(tmp_path: Path) -> None:
+    log = tmp_path / "starts"
+    proc = subprocess.Popen(
+        guardrun(
+            *FAST,
+            "--no-pty",
+            "--warning",
+            "30MB",
+            "--critical",
+            "5GB",
+            "--emergency",
+            "6GB",
+            "--",
+            *child("leak.py", "--starts", str(log), "--to", "60"),
+        ),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(lambda: "state_captured" in kinds(events()), timeout=15)
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=15)
+    finally:
+        proc.kill()
+    evs = events()
+    reasons = [s["reason"] for s in states(tmp_path)]
+    assert reasons.count("warning") == 1
+    assert "stop" in reasons
+    assert kinds(evs)[0] == "started"
+    changed = [e for e in evs if e["event"] == "level_changed"]
+    assert changed and changed[0]["level"] == "warning"
+    assert all(e["run_id"] == evs[0]["run_id"] and "time" in e for e in evs)
+    assert kinds(evs)[-1] == "stopped"
+
+
+def test_hooks_run_with_env_and_a_hung_hook_does_not_delay_the_restart(tmp_path: Path) -> None:
+    out = tmp_path / "hook-env.json"
+    dump = (
+        "import json, os, sys; json.dump({k: v for k, v in os.environ.items() "
+        f"if k.startswith('GUARDRUN_')}}, open({str(out)!r}, 'w'))"
+    )
+    (tmp_path / ".guardrun.yaml").write_text(
+        "hooks:\n"
+        f"  on_critical: [{sys.executable!r}, '-c', 'import time; time.sleep(60)']\n"
+        f"  on_restart: [{sys.executable!r}, '-c', {dump!r}]\n"
+    )
+    log = tmp_path / "starts"
+    proc = subprocess.Popen(
+        guardrun(
+            *FAST,
+            "--no-pty",
+            "--warning",
+            "30MB",
+            "--critical",
+            "40MB",
+            "--emergency",
+            "60MB",
+            "--max-restarts",
+            "1",
+            "--",
+            *child("leak.py", "--starts", str(log), "--to", "80"),
+        ),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        t0 = time.monotonic()
+        wait_for(lambda: len(starts(log)) >= 2, timeout=20)
+        assert time.monotonic() - t0 < 8, "the hung on_critical hook delayed the restart"
+        env = wait_for(
+            lambda: out.exists() and out.stat().st_size and json.loads(out.read_text()), timeout=10
+        )
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert isinstance(env, dict)
+    assert env["GUARDRUN_EVENT"] == "on_restart"
+    assert env["GUARDRUN_PID"] == str(proc.pid)
+    for key in (
+        "GUARDRUN_RUN_ID",
+        "GUARDRUN_CHILD_PID",
+        "GUARDRUN_MEMORY_BYTES",
+        "GUARDRUN_LEVEL",
+        "GUARDRUN_STATE_FILE",
+    ):
+        assert key in env
+    assert Path(env["GUARDRUN_STATE_FILE"]).exists()
+
+
+def test_no_working_probe_keeps_the_child_running_unwatched(tmp_path: Path) -> None:
+    env = {**os.environ, "PATH": str(tmp_path / "empty")}
+    r = subprocess.run(
+        guardrun("--no-pty", "--probe", "ps", "--", sys.executable, "-c", "print('child ran')"),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=env,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "child ran" in r.stdout
+    assert "cannot be watched" in r.stderr
+
+
+def test_capture_failure_still_restarts(tmp_path: Path) -> None:
+    full = tmp_path / "full"
+    full.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    m = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(full)],
+        capture_output=True,
+        text=True,
+    )
+    if m.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {m.stderr.strip()}")
+    try:
+        log = tmp_path / "starts"
+        proc = subprocess.Popen(
+            guardrun(
+                *FAST,
+                "--no-pty",
+                "--state-dir",
+                str(full),
+                "--",
+                *child("leak.py", "--starts", str(log), "--to", "1"),
+            ),
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            wait_for(lambda: starts(log), timeout=10)
+            # Fill the state directory's disk to the last block.
+            try:
+                with open(full / "filler", "wb") as f:
+                    while True:
+                        f.write(b"\0" * 4096)
+                        f.flush()
+            except OSError:
+                pass  # ENOSPC: full, as intended
+            os.kill(proc.pid, signal.SIGUSR1)
+            wait_for(lambda: len(starts(log)) == 2, timeout=15)
+            proc.send_signal(signal.SIGTERM)
+            _, err = proc.communicate(timeout=15)
+        finally:
+            proc.kill()
+        assert "could not save state" in err
+    finally:
+        subprocess.run(["umount", "-l", str(full)], check=False)
+
+
+def test_status_sees_two_runs_and_restart_reaches_the_right_one(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    procs = {}
+    try:
+        for d in (a, b):
+            procs[d] = subprocess.Popen(
+                guardrun(
+                    *FAST,
+                    "--no-pty",
+                    "--",
+                    *child("leak.py", "--starts", str(d / "starts"), "--to", "1"),
+                ),
+                cwd=d,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        for d in (a, b):
+            wait_for(lambda d=d: starts(d / "starts"), timeout=10)
+        r = run(["status", "--json"], tmp_path)
+        runs = wait_for(
+            lambda: (
+                (x := json.loads(run(["status", "--json"], tmp_path).stdout)) and len(x) == 2 and x
+            ),
+            timeout=10,
+        )
+        assert isinstance(runs, list)
+        assert {run_["pid"] for run_ in runs} == {procs[a].pid, procs[b].pid}
+        r = run(["restart"], b)  # no RUN: the one run in this directory
+        assert r.returncode == 0, r.stderr
+        wait_for(lambda: len(starts(b / "starts")) == 2, timeout=10)
+        r = run(["capture", str(procs[a].pid)], tmp_path)
+        assert r.returncode == 0, r.stderr
+        wait_for(lambda: any(s["reason"] == "manual" for s in states(a)), timeout=10)
+        assert len(starts(a / "starts")) == 1
+        assert not any(s["reason"] == "manual" for s in states(b))
+    finally:
+        for p in procs.values():
+            p.send_signal(signal.SIGTERM)
+        for p in procs.values():
+            try:
+                p.communicate(timeout=15)
+            finally:
+                p.kill()
