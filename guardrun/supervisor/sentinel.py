@@ -8,7 +8,8 @@ small process into a session of its own, with nothing open but a pipe, and
 sends it the tree's membership (pid and start time, so a reused pid is never
 hit) whenever it changes. Members born since the last sample are found by the
 marker every process of the tree inherits in its environment. EOF without a
-"done" line means guardrun died: the sentinel sends SIGTERM to the last known tree, waits a short grace, then SIGKILL.
+"done" line means guardrun died: the sentinel sends SIGTERM to the last known
+tree, waits a short grace, then SIGKILL.
 Linux only (start times come from /proc); elsewhere the PTY hangup must do.
 """
 
