@@ -122,8 +122,13 @@ def test_snapshot_reports_state() -> None:
 def test_never_more_than_max_attempts_in_any_window(
     steps: list[tuple[float, bool]], max_attempts: int, window: float, reset_after: float
 ) -> None:
-    b, clock = make(max_attempts=max_attempts, window=window, cooldown=1, max_cooldown=8,
-                    reset_after=reset_after)
+    b, clock = make(
+        max_attempts=max_attempts,
+        window=window,
+        cooldown=1,
+        max_cooldown=8,
+        reset_after=reset_after,
+    )
     done: list[float] = []
     for dt, do_restart in steps:
         clock.now += dt

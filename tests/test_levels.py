@@ -96,8 +96,10 @@ def test_poll_interval_faster_when_closer() -> None:
     assert poll_interval(EMERGENCY, 1.0) == 0.25
 
 
-@given(st.lists(st.integers(min_value=0, max_value=1000), max_size=60),
-       st.integers(min_value=1, max_value=5))
+@given(
+    st.lists(st.integers(min_value=0, max_value=1000), max_size=60),
+    st.integers(min_value=1, max_value=5),
+)
 def test_level_invariants(values: list[int], sustained: int) -> None:
     t = LevelTracker(T, sustained=sustained)
     for i, v in enumerate(values):

@@ -17,9 +17,20 @@ FAST = ["--interval", "200ms", "--cooldown", "100ms", "--grace", "2s"]
 
 def test_emergency_restarts_at_once(tmp_path: Path) -> None:
     log = tmp_path / "starts"
-    cmd = guardrun(*FAST, "--warning", "60MB", "--critical", "80MB", "--emergency", "100MB",
-                   "--max-restarts", "1", "--no-pty", "--",
-                   *child("leak.py", "--starts", str(log), "--to", "150"))
+    cmd = guardrun(
+        *FAST,
+        "--warning",
+        "60MB",
+        "--critical",
+        "80MB",
+        "--emergency",
+        "100MB",
+        "--max-restarts",
+        "1",
+        "--no-pty",
+        "--",
+        *child("leak.py", "--starts", str(log), "--to", "150"),
+    )
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_for(lambda: len(starts(log)) >= 2, timeout=15)
@@ -42,9 +53,19 @@ def test_emergency_restarts_at_once(tmp_path: Path) -> None:
 def test_critical_waits_for_quiet_output_then_restarts(tmp_path: Path) -> None:
     """PTY mode: at critical the restart waits until output and keys are quiet 5 s."""
     log = tmp_path / "starts"
-    cmd = guardrun(*FAST, "--warning", "60MB", "--critical", "80MB", "--emergency", "2GB",
-                   "--max-restarts", "1", "--",
-                   *child("leak.py", "--starts", str(log), "--to", "100"))
+    cmd = guardrun(
+        *FAST,
+        "--warning",
+        "60MB",
+        "--critical",
+        "80MB",
+        "--emergency",
+        "2GB",
+        "--max-restarts",
+        "1",
+        "--",
+        *child("leak.py", "--starts", str(log), "--to", "100"),
+    )
     p = pexpect.spawn(cmd[0], cmd[1:], timeout=20, dimensions=(24, 80))
     try:
         p.expect("READY")
@@ -61,9 +82,21 @@ def test_critical_waits_for_quiet_output_then_restarts(tmp_path: Path) -> None:
 
 def test_a_small_parent_with_a_big_grandchild_counts(tmp_path: Path) -> None:
     pids = tmp_path / "pids"
-    cmd = guardrun(*FAST, "--warning", "40MB", "--critical", "60MB", "--emergency", "90MB",
-                   "--max-restarts", "0", "--no-pty", "-v", "--",
-                   *child("tree.py", str(pids), "--grand-mb", "150"))
+    cmd = guardrun(
+        *FAST,
+        "--warning",
+        "40MB",
+        "--critical",
+        "60MB",
+        "--emergency",
+        "90MB",
+        "--max-restarts",
+        "0",
+        "--no-pty",
+        "-v",
+        "--",
+        *child("tree.py", str(pids), "--grand-mb", "150"),
+    )
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         roles = wait_for(lambda: (r := read_roles(pids)) and "grandchild" in r and r, timeout=10)
@@ -81,8 +114,13 @@ def test_a_small_parent_with_a_big_grandchild_counts(tmp_path: Path) -> None:
 
 def test_daemon_double_forked_is_cleaned_up_at_exit(tmp_path: Path) -> None:
     pids = tmp_path / "pids"
-    cmd = guardrun("--no-pty", "--grace", "2s", "--",
-                   *child("tree.py", str(pids), "--daemon", "--exit-after", "1.5"))
+    cmd = guardrun(
+        "--no-pty",
+        "--grace",
+        "2s",
+        "--",
+        *child("tree.py", str(pids), "--daemon", "--exit-after", "1.5"),
+    )
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=20)
     assert result.returncode == 0, result.stderr
     roles = read_roles(pids)
@@ -93,9 +131,20 @@ def test_daemon_double_forked_is_cleaned_up_at_exit(tmp_path: Path) -> None:
 
 def test_sigterm_ignoring_child_is_killed_after_grace(tmp_path: Path) -> None:
     log = tmp_path / "starts"
-    cmd = guardrun("--no-pty", "--grace", "1s", "--emergency", "10GB", "--critical", "9GB",
-                   "--warning", "8GB", "-v", "--",
-                   *child("leak.py", "--starts", str(log), "--to", "1", "--ignore-term"))
+    cmd = guardrun(
+        "--no-pty",
+        "--grace",
+        "1s",
+        "--emergency",
+        "10GB",
+        "--critical",
+        "9GB",
+        "--warning",
+        "8GB",
+        "-v",
+        "--",
+        *child("leak.py", "--starts", str(log), "--to", "1", "--ignore-term"),
+    )
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_for(lambda: starts(log), timeout=10)
@@ -114,9 +163,20 @@ def test_sigterm_ignoring_child_is_killed_after_grace(tmp_path: Path) -> None:
 
 def test_restart_storm_is_bounded_and_the_child_kept(tmp_path: Path) -> None:
     log = tmp_path / "starts"
-    cmd = guardrun(*FAST, "--warning", "30MB", "--critical", "40MB", "--emergency", "50MB",
-                   "--max-restarts", "2", "--no-pty", "--",
-                   *child("leak.py", "--starts", str(log), "--to", "80"))
+    cmd = guardrun(
+        *FAST,
+        "--warning",
+        "30MB",
+        "--critical",
+        "40MB",
+        "--emergency",
+        "50MB",
+        "--max-restarts",
+        "2",
+        "--no-pty",
+        "--",
+        *child("leak.py", "--starts", str(log), "--to", "80"),
+    )
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_for(lambda: len(starts(log)) >= 3, timeout=20)
@@ -135,8 +195,13 @@ def test_restart_storm_is_bounded_and_the_child_kept(tmp_path: Path) -> None:
 
 def test_sigusr1_restarts_now(tmp_path: Path) -> None:
     log = tmp_path / "starts"
-    cmd = guardrun("--no-pty", "--cooldown", "100ms", "--",
-                   *child("leak.py", "--starts", str(log), "--to", "1"))
+    cmd = guardrun(
+        "--no-pty",
+        "--cooldown",
+        "100ms",
+        "--",
+        *child("leak.py", "--starts", str(log), "--to", "1"),
+    )
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_for(lambda: starts(log), timeout=10)
@@ -152,14 +217,18 @@ def test_sigusr1_restarts_now(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("code", [0, 1, 2, 3, 64, 100, 125, 128, 200, 254, 255])
 def test_exit_code_spread_without_pty(code: int) -> None:
-    r = subprocess.run(guardrun("--no-pty", "--", "python3", "-c", f"raise SystemExit({code})"),
-                       capture_output=True, timeout=20)
+    r = subprocess.run(
+        guardrun("--no-pty", "--", "python3", "-c", f"raise SystemExit({code})"),
+        capture_output=True,
+        timeout=20,
+    )
     assert r.returncode == code
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL, signal.SIGABRT, signal.SIGUSR2])
 def test_death_by_signal_without_pty(sig: int) -> None:
     code = f"import os; os.kill(os.getpid(), {int(sig)})"
-    r = subprocess.run(guardrun("--no-pty", "--", "python3", "-c", code), capture_output=True,
-                       timeout=20)
+    r = subprocess.run(
+        guardrun("--no-pty", "--", "python3", "-c", code), capture_output=True, timeout=20
+    )
     assert r.returncode == 128 + sig

@@ -17,8 +17,15 @@ from guardrun.units import (
 
 @pytest.mark.parametrize(
     "text,value",
-    [("800MB", 800_000_000), ("12GiB", 12 * 1024**3), ("1.5G", int(1.5 * 1024**3)),
-     ("100", 100), ("64k", 65536), ("2 gb", 2_000_000_000), (1234, 1234)],
+    [
+        ("800MB", 800_000_000),
+        ("12GiB", 12 * 1024**3),
+        ("1.5G", int(1.5 * 1024**3)),
+        ("100", 100),
+        ("64k", 65536),
+        ("2 gb", 2_000_000_000),
+        (1234, 1234),
+    ],
 )
 def test_sizes(text: str, value: int) -> None:
     assert parse_size(text) == value
@@ -41,8 +48,15 @@ def test_threshold_percent_and_size() -> None:
 
 @pytest.mark.parametrize(
     "text,value",
-    [("250ms", 0.25), ("2s", 2.0), ("5m", 300.0), ("1h", 3600.0), ("7d", 604800.0),
-     ("1.5", 1.5), (3, 3.0)],
+    [
+        ("250ms", 0.25),
+        ("2s", 2.0),
+        ("5m", 300.0),
+        ("1h", 3600.0),
+        ("7d", 604800.0),
+        ("1.5", 1.5),
+        (3, 3.0),
+    ],
 )
 def test_durations(text: str, value: float) -> None:
     assert parse_duration(text) == value
