@@ -16,7 +16,10 @@ callbacks, which see only the rare candidates.
 Order matters: PEM blocks first (an assignment that took only the first line
 of ``"private_key": "-----BEGIN ...\\n..."`` would hide the rest), then tokens
 known by their shape, so that an assignment or URL holding one is labelled by
-the token's kind. No rule matches a marker, so ``redact`` is idempotent.
+the token's kind. No rule matches a marker, but a replacement can change a
+neighbour's context (a key glued to the end of another, ``AIza...sk-...``, gains
+a word boundary once the first becomes a marker), so the built-in passes repeat
+until nothing changes: ordinary text, the common case, costs one round.
 """
 
 from __future__ import annotations
@@ -36,7 +39,9 @@ _TOKENS: tuple[tuple[str, str, str], ...] = (
     # OpenAI keys (sk-, sk-proj-, sk-svcacct-) are random: a digit in 20+ characters is
     # near certain, and requiring one spares kebab-case words such as "sk-learn-...".
     ("openai_key", "", r"sk-(?!ant-)(?=[A-Za-z0-9_-]{0,200}\d)[A-Za-z0-9_-]{20,}"),
-    ("aws_access_key", "", r"A(?:KIA|SIA|BIA|CCA|GPA|IDA|IPA|NPA|NVA|ROA|PKA)[A-Z0-9]{16}\b"),
+    # Access key ids: AKIA long-term, ASIA temporary, ABIA and ACCA service credentials.
+    # AIDA, AROA and the other prefixes name users and roles: identifiers, not secrets.
+    ("aws_access_key", "", r"A(?:KIA|SIA|BIA|CCA)[A-Z0-9]{16}(?![A-Z0-9])"),
     ("github_token", "", r"gh[pousr]_[A-Za-z0-9]{36,255}"),
     ("github_token", "", r"github_pat_[A-Za-z0-9_]{22,255}"),
     ("gitlab_token", "", r"gl(?:pat|dt|ptt|rt|soat|cbt|ft|imt|agent)-[A-Za-z0-9_-]{20,}"),
@@ -70,26 +75,39 @@ def _on_pem(m: re.Match[str]) -> str:
     return MARKER.format("private_key")
 
 
-# Only what lies between "user:" and "@" goes; a token there is already a marker.
+# Only what lies between "user:" and "@" goes. A token there is already a marker, and
+# the user part excludes "[" so that "://[REDACTED:kind]@" is not read as user:password.
 _URL = re.compile(
-    r"(?P<k>://[^/\s:@\"'\\<>]{0,200}:)" + _NOT_MARKER + r"[^/\s@\"'\\<>]{1,500}(?=@)"
+    r"(?P<k>://[^/\s:@\"'\\<>\[\]]{0,200}:)" + _NOT_MARKER + r"[^/\s@\"'\\<>]{1,500}(?=@)"
+)
+# Quotes may be escaped (a JSON string inside a transcript line holds `\"password\": \"x\"`).
+# A quoted value must open on a character a secret starts with, never `,` `:` `}` or a
+# space: so the closing quote of one JSON string and the opening quote of the next, as in
+# `"Enter password:", "x"`, are never read as a quoted value, and JSON stays valid.
+_QUOTE = r"\\*[\"']"
+# It closes with the quote it opened with; a quote left open at the end of a line or of
+# the text (a message cut short) still hides one word.
+_QUOTED_VALUE = (
+    _NOT_MARKER
+    + r"(?:[^\s\"'\\,;:{}()\[\]][^\"'\\\r\n]{0,999}(?=\\*(?P=qc))"
+    + r"|[^\s\"'\\,;:{}()\[\]]{3,1000}(?=[\r\n]|\\+[rn]|$))"
 )
 _AUTH = re.compile(
-    r"(?P<k>[aA](?i:uthorization)\\*[\"']?[ \t]*[:=][ \t]*\\*[\"']?[ \t]*"
-    r"(?:(?P<s>(?i:bearer|basic|token|bot|negotiate))[ \t]+)?)"
+    r"(?P<k>[aA](?i:uthorization)(?P<nq>" + _QUOTE + r")?[ \t]*[:=][ \t]*(?P<q>" + _QUOTE
+    + r")?[ \t]*(?:(?P<s>(?i:bearer|basic|token|bot|negotiate))[ \t]+)?)"
     + _NOT_MARKER
     + r"(?P<v>[A-Za-z0-9._~+/=:-]{6,})"
-)
+)  # fmt: skip
 _BEARER = re.compile(r"(?P<k>[bB](?i:earer)[ \t]+)(?P<v>[A-Za-z0-9._~+/-]{16,}=*)")
 # An assignment: the name's last word, the separator, the value. The rest of the name is
 # kept as it is, so the match starts at the keyword (the first-character class lets `re`
 # skip ahead in C).
 _ASSIGN = re.compile(
     r"(?P<h>(?P<kw>[pPsStTkK](?i:ass(?:word|wd|phrase)|ecret|oken|ey))(?![\w.-])"
-    r"(?P<sep>\\*[\"']?(?:[ \t]*(?:=(?![=>])|:(?!:)=?|=>)[ \t]*|[ \t]+)))"
-    r"(?:(?P<q>\\*[\"'])(?P<qv>" + _NOT_MARKER + r"[^\"'\\\r\n]{1,1000})"
+    r"(?P<nq>" + _QUOTE + r")?(?P<sep>[ \t]*(?:=(?![=>])|:(?!:)=?|=>)[ \t]*|[ \t]+))"
+    r"(?:(?P<q>\\*(?P<qc>[\"']))(?P<qv>" + _QUOTED_VALUE + r")"
     r"|(?P<v>[^\s\"'\\,;&|<>(){}\[\]`]{1,1000}))"
-)
+)  # fmt: skip
 _KEYWORDS = ("password", "passwd", "passphrase", "secret", "token", "key")
 
 # Names ending in "key" that hold secrets; "key" alone ("sort key", "primary_key") does not.
@@ -108,6 +126,11 @@ _CODE_VALUE = re.compile(
     r"|any|object|optional|secretstr|[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+|\$\w*|%\w+%)"
 )
 _CODE_NEXT = re.compile(r"[(\[{]")
+# A value that is itself a secret's name is a variable: `password=password`, `token = tok`
+# is too short to be a credential.
+_NAME_VALUE = re.compile(r"(?i)[\w.]*(?:password|passwd|passphrase|secret|token|key)s?")
+_MIN_SECRET = 3
+_LETTERS = re.compile(r"[A-Za-z_]+")
 # After `name: value`, the value must end its field: prose such as "token: a unit of
 # text" is not an assignment, while YAML, JSON and HTTP headers are.
 _FIELD_END = re.compile(r"[ \t]*(?:$|[\r\n,;}\]#]|\\+[rnt\"']|[\"'])")
@@ -142,12 +165,22 @@ def _on_url(m: re.Match[str]) -> str:
     return m.group("k") + MARKER.format("url_password")
 
 
+def _is_code(m: re.Match[str], value: str) -> bool:
+    return bool(_CODE_VALUE.fullmatch(value) or _CODE_NEXT.match(m.string, m.end()))
+
+
+def _marker_in_quotes(m: re.Match[str], kind: str) -> str:
+    """The marker, quoted like the name when the value was not: `"pin": 1234` stays JSON."""
+    nq = m.group("nq") if m.group("q") is None else None
+    return f"{nq}{MARKER.format(kind)}{nq}" if nq else MARKER.format(kind)
+
+
 def _on_auth(m: re.Match[str]) -> str:
     value, scheme = m.group("v"), m.group("s")
-    if scheme is None and value.isalpha():
-        return m.group()  # "Authorization: required" is prose
+    if scheme is None and (value.isalpha() or _is_code(m, value)):
+        return m.group()  # "Authorization: required" is prose, `authorization = x.get()` code
     kind = "basic_auth" if scheme and scheme.lower() == "basic" else "bearer_token"
-    return m.group("k") + MARKER.format(kind)
+    return m.group("k") + _marker_in_quotes(m, kind)
 
 
 def _on_bearer(m: re.Match[str]) -> str:
@@ -166,23 +199,27 @@ def _on_assign(m: re.Match[str]) -> str:
     if kw not in _KEYWORDS:  # the one-character class also admits e.g. "tassword"
         return head + quote + _ASSIGN.sub(_on_assign, value)
     if kw == "key" and _AWS_SECRET_NAME.search(before) and _AWS_SECRET_VALUE.fullmatch(value):
-        return head + quote + MARKER.format("aws_secret_key")
+        return head + quote + _marker_in_quotes(m, "aws_secret_key")
     if not _is_secret_assignment(m, before, value, quoted is not None):
         # Not ours: the value may still hold an assignment ("key password=...").
         return head + quote + _ASSIGN.sub(_on_assign, value)
-    return head + quote + MARKER.format("assignment")
+    return head + quote + _marker_in_quotes(m, "assignment")
 
 
 def _is_secret_assignment(m: re.Match[str], before: str, value: str, quoted: bool) -> bool:
     if m.group("kw").lower() == "key" and not _KEY_NAME.search(before):
         return False
-    sep = m.group("sep").strip(" \t\\\"'")
+    sep = m.group("sep").strip()
     if not sep:  # `--token VALUE`: only after a long option, and a value with a non-letter
         if not _FLAG_NAME.search(before) or (not quoted and value.isalpha()):
             return False
     if quoted:
         return not (value.startswith(("$", "{{")) and len(value.split()) == 1)
-    if _CODE_VALUE.fullmatch(value) or _CODE_NEXT.match(m.string, m.end()):
+    if _is_code(m, value) or _NAME_VALUE.fullmatch(value) or len(value) < _MIN_SECRET:
+        return False
+    if m.group("sep").startswith((" ", "\t")) and _LETTERS.fullmatch(value):
+        # `token = Keyword`: spaces around "=" are code (shells allow none), and a word
+        # without digits is a variable. An INI line `password = letmein` is the price.
         return False
     return sep != ":" or _FIELD_END.match(m.string, m.end()) is not None
 
@@ -197,6 +234,10 @@ _BUILTIN: tuple[tuple[re.Pattern[str], _Replace], ...] = (
     (_BEARER, _on_bearer),
     (_ASSIGN, _on_assign),
 )
+
+
+# One round for text without secrets, two with (the second confirms); glued keys take three.
+_MAX_ROUNDS = 4
 
 
 def _compile_extra(pattern: str) -> re.Pattern[str]:
@@ -223,10 +264,14 @@ class Redactor:
 
     def redact(self, text: str) -> str:
         """Return text with every secret found replaced by ``[REDACTED:<kind>]``."""
-        if "-----BEGIN" in text:
-            text = _PEM.sub(_on_pem, text)
-        for pattern, replace in _BUILTIN:
-            text = pattern.sub(replace, text)
+        for _ in range(_MAX_ROUNDS):
+            before = text
+            if "-----BEGIN" in text:
+                text = _PEM.sub(_on_pem, text)
+            for pattern, replace in _BUILTIN:
+                text = pattern.sub(replace, text)
+            if text == before:
+                break
         for extra in self._extra:
             text = extra.sub(_on_extra, text)
         return text
