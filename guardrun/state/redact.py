@@ -126,8 +126,8 @@ _CODE_VALUE = re.compile(
     r"|any|object|optional|secretstr|[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+|\$\w*|%\w+%)"
 )
 _CODE_NEXT = re.compile(r"[(\[{]")
-# A value that is itself a secret's name is a variable: `password=password`, `token = tok`
-# is too short to be a credential.
+# A value that is itself a secret's name is a variable (`password=password`), and one of
+# one or two characters (`"token": i`) is no credential.
 _NAME_VALUE = re.compile(r"(?i)[\w.]*(?:password|passwd|passphrase|secret|token|key)s?")
 _MIN_SECRET = 3
 _LETTERS = re.compile(r"[A-Za-z_]+")
@@ -159,10 +159,6 @@ def _token_replacer(kind: str, has_keep: bool) -> _Replace:
         return (m.group("k") if has_keep else "") + marker
 
     return replace
-
-
-def _on_url(m: re.Match[str]) -> str:
-    return m.group("k") + MARKER.format("url_password")
 
 
 def _is_code(m: re.Match[str], value: str) -> bool:
@@ -229,13 +225,11 @@ _BUILTIN: tuple[tuple[re.Pattern[str], _Replace], ...] = (
         (re.compile(f"(?P<k>{keep}){body}" if keep else body), _token_replacer(kind, bool(keep)))
         for kind, keep, body in _TOKENS
     ),
-    (_URL, _on_url),
+    (_URL, lambda m: m.group("k") + MARKER.format("url_password")),
     (_AUTH, _on_auth),
     (_BEARER, _on_bearer),
     (_ASSIGN, _on_assign),
 )
-
-
 # One round for text without secrets, two with (the second confirms); glued keys take three.
 _MAX_ROUNDS = 4
 
@@ -290,10 +284,9 @@ class Redactor:
             items = [self.redact_obj(v) for v in obj]
             for i in range(1, len(items)):
                 prev, cur = obj[i - 1], items[i]
-                if not (isinstance(prev, str) and isinstance(cur, str)):
-                    continue
-                if _ARGV_FLAG.fullmatch(prev) and cur and not cur.startswith(("-", _MARKER_PREFIX)):
-                    items[i] = MARKER.format("assignment")
+                if isinstance(prev, str) and isinstance(cur, str) and _ARGV_FLAG.fullmatch(prev):
+                    if cur and not cur.startswith(("-", _MARKER_PREFIX)):
+                        items[i] = MARKER.format("assignment")
             return tuple(items) if isinstance(obj, tuple) else items
         return obj
 
