@@ -9,18 +9,15 @@ and ``run`` decides: restart, exit, or stop at emergency.
 
 from __future__ import annotations
 
-import errno
 import os
-import select
 import signal
 import sys
 import time
-from dataclasses import dataclass, replace
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from guardrun.errors import ProbeError
-from guardrun.platform import Probe, TreeSample, available_probes
+from guardrun.platform import TreeSample
 from guardrun.platform.cgroup import MemoryLimit, memory_limit
 from guardrun.supervisor import degrade
 from guardrun.supervisor.breaker import Breaker
@@ -35,15 +32,14 @@ from guardrun.supervisor.levels import (
     CRITICAL,
     EMERGENCY,
     NORMAL,
-    RANK,
-    WARNING,
     LevelTracker,
     Thresholds,
-    poll_interval,
 )
 from guardrun.supervisor.settings import RunSettings
-from guardrun.supervisor.stop import alive, stop_tree
+from guardrun.supervisor.stop import stop_tree
 from guardrun.supervisor.terminal import Terminal, reset_modes
+from guardrun.supervisor.tree import TREE_MARKER, Tree
+from guardrun.supervisor.watch import CHUNK, Outcome, WatchLoop, write_all
 from guardrun.ui import Reporter
 
 if TYPE_CHECKING:
@@ -51,8 +47,6 @@ if TYPE_CHECKING:
 from guardrun.units import format_bytes, format_duration
 
 EXIT_EMERGENCY_STOP = 75
-CHUNK = 65536
-TREE_MARKER = "GUARDRUN_TREE"
 PR_SET_CHILD_SUBREAPER = 36
 _HANDLED = ("SIGCHLD", "SIGWINCH", "SIGTERM", "SIGHUP", "SIGINT", "SIGUSR1", "SIGUSR2")
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
@@ -65,13 +59,6 @@ OOM_MESSAGES = (
     b"Out of memory",
     b"memory allocation of",
 )
-
-
-@dataclass
-class Outcome:
-    kind: str  # "exited" | "restart" | "stop"
-    reason: str = ""
-    signal: int = 0
 
 
 def set_subreaper() -> bool:
@@ -87,15 +74,7 @@ def set_subreaper() -> bool:
         return False
 
 
-def _read_environ_has(pid: int, needle: bytes) -> bool:
-    try:
-        with open(f"/proc/{pid}/environ", "rb") as f:
-            return needle in f.read().split(b"\0")
-    except OSError:
-        return False
-
-
-class Supervisor:
+class Supervisor(WatchLoop):
     def __init__(
         self,
         settings: RunSettings,
@@ -120,11 +99,7 @@ class Supervisor:
         self.name = os.path.basename(self.argv[0])
         self._pending: list[int] = []
         self._wake_r = self._wake_w = -1
-        self._probes: list[Probe] = []
-        self._probe: Probe | None = None
-        self._known: set[int] = set()
-        self._verdicts: dict[int, bool] = {}
-        self._adopted: list[int] = []
+        self.tree = Tree(f"{self.pid}-{os.urandom(4).hex()}", self._not_ours, self._probe_failed)
         self._sentinel: Any = None
         self._term: Terminal | None = None
         self._retry_at = 0.0
@@ -138,8 +113,6 @@ class Supervisor:
         self.limit: MemoryLimit | None = None
         self.thresholds: Thresholds | None = None
         self.tracker: LevelTracker | None = None
-        self._nonce = f"{self.pid}-{os.urandom(4).hex()}"
-        self._marker = f"{TREE_MARKER}={self._nonce}".encode()
 
     # ----------------------------------------------------------------- set-up
     def _use_pty(self) -> bool:
@@ -180,16 +153,14 @@ class Supervisor:
             self.thresholds, self.s.sustained, self.s.hysteresis, self.s.hysteresis_bytes
         )
         try:
-            self._probes = available_probes(self.s.probe)
-            self._probe = self._probes[0]
+            self.tree.open_probes(self.s.probe)
         except ProbeError as err:
-            self._probe = None
             self._degrade(degrade.PROBE_LOST, f"memory cannot be watched: {err}")
 
     # ------------------------------------------------------------------ child
     def _start(self, argv: list[str]) -> Child:
         env = dict(self.env)
-        env[TREE_MARKER] = self._nonce
+        env[TREE_MARKER] = self.tree.nonce
         use_pty = self._use_pty()
         fg = None
         if not use_pty and os.isatty(0):
@@ -205,9 +176,7 @@ class Supervisor:
         if child.master_fd is not None:
             os.set_blocking(child.master_fd, False)
         self.child = child
-        self._known = {child.pid}
-        self._verdicts = {}
-        self._adopted = []
+        self.tree.new_child(child.pid)
         assert self.tracker is not None
         self.tracker.reset()
         self.history = []
@@ -220,82 +189,32 @@ class Supervisor:
             self.obs.started(self, child, self.restarts)
         return child
 
-    def _adopted_roots(self) -> list[int]:
-        """Orphans of the tree that the kernel handed to us as subreaper."""
-        if not sys.platform.startswith("linux"):
-            return []
-        from guardrun.platform.linux import direct_children
-
-        child = self.child
-        skip = {child.pid if child else -1, self._sentinel.pid if self._sentinel else -1}
-        if self.obs is not None:
-            skip |= self.obs.hooks.pids()
-        out = []
-        for pid in direct_children(self.pid):
-            if pid in skip:
-                continue
-            ours = self._verdicts.get(pid)
-            if ours is None:
-                # Ours when it was seen in the tree before, or carries the marker
-                # every process of the tree inherits; hooks and git calls do not.
-                ours = pid in self._known or _read_environ_has(pid, self._marker)
-                self._verdicts[pid] = ours
-            if ours:
-                out.append(pid)
-        return out
-
-    def _reap_adopted(self) -> None:
-        for pid in list(self._adopted):
-            try:
-                done, _ = os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                done = pid
-            if done:
-                self._adopted.remove(pid)
-                self._verdicts.pop(pid, None)
-
     def _members(self) -> list[int]:
         """Every live pid of the tree: the child's descendants and adopted orphans."""
         child = self.child
-        self._adopted = self._adopted_roots()
-        roots = ([child.pid] if child and child.status is None else []) + self._adopted
-        if self._probe is not None:
-            try:
-                return self._probe.sample(roots).pids
-            except ProbeError:
-                pass
-        return [p for p in roots if alive(p)]
+        return self.tree.members(child is not None and child.status is None)
+
+    def _not_ours(self) -> set[int]:
+        pids = {self._sentinel.pid if self._sentinel and self._sentinel.pid else -1}
+        if self.obs is not None:
+            pids |= self.obs.hooks.pids()
+        return pids
+
+    def _probe_failed(self, failed: str, using: str, error: str) -> None:
+        if not using:
+            self._degrade(degrade.PROBE_LOST, f"memory cannot be watched: {error}")
+            return
+        self.ui.warn(f"probe {failed} failed ({error}); using {using}")
+        if self.obs is not None:
+            self.obs.event("probe_fallback", self, failed=failed, using=using, error=error)
 
     # --------------------------------------------------------------- sampling
     def _sample(self) -> TreeSample | None:
         child = self.child
         assert child is not None
-        self._adopted = self._adopted_roots()
-        roots = [child.pid, *self._adopted]
-        while self._probe is not None:
-            try:
-                sample = self._probe.sample(roots)
-                break
-            except ProbeError as err:
-                failed = self._probe
-                self._probes.remove(failed)
-                failed.close()
-                self._probe = self._probes[0] if self._probes else None
-                if self._probe is not None:
-                    self.ui.warn(f"probe {failed.name} failed ({err}); using {self._probe.name}")
-                    if self.obs is not None:
-                        self.obs.event(
-                            "probe_fallback",
-                            self,
-                            failed=failed.name,
-                            using=self._probe.name,
-                            error=str(err),
-                        )
-                else:
-                    self._degrade(degrade.PROBE_LOST, f"memory cannot be watched: {err}")
-        else:
+        sample = self.tree.sample()
+        if sample is None:
             return None
-        self._known.update(sample.pids)
         if self._sentinel is not None:
             self._sentinel.update(child.pgid, sample.pids)
         self.last_sample = sample
@@ -323,245 +242,12 @@ class Supervisor:
             self.obs.update_live(self, force=True)
         return t
 
-    # ------------------------------------------------------------------- loop
-    def watch(self, child: Child) -> Outcome:
-        """Relay and sample until the child exits or something must be done."""
-        assert self.tracker is not None and self.thresholds is not None
-        master = child.master_fd
-        stdin_fd = 0 if (master is not None and os.isatty(0)) else -1
-        poller = select.poll()
-        poller.register(self._wake_r, select.POLLIN)
-        if master is not None:
-            poller.register(master, select.POLLIN)
-        if stdin_fd >= 0:
-            poller.register(stdin_fd, select.POLLIN)
-        pending_in = b""
-        now = self.clock()
-        last_io = last_out = now
-        tail = b""
-        critical_since: float | None = None
-        next_sample = now
-        level = NORMAL
-        read, write = os.read, os.write
-        while True:
-            timeout = max(0.0, next_sample - self.clock())
-            try:
-                events = poller.poll(timeout * 1000.0)
-            except InterruptedError:
-                events = []
-            for fd, ev in events:
-                if fd == master:
-                    try:
-                        data = read(fd, CHUNK)
-                    except BlockingIOError:
-                        continue
-                    except OSError:  # EIO: the child's side closed
-                        data = b""
-                    if not data:
-                        poller.unregister(fd)
-                        master = None
-                        continue
-                    _write_all(1, data)
-                    last_io = last_out = self.clock()
-                    tail = data
-                elif fd == stdin_fd:
-                    if ev & select.POLLOUT:
-                        pass
-                    try:
-                        data = read(fd, CHUNK)
-                    except OSError:
-                        data = b""
-                    if not data:
-                        poller.unregister(fd)
-                        stdin_fd = -1
-                        continue
-                    last_io = self.clock()
-                    pending_in += data
-                elif fd == self._wake_r:
-                    try:
-                        while read(fd, 512):
-                            pass
-                    except OSError:
-                        pass
-            if pending_in and master is not None:
-                try:
-                    n = write(master, pending_in)
-                    pending_in = pending_in[n:]
-                except BlockingIOError:
-                    pass
-                except OSError:
-                    pending_in = b""
-                if pending_in:
-                    # The child is not reading: wake when it can take more.
-                    poller.modify(master, select.POLLIN | select.POLLOUT)
-                else:
-                    poller.modify(master, select.POLLIN)
-            if self._pending:
-                outcome = self._handle_signals(child)
-                if outcome is not None:
-                    return outcome
-            if child.status is not None:
-                self.output_tail = tail[-4096:] + self._drain(child)
-                return Outcome("exited")
-            now = self.clock()
-            if now < next_sample:
-                continue
-            sample = self._sample()
-            if sample is None:
-                next_sample = now + self.s.interval
-                continue
-            if (self.pending_title or self.pending_bell) and master is not None:
-                # Between the child's frames only (quiet 50 ms), never inside one
-                # of its escape sequences.
-                if now - last_out >= 0.05:
-                    self._notify_terminal()
-            value = self._value(sample)
-            new = self.tracker.update(value)
-            if new != level:
-                self._level_changed(level, new, value)
-                level = new
-            acting, reason = level, level
-            if self.external is not None:
-                ext = self.external.check(now, sample.pids)
-                if ext.level != self._external_level:
-                    self._external_changed(ext)
-                if ext.level == CRITICAL and RANK[level] < RANK[CRITICAL]:
-                    acting, reason = CRITICAL, ext.source
-            if RANK[acting] < RANK[CRITICAL]:
-                critical_since = None
-            elif critical_since is None:
-                critical_since = now
-            next_sample = now + poll_interval(acting, self.s.interval)
-            if not self.s.restart or now < self._retry_at:
-                continue
-            if acting == EMERGENCY:
-                return Outcome("restart", EMERGENCY)
-            if acting == CRITICAL and critical_since is not None:
-                quiet = now - (last_io if master is not None else critical_since)
-                if quiet >= self.s.idle_quiet or now - critical_since >= self.s.idle_wait:
-                    return Outcome("restart", reason)
-
-    def _notify_terminal(self) -> None:
-        from guardrun.notify import title_bytes
-
-        data = b""
-        if self.pending_title and self.obs is not None and self.obs.cfg.notify.title:
-            data += title_bytes(self.pending_title)
-        if self.pending_bell and self.obs is not None and self.obs.cfg.notify.bell:
-            data += b"\x07"
-        self.pending_title, self.pending_bell = None, False
-        if data:
-            try:
-                _write_all(1, data)
-            except OSError:
-                pass
-
-    def _value(self, sample: TreeSample) -> int:
-        """The number levels are judged on (RSS; PSS/USS confirmed when near a threshold)."""
-        if self.s.metric == "rss":
-            return sample.rss
-        assert self.thresholds is not None
-        # USS <= PSS <= RSS: under the lowest threshold in play, RSS settles it cheaply.
-        if sample.rss < self.thresholds.warning * (1 - self.s.hysteresis):
-            return sample.rss
-        if self._pss is None:
-            from guardrun.platform.smaps import PssConfirmer, supported
-
-            if not supported():
-                self.ui.warn(f"metric {self.s.metric} needs /proc smaps_rollup: using rss")
-                self.s = replace(self.s, metric="rss")
-                return sample.rss
-            self._pss = PssConfirmer()
-        full = self._pss.with_pss(sample)
-        self.last_sample = full
-        return int(full.total(self.s.metric))
-
-    def _handle_signals(self, child: Child) -> Outcome | None:
-        pending, self._pending = self._pending, []
-        outcome: Outcome | None = None
-        for sig in pending:
-            if sig == signal.SIGCHLD:
-                child.poll()
-                self._reap_adopted()
-            elif sig == signal.SIGWINCH:
-                size = window_size(0)
-                if size is not None and child.master_fd is not None:
-                    import fcntl
-                    import termios
-
-                    try:
-                        fcntl.ioctl(child.master_fd, termios.TIOCSWINSZ, size)
-                    except OSError:
-                        pass
-            elif sig in STOP_SIGNALS:
-                outcome = Outcome("stop", f"received {signal.Signals(sig).name}", sig)
-            elif sig == signal.SIGUSR1 and outcome is None:
-                outcome = Outcome("restart", "signal")
-            elif sig == signal.SIGUSR2:
-                self.capture("manual")
-        return outcome
-
-    def _drain(self, child: Child) -> bytes:
-        """Relay what the child wrote before it exited; returns the last of it."""
-        fd = child.master_fd
-        tail = b""
-        if fd is None:
-            return tail
-        deadline = self.clock() + 0.5
-        while self.clock() < deadline:
-            try:
-                data = os.read(fd, CHUNK)
-            except BlockingIOError:
-                r, _, _ = select.select([fd], [], [], 0.02)
-                if not r:
-                    break
-                continue
-            except OSError:
-                break
-            if not data:
-                break
-            _write_all(1, data)
-            tail = (tail + data)[-4096:]
-        return tail
-
-    def _external_changed(self, ext: Any) -> None:
-        self._external_level = ext.level
-        if ext.level == NORMAL:
-            self.ui.detail("the machine has memory to spare again")
-        elif ext.level == CRITICAL:
-            self.ui.warn(f"{ext.reason}: {self.name} will be restarted at its next quiet moment")
-        else:
-            self.ui.warn(ext.reason)
-        if self.obs is not None:
-            self.obs.event(
-                "level_changed",
-                self,
-                source=ext.source or "system",
-                level=ext.level,
-                reason=ext.reason,
-            )
-
-    def _level_changed(self, old: str, new: str, value: int) -> None:
-        assert self.thresholds is not None
-        arrow = "▲" if RANK[new] > RANK[old] else "▼"
-        if new == NORMAL:
-            text = f"{self.name}: memory {format_bytes(value)} {arrow} back to normal"
-        else:
-            text = (
-                f"{self.name}: memory {format_bytes(value)} {arrow} {new} "
-                f"(threshold {format_bytes(self.thresholds.of(new))})"
-            )
-        if RANK[new] > RANK[old] and new in (WARNING, CRITICAL, EMERGENCY):
-            self.ui.warn(text)
-        else:
-            self.ui.detail(text)
-        if self.obs is not None:
-            self.obs.level_changed(self, old, new, value)
-
     def capture(self, reason: str) -> str | None:
         """Save state before acting; returns the state id, or None."""
         if self.obs is None:
             return None
+        if self.child is not None and self.child.status is None:
+            self._sample()  # the state records memory as it is now, not at the last poll
         return self.obs.capture(self, reason)
 
     def restart_argv(self) -> list[str]:
@@ -591,15 +277,12 @@ class Supervisor:
                         data = os.read(child.master_fd, CHUNK)
                         if not data:
                             break
-                        _write_all(1, data)
+                        write_all(1, data)
                 except OSError:
                     pass
 
-        def reap() -> None:
-            self._reap_adopted()
-
-        stop_tree(child, self._members, reap, self.s.grace, self.ui.detail, drain, first)
-        self._reap_adopted()
+        stop_tree(child, self._members, self.tree.reap, self.s.grace, self.ui.detail, drain, first)
+        self.tree.reap()
 
     def _between_runs(self, child: Child) -> None:
         """The child is gone: the terminal is guardrun's again."""
@@ -683,7 +366,7 @@ class Supervisor:
 
         self._install_signals()
         set_subreaper()
-        self._sentinel = Sentinel(self._marker)
+        self._sentinel = Sentinel(self.tree.marker)
         try:
             self._setup_memory()
             if self._use_pty() and os.isatty(0):
@@ -699,8 +382,7 @@ class Supervisor:
             if child is not None:
                 child.close()
             self.ui.set_drawing(False)
-            for probe in self._probes:
-                probe.close()
+            self.tree.close()
             if self.external is not None:
                 self.external.close()
             if self.obs is not None:
@@ -716,7 +398,7 @@ class Supervisor:
             f"watching {' '.join(argv)}: warning {format_bytes(t.warning)}, critical "
             f"{format_bytes(t.critical)}, emergency {format_bytes(t.emergency)} "
             f"(of {format_bytes(self.limit.bytes)} {self.limit.source}); probe "
-            f"{self._probe.name if self._probe else 'none'}"
+            f"{self.tree.probe.name if self.tree.probe else 'none'}"
         )
         while True:
             child = self._start(argv)
@@ -823,21 +505,6 @@ class Supervisor:
         )
         self.ui.info("resume the conversation with: guardrun state resume")
         return EXIT_EMERGENCY_STOP
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        try:
-            n = os.write(fd, view)
-        except BlockingIOError:
-            select.select([], [fd], [], 1.0)
-            continue
-        except OSError as err:
-            if err.errno == errno.EINTR:
-                continue
-            raise
-        view = view[n:]
 
 
 __all__ = ["Supervisor", "Outcome", "exit_code", "EXIT_EMERGENCY_STOP"]

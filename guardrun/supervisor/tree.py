@@ -1,0 +1,127 @@
+"""Which processes are the child's tree, and their memory, with backend fallback.
+
+The tree is the child and its descendants, plus the orphans the kernel handed
+to guardrun as subreaper (a daemon that double-forked away from the child).
+guardrun's own children that are not the tree (hooks, git, notify-send, the
+sentinel) must not be counted or killed: an orphan is the tree's when it was
+seen in the tree before, or when its environment carries the marker every
+process of the tree inherits (``GUARDRUN_TREE=<nonce>``). The verdict is taken
+once per pid, so the environment is read once per newcomer, not per poll.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import replace
+
+from guardrun.errors import ProbeError
+from guardrun.platform import Probe, TreeSample, available_probes
+from guardrun.supervisor.stop import alive
+
+TREE_MARKER = "GUARDRUN_TREE"
+
+
+def _environ_has(pid: int, needle: bytes) -> bool:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            return needle in f.read().split(b"\0")
+    except OSError:
+        return False
+
+
+class Tree:
+    def __init__(
+        self,
+        nonce: str,
+        not_ours: Callable[[], set[int]],
+        on_fallback: Callable[[str, str, str], None],
+    ) -> None:
+        self.nonce = nonce
+        self.marker = f"{TREE_MARKER}={nonce}".encode()
+        self._not_ours = not_ours  # guardrun's own helpers: hooks, sentinel
+        self._on_fallback = on_fallback  # (failed, using, error)
+        self.probes: list[Probe] = []
+        self.probe: Probe | None = None
+        self.child_pid = -1
+        self.adopted: list[int] = []
+        self._known: set[int] = set()
+        self._verdicts: dict[int, bool] = {}
+        self._linux = sys.platform.startswith("linux")
+
+    def open_probes(self, name: str) -> None:
+        """ProbeError when no backend works here."""
+        self.probes = available_probes(name)
+        self.probe = self.probes[0]
+
+    def new_child(self, pid: int) -> None:
+        self.child_pid = pid
+        self._known = {pid}
+        self._verdicts = {}
+        self.adopted = []
+
+    def _adopted_roots(self) -> list[int]:
+        if not self._linux:
+            return []
+        from guardrun.platform.linux import direct_children
+
+        skip = self._not_ours() | {self.child_pid}
+        out = []
+        for pid in direct_children(os.getpid()):
+            if pid in skip:
+                continue
+            ours = self._verdicts.get(pid)
+            if ours is None:
+                ours = pid in self._known or _environ_has(pid, self.marker)
+                self._verdicts[pid] = ours
+            if ours:
+                out.append(pid)
+        return out
+
+    def reap(self) -> None:
+        """Collect adopted orphans that exited (we are their parent now)."""
+        for pid in list(self.adopted):
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                done = pid
+            if done:
+                self.adopted.remove(pid)
+                self._verdicts.pop(pid, None)
+
+    def members(self, child_alive: bool) -> list[int]:
+        """Every pid of the tree now (for stopping it); never raises."""
+        self.adopted = self._adopted_roots()
+        roots = ([self.child_pid] if child_alive else []) + self.adopted
+        if self.probe is not None:
+            try:
+                return self.probe.sample(roots).pids
+            except ProbeError:
+                pass
+        return [p for p in roots if alive(p)]
+
+    def sample(self) -> TreeSample | None:
+        """The tree's memory; falls back to the next backend on failure; None when none works."""
+        self.adopted = self._adopted_roots()
+        roots = [self.child_pid, *self.adopted]
+        while self.probe is not None:
+            try:
+                sample = self.probe.sample(roots)
+            except ProbeError as err:
+                failed = self.probe
+                self.probes.remove(failed)
+                failed.close()
+                self.probe = self.probes[0] if self.probes else None
+                self._on_fallback(failed.name, self.probe.name if self.probe else "", str(err))
+                continue
+            self._known.update(sample.pids)
+            # Backends give roots ppid 0; every root is guardrun's own child here.
+            me = os.getpid()
+            procs = tuple(replace(p, ppid=me) if p.ppid == 0 else p for p in sample.procs)
+            return TreeSample(sample.taken_at, procs)
+        return None
+
+    def close(self) -> None:
+        for probe in self.probes:
+            probe.close()
