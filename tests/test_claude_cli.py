@@ -97,7 +97,9 @@ def test_find_resume_and_read_real_sessions(
     type_prompt(screen, "guardrun marker one")
     (path,) = wait_for_file("projects/*/*.jsonl", config)
     assert path.parent.name == encode_cwd(cwd) and len(path.parent.name) > 200
-    screen.wait_for("Please run /login")
+    # The reply is awaited in the transcript, not on screen: the CLI redraws only the cells
+    # that changed, so on-screen text can lack letters already in place (seen: "Plese").
+    assert wait_until(lambda: b"Please run /login" in path.read_bytes())
 
     found = agent.find_session(argv, [child.pid], cwd, started, env)
     assert found is not None and found.source == "sessions file"

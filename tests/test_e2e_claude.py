@@ -161,7 +161,6 @@ def converse(p: Project, screen: Screen, pid: int, marker: str) -> tuple[str, Pa
     are waited for: the state captured next then holds the whole turn.
     """
     type_prompt(screen, f"guardrun test {marker}", timeout=WAIT)
-    screen.wait_for("Please run /login", timeout=WAIT)
     session = wait_until(lambda: session_id_of(p, pid), timeout=WAIT)
     assert session, f"no sessions/{pid}.json"
     (transcript,) = wait_for_file(f"projects/*/{session}.jsonl", p.config, timeout=WAIT)
