@@ -28,12 +28,28 @@ import re
 import secrets
 import stat
 import time
-import zlib
 from collections.abc import Iterable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from guardrun.errors import StateCorrupt, StateNotFound, StoreError, UsageError
+from guardrun.state.files import (
+    OPEN_NEW,
+    GzipReader,
+    age,
+    ensure_dir,
+    file_size,
+    fingerprint,
+    fsync_dir,
+    line_start,
+    lstat_mode,
+    pid_alive,
+    read_gzip,
+    read_state,
+    store_op,
+    unlink_quietly,
+    write_all,
+)
 
 REASONS = frozenset(
     {"memory", "warning", "critical", "emergency", "system", "gpu", "signal", "manual"}
@@ -46,15 +62,8 @@ TRANSCRIPT_SUFFIX = ".transcript.jsonl.gz"
 TMP_PREFIX = ".tmp-"
 _TMP_RE = re.compile(r"^\.tmp-(\d+)-[0-9a-f]+-")
 _TMP_MAX_AGE = 3600.0  # a temp file this old is debris even if its pid was reused
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-_OPEN_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC
 # O_NONBLOCK: a FIFO planted in the store must not block the open (fstat then rejects it).
-_OPEN_READ = os.O_RDONLY | _NOFOLLOW | _CLOEXEC | getattr(os, "O_NONBLOCK", 0)
-_MAX_STATE_BYTES = 64 * 1024 * 1024  # a decompressed state beyond this is not ours
 TAIL_LIMIT = 256 * 1024 * 1024  # transcripts above this keep only their tail
-_CHUNK = 1 << 20
-_FP_TAIL = 1 << 16  # bytes at the end of a transcript hashed to tell "unchanged"
 
 
 def default_state_dir() -> Path:
@@ -155,7 +164,7 @@ class Store:
             raise StoreError(f"cannot create {self.state_dir.parent}: {err.strerror}") from err
         for d in (self.state_dir, self.projects_dir, self.project_dir, self.states_dir,
                   self.runs_dir, self.live_dir):  # fmt: skip
-            _ensure_dir(d, follow=d is self.state_dir)  # the root may be a user's own link
+            ensure_dir(d, follow=d is self.state_dir)  # the root may be a user's own link
         self._ready = True
 
     def atomic_write(self, directory: Path, name: str, chunks: Iterable[bytes]) -> int:
@@ -164,7 +173,7 @@ class Store:
         final = directory / name
         tmp = directory / f"{TMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}-{name}"
         try:
-            fd = os.open(tmp, _OPEN_NEW, 0o600)
+            fd = os.open(tmp, OPEN_NEW, 0o600)
         except OSError as err:
             raise StoreError(f"cannot write {final}: {err.strerror}") from err
         written = 0
@@ -172,15 +181,15 @@ class Store:
             try:
                 os.fchmod(fd, 0o600)  # a umask never widens, but be explicit
                 for chunk in chunks:  # an OSError reading a source propagates as is
-                    written += _write_all(fd, chunk, final)
-                _store_op(os.fsync, final, fd)
+                    written += write_all(fd, chunk, final)
+                store_op(os.fsync, final, fd)
             finally:
                 os.close(fd)
-            _store_op(os.rename, final, tmp, final)
+            store_op(os.rename, final, tmp, final)
         except BaseException:
-            _unlink_quietly(tmp)
+            unlink_quietly(tmp)
             raise
-        _fsync_dir(directory)
+        fsync_dir(directory)
         return written
 
     # -- ids and writing ------------------------------------------------------------------
@@ -218,13 +227,13 @@ class Store:
         name = state_id + TRANSCRIPT_SUFFIX
         with open(src, "rb") as f:
             st = os.fstat(f.fileno())
-            source = _fingerprint(f, st.st_size, st.st_mtime_ns, Path(src))
+            source = fingerprint(f, st.st_size, st.st_mtime_ns, Path(src))
             earlier = self._earlier_copy(source)
             linked = self._link_copy(earlier, name) if earlier else None
             if linked:
                 return linked
-            start = _line_start(f, st.st_size - tail_limit) if st.st_size > tail_limit else 0
-            reader = _GzipReader(f, start, st.st_size)
+            start = line_start(f, st.st_size - tail_limit) if st.st_size > tail_limit else 0
+            reader = GzipReader(f, start, st.st_size)
             stored = self.atomic_write(self.states_dir, name, reader.chunks())
         meta = {"file": name, "bytes": reader.count, "stored_bytes": stored, "offset": start,
                 "truncated": start > 0, "sha256": reader.digest.hexdigest(), "source": source,
@@ -252,13 +261,13 @@ class Store:
         if not file.endswith(TRANSCRIPT_SUFFIX) or not ID_RE.match(file[: -len(TRANSCRIPT_SUFFIX)]):
             return None
         old = self.states_dir / file
-        if not stat.S_ISREG(_lstat_mode(old)):
+        if not stat.S_ISREG(lstat_mode(old)):
             return None
         try:
             os.link(old, self.states_dir / name, follow_symlinks=False)
         except OSError:
             return None  # a filesystem without hard links: copy again
-        _fsync_dir(self.states_dir)
+        fsync_dir(self.states_dir)
         return {**earlier, "file": name, "reused_from": old.name}
 
     # -- reading ----------------------------------------------------------------------------
@@ -273,14 +282,14 @@ class Store:
         return [
             (n, self.projects_dir / n / "states")
             for n in names
-            if not n.startswith(".") and stat.S_ISDIR(_lstat_mode(self.projects_dir / n))
+            if not n.startswith(".") and stat.S_ISDIR(lstat_mode(self.projects_dir / n))
         ]
 
     def _scan(self, all_projects: bool) -> list[Entry]:
         """State files, newest first, unread (no summary yet)."""
         entries: list[Entry] = []
         for project, states in self._project_dirs(all_projects):
-            if not stat.S_ISDIR(_lstat_mode(states)):
+            if not stat.S_ISDIR(lstat_mode(states)):
                 continue
             try:
                 found = [(d.name, d.is_symlink()) for d in os.scandir(states)]
@@ -297,7 +306,7 @@ class Store:
                 e = Entry(
                     states / name,
                     project,
-                    st.st_size + _size(states / (sid + TRANSCRIPT_SUFFIX)),
+                    st.st_size + file_size(states / (sid + TRANSCRIPT_SUFFIX)),
                     st.st_mtime_ns,
                 )
                 if is_link:
@@ -339,7 +348,7 @@ class Store:
         return read_state(self.resolve(ref))
 
     def read_raw(self, ref: str) -> bytes:
-        return _read_gzip(self.resolve(ref))
+        return read_gzip(self.resolve(ref))
 
     # -- retention --------------------------------------------------------------------------
 
@@ -377,9 +386,9 @@ class Store:
         doomed += self._orphan_copies(alive, now)
         if not dry_run:
             for p in doomed:  # a state goes before its transcript copy
-                _unlink_quietly(p)
+                unlink_quietly(p)
             if doomed:
-                _fsync_dir(self.states_dir)
+                fsync_dir(self.states_dir)
         return doomed
 
     def _orphan_copies(self, alive: set[str], now: float) -> builtins.list[Path]:
@@ -405,174 +414,7 @@ class Store:
                 continue
             for n in names:
                 m = _TMP_RE.match(n)
-                if m and (not _pid_alive(int(m.group(1))) or _age(d / n) > _TMP_MAX_AGE):
-                    _unlink_quietly(d / n)
+                if m and (not pid_alive(int(m.group(1))) or age(d / n) > _TMP_MAX_AGE):
+                    unlink_quietly(d / n)
                     removed.append(d / n)
         return removed
-
-
-def read_state(path: Path) -> dict[str, Any]:
-    """Parse one state file; StateCorrupt for anything but a complete JSON object."""
-    try:
-        data = json.loads(_read_gzip(path))
-    except (ValueError, UnicodeDecodeError, RecursionError) as err:
-        raise StateCorrupt(f"{path}: not a valid state ({type(err).__name__})") from err
-    if not isinstance(data, dict) or data.get("schema") != 1:
-        raise StateCorrupt(f"{path}: not a schema-1 state")
-    return data
-
-
-def _read_gzip(path: Path) -> bytes:
-    try:
-        fd = os.open(path, _OPEN_READ)
-    except FileNotFoundError as err:
-        raise StateNotFound(f"{path}: no such state") from err
-    except OSError as err:  # ELOOP: a symlink planted in the store
-        raise StateCorrupt(f"{path}: cannot be read safely ({err.strerror})") from err
-    try:
-        with os.fdopen(fd, "rb") as f:
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-                raise StateCorrupt(f"{path}: not a regular file")
-            with gzip.GzipFile(fileobj=f) as gz:
-                data = gz.read(_MAX_STATE_BYTES + 1)
-    except (OSError, EOFError, gzip.BadGzipFile) as err:
-        raise StateCorrupt(f"{path}: corrupt or truncated ({err})") from err
-    if len(data) > _MAX_STATE_BYTES:
-        raise StateCorrupt(f"{path}: too large to be a state")
-    return data
-
-
-class _GzipReader:
-    """Reads ``[start, end)`` of a file as gzip level-1 chunks, hashing what it read."""
-
-    def __init__(self, f: IO[bytes], start: int, end: int) -> None:
-        self.f, self.start, self.end = f, start, end
-        self.count = 0
-        self.digest = hashlib.sha256()
-
-    def chunks(self) -> Iterable[bytes]:
-        comp = zlib.compressobj(1, zlib.DEFLATED, 31)  # wbits 31: gzip framing
-        self.f.seek(self.start)
-        remaining = self.end - self.start  # the agent may append meanwhile: stop at end
-        while remaining > 0:
-            block = self.f.read(min(_CHUNK, remaining))
-            if not block:
-                break  # truncated under us; the copy is what was there
-            remaining -= len(block)
-            self.count += len(block)
-            self.digest.update(block)
-            out = comp.compress(block)
-            if out:
-                yield out
-        yield comp.flush()
-
-
-def _fingerprint(f: IO[bytes], size: int, mtime_ns: int, path: Path) -> dict[str, Any]:
-    """Size, mtime and a hash of the last 64 KiB: transcripts are append-only JSONL, so
-    any new line changes all three; only a same-size rewrite of the middle that also
-    restores the mtime would go unseen."""
-    f.seek(max(0, size - _FP_TAIL))
-    tail = hashlib.sha256(f.read(_FP_TAIL)).hexdigest()
-    return {"path": str(path), "size": size, "mtime_ns": mtime_ns, "tail_sha256": tail}
-
-
-def _line_start(f: IO[bytes], pos: int) -> int:
-    """The first line boundary at or after ``pos`` (``pos`` itself if there is none)."""
-    f.seek(pos)
-    offset = pos
-    while block := f.read(_CHUNK):
-        i = block.find(b"\n")
-        if i >= 0:
-            return offset + i + 1
-        offset += len(block)
-    return pos
-
-
-def _write_all(fd: int, chunk: bytes, final: Path) -> int:
-    view = memoryview(chunk)
-    while view:
-        n: int = _store_op(os.write, final, fd, view)
-        view = view[n:]
-    return len(chunk)
-
-
-def _store_op(op: Any, final: Path, *args: Any) -> Any:
-    try:
-        return op(*args)
-    except OSError as err:  # ENOSPC, EFBIG, EROFS, EACCES, EIO: one line naming the file
-        raise StoreError(f"cannot write {final}: {err.strerror or err}") from err
-
-
-def _ensure_dir(path: Path, follow: bool) -> None:
-    try:
-        os.mkdir(path, 0o700)
-    except FileExistsError:
-        pass
-    except OSError as err:
-        raise StoreError(f"cannot create {path}: {err.strerror}") from err
-    st = os.stat(path) if follow else os.lstat(path)
-    if stat.S_ISLNK(st.st_mode):
-        raise StoreError(f"refusing symlink in the state store: {path}")
-    if not stat.S_ISDIR(st.st_mode):
-        raise StoreError(f"not a directory: {path}")
-    if st.st_mode & 0o077 and hasattr(os, "getuid"):
-        if st.st_uid != os.getuid():
-            raise StoreError(f"{path} is open to other users and not ours; run: chmod 700 {path}")
-        try:
-            os.chmod(path, 0o700)
-        except OSError as err:
-            raise StoreError(f"cannot restrict {path} to mode 0700: {err.strerror}") from err
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make the rename durable; not every platform can open a directory (Windows)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _CLOEXEC)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _size(path: Path) -> int:
-    try:
-        return os.lstat(path).st_size
-    except OSError:
-        return 0
-
-
-def _lstat_mode(path: Path) -> int:
-    try:
-        return os.lstat(path).st_mode
-    except OSError:
-        return 0
-
-
-def _unlink_quietly(path: Path) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # EPERM: someone else's live process
-        return True
-    return True
-
-
-def _age(path: Path) -> float:
-    try:
-        return time.time() - os.lstat(path).st_mtime
-    except OSError:
-        return 0.0
