@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -52,7 +51,7 @@ Mirror = Callable[[str], None]
 
 def new_run_id() -> str:
     """``YYYYmmddTHHMMSSZ-<6 hex>`` (UTC): sorts by start time, unique across machines."""
-    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + os.urandom(3).hex()
 
 
 def utc_now_iso() -> str:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 import sys
 import time
 from pathlib import Path
@@ -111,7 +110,7 @@ class LiveFile:
         doc.update(info)
         doc.update(pid=self.pid, identity=self.identity, updated_at=utc_now_iso())
         data = json.dumps(doc, default=str, ensure_ascii=False, indent=1).encode("utf-8")
-        tmp = self.dir / f".{self.pid}.{secrets.token_hex(4)}.tmp"
+        tmp = self.dir / f".{self.pid}.{os.urandom(4).hex()}.tmp"
         try:
             make_private_dirs(self.dir)
             flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)

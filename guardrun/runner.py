@@ -60,7 +60,7 @@ def settings_from_config(cfg: Config, command: list[str], ns: argparse.Namespace
         restart=r.enabled,
         on_crash=r.on_crash,
         resume=r.resume,
-        resume_args=list(r.resume_args),
+        resume_args=tuple(r.resume_args),
         on_exhausted=r.on_exhausted,
         policy=Policy(
             max_attempts=r.max_attempts,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 # Decimal and binary suffixes; a bare "G"/"M"/"K" is binary, as `free -g` and
 # most memory tools use, and "GB" is decimal as the SI says.
@@ -33,8 +33,7 @@ SIZE_EXAMPLES = "examples: 800MB, 12GiB, 1.5G, 70%"
 DURATION_EXAMPLES = "examples: 250ms, 2s, 5m, 1h, 7d"
 
 
-@dataclass(frozen=True)
-class Threshold:
+class Threshold(NamedTuple):
     """A memory threshold: an absolute size in bytes, or a percent of the memory available."""
 
     value: float

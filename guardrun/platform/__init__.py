@@ -12,14 +12,12 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from guardrun.errors import ProbeError, UsageError
 
 
-@dataclass(frozen=True, slots=True)
-class ProcSample:
+class ProcSample(NamedTuple):
     """One process of the tree. Sizes in bytes; pss/uss only when read (Linux smaps_rollup)."""
 
     pid: int
@@ -29,8 +27,7 @@ class ProcSample:
     uss: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class TreeSample:
+class TreeSample(NamedTuple):
     """The tree at one moment. ``taken_at`` is ``time.monotonic()``."""
 
     taken_at: float

@@ -9,8 +9,8 @@ mount. "max" (v2) or a value near 2**63 (v1) means no limit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from guardrun.platform import physical_memory
 
@@ -18,8 +18,7 @@ CGROUP_ROOT = Path("/sys/fs/cgroup")
 _V1_UNLIMITED = 1 << 60
 
 
-@dataclass(frozen=True)
-class MemoryLimit:
+class MemoryLimit(NamedTuple):
     bytes: int
     source: str  # "cgroup v2 /path", "cgroup v1 /path" or "physical RAM"
     cgroup_dir: Path | None = None

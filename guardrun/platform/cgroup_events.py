@@ -27,16 +27,15 @@ without the memory controller.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from guardrun.platform.cgroup import CGROUP_ROOT, cgroup_paths
 
 _V1_UNLIMITED = 1 << 60  # v1 reports "no limit" as 2**63 rounded down to a page
 
 
-@dataclass(frozen=True)
-class CgroupMemory:
+class CgroupMemory(NamedTuple):
     version: int  # 1 or 2
     path: Path
     current: int | None

@@ -23,7 +23,6 @@ Swapped-out pages (Swap, SwapPss) are not resident and are left out of both.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 
 from guardrun.platform import ProcSample, TreeSample
@@ -80,7 +79,7 @@ class PssConfirmer:
         for p in sample.procs:
             self.reads += 1
             got = read_rollup(p.pid, self._proc)
-            procs.append(p if got is None else dataclasses.replace(p, pss=got[0], uss=got[1]))
+            procs.append(p if got is None else p._replace(pss=got[0], uss=got[1]))
         return TreeSample(sample.taken_at, tuple(procs))
 
     def confirm(self, sample: TreeSample, metric: str, threshold: int) -> TreeSample:

@@ -25,7 +25,6 @@ import hashlib
 import json
 import os
 import re
-import secrets
 import stat
 import time
 from collections.abc import Iterable
@@ -171,7 +170,7 @@ class Store:
         """Write ``chunks`` to ``directory/name`` by the protocol above; bytes written."""
         self.ensure()
         final = directory / name
-        tmp = directory / f"{TMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}-{name}"
+        tmp = directory / f"{TMP_PREFIX}{os.getpid()}-{os.urandom(4).hex()}-{name}"
         try:
             fd = os.open(tmp, OPEN_NEW, 0o600)
         except OSError as err:
@@ -199,7 +198,7 @@ class Store:
             raise ValueError(f"unknown state reason {reason!r}")
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
         while True:
-            state_id = f"{stamp}-{reason}-{secrets.token_hex(2)}"
+            state_id = f"{stamp}-{reason}-{os.urandom(2).hex()}"
             if not any(os.path.lexists(self.states_dir / (state_id + s))
                        for s in (STATE_SUFFIX, TRANSCRIPT_SUFFIX)):  # fmt: skip
                 return state_id

@@ -16,13 +16,12 @@ Stable uptime of ``reset_after`` since the last restart forgets history in any s
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
 
 
-@dataclass(frozen=True)
-class Policy:
+class Policy(NamedTuple):
     max_attempts: int = 3
     window: float = 3600.0
     cooldown: float = 10.0
@@ -30,21 +29,20 @@ class Policy:
     reset_after: float = 600.0
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(NamedTuple):
     allowed: bool
     wait: float  # seconds to wait before the restart (allowed) or until one may be (refused)
     reason: str
     attempt: int  # the number this restart would be, within the window
 
 
-@dataclass
 class Breaker:
-    policy: Policy
-    clock: Callable[[], float]
-    state: str = CLOSED
-    restarts: list[float] = field(default_factory=list)
-    opened_at: float | None = None
+    def __init__(self, policy: Policy, clock: Callable[[], float]) -> None:
+        self.policy = policy
+        self.clock = clock
+        self.state = CLOSED
+        self.restarts: list[float] = []
+        self.opened_at: float | None = None
 
     def _forget(self, now: float) -> None:
         p = self.policy

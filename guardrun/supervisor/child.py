@@ -20,7 +20,6 @@ import termios
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 
 from guardrun.errors import CommandNotExecutable, CommandNotFound, GuardrunError
 
@@ -72,15 +71,17 @@ def _pdeathsig() -> Callable[[], None] | None:
     return lambda: prctl(PR_SET_PDEATHSIG, int(signal.SIGHUP), 0, 0, 0)
 
 
-@dataclass
 class Child:
-    argv: list[str]
-    pid: int
-    master_fd: int | None
-    started: float  # time.monotonic()
-    started_wall: float  # time.time()
-    status: int | None = None  # raw wait status once reaped
-    signals_sent: list[int] = field(default_factory=list)
+    def __init__(
+        self, argv: list[str], pid: int, master_fd: int | None, started: float, started_wall: float
+    ) -> None:
+        self.argv = argv
+        self.pid = pid
+        self.master_fd = master_fd
+        self.started = started  # time.monotonic()
+        self.started_wall = started_wall  # time.time()
+        self.status: int | None = None  # raw wait status once reaped
+        self.signals_sent: list[int] = []
 
     @property
     def pgid(self) -> int:

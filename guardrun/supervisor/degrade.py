@@ -11,7 +11,7 @@ emergency_stop  restarts refused and memory at emergency with on_exhausted=stop:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 NORMAL, MONITOR_ONLY, UNWATCHED, EMERGENCY_STOP = (
     "normal",
@@ -30,8 +30,7 @@ PROBE_BACK = "probe_back"  # a backend works again
 EVENTS = (RESTART_REFUSED, RESTART_ALLOWED, EMERGENCY_REFUSED, PROBE_LOST, PROBE_BACK)
 
 
-@dataclass(frozen=True)
-class Transition:
+class Transition(NamedTuple):
     mode: str
     changed: bool
     action: str  # "none" | "warn" | "stop" (capture, stop the tree, exit 75)

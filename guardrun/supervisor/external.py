@@ -9,8 +9,7 @@ microseconds (once a second), NVML calls cost milliseconds (once every 5 s).
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from guardrun.units import Threshold
 
@@ -18,28 +17,36 @@ NORMAL, WARNING, CRITICAL = "normal", "warning", "critical"
 _RANK = {NORMAL: 0, WARNING: 1, CRITICAL: 2}
 
 
-@dataclass
-class Reading:
+class Reading(NamedTuple):
     level: str = NORMAL
     source: str = ""  # "system" | "gpu"
     reason: str = ""
 
 
-@dataclass
 class ExternalPressure:
-    system_warning: float = 0.85  # fractions of RAM in use
-    system_critical: float = 0.95
-    psi: float = 40.0
-    gpu_warning: Threshold | None = None
-    gpu_critical: Threshold | None = None
-    system_every: float = 1.0
-    gpu_every: float = 5.0
-    _next_system: float = 0.0
-    _next_gpu: float = 0.0
-    _system: Reading = field(default_factory=Reading)
-    _gpu: Reading = field(default_factory=Reading)
-    _gpu_probe: Any = None
-    gpu_off: str | None = None  # why GPU watching is off
+    def __init__(
+        self,
+        system_warning: float = 0.85,  # fractions of RAM in use
+        system_critical: float = 0.95,
+        psi: float = 40.0,
+        gpu_warning: Threshold | None = None,
+        gpu_critical: Threshold | None = None,
+        system_every: float = 1.0,
+        gpu_every: float = 5.0,
+    ) -> None:
+        self.system_warning = system_warning
+        self.system_critical = system_critical
+        self.psi = psi
+        self.gpu_warning = gpu_warning
+        self.gpu_critical = gpu_critical
+        self.system_every = system_every
+        self.gpu_every = gpu_every
+        self._next_system = 0.0
+        self._next_gpu = 0.0
+        self._system = Reading()
+        self._gpu = Reading()
+        self._gpu_probe: Any = None
+        self.gpu_off: str | None = None  # why GPU watching is off
 
     def check(self, now: float, pids: list[int]) -> Reading:
         """The worse of the machine's and the GPU's levels (cached between reads)."""

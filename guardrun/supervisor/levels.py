@@ -10,15 +10,14 @@ level's threshold, so a tree hovering at a threshold does not flap.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 NORMAL, WARNING, CRITICAL, EMERGENCY = "normal", "warning", "critical", "emergency"
 LEVELS = (NORMAL, WARNING, CRITICAL, EMERGENCY)
 RANK = {name: i for i, name in enumerate(LEVELS)}
 
 
-@dataclass(frozen=True)
-class Thresholds:
+class Thresholds(NamedTuple):
     """Resolved thresholds in bytes (percentages already applied to the limit)."""
 
     warning: int

@@ -17,9 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from guardrun.errors import GuardrunError, StoreError
 from guardrun.events import EventLog, new_run_id, run_log_path
-from guardrun.hooks import HookRunner, hook_env
 from guardrun.live import LiveFile
-from guardrun.notify import Notifier, format_title
 from guardrun.state.agents import Agent, Session, detect
 from guardrun.state.project import project_root
 from guardrun.state.store import Store
@@ -29,6 +27,8 @@ from guardrun.units import format_bytes
 
 if TYPE_CHECKING:
     from guardrun.config_schema import Config
+    from guardrun.hooks import HookRunner
+    from guardrun.notify import Notifier
     from guardrun.supervisor.child import Child
     from guardrun.supervisor.run import Supervisor
 
@@ -59,17 +59,33 @@ class Observer:
             ui.warn(f"state directory unusable, nothing will be saved: {err}")
             log_path = None
         self.events = EventLog(log_path, self.run_id, mirror=self._mirror)
-        self.hooks = HookRunner(self.events)
-        self.notifier = Notifier(
-            cfg.notify.title,
-            cfg.notify.bell,
-            cfg.notify.desktop,
-            1 if os.isatty(1) else None,
-            log=self.events,
-        )
+        self._hooks: HookRunner | None = None
+        self._notifier: Notifier | None = None
         self.live = LiveFile(state_dir, os.getpid())
         self._warned_capture = False
         self._title = ""
+
+    # hooks.py and notify.py bring subprocess and threading: built on first use.
+    @property
+    def hooks(self) -> HookRunner:
+        if self._hooks is None:
+            from guardrun import hooks
+
+            self._hooks = hooks.HookRunner(self.events)
+        return self._hooks
+
+    def hook_pids(self) -> set[int]:
+        return self._hooks.pids() if self._hooks is not None else set()
+
+    @property
+    def notifier(self) -> Notifier:
+        if self._notifier is None:
+            from guardrun import notify
+
+            cfg = self.cfg.notify
+            out = 1 if os.isatty(1) else None
+            self._notifier = notify.Notifier(cfg.title, cfg.bell, cfg.desktop, out, log=self.events)
+        return self._notifier
 
     def _mirror(self, line: str) -> None:
         self.ui.detail(line.rstrip("\n"))
@@ -89,6 +105,8 @@ class Observer:
             return
         child = sup.child
         sample = sup.last_sample
+        from guardrun.hooks import hook_env
+
         env = hook_env(
             self.run_id,
             child.pid if child else None,
@@ -145,6 +163,8 @@ class Observer:
         trend = 0.0
         if len(sup.history) >= 2:
             trend = float(sup.history[-1][1] - sup.history[-2][1])
+        from guardrun.notify import format_title
+
         text = format_title(sup.name, sample.total(sup.s.metric), level, trend)
         if text == self._title:
             return None
@@ -266,8 +286,10 @@ class Observer:
     def close(self, sup: Supervisor, code: int) -> None:
         self.event("stopped", sup, exit_code=code)
         self.hook("on_exit", sup)
-        self.notifier.restore_title()
-        self.hooks.close(wait=2.0)
+        if self._notifier is not None:
+            self._notifier.restore_title()
+        if self._hooks is not None:
+            self._hooks.close(wait=2.0)
         self.live.remove()
         self.events.close()
 

@@ -197,7 +197,7 @@ class Supervisor(WatchLoop):
     def _not_ours(self) -> set[int]:
         pids = {self._sentinel.pid if self._sentinel and self._sentinel.pid else -1}
         if self.obs is not None:
-            pids |= self.obs.hooks.pids()
+            pids |= self.obs.hook_pids()
         return pids
 
     def _probe_failed(self, failed: str, using: str, error: str) -> None:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from guardrun.supervisor.breaker import Policy
 from guardrun.units import Threshold
 
 
-@dataclass(frozen=True)
-class RunSettings:
+class RunSettings(NamedTuple):
     argv: list[str]
     warning: Threshold = Threshold(50.0, True)
     critical: Threshold = Threshold(65.0, True)
@@ -29,11 +28,10 @@ class RunSettings:
     # flag, a missing login), not a crash: restarting it would only loop.
     min_uptime: float = 2.0
     resume: bool = True
-    resume_args: list[str] = field(default_factory=list)
+    resume_args: tuple[str, ...] = ()
     on_exhausted: str = "monitor"
     policy: Policy = Policy()
     pty: bool | None = None  # None: when stdin and stdout are terminals
     force: bool = False
     agent: str = "auto"
     cwd: str | None = None
-    extra: dict[str, object] = field(default_factory=dict)

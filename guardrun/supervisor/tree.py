@@ -14,10 +14,9 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import replace
 
 from guardrun.errors import ProbeError
-from guardrun.platform import Probe, TreeSample, available_probes
+from guardrun.platform import Probe, TreeSample, backend_order, make_probe
 from guardrun.supervisor.stop import alive
 
 TREE_MARKER = "GUARDRUN_TREE"
@@ -49,11 +48,27 @@ class Tree:
         self._known: set[int] = set()
         self._verdicts: dict[int, bool] = {}
         self._linux = sys.platform.startswith("linux")
+        self._fallbacks: list[str] = []
+        self._errors: list[str] = []
 
     def open_probes(self, name: str) -> None:
-        """ProbeError when no backend works here."""
-        self.probes = available_probes(name)
-        self.probe = self.probes[0]
+        """Open the first backend that works; the others are opened only if it fails
+        (psutil alone costs ~10 ms to import, and start-up time is measured)."""
+        self._fallbacks = backend_order() if name == "auto" else [name]
+        self.probe = self._next_probe([])
+        if self.probe is None:
+            raise ProbeError("no memory probe works here (" + "; ".join(self._errors) + ")")
+        self.probes = [self.probe]
+
+    def _next_probe(self, errors: list[str]) -> Probe | None:
+        self._errors = errors
+        while self._fallbacks:
+            name = self._fallbacks.pop(0)
+            try:
+                return make_probe(name)
+            except ProbeError as err:
+                errors.append(f"{name}: {err}")
+        return None
 
     def new_child(self, pid: int) -> None:
         self.child_pid = pid
@@ -112,13 +127,15 @@ class Tree:
                 failed = self.probe
                 self.probes.remove(failed)
                 failed.close()
-                self.probe = self.probes[0] if self.probes else None
+                self.probe = self._next_probe([])
+                if self.probe is not None:
+                    self.probes.append(self.probe)
                 self._on_fallback(failed.name, self.probe.name if self.probe else "", str(err))
                 continue
             self._known.update(sample.pids)
             # Backends give roots ppid 0; every root is guardrun's own child here.
             me = os.getpid()
-            procs = tuple(replace(p, ppid=me) if p.ppid == 0 else p for p in sample.procs)
+            procs = tuple(p._replace(ppid=me) if p.ppid == 0 else p for p in sample.procs)
             return TreeSample(sample.taken_at, procs)
         return None
 

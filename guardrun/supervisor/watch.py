@@ -17,8 +17,7 @@ import os
 import select
 import signal
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from guardrun.platform import TreeSample
 from guardrun.supervisor.child import Child, window_size
@@ -46,8 +45,7 @@ CHUNK = 65536
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
 
 
-@dataclass
-class Outcome:
+class Outcome(NamedTuple):
     kind: str  # "exited" | "restart" | "stop"
     reason: str = ""
     signal: int = 0
@@ -230,7 +228,7 @@ class WatchLoop:
 
             if not supported():
                 self.ui.warn(f"metric {self.s.metric} needs /proc smaps_rollup: using rss")
-                self.s = replace(self.s, metric="rss")
+                self.s = self.s._replace(metric="rss")
                 return sample.rss
             self._pss = PssConfirmer()
         full = self._pss.with_pss(sample)

@@ -12,9 +12,8 @@ import os
 import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 Message = dict[str, str]
 
@@ -27,8 +26,7 @@ _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
 MTIME_SLACK = 2.0
 
 
-@dataclass(frozen=True)
-class Session:
+class Session(NamedTuple):
     """The conversation a supervised child is in, as far as its files tell."""
 
     agent: str
