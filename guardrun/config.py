@@ -155,9 +155,9 @@ def _user_file(env: Mapping[str, str], user_config_dir: Path | None) -> Path:
     if user_config_dir is None and env.get(CONFIG_HOME_ENV):
         user_config_dir = Path(env[CONFIG_HOME_ENV]).expanduser()
     if user_config_dir is None:
-        import platformdirs  # only when no directory was given: tests always give one
+        from guardrun.dirs import user_config_dir as default_dir
 
-        user_config_dir = Path(platformdirs.user_config_dir("guardrun"))
+        user_config_dir = default_dir()
     return Path(os.path.abspath(user_config_dir / USER_FILE))
 
 

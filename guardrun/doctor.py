@@ -137,9 +137,9 @@ def _agents(timeout: float) -> list[dict[str, Any]]:
 
 def _state_dir(state_dir: Path | None) -> dict[str, Any]:
     if state_dir is None:
-        import platformdirs
+        from guardrun.dirs import user_state_dir
 
-        state_dir = Path(platformdirs.user_state_dir("guardrun"))
+        state_dir = user_state_dir()
     existing = state_dir
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent  # free space of the filesystem it would be created on
@@ -158,9 +158,9 @@ def _config_files(cwd: Path) -> dict[str, Any]:
     if home:
         user_dir = Path(home).expanduser()
     else:
-        import platformdirs
+        from guardrun.dirs import user_config_dir
 
-        user_dir = Path(platformdirs.user_config_dir("guardrun"))
+        user_dir = user_config_dir()
     user = user_dir / USER_FILE
     project = next(
         (d / PROJECT_FILE for d in (cwd, *cwd.parents) if (d / PROJECT_FILE).is_file()), None

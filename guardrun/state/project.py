@@ -12,9 +12,12 @@ the git facts are None: that is not an error.
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import subprocess
 from typing import Any
 
 MAX_FILES = 100  # dirty and untracked lists are capped; the counts are not
@@ -22,6 +25,8 @@ _ENV_OVERRIDES = {"LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS
 
 
 def _spawn(cwd: Path, *args: str) -> subprocess.Popen[bytes]:
+    import subprocess  # only when capturing: the supervisor imports this module at start
+
     env = {**os.environ, **_ENV_OVERRIDES}
     return subprocess.Popen(
         ["git", "--no-optional-locks", "-C", str(cwd), *args],
@@ -33,6 +38,8 @@ def _spawn(cwd: Path, *args: str) -> subprocess.Popen[bytes]:
 
 
 def _collect(proc: subprocess.Popen[bytes], timeout: float) -> tuple[int, bytes, bytes]:
+    import subprocess
+
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -43,13 +50,18 @@ def _collect(proc: subprocess.Popen[bytes], timeout: float) -> tuple[int, bytes,
 
 
 def project_root(cwd: Path, timeout: float = 2.0) -> Path:
-    """The git top level containing ``cwd``, else ``cwd`` itself (resolved)."""
-    try:
-        code, out, _ = _collect(_spawn(cwd, "rev-parse", "--show-toplevel"), timeout)
-    except OSError:
-        code, out = 1, b""
-    top = out.decode(errors="surrogateescape").strip()
-    return Path(top) if code == 0 and top else Path(cwd).resolve()
+    """The git top level containing ``cwd``, else ``cwd`` itself (resolved).
+
+    Found by looking for ``.git`` (a directory, or the file of a worktree or
+    submodule) upward, as ``git rev-parse --show-toplevel`` would: this runs at
+    every start, and spawning git costs milliseconds where a few stats cost
+    microseconds. ``timeout`` is kept for callers; nothing here can hang.
+    """
+    start = Path(cwd).resolve()
+    for d in (start, *start.parents):
+        if os.path.exists(os.path.join(d, ".git")):
+            return d
+    return start
 
 
 def project_facts(cwd: Path, timeout: float = 2.0) -> dict[str, Any]:

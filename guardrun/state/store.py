@@ -66,9 +66,9 @@ TAIL_LIMIT = 256 * 1024 * 1024  # transcripts above this keep only their tail
 
 
 def default_state_dir() -> Path:
-    import platformdirs
+    from guardrun.dirs import user_state_dir
 
-    return Path(platformdirs.user_state_dir("guardrun"))
+    return user_state_dir()
 
 
 def state_dir_setting(value: str | os.PathLike[str] | None) -> Path:
