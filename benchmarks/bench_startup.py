@@ -1,6 +1,6 @@
 """Start-up cost: ``guardrun --no-pty -- true`` against ``python -c pass``.
 
-Run:  .venv/bin/python benchmarks/bench_startup.py [--runs 31]
+Run:  .venv/bin/python benchmarks/bench_startup.py [--runs 51]
 
 The three commands below are started in turn (interleaved, so load on a
 shared machine falls on all of them alike), ``--runs`` times each, with stdio
@@ -97,7 +97,7 @@ def import_times(argv: list[str], env: dict[str, str]) -> dict[str, tuple[int, i
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=31, help="runs of each command (median)")
+    parser.add_argument("--runs", type=int, default=51, help="runs of each command (median)")
     parser.add_argument("--top", type=int, default=15, help="rows in the import and profile lists")
     args = parser.parse_args()
     python = sys.executable
