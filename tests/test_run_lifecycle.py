@@ -384,3 +384,23 @@ def test_status_sees_two_runs_and_restart_reaches_the_right_one(tmp_path: Path) 
                 p.communicate(timeout=15)
             finally:
                 p.kill()
+
+
+def test_percentages_are_of_the_cgroup_limit(
+    tmp_path: Path,
+    cgroup_dir: tuple[int, Path],  # noqa: F811
+) -> None:
+    version, d = cgroup_dir  # a real memory cgroup with a 64 MiB limit
+    procs = d / "cgroup.procs"
+
+    def enter() -> None:
+        procs.write_text(str(os.getpid()))
+
+    r = subprocess.run(
+        guardrun("-v", "--no-pty", "--warning", "50%", "--critical", "60%", "--emergency", "70%",
+                 "--", sys.executable, "-c", "pass"),
+        cwd=tmp_path, capture_output=True, text=True, timeout=30, preexec_fn=enter,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    # 50% of 64 MiB (67.1 MB) is 33.6 MB, not half of this machine's RAM.
+    assert "warning 33.6 MB" in r.stderr and f"cgroup v{version}" in r.stderr

@@ -1,7 +1,7 @@
 """The memory limit a process lives under: its cgroup's, when set, else physical RAM.
 
 cgroup v2: ``/proc/<pid>/cgroup`` has a line ``0::/path``; the limit is the
-smallest ``memory.max`` on the way from that cgroup up to the root (a parent's
+smallest ``memory.max`` or ``memory.high`` on the way from that cgroup up to the root (a parent's
 limit binds its children too). cgroup v1 (hybrid hosts such as this one):
 the line ``N:memory:/path`` and ``memory.limit_in_bytes`` under the v1 memory
 mount. "max" (v2) or a value near 2**63 (v1) means no limit.
@@ -63,10 +63,13 @@ def cgroup_limit(pid: int | str = "self", root: Path = CGROUP_ROOT) -> MemoryLim
     best: MemoryLimit | None = None
     if "" in paths:
         for d in _v2_dirs(paths[""], root):
-            value = _read(d / "memory.max")
-            if value and value != "max" and value.isdigit():
-                if best is None or int(value) < best.bytes:
-                    best = MemoryLimit(int(value), f"cgroup v2 memory.max of {d}", d)
+            # memory.high is where the kernel starts to throttle and reclaim hard:
+            # for an agent that is already the wall, so the lower of the two counts.
+            for name in ("memory.max", "memory.high"):
+                value = _read(d / name)
+                if value and value != "max" and value.isdigit():
+                    if best is None or int(value) < best.bytes:
+                        best = MemoryLimit(int(value), f"cgroup v2 {name} of {d}", d)
     if best is None and "memory" in paths:
         d = root / "memory" / paths["memory"].lstrip("/")
         while True:

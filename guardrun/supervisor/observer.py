@@ -150,9 +150,22 @@ class Observer:
                 "next_restart_at": None if nxt is None else time.time() + nxt - sup.clock(),
                 "agent": self.agent.name,
                 "session_id": self.session.session_id if self.session else None,
+                "cgroup_bytes": self._cgroup_current(sup),
             },
             force=force,
         )
+
+    def _cgroup_current(self, sup: Supervisor) -> int | None:
+        """memory.current of the cgroup the limit comes from, beside the tree's sum."""
+        limit = sup.limit
+        if limit is None or limit.cgroup_dir is None:
+            return None
+        for name in ("memory.current", "memory.usage_in_bytes"):
+            try:
+                return int((limit.cgroup_dir / name).read_text())
+            except (OSError, ValueError):
+                continue
+        return None
 
     def title_text(self, sup: Supervisor) -> str | None:
         """The terminal title for now, or None when unchanged."""
@@ -231,6 +244,10 @@ class Observer:
             self.session = result.session
         self.last_state = result.id
         self.last_state_file = str(result.path)
+        try:  # retention, applied where states are made (state.keep, state.max_age)
+            self.store.prune(keep=self.cfg.state.keep, max_age=self.cfg.state.max_age)
+        except (GuardrunError, OSError) as err:
+            self.ui.detail(f"pruning old states failed: {err}")
         took = time.monotonic() - started
         self.event(
             "state_captured",
