@@ -57,6 +57,16 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+def _formatter(prog: str) -> argparse.HelpFormatter:
+    # A fixed width: argparse otherwise asks shutil for the terminal size at every
+    # add_argument (and imports shutil), measurable in every start-up.
+    try:
+        width = os.get_terminal_size(2).columns - 2
+    except OSError:
+        width = 78
+    return argparse.RawDescriptionHelpFormatter(prog, width=max(width, 40))
+
+
 def run_parser() -> _Parser:
     p = _Parser(
         prog="guardrun",
@@ -66,7 +76,7 @@ def run_parser() -> _Parser:
         "passes through unchanged, its whole process tree is watched, and when memory "
         "runs away it is restarted into the same conversation.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_formatter,
     )
     m = p.add_argument_group("memory")
     m.add_argument("--warning", metavar="SIZE", help="warning level (default 50%%)")

@@ -13,13 +13,12 @@ mirror.
 
 from __future__ import annotations
 
+import _thread
 import json
 import os
 import re
-import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +55,9 @@ def new_run_id() -> str:
 
 def utc_now_iso() -> str:
     """ISO-8601 UTC with milliseconds and a ``Z``, e.g. ``2025-01-31T12:00:00.123Z``."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    # time.strftime, not datetime: this module is imported at every start.
+    now = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
 
 
 def make_private_dirs(path: Path) -> None:
@@ -91,7 +92,7 @@ class EventLog:
         self.run_id = run_id
         self.error: str | None = None
         self._mirror = mirror
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()  # a threading.Lock without importing threading
         self._fd: int | None = None
         if path is not None:
             try:

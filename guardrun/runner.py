@@ -139,6 +139,11 @@ def run_command(
         observer = Observer(cfg, command, Path.cwd(), state_dir(cfg), reporter)
         supervisor = Supervisor(settings, reporter, observer=observer)
         supervisor.external = external_pressure(cfg)
+        # Everything imported so far lives as long as guardrun: keep it out of the
+        # collector's passes (each one walks it all), during the run and at exit.
+        import gc
+
+        gc.freeze()
         return supervisor.run()
     finally:
         reporter.close()

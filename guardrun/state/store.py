@@ -19,8 +19,6 @@ checked by :func:`check_ref` before they become part of any path.
 from __future__ import annotations
 
 import builtins
-import calendar
-import gzip
 import hashlib
 import json
 import os
@@ -98,6 +96,8 @@ def id_time(state_id: str) -> float:
     m = ID_RE.match(state_id)
     if not m:
         raise ValueError(f"not a state id: {state_id!r}")
+    import calendar
+
     return float(calendar.timegm(time.strptime(m.group(1), "%Y%m%dT%H%M%SZ")))
 
 
@@ -209,6 +209,8 @@ class Store:
             raise ValueError(f"state has no valid id: {state_id!r}")
         data = json.dumps(state, ensure_ascii=False, indent=1, default=str).encode()
         name = state_id + STATE_SUFFIX
+        import gzip
+
         self.atomic_write(self.states_dir, name, [gzip.compress(data, 6, mtime=0)])
         return self.states_dir / name
 

@@ -96,19 +96,21 @@ class WatchLoop:
             poller.register(stdin_fd, select.POLLIN)
         pending_in = b""
         now = self.clock()
-        last_io = last_out = now
+        last_in = last_out = now
         tail = b""
         critical_since: float | None = None
         next_sample = now
         level = NORMAL
-        read, write = os.read, os.write
+        # The hot path: locals only, one clock read per wake-up and one per chunk.
+        read, write, clock, poll = os.read, os.write, self.clock, poller.poll
+        pending, wake = self._pending, self._wake_r
         while True:
-            timeout = max(0.0, next_sample - self.clock())
+            now = clock()
             try:
-                events = poller.poll(timeout * 1000.0)
+                events = poll(max(0.0, next_sample - now) * 1000.0)
             except InterruptedError:
                 events = []
-            for fd, ev in events:
+            for fd, _ev in events:
                 if fd == master:
                     try:
                         data = read(fd, CHUNK)
@@ -120,12 +122,12 @@ class WatchLoop:
                         poller.unregister(fd)
                         master = None
                         continue
-                    write_all(1, data)
-                    last_io = last_out = self.clock()
+                    n = write(1, data)
+                    if n != len(data):
+                        write_all(1, data[n:])
+                    last_out = clock()
                     tail = data
                 elif fd == stdin_fd:
-                    if ev & select.POLLOUT:
-                        pass
                     try:
                         data = read(fd, CHUNK)
                     except OSError:
@@ -134,9 +136,9 @@ class WatchLoop:
                         poller.unregister(fd)
                         stdin_fd = -1
                         continue
-                    last_io = self.clock()
+                    last_in = clock()
                     pending_in += data
-                elif fd == self._wake_r:
+                elif fd == wake:
                     try:
                         while read(fd, 512):
                             pass
@@ -155,16 +157,17 @@ class WatchLoop:
                     poller.modify(master, select.POLLIN | select.POLLOUT)
                 else:
                     poller.modify(master, select.POLLIN)
-            if self._pending:
+            if pending:
                 outcome = self._handle_signals(child)
                 if outcome is not None:
                     return outcome
             if child.status is not None:
                 self.output_tail = tail[-4096:] + self._drain(child)
                 return Outcome("exited")
-            now = self.clock()
             if now < next_sample:
                 continue
+            now = clock()
+            last_io = max(last_in, last_out)
             sample = self._sample()
             if sample is None:
                 next_sample = now + self.s.interval
@@ -236,7 +239,9 @@ class WatchLoop:
         return int(full.total(self.s.metric))
 
     def _handle_signals(self, child: Child) -> Outcome | None:
-        pending, self._pending = self._pending, []
+        # The handlers append to this very list (the loop holds it): take in place.
+        pending = self._pending[:]
+        del self._pending[: len(pending)]
         outcome: Outcome | None = None
         for sig in pending:
             if sig == signal.SIGCHLD:
