@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -82,3 +84,19 @@ def reaper() -> Iterator[list[int]]:
             os.kill(pid, signal.SIGKILL)
         except OSError:
             pass
+
+
+@pytest.fixture
+def nvml(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """A fresh fake ``pynvml`` (tests/fakes/pynvml.py) installed for this test only.
+
+    This machine has no NVIDIA GPU: NVML is the one thing here that must be faked.
+    """
+    spec = importlib.util.spec_from_file_location(
+        "pynvml", Path(__file__).parent / "fakes" / "pynvml.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "pynvml", module)
+    spec.loader.exec_module(module)
+    return module

@@ -6,7 +6,6 @@ NVIDIA GPU); the system half reads this machine's real /proc/meminfo.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import subprocess
@@ -22,18 +21,7 @@ from guardrun.platform.pressure import system_memory
 from guardrun.supervisor.external import ExternalPressure
 from guardrun.units import Threshold
 
-FAKE = Path(__file__).parent / "fakes" / "pynvml.py"
 MIB = 1 << 20
-
-
-@pytest.fixture
-def nvml(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    spec = importlib.util.spec_from_file_location("pynvml", FAKE)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "pynvml", module)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_machine_under_its_thresholds_is_normal() -> None:

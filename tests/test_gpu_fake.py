@@ -8,9 +8,7 @@ hides any installed pynvml.
 
 from __future__ import annotations
 
-import importlib.util
 import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -18,19 +16,7 @@ import pytest
 from guardrun.platform.gpu import GpuProbe, gpu_level
 from guardrun.units import parse_threshold
 
-FAKE = Path(__file__).parent / "fakes" / "pynvml.py"
 MIB = 1 << 20
-
-
-@pytest.fixture
-def nvml(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    """A fresh fake pynvml installed as ``pynvml`` for this test only."""
-    spec = importlib.util.spec_from_file_location("pynvml", FAKE)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "pynvml", module)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_devices_and_tree_usage(nvml: ModuleType) -> None:
