@@ -121,15 +121,28 @@ def test_does_not_detect_claude(argv: list[str]) -> None:
         (["node", "/x/claude-code/cli.js", "-c"], ["node", "/x/claude-code/cli.js", "--resume", C]),
     ],
 )  # fmt: skip
-def test_resume_argv(argv: list[str], expected: list[str]) -> None:
-    session = Session("claude", C, None, Path("/"), "test")
+def test_resume_argv(argv: list[str], expected: list[str], tmp_path: Path) -> None:
+    transcript = tmp_path / f"{C}.jsonl"
+    transcript.write_text("{}\n")
+    session = Session("claude", C, transcript, Path("/"), "test")
     assert claude.resume_argv(argv, session) == expected
 
 
-def test_resume_argv_without_a_session_is_none() -> None:
+def test_resume_argv_without_a_session_is_none(tmp_path: Path) -> None:
     assert claude.resume_argv(["claude", "-c"], None) is None
-    bad = Session("claude", "../../etc/passwd", None, Path("/"), "test")
+    transcript = tmp_path / "t.jsonl"
+    transcript.write_text("{}\n")
+    bad = Session("claude", "../../etc/passwd", transcript, Path("/"), "test")
     assert claude.resume_argv(["claude"], bad) is None
+
+
+def test_no_resume_of_a_session_without_a_transcript(tmp_path: Path) -> None:
+    """Restarted before the first prompt: the real CLI 2.1.197 answers `--resume <id>` of a
+    session that has no transcript with "No conversation found" and exit 1, so the
+    original argv is rerun instead (the caller falls back when this is None)."""
+    assert claude.resume_argv(["claude"], Session("claude", C, None, Path("/"), "t")) is None
+    missing = Session("claude", C, tmp_path / "gone.jsonl", Path("/"), "t")
+    assert claude.resume_argv(["claude", "--model", "opus"], missing) is None
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -288,3 +289,32 @@ def test_state_resume_after_guardrun_was_stopped(
     assert Path(os.readlink(f"/proc/{resume.pid}/cwd")) == p.cwd.resolve()
     quit_claude(resume, timeout=WAIT)
     assert (resume.exitstatus, resume.signalstatus) == (0, None)
+
+
+@pytest.mark.claude
+@pytest.mark.slow
+def test_memory_restart_before_the_first_prompt_reruns_the_plain_command(
+    project: Project, spawned: list[pexpect.spawn]
+) -> None:
+    """At emergency before any prompt there is no conversation to resume: the real CLI
+    would exit 1 on `--resume <id>` ("No conversation found"), so the argv is rerun."""
+    p = project
+    argv = [sys.executable, "-m", "guardrun", "--no-config", "--cooldown", "100ms",
+            "--warning", "20MB", "--critical", "30MB", "--emergency", "40MB",
+            "--max-restarts", "1", "--", str(p.claude)]  # fmt: skip
+    guard, screen = spawn(argv, p.cwd, p.env)
+    spawned.append(guard)
+
+    def restarts() -> list[dict[str, Any]]:
+        if not list(p.state_dir.glob("projects/*/runs/*.jsonl")):
+            return []  # the run log appears when guardrun has started
+        return [e for e in events(p) if e["event"] == "restarted"]
+
+    restarted = wait_until(restarts, timeout=WAIT)
+    assert restarted and restarted[0]["argv"] == [str(p.claude)]
+    new_pid, new_argv = claude_child(p, guard.pid)
+    assert new_pid == restarted[0]["child_pid"] and new_argv == [str(p.claude)]
+    screen.wait_for(PROMPT_READY, timeout=WAIT, start=0)
+    time.sleep(1.0)  # the CLI would have exited at once on a bad --resume
+    assert new_pid in children_of(guard.pid)
+    assert not [e for e in events(p) if e["event"] == "child_exited"]

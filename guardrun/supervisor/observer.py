@@ -292,8 +292,8 @@ class Observer:
             return list(self.argv) + list(self.cfg.restart.resume_args)
         if resumed is None:
             self.ui.warn(
-                f"no {self.agent.name} session found to resume: restarting "
-                f"{sup.name} with its original arguments"
+                f"no {self.agent.name} conversation to resume (none found, or none saved "
+                f"yet): restarting {sup.name} with its original arguments"
             )
             return list(self.argv)
         if session is not None and session.session_id:

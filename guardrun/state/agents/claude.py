@@ -203,6 +203,10 @@ class ClaudeAgent:
         start = _command_start(argv)
         if session is None or not is_uuid(session.session_id) or start is None:
             return None
+        if session.transcript is None or not session.transcript.is_file():
+            # A session with no transcript yet (restarted before the first prompt):
+            # `claude --resume <id>` exits 1 with "No conversation found with session ID".
+            return None
         rest = _strip_session_flags(argv[start:])
         return [*argv[:start], "--resume", str(session.session_id), *rest]
 
