@@ -1,6 +1,6 @@
 """Start-up cost: ``guardrun --no-pty -- true`` against ``python -c pass``.
 
-Run:  .venv/bin/python benchmarks/bench_startup.py [--runs 51]
+Run:  .venv/bin/python benchmarks/bench_startup.py [--runs 51] [--no-bytecode]
 
 The three commands below are started in turn (interleaved, so load on a
 shared machine falls on all of them alike), ``--runs`` times each, with stdio
@@ -17,6 +17,12 @@ children (``wait4``), steadier than wall on a loaded machine. Then, once each,
 cProfile lists guardrun's functions by the time spent in each and in
 what it calls outside guardrun (imports done lazily inside a function count
 in it). Goal of issue 2: at most 3x in wall time.
+
+The commands run in a clean environment without ``PYTHONDONTWRITEBYTECODE``, so
+the warm-up run leaves guardrun's ``.pyc`` files written, as ``pip install``
+does. ``--no-bytecode`` measures instead a checkout run with that variable set
+and nothing compiled: guardrun is imported from a copy of the package without
+``__pycache__`` (first on ``PYTHONPATH``), recompiled in memory on every run.
 """
 
 from __future__ import annotations
@@ -99,6 +105,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=51, help="runs of each command (median)")
     parser.add_argument("--top", type=int, default=15, help="rows in the import and profile lists")
+    parser.add_argument("--no-bytecode", action="store_true",
+                        help="guardrun from a copy without .pyc files")  # fmt: skip
     args = parser.parse_args()
     python = sys.executable
     guardrun = guardrun_path()
@@ -111,6 +119,12 @@ def main() -> int:
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": tmp, "LANG": "C.UTF-8"}
         for d in ("config", "state", "data", "cache"):
             env[f"XDG_{d.upper()}_HOME"] = os.path.join(tmp, d)
+        if args.no_bytecode:
+            # PYTHONPATH comes before the editable install's finder (appended to sys.meta_path).
+            package = Path(__file__).resolve().parents[1] / "guardrun"
+            ignore = shutil.ignore_patterns("__pycache__")
+            shutil.copytree(package, os.path.join(tmp, "src", "guardrun"), ignore=ignore)
+            env |= {"PYTHONPATH": os.path.join(tmp, "src"), "PYTHONDONTWRITEBYTECODE": "1"}
         runs: dict[str, list[tuple[float, float, int]]] = {k: [] for k in commands}
         for argv in commands.values():  # warm the page cache and .pyc files
             timed(argv, env)
@@ -122,10 +136,11 @@ def main() -> int:
         profile = subprocess.run([python, "-c", PROFILE, str(args.top)], env=env, text=True,
                                  capture_output=True, stdin=subprocess.DEVNULL)  # fmt: skip
 
+    bytecode = " guardrun without bytecode (no .pyc files)." if args.no_bytecode else ""
     print(
         f"Machine: {platform.system()} {platform.release()}, {os.cpu_count()} CPUs (shared), "
         f"Python {platform.python_version()} ({python}); median of {args.runs} interleaved "
-        f"runs each; load average {os.getloadavg()[0]:.2f} at the end.\n"
+        f"runs each; load average {os.getloadavg()[0]:.2f} at the end.{bytecode}\n"
     )
     print("| command | wall (median) | wall (min) | CPU (median) | wall vs `python -c pass` "
           "| CPU vs `python -c pass` | exit |")  # fmt: skip
