@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -100,3 +101,37 @@ def nvml(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     monkeypatch.setitem(sys.modules, "pynvml", module)
     spec.loader.exec_module(module)
     return module
+
+
+def levels(warning: str, critical: str, emergency: str) -> list[str]:
+    """The three threshold flags."""
+    return ["--warning", warning, "--critical", critical, "--emergency", emergency]
+
+
+class Guarded:
+    """``guardrun ARGS`` as a real process with its output piped; always ended and reaped."""
+
+    def __init__(self, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None):
+        self.proc = subprocess.Popen(
+            guardrun(*args), cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        self.pid = self.proc.pid
+
+    def __enter__(self) -> Guarded:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc.returncode is None:  # the test failed before stop(): end it, reap it
+            self.proc.kill()
+            self.proc.communicate(timeout=15)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> str:
+        """Signal guardrun, wait for it to exit; its stderr."""
+        self.proc.send_signal(sig)
+        _, err = self.proc.communicate(timeout=timeout)
+        return str(err)
+
+    @property
+    def returncode(self) -> int | None:
+        return self.proc.returncode

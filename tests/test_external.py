@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 from types import ModuleType
 
 import pytest
-from conftest import child, guardrun, starts, wait_for
+from conftest import Guarded, child, starts, wait_for
 
 from guardrun.platform.pressure import system_memory
 from guardrun.supervisor.external import ExternalPressure
@@ -110,29 +109,11 @@ def test_system_critical_restarts_the_agent_and_says_why(tmp_path: Path) -> None
         "GUARDRUN_RESTART_IDLE_QUIET": "300ms",
     }
     log = tmp_path / "starts"
-    proc = subprocess.Popen(
-        guardrun(
-            "--no-pty",
-            "--force",
-            "--cooldown",
-            "100ms",
-            "--max-restarts",
-            "1",
-            "--",
-            *child("leak.py", "--starts", str(log), "--to", "1"),
-        ),
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    leak = child("leak.py", "--starts", str(log), "--to", "1")
+    with Guarded("--no-pty", "--force", "--cooldown", "100ms", "--max-restarts", "1", "--",
+                 *leak, cwd=tmp_path, env=env) as g:  # fmt: skip
         wait_for(lambda: len(starts(log)) >= 2, timeout=15)
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=15)
-    finally:
-        proc.kill()
+        err = g.stop()
     assert "starting anyway (--force)" in err
     assert "the machine, not the agent, is short" in err
 
@@ -140,20 +121,10 @@ def test_system_critical_restarts_the_agent_and_says_why(tmp_path: Path) -> None
 def test_admission_waits_on_a_machine_at_system_critical(tmp_path: Path) -> None:
     env = {**os.environ, "GUARDRUN_SYSTEM_WARNING": "0.001%", "GUARDRUN_SYSTEM_CRITICAL": "0.002%"}
     log = tmp_path / "starts"
-    proc = subprocess.Popen(
-        guardrun("--no-pty", "--", *child("leak.py", "--starts", str(log), "--to", "1")),
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    leak = child("leak.py", "--starts", str(log), "--to", "1")
+    with Guarded("--no-pty", "--", *leak, cwd=tmp_path, env=env) as g:
         time.sleep(2.5)
         assert not starts(log), "started another agent on a machine at system critical"
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=10)
-    finally:
-        proc.kill()
+        err = g.stop(signal.SIGINT)
     assert "waiting for memory before starting" in err
-    assert proc.returncode == 130
+    assert g.returncode == 130

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import child, guardrun, is_alive, starts, wait_for
+from conftest import Guarded, child, guardrun, is_alive, levels, starts, wait_for
 from test_cgroup import cgroup_dir  # noqa: F401  (a real memory cgroup, or a skip)
 
 FAST = ["--cooldown", "100ms", "--grace", "2s", "--interval", "200ms"]
@@ -181,31 +181,11 @@ def test_emergency_with_restarts_exhausted_and_stop_exits_75(tmp_path: Path) -> 
 
 def test_warning_captures_once_and_events_record_transitions(tmp_path: Path) -> None:
     log = tmp_path / "starts"
-    proc = subprocess.Popen(
-        guardrun(
-            *FAST,
-            "--no-pty",
-            "--warning",
-            "30MB",
-            "--critical",
-            "5GB",
-            "--emergency",
-            "6GB",
-            "--",
-            *child("leak.py", "--starts", str(log), "--to", "60"),
-        ),
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    leak = child("leak.py", "--starts", str(log), "--to", "60")
+    with Guarded(*FAST, "--no-pty", *levels("30MB", "5GB", "6GB"), "--", *leak, cwd=tmp_path) as g:
         wait_for(lambda: "state_captured" in kinds(events()), timeout=15)
         time.sleep(1.0)
-        proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=15)
-    finally:
-        proc.kill()
+        g.stop()
     evs = events()
     reasons = [s["reason"] for s in states(tmp_path)]
     assert reasons.count("warning") == 1
@@ -229,40 +209,19 @@ def test_hooks_run_with_env_and_a_hung_hook_does_not_delay_the_restart(tmp_path:
         f"  on_restart: [{sys.executable!r}, '-c', {dump!r}]\n"
     )
     log = tmp_path / "starts"
-    proc = subprocess.Popen(
-        guardrun(
-            *FAST,
-            "--no-pty",
-            "--warning",
-            "30MB",
-            "--critical",
-            "40MB",
-            "--emergency",
-            "60MB",
-            "--max-restarts",
-            "1",
-            "--",
-            *child("leak.py", "--starts", str(log), "--to", "80"),
-        ),
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    leak = child("leak.py", "--starts", str(log), "--to", "80")
+    with Guarded(*FAST, "--no-pty", *levels("30MB", "40MB", "60MB"), "--max-restarts", "1",
+                 "--", *leak, cwd=tmp_path) as g:  # fmt: skip
         t0 = time.monotonic()
         wait_for(lambda: len(starts(log)) >= 2, timeout=20)
         assert time.monotonic() - t0 < 8, "the hung on_critical hook delayed the restart"
         env = wait_for(
             lambda: out.exists() and out.stat().st_size and json.loads(out.read_text()), timeout=10
         )
-        proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=20)
-    finally:
-        proc.kill()
+        g.stop(timeout=20)
     assert isinstance(env, dict)
     assert env["GUARDRUN_EVENT"] == "on_restart"
-    assert env["GUARDRUN_PID"] == str(proc.pid)
+    assert env["GUARDRUN_PID"] == str(g.pid)
     for key in (
         "GUARDRUN_RUN_ID",
         "GUARDRUN_CHILD_PID",
@@ -303,21 +262,8 @@ def test_capture_failure_still_restarts(tmp_path: Path) -> None:
         pytest.skip(f"cannot mount a tmpfs here: {m.stderr.strip()}")
     try:
         log = tmp_path / "starts"
-        proc = subprocess.Popen(
-            guardrun(
-                *FAST,
-                "--no-pty",
-                "--state-dir",
-                str(full),
-                "--",
-                *child("leak.py", "--starts", str(log), "--to", "1"),
-            ),
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
+        leak = child("leak.py", "--starts", str(log), "--to", "1")
+        with Guarded(*FAST, "--no-pty", "--state-dir", str(full), "--", *leak, cwd=tmp_path) as g:
             wait_for(lambda: starts(log), timeout=10)
             # Fill the state directory's disk to the last block.
             try:
@@ -327,12 +273,9 @@ def test_capture_failure_still_restarts(tmp_path: Path) -> None:
                         f.flush()
             except OSError:
                 pass  # ENOSPC: full, as intended
-            os.kill(proc.pid, signal.SIGUSR1)
+            os.kill(g.pid, signal.SIGUSR1)
             wait_for(lambda: len(starts(log)) == 2, timeout=15)
-            proc.send_signal(signal.SIGTERM)
-            _, err = proc.communicate(timeout=15)
-        finally:
-            proc.kill()
+            err = g.stop()
         assert "could not save state" in err
     finally:
         subprocess.run(["umount", "-l", str(full)], check=False)
@@ -342,24 +285,17 @@ def test_status_sees_two_runs_and_restart_reaches_the_right_one(tmp_path: Path) 
     a, b = tmp_path / "a", tmp_path / "b"
     a.mkdir()
     b.mkdir()
-    procs = {}
-    try:
-        for d in (a, b):
-            procs[d] = subprocess.Popen(
-                guardrun(
-                    *FAST,
-                    "--no-pty",
-                    "--",
-                    *child("leak.py", "--starts", str(d / "starts"), "--to", "1"),
-                ),
-                cwd=d,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
+
+    def leak(d: Path) -> list[str]:
+        return child("leak.py", "--starts", str(d / "starts"), "--to", "1")
+
+    with (
+        Guarded(*FAST, "--no-pty", "--", *leak(a), cwd=a) as run_a,
+        Guarded(*FAST, "--no-pty", "--", *leak(b), cwd=b) as run_b,
+    ):
+        procs = {a: run_a, b: run_b}
         for d in (a, b):
             wait_for(lambda d=d: starts(d / "starts"), timeout=10)
-        r = run(["status", "--json"], tmp_path)
         runs = wait_for(
             lambda: (
                 (x := json.loads(run(["status", "--json"], tmp_path).stdout)) and len(x) == 2 and x
@@ -376,14 +312,8 @@ def test_status_sees_two_runs_and_restart_reaches_the_right_one(tmp_path: Path) 
         wait_for(lambda: any(s["reason"] == "manual" for s in states(a)), timeout=10)
         assert len(starts(a / "starts")) == 1
         assert not any(s["reason"] == "manual" for s in states(b))
-    finally:
-        for p in procs.values():
-            p.send_signal(signal.SIGTERM)
-        for p in procs.values():
-            try:
-                p.communicate(timeout=15)
-            finally:
-                p.kill()
+        run_a.stop()
+        run_b.stop()
 
 
 def test_percentages_are_of_the_cgroup_limit(

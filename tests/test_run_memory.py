@@ -10,29 +10,22 @@ from pathlib import Path
 
 import pexpect
 import pytest
-from conftest import child, guardrun, is_alive, read_roles, starts, wait_for
+from conftest import Guarded, child, guardrun, is_alive, levels, read_roles, starts, wait_for
 
 FAST = ["--interval", "200ms", "--cooldown", "100ms", "--grace", "2s"]
 
 
 def test_emergency_restarts_at_once(tmp_path: Path) -> None:
     log = tmp_path / "starts"
-    cmd = guardrun(
+    with Guarded(
         *FAST,
-        "--warning",
-        "60MB",
-        "--critical",
-        "80MB",
-        "--emergency",
-        "100MB",
+        *levels("60MB", "80MB", "100MB"),
         "--max-restarts",
         "1",
         "--no-pty",
         "--",
         *child("leak.py", "--starts", str(log), "--to", "150"),
-    )
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
+    ) as g:
         wait_for(lambda: len(starts(log)) >= 2, timeout=15)
         t_second = time.monotonic()
         # max-restarts 1: the second run is refused and kept, watched only.
@@ -40,11 +33,8 @@ def test_emergency_restarts_at_once(tmp_path: Path) -> None:
         assert len(starts(log)) == 2
         assert is_alive(starts(log)[1])
         assert not is_alive(starts(log)[0])
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=10)
-    finally:
-        proc.kill()
-    assert proc.returncode == 128 + signal.SIGTERM
+        err = g.stop()
+    assert g.returncode == 128 + signal.SIGTERM
     assert "over emergency" in err
     assert "restart refused" in err
     assert time.monotonic() - t_second < 10
@@ -82,31 +72,21 @@ def test_critical_waits_for_quiet_output_then_restarts(tmp_path: Path) -> None:
 
 def test_a_small_parent_with_a_big_grandchild_counts(tmp_path: Path) -> None:
     pids = tmp_path / "pids"
-    cmd = guardrun(
+    with Guarded(
         *FAST,
-        "--warning",
-        "40MB",
-        "--critical",
-        "60MB",
-        "--emergency",
-        "90MB",
+        *levels("40MB", "60MB", "90MB"),
         "--max-restarts",
         "0",
         "--no-pty",
         "-v",
         "--",
         *child("tree.py", str(pids), "--grand-mb", "150"),
-    )
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
+    ) as g:
         roles = wait_for(lambda: (r := read_roles(pids)) and "grandchild" in r and r, timeout=10)
         assert isinstance(roles, dict)
         # The parent alone is far under every threshold; only the tree crosses emergency.
         time.sleep(2.0)
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=10)
-    finally:
-        proc.kill()
+        err = g.stop()
     assert "emergency" in err
     for pid in roles["grandchild"] + roles["parent"] + roles["child"]:
         assert not is_alive(pid)
@@ -131,31 +111,21 @@ def test_daemon_double_forked_is_cleaned_up_at_exit(tmp_path: Path) -> None:
 
 def test_sigterm_ignoring_child_is_killed_after_grace(tmp_path: Path) -> None:
     log = tmp_path / "starts"
-    cmd = guardrun(
+    with Guarded(
         "--no-pty",
         "--grace",
         "1s",
-        "--emergency",
-        "10GB",
-        "--critical",
-        "9GB",
-        "--warning",
-        "8GB",
+        *levels("8GB", "9GB", "10GB"),
         "-v",
         "--",
         *child("leak.py", "--starts", str(log), "--to", "1", "--ignore-term"),
-    )
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
+    ) as g:
         wait_for(lambda: starts(log), timeout=10)
         time.sleep(0.3)
         t0 = time.monotonic()
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=15)
+        err = g.stop()
         took = time.monotonic() - t0
-    finally:
-        proc.kill()
-    assert proc.returncode == 128 + signal.SIGKILL
+    assert g.returncode == 128 + signal.SIGKILL
     assert 0.9 <= took < 6, took
     assert "SIGKILL" in err and "grace" in err
     assert not is_alive(starts(log)[0])
@@ -163,55 +133,40 @@ def test_sigterm_ignoring_child_is_killed_after_grace(tmp_path: Path) -> None:
 
 def test_restart_storm_is_bounded_and_the_child_kept(tmp_path: Path) -> None:
     log = tmp_path / "starts"
-    cmd = guardrun(
+    with Guarded(
         *FAST,
-        "--warning",
-        "30MB",
-        "--critical",
-        "40MB",
-        "--emergency",
-        "50MB",
+        *levels("30MB", "40MB", "50MB"),
         "--max-restarts",
         "2",
         "--no-pty",
         "--",
         *child("leak.py", "--starts", str(log), "--to", "80"),
-    )
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
+    ) as g:
         wait_for(lambda: len(starts(log)) >= 3, timeout=20)
         time.sleep(1.5)
         assert len(starts(log)) == 3  # the first run and exactly 2 restarts
         last = starts(log)[-1]
         assert is_alive(last)
-        assert proc.poll() is None
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=10)
-    finally:
-        proc.kill()
+        assert g.returncode is None and g.proc.poll() is None
+        err = g.stop()
     assert "restart refused" in err and "watched only" in err
     assert not is_alive(last)
 
 
 def test_sigusr1_restarts_now(tmp_path: Path) -> None:
     log = tmp_path / "starts"
-    cmd = guardrun(
+    with Guarded(
         "--no-pty",
         "--cooldown",
         "100ms",
         "--",
         *child("leak.py", "--starts", str(log), "--to", "1"),
-    )
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
+    ) as g:
         wait_for(lambda: starts(log), timeout=10)
-        os.kill(proc.pid, signal.SIGUSR1)
+        os.kill(g.pid, signal.SIGUSR1)
         wait_for(lambda: len(starts(log)) == 2, timeout=10)
         assert not is_alive(starts(log)[0])
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=10)
-    finally:
-        proc.kill()
+        err = g.stop()
     assert "SIGUSR1" in err
 
 
