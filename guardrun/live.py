@@ -95,6 +95,10 @@ class LiveFile:
         self.error: str | None = None
         self._last = -MIN_INTERVAL
 
+    def due(self) -> bool:
+        """Whether an update now would be written (a second since the last)."""
+        return time.monotonic() - self._last >= MIN_INTERVAL
+
     def update(self, info: dict[str, Any], force: bool = False) -> bool:
         """Rewrite the file from ``info``; skipped (False) within a second of the last write.
 

@@ -132,6 +132,8 @@ class Observer:
         self.update_live(sup, force=True)
 
     def update_live(self, sup: Supervisor, force: bool = False) -> None:
+        if not force and not self.live.due():
+            return  # called at every sample: build nothing between writes
         child = sup.child
         sample = sup.last_sample
         nxt = sup.breaker.next_allowed()
