@@ -87,9 +87,16 @@ def run_log_path(project_dir: Path, run_id: str) -> Path:
 class EventLog:
     """Appends events to ``path`` (or only mirrors them when ``path`` is None)."""
 
-    def __init__(self, path: Path | None, run_id: str, mirror: Mirror | None = None) -> None:
+    def __init__(
+        self,
+        path: Path | None,
+        run_id: str,
+        mirror: Mirror | None = None,
+        scrub: Callable[[str], str] | None = None,
+    ) -> None:
         self.path = path
         self.run_id = run_id
+        self.scrub = scrub
         self.error: str | None = None
         self._mirror = mirror
         self._lock = _thread.allocate_lock()  # a threading.Lock without importing threading
@@ -118,6 +125,10 @@ class EventLog:
         event.update(fields)
         # default=str: paths, enums and the like are recorded by their text, never refused.
         line = json.dumps(event, default=str, ensure_ascii=False, separators=(",", ":"))
+        if self.scrub is not None:
+            # Secrets (an --api-key in argv, a token in a hook's output) never reach
+            # the log; the redactor keeps a JSON line valid JSON.
+            line = self.scrub(line)
         with self._lock:
             if self._fd is not None:
                 self._write(line.encode("utf-8", "replace") + b"\n")

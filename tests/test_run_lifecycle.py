@@ -334,3 +334,18 @@ def test_percentages_are_of_the_cgroup_limit(
     assert r.returncode == 0, r.stderr
     # 50% of 64 MiB (67.1 MB) is 33.6 MB, not half of this machine's RAM.
     assert "warning 33.6 MB" in r.stderr and f"cgroup v{version}" in r.stderr
+
+
+def test_secrets_in_argv_never_reach_the_event_log_or_states(tmp_path: Path) -> None:
+    secret = "sk-ant-api03-" + "Zq7" * 12 + "AA"
+    plain = "hunter2plainvalue"  # no telltale shape: only its flag says it is a secret
+    argv = ["--no-pty", "--", sys.executable, "-c", "import sys", "--api-key", secret]
+    r = run([*argv, "--password", plain], tmp_path)
+    assert r.returncode == 0, r.stderr
+    started = [e for e in events() if e["event"] == "started"]
+    assert started and "[REDACTED" in json.dumps(started[0]["argv"])
+    assert plain not in json.dumps(started[0]["argv"])
+    for path in state_root().rglob("*"):
+        if path.is_file() and not path.name.endswith(".gz"):
+            text = path.read_text(errors="replace")
+            assert secret not in text and plain not in text, path

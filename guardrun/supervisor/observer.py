@@ -58,7 +58,9 @@ class Observer:
         except (StoreError, OSError) as err:
             ui.warn(f"state directory unusable, nothing will be saved: {err}")
             log_path = None
-        self.events = EventLog(log_path, self.run_id, mirror=self._mirror)
+        self.events = EventLog(log_path, self.run_id, mirror=self._mirror, scrub=self._scrub)
+        self._redactor: Any = None
+        self._argv_shown: list[str] | None = None
         self._hooks: HookRunner | None = None
         self._notifier: Notifier | None = None
         self.live = LiveFile(state_dir, os.getpid())
@@ -86,6 +88,26 @@ class Observer:
             out = 1 if os.isatty(1) else None
             self._notifier = notify.Notifier(cfg.title, cfg.bell, cfg.desktop, out, log=self.events)
         return self._notifier
+
+    def _scrub(self, text: str) -> str:
+        if self._redactor is None:
+            from guardrun.state.redact import Redactor
+
+            try:
+                self._redactor = Redactor(self.cfg.state.redact)
+            except GuardrunError:  # config validation already reported a bad pattern
+                self._redactor = Redactor()
+        return str(self._redactor.redact(text))
+
+    def _safe_argv(self, argv: list[str] | None = None) -> list[str]:
+        """A command as logs and the live file show it: secrets scrubbed, including the
+        value after a flag such as ``--api-key`` (the original argv's is computed once)."""
+        if argv is not None:
+            self._scrub("")  # builds the redactor
+            return list(self._redactor.redact_obj(list(argv)))
+        if self._argv_shown is None:
+            self._argv_shown = self._safe_argv(self.argv)
+        return self._argv_shown
 
     def _mirror(self, line: str) -> None:
         self.ui.detail(line.rstrip("\n"))
@@ -123,7 +145,7 @@ class Observer:
         self.event(
             kind,
             sup,
-            argv=child.argv,
+            argv=self._safe_argv(child.argv),
             child_pid=child.pid,
             attempt=restarts,
             agent=self.agent.name,
@@ -139,7 +161,7 @@ class Observer:
         nxt = sup.breaker.next_allowed()
         self.live.update(
             {
-                "argv": self.argv,
+                "argv": self._safe_argv(),
                 "cwd": str(self.cwd),
                 "run_id": self.run_id,
                 "child_pid": child.pid if child else None,
