@@ -43,21 +43,9 @@ def run_subcommand(ns: argparse.Namespace, words: list[str]) -> int:
     flags = _flags(ns)
     cwd = Path.cwd()
     if args.subcommand == "config":
-        from guardrun.config import load_config
         from guardrun.configcmd import run_config
 
-        def loader(path: Path | None) -> Any:
-            import os
-
-            return load_config(
-                cwd=cwd,
-                env=os.environ,
-                flags=flags,
-                config_path=path or (Path(ns.config) if ns.config else None),
-                no_config=ns.no_config,
-            )
-
-        return run_config(args, loader)
+        return run_config(args, lambda path: load(ns, flags, path))
     cfg = load(ns, flags)
     directory = state_dir(cfg)
     if args.subcommand == "state":

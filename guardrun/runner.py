@@ -18,14 +18,17 @@ if TYPE_CHECKING:
     from guardrun.ui import Reporter
 
 
-def load(ns: argparse.Namespace, flags: dict[str, tuple[object, str]]) -> Config:
+def load(
+    ns: argparse.Namespace, flags: dict[str, tuple[object, str]], project_file: Path | None = None
+) -> Config:
+    """The effective configuration; ``project_file`` (config check FILE) beats ``--config``."""
     from guardrun.config import load_config
 
     return load_config(
         cwd=Path.cwd(),
         env=os.environ,
         flags=flags,
-        config_path=Path(ns.config) if ns.config else None,
+        config_path=project_file or (Path(ns.config) if ns.config else None),
         no_config=ns.no_config,
     )
 

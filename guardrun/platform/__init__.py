@@ -101,16 +101,30 @@ def make_probe(name: str) -> Probe:
     raise UsageError(f"unknown probe {name!r} (choose from auto, {', '.join(PROBE_NAMES)})")
 
 
+def probe_names(name: str = "auto") -> list[str]:
+    """Backends to try for ``--probe NAME``: the fallback order, or just the one forced."""
+    return backend_order() if name == "auto" else [name]
+
+
+def open_next(names: list[str], errors: list[str]) -> Probe | None:
+    """Open the first backend of ``names`` that works, consuming ``names`` up to it;
+    why each one before it failed is appended to ``errors``."""
+    while names:
+        name = names.pop(0)
+        try:
+            return make_probe(name)
+        except ProbeError as err:
+            errors.append(f"{name}: {err}")
+    return None
+
+
 def available_probes(name: str = "auto") -> list[Probe]:
-    """Working backends in fallback order; ``name`` other than auto forces one."""
-    names = backend_order() if name == "auto" else [name]
+    """Every working backend in fallback order; ``name`` other than auto forces one."""
+    names = probe_names(name)
     probes: list[Probe] = []
     errors: list[str] = []
-    for n in names:
-        try:
-            probes.append(make_probe(n))
-        except ProbeError as err:
-            errors.append(f"{n}: {err}")
+    while (probe := open_next(names, errors)) is not None:
+        probes.append(probe)
     if not probes:
         raise ProbeError("no memory probe works here (" + "; ".join(errors) + ")")
     return probes

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import errno
 import os
+import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from guardrun.errors import ProbeError
 from guardrun.platform import ProcSample, TreeSample
@@ -182,3 +183,21 @@ def start_time(pid: int, proc: str = "/proc") -> int | None:
         return int(rest[19])
     except (IndexError, ValueError):
         return None
+
+
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+_prctl: Callable[..., int] | None = None
+
+
+def prctl_call() -> Callable[..., int] | None:
+    """libc's ``prctl`` (loaded once), or None off Linux or without it."""
+    global _prctl
+    if _prctl is None and sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            _prctl = ctypes.CDLL(None, use_errno=True).prctl
+        except (OSError, AttributeError):
+            return None
+    return _prctl

@@ -15,15 +15,14 @@ import fcntl
 import os
 import signal
 import struct
-import sys
 import termios
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 
 from guardrun.errors import CommandNotExecutable, CommandNotFound, GuardrunError
+from guardrun.platform.linux import PR_SET_PDEATHSIG, prctl_call
 
-PR_SET_PDEATHSIG = 1
 # Signals whose disposition the child must get back at its defaults.
 _RESET = [
     s
@@ -56,16 +55,10 @@ def exit_code(status: int) -> int:
     return 128 + os.WSTOPSIG(status)
 
 
-def _pdeathsig() -> Callable[[], None] | None:
+def _pdeathsig() -> Callable[[], object] | None:
     """A prepared prctl(PR_SET_PDEATHSIG, SIGHUP) call, or None off Linux."""
-    if not sys.platform.startswith("linux"):
-        return None
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        prctl = libc.prctl
-    except (OSError, AttributeError):
+    prctl = prctl_call()
+    if prctl is None:
         return None
     # SIGHUP: what a hung-up terminal would send. The sentinel escalates to SIGKILL.
     return lambda: prctl(PR_SET_PDEATHSIG, int(signal.SIGHUP), 0, 0, 0)

@@ -39,7 +39,7 @@ from guardrun.supervisor.settings import RunSettings
 from guardrun.supervisor.stop import stop_tree
 from guardrun.supervisor.terminal import Terminal, reset_modes
 from guardrun.supervisor.tree import TREE_MARKER, Tree
-from guardrun.supervisor.watch import CHUNK, Outcome, WatchLoop, write_all
+from guardrun.supervisor.watch import Outcome, WatchLoop
 from guardrun.ui import Reporter
 
 if TYPE_CHECKING:
@@ -47,7 +47,6 @@ if TYPE_CHECKING:
 from guardrun.units import format_bytes, format_duration
 
 EXIT_EMERGENCY_STOP = 75
-PR_SET_CHILD_SUBREAPER = 36
 _HANDLED = ("SIGCHLD", "SIGWINCH", "SIGTERM", "SIGHUP", "SIGINT", "SIGUSR1", "SIGUSR2")
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
 # What runtimes print when they die of memory (V8, CPython, glibc, Go, Rust).
@@ -63,15 +62,10 @@ OOM_MESSAGES = (
 
 def set_subreaper() -> bool:
     """Orphans of the tree (double-forked daemons) are reparented to us, not to init."""
-    if not sys.platform.startswith("linux"):
-        return False
-    import ctypes
+    from guardrun.platform.linux import PR_SET_CHILD_SUBREAPER, prctl_call
 
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return int(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
-    except (OSError, AttributeError):
-        return False
+    prctl = prctl_call()
+    return prctl is not None and int(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
 
 
 class Supervisor(WatchLoop):
@@ -270,16 +264,8 @@ class Supervisor(WatchLoop):
         return False
 
     def _stop(self, child: Child, first: int = signal.SIGTERM) -> None:
-        def drain() -> None:
-            if child.master_fd is not None:
-                try:
-                    while True:
-                        data = os.read(child.master_fd, CHUNK)
-                        if not data:
-                            break
-                        write_all(1, data)
-                except OSError:
-                    pass
+        def drain() -> None:  # what the child writes while it stops, without waiting
+            self._drain(child, wait=0.0)
 
         stop_tree(child, self._members, self.tree.reap, self.s.grace, self.ui.detail, drain, first)
         self.tree.reap()

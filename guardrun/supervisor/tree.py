@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable
 
 from guardrun.errors import ProbeError
-from guardrun.platform import Probe, TreeSample, backend_order, make_probe
+from guardrun.platform import Probe, TreeSample, open_next, probe_names
 from guardrun.supervisor.stop import alive
 
 TREE_MARKER = "GUARDRUN_TREE"
@@ -49,26 +49,16 @@ class Tree:
         self._verdicts: dict[int, bool] = {}
         self._linux = sys.platform.startswith("linux")
         self._fallbacks: list[str] = []
-        self._errors: list[str] = []
 
     def open_probes(self, name: str) -> None:
         """Open the first backend that works; the others are opened only if it fails
         (psutil alone costs ~10 ms to import, and start-up time is measured)."""
-        self._fallbacks = backend_order() if name == "auto" else [name]
-        self.probe = self._next_probe([])
+        self._fallbacks = probe_names(name)
+        errors: list[str] = []
+        self.probe = open_next(self._fallbacks, errors)
         if self.probe is None:
-            raise ProbeError("no memory probe works here (" + "; ".join(self._errors) + ")")
+            raise ProbeError("no memory probe works here (" + "; ".join(errors) + ")")
         self.probes = [self.probe]
-
-    def _next_probe(self, errors: list[str]) -> Probe | None:
-        self._errors = errors
-        while self._fallbacks:
-            name = self._fallbacks.pop(0)
-            try:
-                return make_probe(name)
-            except ProbeError as err:
-                errors.append(f"{name}: {err}")
-        return None
 
     def new_child(self, pid: int) -> None:
         self.child_pid = pid
@@ -127,7 +117,7 @@ class Tree:
                 failed = self.probe
                 self.probes.remove(failed)
                 failed.close()
-                self.probe = self._next_probe([])
+                self.probe = open_next(self._fallbacks, [])
                 if self.probe is not None:
                     self.probes.append(self.probe)
                 self._on_fallback(failed.name, self.probe.name if self.probe else "", str(err))

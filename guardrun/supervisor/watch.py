@@ -265,8 +265,12 @@ class WatchLoop:
                 self.capture("manual")
         return outcome
 
-    def _drain(self, child: Child) -> bytes:
-        """Relay what the child wrote before it exited; returns the last of it."""
+    def _drain(self, child: Child, wait: float = 0.02) -> bytes:
+        """Relay what the child has written and not yet relayed; returns the last of it.
+
+        ``wait``: how long to wait for more once the PTY is empty (a child that just
+        exited may still have output in flight); 0 returns at once.
+        """
         fd = child.master_fd
         tail = b""
         if fd is None:
@@ -276,7 +280,7 @@ class WatchLoop:
             try:
                 data = os.read(fd, CHUNK)
             except BlockingIOError:
-                r, _, _ = select.select([fd], [], [], 0.02)
+                r, _, _ = select.select([fd], [], [], wait)
                 if not r:
                     break
                 continue
