@@ -5,8 +5,9 @@ costs ~4 ms of every start-up; elsewhere platformdirs decides."""
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
+
+from guardrun.platform import IS_LINUX
 
 APP = "guardrun"
 
@@ -18,7 +19,7 @@ def _xdg(var: str, fallback: str) -> Path:
 
 
 def user_config_dir() -> Path:
-    if sys.platform.startswith("linux"):
+    if IS_LINUX:
         return _xdg("XDG_CONFIG_HOME", "~/.config")
     import platformdirs
 
@@ -26,7 +27,7 @@ def user_config_dir() -> Path:
 
 
 def user_state_dir() -> Path:
-    if sys.platform.startswith("linux"):
+    if IS_LINUX:
         return _xdg("XDG_STATE_HOME", "~/.local/state")
     import platformdirs
 

@@ -13,7 +13,6 @@ import os
 import platform
 import shutil
 import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,7 +20,13 @@ from typing import Any
 
 from guardrun import __version__
 from guardrun.errors import GuardrunError
-from guardrun.platform import PROBE_NAMES, backend_order, make_probe, physical_memory
+from guardrun.platform import (
+    PROBE_NAMES,
+    SYSTEM,
+    backend_order,
+    make_probe,
+    physical_memory,
+)
 from guardrun.units import format_bytes
 
 AGENTS = ("claude", "codex", "gemini", "aider")
@@ -183,7 +188,7 @@ def collect(
             "release": platform.release(),
             "machine": platform.machine(),
             "python": platform.python_version(),
-            "platform": sys.platform,
+            "platform": SYSTEM,
         },
         "probes": _probes(),
         "memory": _memory(),

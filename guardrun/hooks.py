@@ -19,7 +19,6 @@ import os
 import selectors
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -263,8 +262,8 @@ class HookRunner:
                 if ended and now - ended > _SESSION_MEMORY:
                     del self._sessions[sid]
             sessions = set(self._sessions)
-        if sessions and sys.platform.startswith("linux"):
-            from guardrun.platform.linux import direct_children
+        if sessions:
+            from guardrun.platform import direct_children
 
             for pid in direct_children(os.getpid()):
                 try:

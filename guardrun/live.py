@@ -3,10 +3,10 @@
 A run rewrites its file at most once a second (temp file + rename, so a reader
 never sees half a file) and removes it at exit. A guardrun that was killed
 leaves its file behind, and its pid may later belong to another process, so
-each file records the process's start time: on Linux field 22 of
-``/proc/<pid>/stat`` (clock ticks since boot, exact), elsewhere psutil's
-``create_time()``. A reader treats a file as stale when the pid is gone, is a
-zombie, or started at another time, and deletes it.
+each file records the process's start time (``platform.process_identity``:
+clock ticks since boot on Linux, psutil's ``create_time()`` elsewhere). A reader
+treats a file as stale when the pid is gone, is a zombie, or started at another
+time, and deletes it.
 """
 
 from __future__ import annotations
@@ -14,73 +14,24 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from guardrun.events import make_private_dirs, utc_now_iso
+from guardrun.platform import is_same_process, process_identity
+
+__all__ = ["LiveFile", "is_same_process", "list_live", "live_dir", "process_identity"]
 
 MIN_INTERVAL = 1.0
 SCHEMA = 1
 MAX_FILE = 1 << 20  # a status file is a few hundred bytes; refuse to parse anything huge
 _LIVE_RE = re.compile(r"^(\d{1,10})\.json$")
 _TEMP_RE = re.compile(r"^\.(\d{1,10})\.[0-9a-f]+\.tmp$")
-# create_time() is rounded to the clock tick (10 ms on Linux); allow for that.
-_CREATE_TIME_SLACK = 0.05
 
 
 def live_dir(state_dir: Path) -> Path:
     return state_dir / "live"
-
-
-def process_identity(pid: int) -> dict[str, Any]:
-    """What, with the pid, tells this process apart from a later one with the same pid."""
-    if sys.platform.startswith("linux"):
-        from guardrun.platform.linux import start_time
-
-        ticks = start_time(pid)
-        return {} if ticks is None else {"linux_ticks": ticks}
-    created = _create_time(pid)
-    return {} if created is None else {"create_time": created}
-
-
-def _create_time(pid: int) -> float | None:
-    try:
-        import psutil
-
-        return float(psutil.Process(pid).create_time())
-    except Exception:  # psutil.Error, or no psutil: the pid alone must do
-        return None
-
-
-def is_same_process(pid: int, identity: dict[str, Any]) -> bool:
-    """True when ``pid`` is running (not a zombie) and started as ``identity`` says."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # exists, owned by someone else
-    except OSError:
-        return False
-    try:
-        import psutil
-
-        if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-            return False
-    except Exception:  # NoSuchProcess (it just exited) or AccessDenied: decide below
-        pass
-    if "linux_ticks" in identity and sys.platform.startswith("linux"):
-        from guardrun.platform.linux import start_time
-
-        return bool(start_time(pid) == identity["linux_ticks"])
-    if "create_time" in identity:
-        now = _create_time(pid)
-        if now is None:
-            return False
-        return abs(float(now) - float(identity["create_time"])) <= _CREATE_TIME_SLACK
-    return True
 
 
 class LiveFile:

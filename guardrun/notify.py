@@ -6,9 +6,8 @@ title stack (CSI 22;0 t pushes, CSI 23;0 t pops; also in iTerm2, kitty, VTE)
 lets the user's own title come back at exit. Terminals without the stack keep
 an empty title, which most shells overwrite at the next prompt.
 
-Title and bell bytes go straight to the terminal fd. In PTY mode the relay
-writes child output to the same fd, so call these from the relay's thread,
-between chunks, or use :func:`title_bytes` to splice them into the stream.
+Title and bell bytes go to a sink: under a PTY the relay's queue, which writes
+them between the child's output chunks; else straight to the terminal fd.
 """
 
 from __future__ import annotations
@@ -17,11 +16,12 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from guardrun.events import EventLog
+from guardrun.platform import SYSTEM
 from guardrun.units import format_bytes
 
 PUSH_TITLE = b"\x1b[22;0t"
@@ -39,11 +39,35 @@ def title_bytes(text: str) -> bytes:
     return b"\x1b]0;" + clean.encode("utf-8", "replace") + BELL
 
 
-def format_title(cmd_name: str, memory_bytes: int, level: str, trend: float = 0.0) -> str:
-    """``guardrun: claude 11.8 GB ▲ warning``; ``trend`` > 0 rising, < 0 falling, 0 steady."""
+def rough_bytes(n: int) -> str:
+    """Two significant digits (``1.8 MB``, ``312 MB``, ``12 GB``): a figure that changes
+    visibly only when memory really moves, so the title is not rewritten every poll."""
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(value) < 999.5 or unit == "TB":
+            if unit == "B" or value >= 9.95:
+                return f"{value:.0f} {unit}"
+            return f"{value:.1f} {unit}"
+        value /= 1000
+    raise AssertionError("unreachable")
+
+
+def format_title(
+    cmd_name: str, memory_bytes: int, level: str, trend: float = 0.0, agent_title: str = ""
+) -> str:
+    """The title guardrun shows: at normal just the rough figure (``guardrun: codex
+    900 MB``); above it the exact figure, the direction (``trend`` > 0 rising, < 0
+    falling) and the level (``guardrun: claude 11.8 GB ▲ warning``). When the agent set
+    a title of its own, the figure goes beside it: ``3.2 GB · ✳ Claude Code``."""
+    if level == "normal":
+        figure = rough_bytes(memory_bytes)
+    else:
+        arrow = " ▲" if trend > 0 else " ▼" if trend < 0 else ""
+        figure = f"{format_bytes(memory_bytes)}{arrow} {level}"
+    if agent_title:
+        return f"{figure} · {agent_title}"
     name = os.path.basename(cmd_name.rstrip("/")) or cmd_name
-    arrow = " ▲" if trend > 0 else " ▼" if trend < 0 else ""
-    return f"guardrun: {name} {format_bytes(memory_bytes)}{arrow} {level}"
+    return f"guardrun: {name} {figure}"
 
 
 def _applescript_string(text: str) -> str:
@@ -71,10 +95,14 @@ class Notifier:
         out_fd: int | None,
         *,
         log: EventLog | None = None,
-        platform: str = sys.platform,
+        platform: str = SYSTEM,
+        sink: Callable[[bytes], None] | None = None,
     ) -> None:
+        """``out_fd``: the terminal (title and bell only when it is one); ``sink``: where
+        the bytes go instead of straight to it (the relay's queue, between child chunks)."""
         self._tty = out_fd is not None and _isatty(out_fd)
         self._fd = out_fd
+        self._sink = sink
         self._title_on = title and self._tty
         self._bell_on = bell and self._tty
         self._log = log
@@ -93,6 +121,9 @@ class Notifier:
 
     def _write(self, data: bytes) -> None:
         assert self._fd is not None
+        if self._sink is not None:
+            self._sink(data)
+            return
         try:
             os.write(self._fd, data)
         except OSError:

@@ -15,6 +15,7 @@ from guardrun.units import Threshold
 
 if TYPE_CHECKING:
     from guardrun.config_schema import Config
+    from guardrun.supervisor.external import ExternalPressure
     from guardrun.ui import Reporter
 
 
@@ -62,8 +63,6 @@ def settings_from_config(cfg: Config, command: list[str], ns: argparse.Namespace
         idle_wait=r.idle_wait,
         restart=r.enabled,
         on_crash=r.on_crash,
-        resume=r.resume,
-        resume_args=tuple(r.resume_args),
         on_exhausted=r.on_exhausted,
         policy=Policy(
             max_attempts=r.max_attempts,
@@ -73,12 +72,10 @@ def settings_from_config(cfg: Config, command: list[str], ns: argparse.Namespace
             reset_after=r.reset_after,
         ),
         pty=False if ns.no_pty else None,
-        force=ns.force,
-        agent=cfg.agent,
     )
 
 
-def external_pressure(cfg: Config) -> object:
+def external_pressure(cfg: Config) -> ExternalPressure:
     from guardrun.platform import physical_memory
     from guardrun.supervisor.external import ExternalPressure
 
@@ -123,8 +120,10 @@ def admit(cfg: Config, ui: Reporter, force: bool) -> bool:
 def run_command(
     ns: argparse.Namespace, command: list[str], flags: dict[str, tuple[object, str]]
 ) -> int:
-    from guardrun.supervisor.observer import Observer
+    from guardrun.observer import Observer
+    from guardrun.platform.cgroup import memory_limit
     from guardrun.supervisor.run import Supervisor
+    from guardrun.supervisor.sentinel import Sentinel
     from guardrun.ui import Reporter
 
     cfg = load(ns, flags)
@@ -140,8 +139,14 @@ def run_command(
     try:
         admit(cfg, reporter, ns.force)
         observer = Observer(cfg, command, Path.cwd(), state_dir(cfg), reporter)
-        supervisor = Supervisor(settings, reporter, observer=observer)
-        supervisor.external = external_pressure(cfg)
+        supervisor = Supervisor(
+            settings,
+            reporter,
+            observer=observer,
+            external=external_pressure(cfg),
+            limit=memory_limit(),
+            sentinel=Sentinel,
+        )
         # Everything imported so far lives as long as guardrun: keep it out of the
         # collector's passes (each one walks it all), during the run and at exit.
         import gc

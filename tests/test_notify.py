@@ -43,10 +43,21 @@ def test_format_title() -> None:
     assert format_title("claude", 11_800_000_000, "warning", 1.0) == (
         "guardrun: claude 11.8 GB ▲ warning"
     )
-    assert format_title("/usr/bin/codex", 900_000_000, "normal", -5) == (
-        "guardrun: codex 900.0 MB ▼ normal"
+    assert format_title("/usr/bin/codex", 1_870_000_000, "critical", -5) == (
+        "guardrun: codex 1.9 GB ▼ critical"
     )
     assert format_title("aider", 2_000_000_000, "critical") == "guardrun: aider 2.0 GB critical"
+    # At normal only a rough figure, so the title is not rewritten at every poll.
+    assert format_title("/usr/bin/codex", 900_400_000, "normal", -5) == "guardrun: codex 900 MB"
+    assert format_title("sleep", 1_834_000, "normal") == "guardrun: sleep 1.8 MB"
+    assert format_title("claude", 12_345_000_000, "normal", 1.0) == "guardrun: claude 12 GB"
+    # The agent's own title is kept, with guardrun's figure beside it.
+    assert format_title("claude", 3_200_000_000, "normal", 0, "✳ Claude Code") == (
+        "3.2 GB · ✳ Claude Code"
+    )
+    assert format_title("claude", 3_240_000_000, "warning", 1, "✳ Claude Code") == (
+        "3.2 GB ▲ warning · ✳ Claude Code"
+    )
 
 
 def test_title_push_set_and_restore_on_pty(pty_pair: tuple[int, int]) -> None:

@@ -11,60 +11,115 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable
-from typing import NamedTuple, Protocol
+from typing import Any
 
 from guardrun.errors import ProbeError, UsageError
+from guardrun.platform.types import Probe, ProcSample, TreeSample
+
+# The one place that asks which OS this is; the rest of guardrun asks this module.
+SYSTEM = sys.platform
+IS_LINUX = SYSTEM.startswith("linux")
+IS_WINDOWS = SYSTEM == "win32"
+IS_MACOS = SYSTEM == "darwin"
+
+# Per-process facts (start time, children, marker, open files, subreaper, ...): the same
+# names from /proc on Linux and from psutil elsewhere, picked once here.
+if sys.platform.startswith("linux"):  # spelt out so that mypy checks one branch
+    from guardrun.platform.linux_facts import (
+        HAS_START_TIMES,
+        alive,
+        direct_children,
+        environ_has,
+        marked,
+        open_files,
+        parent_death_signal,
+        process_name,
+        set_subreaper,
+        start_time,
+    )
+else:  # pragma: no cover - exercised on macOS and Windows
+    from guardrun.platform.portable_facts import (
+        HAS_START_TIMES,
+        alive,
+        direct_children,
+        environ_has,
+        marked,
+        open_files,
+        parent_death_signal,
+        process_name,
+        set_subreaper,
+        start_time,
+    )
+
+__all__ = [
+    "SYSTEM",
+    "IS_LINUX",
+    "IS_WINDOWS",
+    "IS_MACOS",
+    "HAS_START_TIMES",
+    "Probe",
+    "ProcSample",
+    "TreeSample",
+    "alive",
+    "direct_children",
+    "environ_has",
+    "marked",
+    "open_files",
+    "parent_death_signal",
+    "process_name",
+    "set_subreaper",
+    "start_time",
+    "process_identity",
+    "is_same_process",
+    "backend_order",
+    "make_probe",
+    "probe_names",
+    "open_next",
+    "available_probes",
+    "default_probe",
+    "physical_memory",
+    "PROBE_NAMES",
+]
 
 
-class ProcSample(NamedTuple):
-    """One process of the tree. Sizes in bytes; pss/uss only when read (Linux smaps_rollup)."""
-
-    pid: int
-    ppid: int
-    rss: int
-    pss: int | None = None
-    uss: int | None = None
+# psutil's create_time() is rounded to the clock tick (10 ms on Linux); allow for that.
+_CREATE_TIME_SLACK = 0.05
 
 
-class TreeSample(NamedTuple):
-    """The tree at one moment. ``taken_at`` is ``time.monotonic()``."""
-
-    taken_at: float
-    procs: tuple[ProcSample, ...]
-
-    @property
-    def rss(self) -> int:
-        return sum(p.rss for p in self.procs)
-
-    @property
-    def pids(self) -> list[int]:
-        return [p.pid for p in self.procs]
-
-    def total(self, metric: str = "rss") -> int:
-        """Sum of ``metric`` over the tree; processes without that reading count their RSS."""
-        if metric == "rss":
-            return self.rss
-        total = 0
-        for p in self.procs:
-            value = getattr(p, metric)
-            total += p.rss if value is None else value
-        return total
-
-    def top(self, n: int = 5) -> list[ProcSample]:
-        return sorted(self.procs, key=lambda p: p.rss, reverse=True)[:n]
+def process_identity(pid: int) -> dict[str, Any]:
+    """What, with the pid, tells this process apart from a later one with the same pid:
+    on Linux the start time in clock ticks (exact), elsewhere psutil's create_time()."""
+    if IS_LINUX:
+        ticks = start_time(pid)
+        return {} if ticks is None else {"linux_ticks": ticks}
+    created = _create_time(pid)
+    return {} if created is None else {"create_time": created}
 
 
-class Probe(Protocol):
-    """A memory backend."""
+def _create_time(pid: int) -> float | None:
+    try:
+        import psutil
 
-    name: str
+        return float(psutil.Process(pid).create_time())
+    except Exception:  # psutil.Error, or no psutil: the pid alone must do
+        return None
 
-    def sample(self, roots: Iterable[int]) -> TreeSample:
-        """The processes under ``roots`` (each root and all its descendants)."""
-        ...
 
-    def close(self) -> None: ...
+def is_same_process(pid: int, identity: dict[str, Any]) -> bool:
+    """True when ``pid`` runs (not a zombie) and started as ``identity`` says; an empty
+    identity asks only whether it runs (callers that act on the pid must not pass one)."""
+    if not alive(pid):
+        return False
+    if "linux_ticks" in identity:
+        return IS_LINUX and start_time(pid) == identity["linux_ticks"]
+    if "create_time" in identity:
+        now = _create_time(pid)
+        try:
+            want = float(identity["create_time"])
+        except (TypeError, ValueError):
+            return False
+        return now is not None and abs(now - want) <= _CREATE_TIME_SLACK
+    return True
 
 
 PROBE_NAMES = ("proc", "psutil", "ps", "wmi")
@@ -72,7 +127,7 @@ PROBE_NAMES = ("proc", "psutil", "ps", "wmi")
 
 def backend_order(system: str | None = None) -> list[str]:
     """Backends to try, best first, for ``system`` (``sys.platform`` by default)."""
-    system = system or sys.platform
+    system = system or SYSTEM
     if system.startswith("linux"):
         return ["proc", "psutil", "ps"]
     if system == "win32":

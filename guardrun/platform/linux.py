@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import errno
 import os
-import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 from guardrun.errors import ProbeError
-from guardrun.platform import ProcSample, TreeSample
+from guardrun.platform.types import ProcSample, TreeSample
 
 _FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
 _GONE = (errno.ESRCH, errno.ENOENT)
@@ -152,52 +151,3 @@ class ProcProbe:
     def close(self) -> None:
         for pid in list(self._entries):
             self._drop(pid)
-
-
-def direct_children(pid: int, proc: str = "/proc") -> list[int]:
-    """Children of ``pid`` across all its threads (one read per thread)."""
-    out: list[int] = []
-    try:
-        tids = os.listdir(f"{proc}/{pid}/task")
-    except OSError:
-        return out
-    for tid in tids:
-        try:
-            with open(f"{proc}/{pid}/task/{tid}/children", "rb") as f:
-                out.extend(int(x) for x in f.read().split())
-        except OSError:
-            continue
-    return out
-
-
-def start_time(pid: int, proc: str = "/proc") -> int | None:
-    """Field 22 of /proc/<pid>/stat (clock ticks since boot): with the pid, a process identity."""
-    try:
-        with open(f"{proc}/{pid}/stat", "rb") as f:
-            data = f.read()
-    except OSError:
-        return None
-    # comm (field 2) may hold spaces and parentheses: split after the last ')'.
-    rest = data[data.rfind(b")") + 2 :].split()
-    try:
-        return int(rest[19])
-    except (IndexError, ValueError):
-        return None
-
-
-PR_SET_PDEATHSIG = 1
-PR_SET_CHILD_SUBREAPER = 36
-_prctl: Callable[..., int] | None = None
-
-
-def prctl_call() -> Callable[..., int] | None:
-    """libc's ``prctl`` (loaded once), or None off Linux or without it."""
-    global _prctl
-    if _prctl is None and sys.platform.startswith("linux"):
-        import ctypes
-
-        try:
-            _prctl = ctypes.CDLL(None, use_errno=True).prctl
-        except (OSError, AttributeError):
-            return None
-    return _prctl

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from guardrun.errors import ProbeError
-from guardrun.platform import ProcSample, TreeSample
+from guardrun.platform.types import ProcSample, TreeSample
 
 
 class PsutilProbe:

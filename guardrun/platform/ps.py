@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterable
 
 from guardrun.errors import ProbeError
-from guardrun.platform import ProcSample, TreeSample
+from guardrun.platform.types import ProcSample, TreeSample
 
 PS_ARGS = ("-axo", "pid=,ppid=,rss=")
 _TIMEOUT = 10.0  # seconds; ps that hangs this long is a broken system, not a slow one

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 
-from guardrun.platform import ProcSample, TreeSample
+from guardrun.platform.types import ProcSample, TreeSample
 
 _USS_KEYS = (b"Private_Clean:", b"Private_Dirty:", b"Private_Hugetlb:")
 

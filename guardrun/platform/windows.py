@@ -30,8 +30,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from guardrun.errors import ProbeError
-from guardrun.platform import TreeSample
 from guardrun.platform.ps import tree_from_table
+from guardrun.platform.types import TreeSample
 
 QUERY = "SELECT ProcessId, ParentProcessId, WorkingSetSize, PrivatePageCount FROM Win32_Process"
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from guardrun import __version__
-from guardrun.platform import TreeSample, physical_memory
+from guardrun.platform import TreeSample, physical_memory, process_name
 from guardrun.state.project import project_facts
 from guardrun.state.redact import Redactor
 from guardrun.state.store import TAIL_LIMIT, Store
@@ -263,17 +263,7 @@ def _host() -> dict[str, Any]:
 
 
 def _proc_name(pid: int) -> str | None:
-    try:  # /proc/<pid>/comm is one small read; psutil where there is no /proc
-        with open(f"/proc/{pid}/comm", "rb") as f:
-            return f.read().decode(errors="replace").strip()
-    except OSError:
-        pass
-    try:
-        import psutil
-
-        return str(psutil.Process(pid).name())
-    except Exception:  # gone, or not permitted: the name is a nicety
-        return None
+    return process_name(pid)  # gone, or not permitted: None, the name is a nicety
 
 
 def _iso(epoch: float) -> str:

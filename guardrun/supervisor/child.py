@@ -21,7 +21,7 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 
 from guardrun.errors import CommandNotExecutable, CommandNotFound, GuardrunError
-from guardrun.platform.linux import PR_SET_PDEATHSIG, prctl_call
+from guardrun.platform import parent_death_signal
 
 # Signals whose disposition the child must get back at its defaults.
 _RESET = [
@@ -56,12 +56,9 @@ def exit_code(status: int) -> int:
 
 
 def _pdeathsig() -> Callable[[], object] | None:
-    """A prepared prctl(PR_SET_PDEATHSIG, SIGHUP) call, or None off Linux."""
-    prctl = prctl_call()
-    if prctl is None:
-        return None
-    # SIGHUP: what a hung-up terminal would send. The sentinel escalates to SIGKILL.
-    return lambda: prctl(PR_SET_PDEATHSIG, int(signal.SIGHUP), 0, 0, 0)
+    """A prepared parent-death signal for the forked child, or None where there is none.
+    SIGHUP: what a hung-up terminal would send. The sentinel escalates to SIGKILL."""
+    return parent_death_signal(signal.SIGHUP)
 
 
 class Child:

@@ -9,22 +9,19 @@ from __future__ import annotations
 
 import os
 import select
-import signal
 import sys
 import time
 from typing import Any
 
+from guardrun.supervisor.signals import Signals
 from guardrun.supervisor.terminal import Terminal
-
-QUIT_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def countdown(
     seconds: float,
     label: str,
     term: Terminal | None,
-    pending: list[int],
-    wake_r: int,
+    signals: Signals,
     quiet: bool = False,
 ) -> bool:
     """Wait ``seconds``; True to go ahead with the restart, False to quit."""
@@ -51,6 +48,7 @@ def countdown(
     if keys:
         assert term is not None
         term.cbreak()
+    wake_r = signals.wake_fd
     deadline = time.monotonic() + seconds
     try:
         while True:
@@ -71,11 +69,10 @@ def countdown(
                     return False
                 if key[:1] in (b"\r", b"\n"):
                     return True
-            while pending:
-                sig = pending.pop(0)
-                if sig in QUIT_SIGNALS:
+            for _sig, what in signals.take():  # the run loop's table: same meaning here
+                if what == "stop":
                     return False
-                if sig == signal.SIGUSR1:
+                if what == "restart":
                     return True
             if live is not None:
                 live.update(line(left), refresh=True)

@@ -8,7 +8,6 @@ microseconds (once a second), NVML calls cost milliseconds (once every 5 s).
 
 from __future__ import annotations
 
-import sys
 from typing import Any, NamedTuple
 
 from guardrun.units import Threshold
@@ -70,7 +69,7 @@ class ExternalPressure:
             used, _total, _avail = system_memory()
         except (OSError, ValueError):
             return Reading()
-        psi = psi_memory() if sys.platform.startswith("linux") else None
+        psi = psi_memory()  # None where there is no PSI (not Linux, or an old kernel)
         some = psi["some"]["avg10"] if psi and "some" in psi else None
         args = (used, some, self.system_warning, self.system_critical, self.psi)
         level = system_level(*args)

@@ -1,186 +1,160 @@
-"""Supervisor: ties the probe, levels, breaker, child and terminal together.
+"""Supervisor: one synchronous loop that composes parts which do not know each other.
 
-One synchronous loop per child run (see ``watch``): wait on the child's PTY,
-the caller's keys and a signal wake-up pipe, with a timeout that is the next
-memory sample. Signal handlers only record the signal; the loop acts on it
-(as uvicorn's multiprocess supervisor does). The loop returns an ``Outcome``
-and ``run`` decides: restart, exit, or stop at emergency.
+The relay moves bytes; the tree and its probe say what the memory is; the level
+tracker, the breaker and ``decide`` turn numbers into decisions (pure, clock
+injected); the observer records and reports what happened, from ``RunStatus``
+snapshots. Signals are recorded by their handlers and acted on here, from one
+table (``signals.TABLE``). ``watch`` returns an ``Outcome`` for one child run, and
+``run`` decides what follows: restart, exit, or stop at emergency.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import sys
 import time
-from types import FrameType
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from guardrun.errors import ProbeError
-from guardrun.platform import TreeSample
-from guardrun.platform.cgroup import MemoryLimit, memory_limit
-from guardrun.supervisor import degrade
+from guardrun.platform import set_subreaper
+from guardrun.platform.cgroup import MemoryLimit
+from guardrun.platform.cgroup_events import OomWatch
+from guardrun.platform.types import TreeSample
+from guardrun.supervisor import decide, degrade
 from guardrun.supervisor.breaker import Breaker
-from guardrun.supervisor.child import (
-    Child,
-    exit_code,
-    spawn,
-    take_foreground_back,
-    window_size,
-)
-from guardrun.supervisor.levels import (
-    CRITICAL,
-    EMERGENCY,
-    NORMAL,
-    LevelTracker,
-    Thresholds,
-)
+from guardrun.supervisor.child import Child, spawn, take_foreground_back, window_size
+from guardrun.supervisor.levels import CRITICAL, EMERGENCY, NORMAL, poll_interval
+from guardrun.supervisor.memory import MemoryWatch, Pressure
+from guardrun.supervisor.relay import Relay
 from guardrun.supervisor.settings import RunSettings
+from guardrun.supervisor.signals import Signals, name_of
+from guardrun.supervisor.status import RunStatus
 from guardrun.supervisor.stop import stop_tree
 from guardrun.supervisor.terminal import Terminal, reset_modes
 from guardrun.supervisor.tree import TREE_MARKER, Tree
-from guardrun.supervisor.watch import Outcome, WatchLoop
 from guardrun.ui import Reporter
-
-if TYPE_CHECKING:
-    from guardrun.supervisor.observer import Observer
 from guardrun.units import format_bytes, format_duration
 
+if TYPE_CHECKING:
+    from guardrun.observer import Observer
+
 EXIT_EMERGENCY_STOP = 75
-_HANDLED = ("SIGCHLD", "SIGWINCH", "SIGTERM", "SIGHUP", "SIGINT", "SIGUSR1", "SIGUSR2")
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
-# What runtimes print when they die of memory (V8, CPython, glibc, Go, Rust).
-OOM_MESSAGES = (
-    b"JavaScript heap out of memory",
-    b"FATAL ERROR: Reached heap limit",
-    b"MemoryError",
-    b"out of memory",
-    b"Out of memory",
-    b"memory allocation of",
-)
+PROBE_RETRY = 10.0  # seconds between attempts to watch memory again when unwatched
 
 
-def set_subreaper() -> bool:
-    """Orphans of the tree (double-forked daemons) are reparented to us, not to init."""
-    from guardrun.platform.linux import PR_SET_CHILD_SUBREAPER, prctl_call
-
-    prctl = prctl_call()
-    return prctl is not None and int(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
+class Outcome(NamedTuple):
+    kind: str  # "exited" | "restart" | "stop"
+    reason: str = ""
+    signal: int = 0
 
 
-class Supervisor(WatchLoop):
+class Watchdog(Protocol):
+    """Ends the tree if guardrun is SIGKILLed: ``supervisor.sentinel.Sentinel``."""
+
+    pid: int | None
+
+    def update(self, pgid: int, pids: list[int]) -> None: ...
+    def done(self) -> None: ...
+
+
+class Supervisor:
     def __init__(
         self,
         settings: RunSettings,
         reporter: Reporter,
+        *,
+        observer: Observer,
+        external: Pressure | None = None,
+        limit: MemoryLimit,
+        sentinel: Callable[[bytes], Watchdog] | None = None,
+        clock: Callable[[], float] = time.monotonic,
         env: dict[str, str] | None = None,
-        observer: Observer | None = None,
     ) -> None:
-        self.obs = observer
-        self.pending_title: str | None = None
-        self.pending_bell = False
-        self.exit_code: int | None = None
         self.s = settings
         self.ui = reporter
+        self.obs = observer
+        self.external = external
+        self.limit = limit
+        self.clock = clock
         self.env = dict(os.environ if env is None else env)
-        self.pid = os.getpid()
-        self.clock = time.monotonic
-        self.breaker = Breaker(settings.policy, self.clock)
+        self.name = os.path.basename(settings.argv[0])
+        self.breaker = Breaker(settings.policy, clock)
+        self.signals = Signals()
+        self.relay = Relay(-1, clock)
+        self.tree = Tree(f"{os.getpid()}-{os.urandom(4).hex()}", self._not_ours, self._probe_failed)
+        self.mem = MemoryWatch(settings, limit, self.tree, external, reporter.warn)
+        self._sentinel_factory = sentinel
+        self._sentinel: Watchdog | None = None
         self.mode = degrade.NORMAL
         self.restarts = 0
         self.child: Child | None = None
-        self.argv = list(settings.argv)
-        self.name = os.path.basename(self.argv[0])
-        self._pending: list[int] = []
-        self._wake_r = self._wake_w = -1
-        self.tree = Tree(f"{self.pid}-{os.urandom(4).hex()}", self._not_ours, self._probe_failed)
-        self._sentinel: Any = None
+        self.exit_code: int | None = None
+        self.output_tail = b""
         self._term: Terminal | None = None
         self._retry_at = 0.0
-        self.output_tail = b""
-        self.external: Any = None
-        self._external_level = NORMAL
-        self._oom: Any = None
-        self._pss: Any = None
-        self.last_sample: TreeSample | None = None
-        self.history: list[tuple[float, int]] = []
-        self.limit: MemoryLimit | None = None
-        self.thresholds: Thresholds | None = None
-        self.tracker: LevelTracker | None = None
+        self._probe_retry_at = 0.0
+        self._oom: OomWatch | None = None
 
-    # ----------------------------------------------------------------- set-up
+    # ------------------------------------------------------------ the snapshot
+    def status(self) -> RunStatus:
+        child = self.child
+        nxt = self.breaker.next_allowed()
+        exit_status = None
+        if child is not None and child.status is not None:
+            sig = child.term_signal()
+            exit_status = -sig if sig is not None else child.returncode
+        mem = self.mem
+        return RunStatus(
+            name=self.name,
+            metric=mem.metric,
+            mode=self.mode,
+            level=mem.level,
+            restarts=self.restarts,
+            child_pid=child.pid if child else None,
+            child_argv=child.argv if child else self.s.argv,
+            child_started_wall=child.started_wall if child else None,
+            child_exit=exit_status,
+            sample=mem.last_sample,
+            history=mem.history,
+            thresholds=mem.thresholds,
+            cgroup_dir=self.limit.cgroup_dir,
+            breaker=self.breaker.snapshot(),
+            next_restart_at=None if nxt is None else time.time() + nxt - self.clock(),
+            env=self.env,
+            child_title=self.relay.child_title,
+        )
+
+    def _event(self, kind: str, child: Child | None = None, **fields: object) -> None:
+        if child is not None:
+            fields.update(
+                child_pid=child.pid, exit_code=child.returncode, signal=child.term_signal()
+            )
+        self.obs.event(kind, self.status(), **fields)
+
+    # ------------------------------------------------------------------ child
     def _use_pty(self) -> bool:
         if self.s.pty is not None:
             return self.s.pty
         return os.isatty(0) and os.isatty(1)
 
-    def _install_signals(self) -> None:
-        r, w = os.pipe()
-        os.set_blocking(r, False)
-        os.set_blocking(w, False)
-        self._wake_r, self._wake_w = r, w
-        signal.set_wakeup_fd(w, warn_on_full_buffer=False)
-        for name in _HANDLED:
-            signal.signal(getattr(signal, name), self._on_signal)
-
-    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        self._pending.append(signum)
-
-    def _restore_signals(self) -> None:
-        signal.set_wakeup_fd(-1)
-        for name in _HANDLED:
-            signal.signal(getattr(signal, name), signal.SIG_DFL)
-        for fd in (self._wake_r, self._wake_w):
-            if fd >= 0:
-                os.close(fd)
-        self._wake_r = self._wake_w = -1
-
-    def _setup_memory(self) -> None:
-        self.limit = memory_limit()
-        total = self.limit.bytes
-        self.thresholds = Thresholds(
-            self.s.warning.resolve(total),
-            self.s.critical.resolve(total),
-            self.s.emergency.resolve(total),
-        )
-        self.tracker = LevelTracker(
-            self.thresholds, self.s.sustained, self.s.hysteresis, self.s.hysteresis_bytes
-        )
-        try:
-            self.tree.open_probes(self.s.probe)
-        except ProbeError as err:
-            self._degrade(degrade.PROBE_LOST, f"memory cannot be watched: {err}")
-
-    # ------------------------------------------------------------------ child
     def _start(self, argv: list[str]) -> Child:
         env = dict(self.env)
         env[TREE_MARKER] = self.tree.nonce
         use_pty = self._use_pty()
-        fg = None
-        if not use_pty and os.isatty(0):
-            fg = 0
         child = spawn(
             argv,
             use_pty=use_pty,
             env=env,
             cwd=self.s.cwd,
             winsize=window_size(0) if use_pty else None,
-            foreground_fd=fg,
+            foreground_fd=0 if not use_pty and os.isatty(0) else None,
         )
-        if child.master_fd is not None:
-            os.set_blocking(child.master_fd, False)
         self.child = child
-        self.tree.new_child(child.pid)
-        assert self.tracker is not None
-        self.tracker.reset()
-        self.history = []
-        self.last_sample = None
-        if sys.platform.startswith("linux"):
-            from guardrun.platform.cgroup_events import OomWatch
-
-            self._oom = OomWatch(child.pid)
-        if self.obs is not None:
-            self.obs.started(self, child, self.restarts)
+        self.mem.new_child(child.pid)
+        self.relay.attach(child.master_fd, keys=os.isatty(0))
+        self._oom = OomWatch(child.pid)  # no memory cgroup (not Linux): counts nothing
+        self.obs.started(self.status())
         return child
 
     def _members(self) -> list[int]:
@@ -190,36 +164,64 @@ class Supervisor(WatchLoop):
 
     def _not_ours(self) -> set[int]:
         pids = {self._sentinel.pid if self._sentinel and self._sentinel.pid else -1}
-        if self.obs is not None:
-            pids |= self.obs.hook_pids()
-        return pids
+        return pids | self.obs.hook_pids()
 
+    def _stop(self, child: Child, first: int = signal.SIGTERM) -> None:
+        def drain() -> None:  # what the child writes while it stops, without waiting
+            self.relay.drain(child.master_fd, wait=0.0)
+
+        stop_tree(child, self._members, self.tree.reap, self.s.grace, self.ui.detail, drain, first)
+        self.tree.reap()
+
+    def _between_runs(self, child: Child) -> None:
+        """The child is gone: the terminal is guardrun's again."""
+        self.relay.detach()
+        child.close()
+        if self._term is not None:
+            self._term.restore()
+            if child.signals_sent or not self._clean(child):
+                reset_modes(1)
+        elif os.isatty(0) and child.master_fd is None:
+            take_foreground_back(0)
+        self.ui.set_drawing(False)
+
+    def _clean(self, child: Child) -> bool:
+        return decide.clean_exit(child.returncode, child.term_signal(), child.signals_sent)
+
+    # --------------------------------------------------------------- memory
     def _probe_failed(self, failed: str, using: str, error: str) -> None:
         if not using:
             self._degrade(degrade.PROBE_LOST, f"memory cannot be watched: {error}")
             return
         self.ui.warn(f"probe {failed} failed ({error}); using {using}")
-        if self.obs is not None:
-            self.obs.event("probe_fallback", self, failed=failed, using=using, error=error)
+        self._event("probe_fallback", failed=failed, using=using, error=error)
 
-    # --------------------------------------------------------------- sampling
     def _sample(self) -> TreeSample | None:
         child = self.child
         assert child is not None
-        sample = self.tree.sample()
+        if self.mode == degrade.UNWATCHED and not self._probe_again():
+            return None
+        sample = self.mem.sample()
         if sample is None:
             return None
         if self._sentinel is not None:
             self._sentinel.update(child.pgid, sample.pids)
-        self.last_sample = sample
-        self.history.append((time.time(), sample.rss))
-        if len(self.history) > 120:
-            del self.history[:-60]
-        if self.obs is not None:
-            self.obs.update_live(self)
-            if self._term is not None:
-                self.pending_title = self.obs.title_text(self) or self.pending_title
+        self.obs.sampled(self.status())
         return sample
+
+    def _probe_again(self) -> bool:
+        """Unwatched: every PROBE_RETRY seconds, try the backends again."""
+        now = self.clock()
+        if now < self._probe_retry_at:
+            return False
+        self._probe_retry_at = now + PROBE_RETRY
+        try:
+            probe = self.mem.probe_again()
+        except ProbeError as err:
+            self.ui.detail(f"memory still cannot be watched: {err}")
+            return False
+        self._degrade(degrade.PROBE_BACK, f"memory can be watched again (probe {probe})")
+        return self.mode == degrade.NORMAL
 
     def _degrade(self, event: str, why: str) -> degrade.Transition:
         old = self.mode
@@ -227,70 +229,102 @@ class Supervisor(WatchLoop):
         self.mode = t.mode
         if t.action == "warn":
             self.ui.warn(why)
-        if t.changed and self.obs is not None:
+        elif t.changed and t.mode == degrade.NORMAL and why:
+            self.ui.info(why)
+        if t.changed:
+            st = self.status()
             if t.mode == degrade.NORMAL:
-                self.obs.event("recovered", self, previous=old, reason=why)
+                self.obs.event("recovered", st, previous=old, reason=why)
             else:
-                self.obs.event("degraded", self, previous=old, reason=why)
-                self.obs.hook("on_degraded", self)
-            self.obs.update_live(self, force=True)
+                self.obs.event("degraded", st, previous=old, reason=why)
+                self.obs.hook("on_degraded", st)
+            self.obs.update_live(st, force=True)
         return t
 
     def capture(self, reason: str) -> str | None:
         """Save state before acting; returns the state id, or None."""
-        if self.obs is None:
-            return None
         if self.child is not None and self.child.status is None:
             self._sample()  # the state records memory as it is now, not at the last poll
-        return self.obs.capture(self, reason)
+        return self.obs.capture(self.status(), reason)
 
-    def restart_argv(self) -> list[str]:
-        """The argv for the next run (resuming the conversation when possible)."""
-        if self.obs is None:
-            return list(self.argv)
-        return self.obs.restart_argv(self)
+    # ------------------------------------------------------------- the loop
+    def watch(self, child: Child) -> Outcome:
+        """Relay and sample until the child exits or something must be done."""
+        relay, clock, s = self.relay, self.clock, self.s
+        since: float | None = None
+        next_sample = clock()
+        while True:
+            relay.pump(next_sample)
+            if self.signals.pending:
+                outcome = self._on_signals(child)
+                if outcome is not None:
+                    return outcome
+            if child.status is not None:
+                self.output_tail = relay.tail[-4096:] + relay.drain(child.master_fd)
+                return Outcome("exited")
+            now = clock()
+            if now < next_sample:
+                continue
+            sample = self._sample()
+            if sample is None:
+                next_sample = now + s.interval
+                continue
+            relay.flush()
+            tick = self.mem.judge(sample, now)
+            if tick.level != tick.previous:
+                self.obs.level_changed(self.status(), tick.previous, tick.level, tick.value)
+            ext = tick.external
+            if ext is not None and tick.external_changed:
+                self.obs.external_changed(self.status(), ext.level, ext.source, ext.reason)
+            acting = decide.acting_level(
+                tick.level, ext.level if ext else NORMAL, ext.source if ext else ""
+            )
+            since = decide.critical_since(acting.level, since, now)
+            next_sample = now + poll_interval(acting.level, s.interval)
+            if not s.restart or now < self._retry_at:
+                continue
+            last_io = relay.last_io if child.master_fd is not None else None
+            reason = decide.restart_now(acting, since, now, last_io, s.idle_quiet, s.idle_wait)
+            if reason is not None:
+                return Outcome("restart", reason)
 
-    # -------------------------------------------------------------- decisions
-    def _clean_exit(self, child: Child) -> bool:
-        """True when the child's exit is the user's or guardrun's doing, not a crash."""
-        code = child.returncode
-        sig = child.term_signal()
-        if code == 0:
-            return True
-        if sig in (signal.SIGINT, signal.SIGQUIT) or code in (130, 131):
-            return True  # the user's Ctrl-C or Ctrl-\
-        if sig is not None and sig in child.signals_sent:
-            return True
-        return False
+    def _on_signals(self, child: Child) -> Outcome | None:
+        outcome: Outcome | None = None
+        for sig, what in self.signals.take():
+            if what == "child":
+                child.poll()
+                self.tree.reap()
+            elif what == "resize":
+                self._resize(child)
+            elif what == "stop":
+                outcome = Outcome("stop", f"received {name_of(sig)}", sig)
+            elif what == "restart" and outcome is None:
+                outcome = Outcome("restart", "signal")
+            elif what == "capture":
+                self.capture("manual")
+        return outcome
 
-    def _stop(self, child: Child, first: int = signal.SIGTERM) -> None:
-        def drain() -> None:  # what the child writes while it stops, without waiting
-            self._drain(child, wait=0.0)
+    def _resize(self, child: Child) -> None:
+        size = window_size(0)
+        if size is not None and child.master_fd is not None:
+            import fcntl
+            import termios
 
-        stop_tree(child, self._members, self.tree.reap, self.s.grace, self.ui.detail, drain, first)
-        self.tree.reap()
+            try:
+                fcntl.ioctl(child.master_fd, termios.TIOCSWINSZ, size)
+            except OSError:
+                pass
 
-    def _between_runs(self, child: Child) -> None:
-        """The child is gone: the terminal is guardrun's again."""
-        child.close()
-        if self._term is not None:
-            self._term.restore()
-            if child.signals_sent or not self._clean_exit(child):
-                reset_modes(1)
-        elif os.isatty(0) and self.child is not None and child.master_fd is None:
-            take_foreground_back(0)
-        self.ui.set_drawing(False)
-
+    # ------------------------------------------------------- restart protection
     def _try_restart(self, reason: str, crashed: bool) -> bool:
         """Ask restart protection; True when a restart may go ahead."""
         now = self.clock()
         decision = self.breaker.request()
         if decision.allowed:
             if self.mode != degrade.NORMAL:
-                self._degrade(degrade.RESTART_ALLOWED, "")
-                self.ui.info("restart protection allows a probe restart")
+                self._degrade(degrade.RESTART_ALLOWED, "restart protection allows a probe restart")
             return True
-        self._retry_at = now + max(decision.wait, self.s.interval)
+        self._retry_at = decide.retry_at(now, decision.wait, self.s.interval)
         self._event(
             "restart_refused",
             reason=reason,
@@ -310,76 +344,84 @@ class Supervisor(WatchLoop):
 
     def _announce_restart(self, why: str) -> float:
         """Print why, the memory, the attempt and the cooldown; return the cooldown."""
-        decision_wait = self.breaker.cooldown()
+        wait = self.breaker.cooldown()
         attempt = len(self.breaker.restarts) + 1
         p = self.s.policy
         self.ui.warn(
             f"restarting {self.name}: {why} (attempt {attempt}/{p.max_attempts} within "
-            f"{format_duration(p.window)}, cooldown {format_duration(decision_wait)})"
+            f"{format_duration(p.window)}, cooldown {format_duration(wait)})"
         )
-        return decision_wait
+        return wait
 
     def _why(self, reason: str) -> str:
-        sample = self.last_sample
-        if reason in (CRITICAL, EMERGENCY) and sample is not None and self.thresholds:
-            value = sample.total(self.s.metric)
+        sample = self.mem.last_sample
+        if reason in (CRITICAL, EMERGENCY) and sample is not None:
+            value = sample.total(self.mem.metric)
+            n = len(sample.procs)
             return (
                 f"memory {format_bytes(value)} over {reason} "
-                f"{format_bytes(self.thresholds.of(reason))} "
-                f"({len(sample.procs)} process{'es' if len(sample.procs) != 1 else ''})"
+                f"{format_bytes(self.mem.thresholds.of(reason))} "
+                f"({n} process{'es' if n != 1 else ''})"
             )
         if reason == "signal":
             return "asked to restart (SIGUSR1)"
         return reason
+
+    def _exit_why(self, child: Child, kind: str) -> str:
+        sig = child.term_signal()
+        how = (
+            f"exited with code {child.returncode}"
+            if sig is None
+            else f"was killed by {name_of(sig)}"
+        )
+        return f"{self.name} {how}" + (" (out of memory)" if kind == "oom" else "")
 
     def _cooldown(self, seconds: float) -> bool:
         """Wait out the cooldown between runs; False when the user asked to quit."""
         from guardrun.supervisor.countdown import countdown
 
         return countdown(
-            seconds,
-            f"restarting {self.name}",
-            self._term,
-            self._pending,
-            self._wake_r,
-            quiet=self.ui.quiet,
+            seconds, f"restarting {self.name}", self._term, self.signals, quiet=self.ui.quiet
         )
 
     # -------------------------------------------------------------------- run
     def run(self) -> int:
         """Supervise until the command is done; returns guardrun's exit code."""
-        from guardrun.supervisor.sentinel import Sentinel
-
-        self._install_signals()
+        self.signals.install()
+        self.relay.wake_fd = self.signals.wake_fd
         set_subreaper()
-        self._sentinel = Sentinel(self.tree.marker)
+        if self._sentinel_factory is not None:
+            self._sentinel = self._sentinel_factory(self.tree.marker)
         try:
-            self._setup_memory()
+            try:
+                self.tree.open_probes(self.s.probe)
+            except ProbeError as err:
+                self._degrade(degrade.PROBE_LOST, f"memory cannot be watched: {err}")
             if self._use_pty() and os.isatty(0):
                 self._term = Terminal(0)
+                self.obs.attach_terminal(self.relay.put)
             self.exit_code = self._run()
             return self.exit_code
         finally:
             child = self.child
             if child is not None and (child.status is None or self._members()):
                 self._stop(child)
+            self.relay.detach()
             if self._term is not None:
                 self._term.close()
             if child is not None:
                 child.close()
             self.ui.set_drawing(False)
-            self.tree.close()
-            if self.external is not None:
-                self.external.close()
-            if self.obs is not None:
-                self.obs.close(self, self.exit_code if self.exit_code is not None else 70)
-            self._sentinel.done()
-            self._restore_signals()
+            self.mem.close()
+            self.obs.close(self.status(), self.exit_code if self.exit_code is not None else 70)
+            self.relay.flush(force=True)  # the title the terminal had, put back
+            if self._sentinel is not None:
+                self._sentinel.done()
+            self.signals.restore()
 
     def _run(self) -> int:
-        argv = list(self.argv)
-        assert self.thresholds is not None and self.limit is not None
-        t = self.thresholds
+        argv = list(self.s.argv)
+        t = self.mem.thresholds
         self.ui.detail(
             f"watching {' '.join(argv)}: warning {format_bytes(t.warning)}, critical "
             f"{format_bytes(t.critical)}, emergency {format_bytes(t.emergency)} "
@@ -400,9 +442,8 @@ class Supervisor(WatchLoop):
                 return code if code is not None else 0
             self.breaker.record_restart()
             self.restarts += 1
-            argv = self.restart_argv()
-            if self.obs is not None:
-                self.obs.hook("on_restart", self)
+            argv = self.obs.restart_argv(self.status())
+            self.obs.hook("on_restart", self.status())
 
     def _supervise(self, child: Child) -> tuple[bool, float]:
         """Watch one child run. (True, exit code) to exit; (False, cooldown) to restart."""
@@ -417,28 +458,7 @@ class Supervisor(WatchLoop):
                 self._event("child_exited", child=child, reason=outcome.reason)
                 return True, code if code is not None else 128 + outcome.signal
             if outcome.kind == "exited":
-                crash = self._crash_kind(child)
-                self._event("child_exited", child=child, reason=crash or "exit")
-                self._stop(child)  # remnants: grandchildren, daemons
-                self._between_runs(child)
-                code = child.returncode
-                assert code is not None
-                if crash is None or not (self.s.restart and self.s.on_crash):
-                    return True, code
-                ran = self.clock() - child.started
-                if ran < self.s.min_uptime:
-                    self.ui.warn(
-                        f"{self.name} failed {ran:.1f}s after starting (code {code}): "
-                        "not restarting a command that fails at start"
-                    )
-                    return True, code
-                why = self._exit_why(child, crash)
-                self._event("restart_requested", reason=crash)
-                if not self._try_restart(crash, crashed=True):
-                    self.ui.warn(f"{why}; not restarting it")
-                    return True, code
-                self.capture(crash)
-                return False, self._announce_restart(why)
+                return self._exited(child)
             self._event("restart_requested", reason=outcome.reason)
             allowed = self._try_restart(outcome.reason, crashed=False)
             if self.mode == degrade.EMERGENCY_STOP:
@@ -450,36 +470,32 @@ class Supervisor(WatchLoop):
             self._between_runs(child)
             return False, self._announce_restart(self._why(outcome.reason))
 
-    def _crash_kind(self, child: Child) -> str | None:
-        """None for an exit that is the user's or guardrun's doing; else "crash" or "oom"."""
-        if self._clean_exit(child):
-            return None
-        if child.term_signal() == signal.SIGKILL and self._oom is not None:
-            if self._oom.new_kills() > 0:
-                return "oom"
-        if any(m in self.output_tail for m in OOM_MESSAGES):
-            return "oom"
-        return "crash"
-
-    def _exit_why(self, child: Child, kind: str) -> str:
-        sig = child.term_signal()
-        how = (
-            f"exited with code {child.returncode}"
-            if sig is None
-            else f"was killed by {signal.Signals(sig).name}"
+    def _exited(self, child: Child) -> tuple[bool, float]:
+        oom_kills = self._oom.new_kills() if self._oom is not None else 0
+        crash = decide.exit_kind(
+            child.returncode, child.term_signal(), child.signals_sent, oom_kills, self.output_tail
         )
-        if kind == "oom":
-            how += " (out of memory)"
-        return f"{self.name} {how}"
-
-    def _event(self, kind: str, child: Child | None = None, **fields: Any) -> None:
-        if self.obs is None:
-            return
-        if child is not None:
-            fields.update(
-                child_pid=child.pid, exit_code=child.returncode, signal=child.term_signal()
+        self._event("child_exited", child=child, reason=crash or "exit")
+        self._stop(child)  # remnants: grandchildren, daemons
+        self._between_runs(child)
+        code = child.returncode
+        assert code is not None
+        if crash is None or not (self.s.restart and self.s.on_crash):
+            return True, code
+        ran = self.clock() - child.started
+        if decide.start_failure(ran, self.s.min_uptime):
+            self.ui.warn(
+                f"{self.name} failed {ran:.1f}s after starting (code {code}): "
+                "not restarting a command that fails at start"
             )
-        self.obs.event(kind, self, **fields)
+            return True, code
+        why = self._exit_why(child, crash)
+        self._event("restart_requested", reason=crash)
+        if not self._try_restart(crash, crashed=True):
+            self.ui.warn(f"{why}; not restarting it")
+            return True, code
+        self.capture(crash)
+        return False, self._announce_restart(why)
 
     def _emergency_stop(self, child: Child) -> int:
         state = self.capture("emergency")
@@ -491,6 +507,3 @@ class Supervisor(WatchLoop):
         )
         self.ui.info("resume the conversation with: guardrun state resume")
         return EXIT_EMERGENCY_STOP
-
-
-__all__ = ["Supervisor", "Outcome", "exit_code", "EXIT_EMERGENCY_STOP"]

@@ -10,40 +10,19 @@ hit) whenever it changes. Members born since the last sample are found by the
 marker every process of the tree inherits in its environment. EOF without a
 "done" line means guardrun died: the sentinel sends SIGTERM to the last known
 tree, waits a short grace, then SIGKILL.
-Linux only (start times come from /proc); elsewhere the PTY hangup must do.
+Wherever the platform gives start times and ``fork`` exists (not Windows).
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import sys
 import time
 from collections.abc import Iterable
 
-from guardrun.platform.linux import start_time
+from guardrun.platform import HAS_START_TIMES, marked, start_time
 
 GRACE = 3.0
-
-
-def marked(marker: bytes, proc: str = "/proc") -> dict[int, int]:
-    """Processes whose environment holds ``marker`` (NAME=VALUE): the tree's members
-    that were born since the last update and kept the environment they inherited."""
-    found: dict[int, int] = {}
-    me = os.getpid()
-    for name in os.listdir(proc):
-        if not name.isdigit() or int(name) == me:
-            continue
-        try:
-            with open(f"{proc}/{name}/environ", "rb") as f:
-                if marker not in f.read().split(b"\0"):
-                    continue
-        except OSError:
-            continue
-        st = start_time(int(name))
-        if st is not None:
-            found[int(name)] = st
-    return found
 
 
 def _sentinel_main(r: int, marker: bytes) -> None:  # pragma: no cover - forked sentinel
@@ -98,7 +77,7 @@ class Sentinel:
         self.pid: int | None = None
         self._w: int | None = None
         self._last: tuple[int, frozenset[int]] | None = None
-        if not sys.platform.startswith("linux"):
+        if not HAS_START_TIMES or not hasattr(os, "fork"):
             return
         r, w = os.pipe()
         import warnings

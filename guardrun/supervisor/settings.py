@@ -1,4 +1,6 @@
-"""What the supervisor needs to know, as plain values (built by the CLI from the config)."""
+"""What the supervisor needs to know, as plain values, built by ``runner`` from the
+config's memory and restart sections and the terminal flags. What the observer needs
+(state, hooks, notifications, resume) it reads from its own sections of the config."""
 
 from __future__ import annotations
 
@@ -27,11 +29,7 @@ class RunSettings(NamedTuple):
     # A command that fails this soon after starting has a start problem (a bad
     # flag, a missing login), not a crash: restarting it would only loop.
     min_uptime: float = 2.0
-    resume: bool = True
-    resume_args: tuple[str, ...] = ()
     on_exhausted: str = "monitor"
     policy: Policy = Policy()
     pty: bool | None = None  # None: when stdin and stdout are terminals
-    force: bool = False
-    agent: str = "auto"
     cwd: str | None = None

@@ -15,29 +15,11 @@ import signal
 import time
 from collections.abc import Callable
 
+from guardrun.platform import alive
 from guardrun.supervisor.child import Child
 
 POLL = 0.05
 KILL_WAIT = 5.0  # after SIGKILL, how long to wait for the kernel to finish
-
-
-def alive(pid: int) -> bool:
-    """True for a process that exists and is not a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
-        return data[data.rfind(b")") + 2 : data.rfind(b")") + 3] != b"Z"
-    except FileNotFoundError:
-        return False
-    except OSError:
-        pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _send(child: Child, pids: list[int], sig: int, group: bool = True) -> None:

@@ -12,22 +12,20 @@ once per pid, so the environment is read once per newcomer, not per poll.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable
 
 from guardrun.errors import ProbeError
-from guardrun.platform import Probe, TreeSample, open_next, probe_names
-from guardrun.supervisor.stop import alive
+from guardrun.platform import (
+    Probe,
+    TreeSample,
+    alive,
+    direct_children,
+    environ_has,
+    open_next,
+    probe_names,
+)
 
 TREE_MARKER = "GUARDRUN_TREE"
-
-
-def _environ_has(pid: int, needle: bytes) -> bool:
-    try:
-        with open(f"/proc/{pid}/environ", "rb") as f:
-            return needle in f.read().split(b"\0")
-    except OSError:
-        return False
 
 
 class Tree:
@@ -47,7 +45,6 @@ class Tree:
         self.adopted: list[int] = []
         self._known: set[int] = set()
         self._verdicts: dict[int, bool] = {}
-        self._linux = sys.platform.startswith("linux")
         self._fallbacks: list[str] = []
 
     def open_probes(self, name: str) -> None:
@@ -67,10 +64,6 @@ class Tree:
         self.adopted = []
 
     def _adopted_roots(self) -> list[int]:
-        if not self._linux:
-            return []
-        from guardrun.platform.linux import direct_children
-
         skip = self._not_ours() | {self.child_pid}
         out = []
         for pid in direct_children(os.getpid()):
@@ -78,7 +71,7 @@ class Tree:
                 continue
             ours = self._verdicts.get(pid)
             if ours is None:
-                ours = pid in self._known or _environ_has(pid, self.marker)
+                ours = pid in self._known or environ_has(pid, self.marker)
                 self._verdicts[pid] = ours
             if ours:
                 out.append(pid)

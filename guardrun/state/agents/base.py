@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
@@ -141,36 +140,19 @@ def same_dir(a: str | Path, b: str | Path) -> bool:
 
 
 def open_files(pids: Sequence[int], pattern: re.Pattern[str]) -> list[Path]:
-    """Files held open by ``pids`` whose path matches ``pattern`` (Linux /proc; else empty)."""
-    if not sys.platform.startswith("linux"):
-        return []
-    found: list[Path] = []
-    for pid in pids:
-        fd_dir = f"/proc/{pid}/fd"
-        try:
-            fds = os.listdir(fd_dir)
-        except OSError:
-            continue
-        for fd in fds:
-            try:
-                target = os.readlink(f"{fd_dir}/{fd}")
-            except OSError:
-                continue
-            if pattern.search(target) and Path(target) not in found:
-                found.append(Path(target))
-    return found
+    """Files held open by ``pids`` whose path matches ``pattern`` (every OS: platform/)."""
+    from guardrun.platform import open_files as held
+
+    return [Path(p) for p in held(pids, pattern)]
 
 
 def proc_start_ticks(pid: int) -> str | None:
-    """Field 22 of /proc/<pid>/stat (start time in clock ticks since boot), or None."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read().decode("ascii", "replace")
-    except OSError:
-        return None
-    # comm (field 2) may hold spaces and parentheses: split after its last ")".
-    fields = stat.rsplit(")", 1)[-1].split()
-    return fields[19] if len(fields) > 19 else None
+    """The process's start time as text (on Linux clock ticks since boot, the
+    ``procStart`` Claude Code records), or None."""
+    from guardrun.platform import start_time
+
+    st = start_time(pid)
+    return None if st is None else str(st)
 
 
 def split_option(arg: str) -> tuple[str, str | None]:

@@ -1,16 +1,18 @@
-"""What the supervisor tells the world: events, hooks, notifications, the live file,
-and the state captured before acting (with the session it needs to resume).
+"""What a run tells the world: events, hooks, notifications, the live file, the
+terminal title, and the state captured before acting (with the session it needs to
+resume).
 
-The supervisor decides; this module records and reports. Nothing here may stall
-the loop: hooks and desktop notifications run in the background, the event log
-and the live file are single small writes, and capture is bounded (git runs
-with a short timeout in a thread while the rest is gathered).
+The supervisor decides; this module records and reports. It reads a ``RunStatus``
+snapshot and never the ``Supervisor``; it reaches the terminal only through the
+sink it is given (the relay's queue, written between the child's output chunks).
+Nothing here may stall the loop: hooks and desktop notifications run in the
+background, the event log and the live file are single small writes, and capture
+is bounded (git runs with a short timeout in a thread while the rest is gathered).
 """
 
 from __future__ import annotations
 
 import os
-import signal
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,15 +24,16 @@ from guardrun.state.agents import Agent, Session, detect
 from guardrun.state.project import project_root
 from guardrun.state.store import Store
 from guardrun.supervisor.levels import CRITICAL, EMERGENCY, NORMAL, RANK, WARNING
+from guardrun.supervisor.status import RunStatus
 from guardrun.ui import Reporter
 from guardrun.units import format_bytes
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from guardrun.config_schema import Config
     from guardrun.hooks import HookRunner
     from guardrun.notify import Notifier
-    from guardrun.supervisor.child import Child
-    from guardrun.supervisor.run import Supervisor
 
 HOOK_FOR_LEVEL = {WARNING: "on_warning", CRITICAL: "on_critical", EMERGENCY: "on_critical"}
 
@@ -66,6 +69,11 @@ class Observer:
         self.live = LiveFile(state_dir, os.getpid())
         self._warned_capture = False
         self._title = ""
+        self._sink: Callable[[bytes], None] | None = None
+
+    def attach_terminal(self, sink: Callable[[bytes], None]) -> None:
+        """Where title and bell bytes go while the child draws (the relay's queue)."""
+        self._sink = sink
 
     # hooks.py and notify.py bring subprocess and threading: built on first use.
     @property
@@ -86,7 +94,9 @@ class Observer:
 
             cfg = self.cfg.notify
             out = 1 if os.isatty(1) else None
-            self._notifier = notify.Notifier(cfg.title, cfg.bell, cfg.desktop, out, log=self.events)
+            self._notifier = notify.Notifier(
+                cfg.title, cfg.bell, cfg.desktop, out, log=self.events, sink=self._sink
+            )
         return self._notifier
 
     def _scrub(self, text: str) -> str:
@@ -113,146 +123,137 @@ class Observer:
         self.ui.detail(line.rstrip("\n"))
 
     # --------------------------------------------------------------- events
-    def event(self, kind: str, sup: Supervisor | None = None, **fields: Any) -> None:
-        if sup is not None:
-            sample = sup.last_sample
-            fields.setdefault("memory_bytes", sample.total(sup.s.metric) if sample else None)
-            fields.setdefault("level", sup.tracker.level if sup.tracker else None)
-            fields.setdefault("mode", sup.mode)
+    def event(self, kind: str, st: RunStatus | None = None, **fields: Any) -> None:
+        if st is not None:
+            fields.setdefault("memory_bytes", st.memory_bytes)
+            fields.setdefault("level", st.level)
+            fields.setdefault("mode", st.mode)
         self.events.emit(kind, **fields)
 
-    def hook(self, name: str, sup: Supervisor) -> None:
+    def hook(self, name: str, st: RunStatus) -> None:
         argvs: list[str] = getattr(self.cfg.hooks, name)
         if not argvs:
             return
-        child = sup.child
-        sample = sup.last_sample
         from guardrun.hooks import hook_env
 
-        env = hook_env(
-            self.run_id,
-            child.pid if child else None,
-            sample.total(sup.s.metric) if sample else None,
-            sup.tracker.level if sup.tracker else NORMAL,
-            self.last_state_file,
-        )
+        env = hook_env(self.run_id, st.child_pid, st.memory_bytes, st.level, self.last_state_file)
         self.hooks.run(name, argvs, env)
 
     # ------------------------------------------------------------ lifecycle
-    def started(self, sup: Supervisor, child: Child, restarts: int) -> None:
+    def started(self, st: RunStatus) -> None:
         self._warned_capture = False
-        kind = "started" if restarts == 0 else "restarted"
         self.event(
-            kind,
-            sup,
-            argv=self._safe_argv(child.argv),
-            child_pid=child.pid,
-            attempt=restarts,
+            "started" if st.restarts == 0 else "restarted",
+            st,
+            argv=self._safe_argv(list(st.child_argv)),
+            child_pid=st.child_pid,
+            attempt=st.restarts,
             agent=self.agent.name,
             session_id=self.session.session_id if self.session else None,
         )
-        self.update_live(sup, force=True)
+        self.update_live(st, force=True)
 
-    def update_live(self, sup: Supervisor, force: bool = False) -> None:
+    def sampled(self, st: RunStatus) -> None:
+        """A new sample: the live file (at most once a second) and the title."""
+        self.update_live(st)
+        if self._sink is not None and self.cfg.notify.title:
+            self.title(st)
+
+    def update_live(self, st: RunStatus, force: bool = False) -> None:
         if not force and not self.live.due():
             return  # called at every sample: build nothing between writes
-        child = sup.child
-        sample = sup.last_sample
-        nxt = sup.breaker.next_allowed()
         self.live.update(
             {
                 "argv": self._safe_argv(),
                 "cwd": str(self.cwd),
                 "run_id": self.run_id,
-                "child_pid": child.pid if child else None,
-                "memory_bytes": sample.total(sup.s.metric) if sample else None,
-                "processes": len(sample.procs) if sample else None,
-                "level": sup.tracker.level if sup.tracker else None,
-                "mode": sup.mode,
-                "restarts": sup.restarts,
-                "breaker": sup.breaker.state,
-                "next_restart_at": None if nxt is None else time.time() + nxt - sup.clock(),
+                "child_pid": st.child_pid,
+                "memory_bytes": st.memory_bytes,
+                "processes": st.processes,
+                "level": st.level,
+                "mode": st.mode,
+                "restarts": st.restarts,
+                "breaker": st.breaker.get("state"),
+                "next_restart_at": st.next_restart_at,
                 "agent": self.agent.name,
                 "session_id": self.session.session_id if self.session else None,
-                "cgroup_bytes": self._cgroup_current(sup),
+                "cgroup_bytes": _cgroup_current(st.cgroup_dir),
             },
             force=force,
         )
 
-    def _cgroup_current(self, sup: Supervisor) -> int | None:
-        """memory.current of the cgroup the limit comes from, beside the tree's sum."""
-        limit = sup.limit
-        if limit is None or limit.cgroup_dir is None:
-            return None
-        for name in ("memory.current", "memory.usage_in_bytes"):
-            try:
-                return int((limit.cgroup_dir / name).read_text())
-            except (OSError, ValueError):
-                continue
-        return None
-
-    def title_text(self, sup: Supervisor) -> str | None:
-        """The terminal title for now, or None when unchanged."""
-        sample = sup.last_sample
-        if sample is None or sup.tracker is None:
-            return None
-        level = sup.tracker.level
+    def title(self, st: RunStatus) -> None:
+        """Show the figure in the terminal title, written only when its text changes."""
+        if st.sample is None:
+            return
         trend = 0.0
-        if len(sup.history) >= 2:
-            trend = float(sup.history[-1][1] - sup.history[-2][1])
+        if len(st.history) >= 2:
+            trend = float(st.history[-1][1] - st.history[-2][1])
         from guardrun.notify import format_title
 
-        text = format_title(sup.name, sample.total(sup.s.metric), level, trend)
-        if text == self._title:
-            return None
-        self._title = text
-        return text
+        text = format_title(
+            st.name, st.sample.total(st.metric), st.level, trend, st.child_title or ""
+        )
+        if text != self._title:
+            self._title = text
+            self.notifier.title(text)
 
-    def level_changed(self, sup: Supervisor, old: str, new: str, value: int) -> None:
-        self.event("level_changed", sup, previous=old, level=new, memory_bytes=value)
+    def level_changed(self, st: RunStatus, old: str, new: str, value: int) -> None:
+        up = RANK[new] > RANK[old]
+        arrow = "▲" if up else "▼"
+        if new == NORMAL:
+            text = f"{st.name}: memory {format_bytes(value)} {arrow} back to normal"
+        else:
+            limit = f" (threshold {format_bytes(st.thresholds.of(new))})" if st.thresholds else ""
+            text = f"{st.name}: memory {format_bytes(value)} {arrow} {new}{limit}"
+        (self.ui.warn if up and new != NORMAL else self.ui.detail)(text)
+        self.event("level_changed", st, previous=old, level=new, memory_bytes=value)
         if RANK[new] > RANK[old] and new != NORMAL:
-            sup.pending_bell = True
+            if self._sink is not None:
+                self.notifier.bell()
             self.notifier.desktop(
-                f"guardrun: {sup.name} memory {new}",
-                f"{format_bytes(value)} in {len(sup.last_sample.procs) if sup.last_sample else 0}"
-                " processes",
+                f"guardrun: {st.name} memory {new}",
+                f"{format_bytes(value)} in {st.processes or 0} processes",
             )
-            self.hook(HOOK_FOR_LEVEL[new], sup)
+            self.hook(HOOK_FOR_LEVEL[new], st)
             if new == WARNING and not self._warned_capture:
                 # Once per child run: a later emergency then has a fresh state at hand.
                 self._warned_capture = True
-                self.capture(sup, "warning")
+                self.capture(st, "warning")
+
+    def external_changed(self, st: RunStatus, level: str, source: str, reason: str) -> None:
+        """The machine's pressure (RAM, PSI, GPU) changed level."""
+        if level == NORMAL:
+            self.ui.detail("the machine has memory to spare again")
+        elif level == CRITICAL:
+            self.ui.warn(f"{reason}: {st.name} will be restarted at its next quiet moment")
+        else:
+            self.ui.warn(reason)
+        self.event("level_changed", st, source=source or "system", level=level, reason=reason)
 
     # -------------------------------------------------------------- capture
-    def capture(self, sup: Supervisor, reason: str) -> str | None:
+    def capture(self, st: RunStatus, reason: str) -> str | None:
         from guardrun.state.capture import CaptureContext, capture
 
-        child = sup.child
-        if child is None:
+        if st.child_pid is None or st.child_started_wall is None:
             return None
-        thresholds = sup.thresholds.as_dict() if sup.thresholds else {}
-        status = child.status
-        exit_status = None
-        if status is not None:
-            sig = child.term_signal()
-            exit_status = -sig if sig is not None else child.returncode
         ctx = CaptureContext(
             store=self.store,
             reason=reason,
-            argv=child.argv,
+            argv=list(st.child_argv),
             cwd=self.cwd,
             run_id=self.run_id,
-            pid=child.pid,
-            started_at=child.started_wall,
-            exit_status=exit_status,
-            env=sup.env,
-            sample=sup.last_sample,
-            history=[(t, b) for t, b in sup.history],
-            metric=sup.s.metric,
-            level=sup.tracker.level if sup.tracker else NORMAL,
-            thresholds=thresholds,
-            attempt=sup.restarts + 1,
-            breaker=sup.breaker.snapshot(),
+            pid=st.child_pid,
+            started_at=st.child_started_wall,
+            exit_status=st.child_exit,
+            env=dict(st.env),
+            sample=st.sample,
+            history=list(st.history),
+            metric=st.metric,
+            level=st.level,
+            thresholds=st.thresholds.as_dict() if st.thresholds else {},
+            attempt=st.restarts + 1,
+            breaker=dict(st.breaker),
             agent=self.agent,
             transcript_mode=self.cfg.state.transcript,
             redact_patterns=self.cfg.state.redact,
@@ -262,7 +263,7 @@ class Observer:
             result = capture(ctx)
         except (GuardrunError, OSError) as err:
             self.ui.warn(f"could not save state: {err}")
-            self.event("capture_failed", sup, reason=reason, error=str(err))
+            self.event("capture_failed", st, reason=reason, error=str(err))
             return None
         if result.session is not None:
             self.session = result.session
@@ -275,7 +276,7 @@ class Observer:
         took = time.monotonic() - started
         self.event(
             "state_captured",
-            sup,
+            st,
             reason=reason,
             state_id=result.id,
             path=str(result.path),
@@ -289,14 +290,15 @@ class Observer:
             self.ui.detail(f"capture: {problem}")
         return result.id
 
-    def find_session(self, sup: Supervisor) -> Session | None:
+    def find_session(self, st: RunStatus) -> Session | None:
         """The live session, when capture has not found it (or is off)."""
-        child = sup.child
-        if child is None:
+        if st.child_pid is None or st.child_started_wall is None:
             return self.session
         try:
-            pids = sup.last_sample.pids if sup.last_sample else [child.pid]
-            found = self.agent.find_session(child.argv, pids, self.cwd, child.started_wall, sup.env)
+            pids = st.sample.pids if st.sample else [st.child_pid]
+            found = self.agent.find_session(
+                list(st.child_argv), pids, self.cwd, st.child_started_wall, dict(st.env)
+            )
         except (OSError, ValueError) as err:
             self.ui.detail(f"session lookup failed: {err}")
             found = None
@@ -304,29 +306,29 @@ class Observer:
             self.session = found
         return self.session
 
-    def restart_argv(self, sup: Supervisor) -> list[str]:
+    def restart_argv(self, st: RunStatus) -> list[str]:
         """Resume the conversation when possible; else the same argv, and say so."""
-        child = sup.child
-        argv = list(child.argv if child else self.argv)
+        argv = list(st.child_argv or self.argv)
         if not self.cfg.restart.resume:
             return list(self.argv)
-        session = self.session or self.find_session(sup)
+        session = self.session or self.find_session(st)
         resumed = self.agent.resume_argv(argv, session)
         if self.agent.name == "generic":
             return list(self.argv) + list(self.cfg.restart.resume_args)
         if resumed is None:
             self.ui.warn(
                 f"no {self.agent.name} conversation to resume (none found, or none saved "
-                f"yet): restarting {sup.name} with its original arguments"
+                f"yet): restarting {st.name} with its original arguments"
             )
             return list(self.argv)
         if session is not None and session.session_id:
             self.ui.info(f"resuming {self.agent.name} session {session.session_id}")
         return resumed
 
-    def close(self, sup: Supervisor, code: int) -> None:
-        self.event("stopped", sup, exit_code=code)
-        self.hook("on_exit", sup)
+    def close(self, st: RunStatus, code: int) -> None:
+        """The run is over: on every way out, the title the terminal had comes back."""
+        self.event("stopped", st, exit_code=code)
+        self.hook("on_exit", st)
         if self._notifier is not None:
             self._notifier.restore_title()
         if self._hooks is not None:
@@ -335,8 +337,13 @@ class Observer:
         self.events.close()
 
 
-def signal_name(sig: int) -> str:
-    try:
-        return signal.Signals(sig).name
-    except ValueError:
-        return str(sig)
+def _cgroup_current(cgroup_dir: Path | None) -> int | None:
+    """memory.current of the cgroup the limit comes from, beside the tree's sum."""
+    if cgroup_dir is None:
+        return None
+    for name in ("memory.current", "memory.usage_in_bytes"):
+        try:
+            return int((cgroup_dir / name).read_text())
+        except (OSError, ValueError):
+            continue
+    return None

@@ -1,0 +1,44 @@
+"""``RunStatus``: what a run is doing, as one immutable snapshot.
+
+The observer, the live file, the terminal title and the events read this; none of
+them ever receives the ``Supervisor``. The supervisor builds one whenever it has
+something to tell (a sample, a level change, a restart), so readers always see a
+consistent picture.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+from guardrun.platform.types import TreeSample
+from guardrun.supervisor.levels import Thresholds
+
+
+class RunStatus(NamedTuple):
+    name: str  # the command's basename, for messages
+    metric: str  # rss | pss | uss
+    mode: str  # degradation mode
+    level: str  # the tree's level
+    restarts: int  # restarts so far in this run
+    child_pid: int | None = None
+    child_argv: Sequence[str] = ()
+    child_started_wall: float | None = None  # time.time() at spawn
+    child_exit: int | None = None  # exit code, or -N for signal N; None while it runs
+    sample: TreeSample | None = None
+    history: Sequence[tuple[float, int]] = ()  # (time.time(), tree bytes), oldest first
+    thresholds: Thresholds | None = None
+    cgroup_dir: Path | None = None  # where the memory limit comes from, if a cgroup
+    breaker: Mapping[str, object] = {}
+    next_restart_at: float | None = None  # time.time() when restarts are allowed again
+    env: Mapping[str, str] = {}
+    child_title: str | None = None  # the agent's own terminal title
+
+    @property
+    def memory_bytes(self) -> int | None:
+        return None if self.sample is None else self.sample.total(self.metric)
+
+    @property
+    def processes(self) -> int | None:
+        return None if self.sample is None else len(self.sample.procs)
