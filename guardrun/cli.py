@@ -10,6 +10,7 @@ from typing import Any
 
 from guardrun import __version__
 from guardrun.errors import EXIT_INTERNAL, EXIT_USAGE, GuardrunError, UsageError
+from guardrun.flags import add_key_options, flag_values
 
 SUBCOMMANDS = ("state", "status", "restart", "capture", "config", "doctor")
 ISSUES_URL = "https://github.com/guardrun/guardrun/issues"
@@ -29,26 +30,6 @@ exit codes: the command's own; 128+N when it died of signal N; 2 usage or
 configuration error; 126/127 command not executable/not found; 75 stopped at
 emergency after restarts were exhausted (state saved); 70 internal error.
 """
-
-# Run option -> (dotted config key, value when the flag is a switch)
-FLAG_KEYS: dict[str, tuple[str, Any]] = {
-    "warning": ("memory.warning", None),
-    "critical": ("memory.critical", None),
-    "emergency": ("memory.emergency", None),
-    "metric": ("memory.metric", None),
-    "probe": ("memory.probe", None),
-    "interval": ("memory.interval", None),
-    "grace": ("restart.grace", None),
-    "max_restarts": ("restart.max_attempts", None),
-    "window": ("restart.window", None),
-    "cooldown": ("restart.cooldown", None),
-    "no_restart": ("restart.enabled", False),
-    "no_resume": ("restart.resume", False),
-    "on_exhausted": ("restart.on_exhausted", None),
-    "agent": ("agent", None),
-    "state_dir": ("state.dir", None),
-}
-
 
 class _Parser(argparse.ArgumentParser):
     """argparse that raises UsageError instead of exiting, so main() reports it."""
@@ -78,24 +59,7 @@ def run_parser() -> _Parser:
         epilog=EPILOG,
         formatter_class=_formatter,
     )
-    m = p.add_argument_group("memory")
-    m.add_argument("--warning", metavar="SIZE", help="warning level (default 50%%)")
-    m.add_argument("--critical", metavar="SIZE", help="restart at the next quiet moment (65%%)")
-    m.add_argument("--emergency", metavar="SIZE", help="restart at once (75%%)")
-    m.add_argument("--metric", choices=("rss", "pss", "uss"), help="what to sum (rss)")
-    m.add_argument("--probe", choices=("auto", "proc", "psutil", "ps", "wmi"), help="backend")
-    m.add_argument("--interval", metavar="DURATION", help="poll interval at normal (1s)")
-    r = p.add_argument_group("restarts")
-    r.add_argument("--grace", metavar="DURATION", help="SIGTERM to SIGKILL (10s)")
-    r.add_argument("--max-restarts", metavar="N", help="restarts within --window (3)")
-    r.add_argument("--window", metavar="DURATION", help="restart-limit window (1h)")
-    r.add_argument("--cooldown", metavar="DURATION", help="first cooldown, doubles (10s)")
-    r.add_argument("--no-restart", action="store_true", help="watch and warn only")
-    r.add_argument("--no-resume", action="store_true", help="restart without resuming")
-    r.add_argument("--on-exhausted", choices=("monitor", "stop"), help="when restarts run out")
-    o = p.add_argument_group("other")
-    o.add_argument("--agent", metavar="NAME", help="auto, claude, codex, gemini, aider, generic")
-    o.add_argument("--state-dir", metavar="PATH", help="where states and logs go")
+    o = add_key_options(p)
     o.add_argument("--config", metavar="PATH", help="use this file instead of .guardrun.yaml")
     o.add_argument("--no-config", action="store_true", help="ignore config files")
     o.add_argument("--no-pty", action="store_true", help="inherit stdio, no terminal relay")
@@ -108,23 +72,10 @@ def run_parser() -> _Parser:
     return p
 
 
-def _flags(ns: argparse.Namespace) -> dict[str, tuple[object, str]]:
-    out: dict[str, tuple[object, str]] = {}
-    for attr, (key, switch_value) in FLAG_KEYS.items():
-        value = getattr(ns, attr)
-        flag = "--" + attr.replace("_", "-")
-        if switch_value is not None:
-            if value:
-                out[key] = (switch_value, flag)
-        elif value is not None:
-            out[key] = (value, flag)
-    return out
-
-
 def _run(ns: argparse.Namespace, command: list[str]) -> int:
     from guardrun.runner import run_command
 
-    return run_command(ns, command, _flags(ns))
+    return run_command(ns, command, flag_values(ns))
 
 
 def dispatch(argv: Sequence[str]) -> int:

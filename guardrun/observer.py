@@ -31,7 +31,7 @@ from guardrun.units import format_bytes
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from guardrun.config_schema import Config
+    from guardrun.config.schema import Config
     from guardrun.hooks import HookRunner
     from guardrun.notify import Notifier
 

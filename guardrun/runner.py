@@ -14,7 +14,7 @@ from guardrun.supervisor.settings import RunSettings
 from guardrun.units import Threshold
 
 if TYPE_CHECKING:
-    from guardrun.config_schema import Config
+    from guardrun.config.schema import Config
     from guardrun.supervisor.external import ExternalPressure
     from guardrun.ui import Reporter
 
@@ -23,7 +23,7 @@ def load(
     ns: argparse.Namespace, flags: dict[str, tuple[object, str]], project_file: Path | None = None
 ) -> Config:
     """The effective configuration; ``project_file`` (config check FILE) beats ``--config``."""
-    from guardrun.config import load_config
+    from guardrun.config.load import load_config
 
     return load_config(
         cwd=Path.cwd(),

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from guardrun.config import (
+from guardrun.commands.config import render_yaml
+from guardrun.config.load import (
     NON_CONFIG_ENV,
     Config,
     default_config,
     load_config,
 )
-from guardrun.config_schema import BY_ENV, BY_PATH, KEYS
-from guardrun.configcmd import render_yaml
+from guardrun.config.schema import BY_ENV, BY_PATH, KEYS
 from guardrun.errors import ConfigError
 from guardrun.units import Threshold
 
@@ -274,7 +274,7 @@ def test_show_output_loads_back_to_the_same_config(tmp_path: Path, home: Path) -
 
 def test_importing_and_loading_without_files_does_not_import_yaml(tmp_path: Path) -> None:
     code = (
-        "import sys; from pathlib import Path; import guardrun.config as c\n"
+        "import sys; from pathlib import Path; import guardrun.config.load as c\n"
         f"c.load_config(cwd=Path({str(tmp_path)!r}), env={{'GUARDRUN_MEMORY_CRITICAL': '70%'}},"
         f" flags={{}}, user_config_dir=Path({str(tmp_path)!r}))\n"
         "print(sorted(m for m in ('yaml', 'platformdirs', 'difflib') if m in sys.modules))"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from guardrun.config import load_config
+from guardrun.config.load import load_config
 from guardrun.errors import ConfigError
 
 SIZES = "(examples: 800MB, 12GiB, 1.5G, 70%)"

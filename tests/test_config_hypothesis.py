@@ -9,8 +9,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from guardrun.config import Config, load_config
-from guardrun.config_schema import KEYS, SECTIONS
+from guardrun.config.load import Config, load_config
+from guardrun.config.schema import KEYS, SECTIONS
 from guardrun.errors import ConfigError
 
 LEAVES = sorted({k.path.rpartition(".")[2] for k in KEYS})

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from guardrun.config import Config, load_config
-from guardrun.config_schema import KEYS
-from guardrun.configcmd import add_config_parser, detect_agent, run_config
+from guardrun.commands.config import add_config_parser, detect_agent, run_config
+from guardrun.config.load import Config, load_config
+from guardrun.config.schema import KEYS
 from guardrun.errors import ConfigError, UsageError
 
 ROOT = Path(__file__).resolve().parent.parent

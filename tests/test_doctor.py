@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from guardrun.doctor import collect, render, run_doctor
+from guardrun.commands.doctor import collect, render, run_doctor
 
 REPO = Path(__file__).resolve().parent.parent
 CLAUDE_BIN = REPO / ".cache" / "claude" / "node_modules" / ".bin"

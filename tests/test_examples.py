@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from guardrun.config import Config, load_config
+from guardrun.config.load import Config, load_config
 from guardrun.units import Threshold
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

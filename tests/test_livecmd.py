@@ -19,8 +19,8 @@ from pathlib import Path
 import pexpect
 import pytest
 
+from guardrun.commands.live import add_live_parsers, run_live, run_signal, run_status
 from guardrun.errors import UsageError
-from guardrun.livecmd import add_live_parsers, run_live, run_signal, run_status
 
 REPO = Path(__file__).resolve().parent.parent
 TARGET = Path(__file__).resolve().parent / "children" / "live_target.py"
@@ -159,7 +159,7 @@ def test_status_reports_corrupt_files(tmp_path: Path, capsys: pytest.CaptureFixt
 _WATCH = """
 import sys
 from pathlib import Path
-from guardrun.livecmd import run_status
+from guardrun.commands.live import run_status
 import argparse
 sys.exit(run_status(argparse.Namespace(watch=True, json=False), Path(sys.argv[1]), Path(".")))
 """

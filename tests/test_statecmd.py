@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
+from guardrun.commands.state import add_state_parser, run_state
 from guardrun.errors import CommandNotFound, StateCorrupt, StateNotFound, UsageError
 from guardrun.state.store import Store
-from guardrun.statecmd import add_state_parser, run_state
 
 SESSION = "5c0375b4-57a5-4f26-b12d-d022ee4e51b7"
 
@@ -173,7 +173,7 @@ def test_resume_execs_in_the_saved_directory(state_dir: Path, project: Path) -> 
          process={"argv": ["x"], "cwd": str(saved_cwd)})  # fmt: skip
     code = (
         "import argparse, sys\nfrom pathlib import Path\n"
-        "from guardrun.statecmd import add_state_parser, run_state\n"
+        "from guardrun.commands.state import add_state_parser, run_state\n"
         "p = argparse.ArgumentParser(); add_state_parser(p.add_subparsers())\n"
         "args = p.parse_args(['state', 'resume'])\n"
         "sys.exit(run_state(args, Path(sys.argv[1]), Path(sys.argv[2])))\n"

@@ -1,4 +1,4 @@
-"""Generate docs/configuration.md from the schema in guardrun/config_schema.py.
+"""Generate docs/configuration.md from the schema in guardrun/config/schema.py.
 
 python tools/gen_config_doc.py          # rewrite docs/configuration.md
 python tools/gen_config_doc.py --check  # exit 1 when the committed file is stale
@@ -13,9 +13,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from guardrun.config import NON_CONFIG_ENV, NON_CONFIG_ENV_PREFIXES  # noqa: E402
-from guardrun.config_schema import KEYS, SECTIONS  # noqa: E402
-from guardrun.config_yaml import flow  # noqa: E402
+from guardrun.config.load import NON_CONFIG_ENV, NON_CONFIG_ENV_PREFIXES  # noqa: E402
+from guardrun.config.schema import KEYS, SECTIONS  # noqa: E402
+from guardrun.config.yaml import flow  # noqa: E402
 from guardrun.units import DURATION_EXAMPLES, SIZE_EXAMPLES  # noqa: E402
 
 DOC = ROOT / "docs" / "configuration.md"
@@ -34,7 +34,7 @@ _NON_CONFIG = textwrap.fill(
 INTRO = f"""\
 # Configuration
 
-<!-- Generated from guardrun/config_schema.py by `python tools/gen_config_doc.py`.
+<!-- Generated from guardrun/config/schema.py by `python tools/gen_config_doc.py`.
      Do not edit by hand: change the schema and regenerate (a test checks this file). -->
 
 ## Where settings come from

@@ -3,8 +3,8 @@
 Sources, lowest to highest (DESIGN §2): built-in defaults < user file < project file
 (nearest ``.guardrun.yaml`` from the working directory up) < ``GUARDRUN_*`` variables <
 flags, merged per key. Every value is parsed where it is read, so an error names its
-file and line, variable or flag. Keys, types and defaults live in ``config_schema``,
-value parsing in ``config_values``, and YAML reading in ``config_yaml``, which is
+file and line, variable or flag. Keys, types and defaults live in ``config.schema``,
+value parsing in ``config.values``, and YAML reading in ``config.yaml``, which is
 imported only when a file exists.
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from guardrun.config_schema import (
+from guardrun.config.schema import (
     BY_ENV,
     BY_PATH,
     KEYS,
@@ -32,7 +32,7 @@ from guardrun.config_schema import (
     StateConfig,
     SystemConfig,
 )
-from guardrun.config_values import parse_value, render_value
+from guardrun.config.values import parse_value, render_value
 from guardrun.errors import ConfigError
 from guardrun.units import Threshold
 
@@ -113,7 +113,7 @@ def load_config(
         if project is not None:
             files.append((project, RANK_PROJECT))
     if files:
-        from guardrun.config_yaml import read_file  # yaml only when there is a file to read
+        from guardrun.config.yaml import read_file  # yaml only when there is a file to read
 
         for path, rank in files:
             shown = _display(path, cwd)

@@ -2,7 +2,7 @@
 
 The file is composed into nodes (not loaded into dicts) so that every key keeps its line
 number for messages. Structure (sections, unknown and duplicate keys) is checked here;
-values are parsed by ``guardrun.config_values``. Imported only when a file exists,
+values are parsed by ``guardrun.config.values``. Imported only when a file exists,
 because importing yaml costs a few milliseconds of start-up.
 """
 
@@ -14,8 +14,8 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode
 
-from guardrun.config_schema import BY_PATH, KEYS, SECTIONS, TOP_LEVEL
-from guardrun.config_values import describe
+from guardrun.config.schema import BY_PATH, KEYS, SECTIONS, TOP_LEVEL
+from guardrun.config.values import describe
 from guardrun.errors import ConfigError
 
 _NULL = "tag:yaml.org,2002:null"

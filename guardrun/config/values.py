@@ -15,7 +15,7 @@ import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from guardrun.config_schema import KEYS, Key
+from guardrun.config.schema import KEYS, Key
 from guardrun.units import (
     DURATION_EXAMPLES,
     SIZE_EXAMPLES,
@@ -26,7 +26,7 @@ from guardrun.units import (
 )
 
 if TYPE_CHECKING:
-    from guardrun.config import Config
+    from guardrun.config.schema import Config
 
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}

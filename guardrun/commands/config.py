@@ -10,8 +10,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from guardrun.config import PROJECT_FILE, Config
-from guardrun.config_schema import KEYS, SECTIONS
+from guardrun.config.load import PROJECT_FILE, Config
+from guardrun.config.schema import KEYS, SECTIONS
 from guardrun.errors import UsageError
 
 # Tried in this order by `config init`; the first found on PATH is the project's agent.
@@ -64,7 +64,7 @@ def run_config(args: argparse.Namespace, cfg_loader: ConfigLoader) -> int:
 
 def render_yaml(cfg: Config, *, sources: bool = False) -> str:
     """The effective configuration as a loadable YAML file, optionally with sources."""
-    from guardrun.config_yaml import flow
+    from guardrun.config.yaml import flow
 
     plain = cfg.to_plain()
     rows: list[tuple[str, str]] = []  # (line, source comment)
@@ -94,7 +94,7 @@ def detect_agent(path: str | None = None) -> str:
 
 def init_text(agent: str) -> str:
     """A commented project file: the command set, every other key at its default."""
-    from guardrun.config_yaml import flow
+    from guardrun.config.yaml import flow
 
     lines = [
         "# guardrun project configuration; every key is described in guardrun's",

@@ -46,6 +46,9 @@ class Key(NamedTuple):
     lo: float | None = None
     lo_open: bool = False  # True: the value must be greater than lo, not equal
     hi: float | None = None
+    flag: str = ""  # the run option that sets it ("" for none), e.g. --max-restarts
+    metavar: str = ""  # what the option's value is called in --help
+    switch: object = None  # a flag without a value sets the key to this (--no-restart)
 
     @property
     def env(self) -> str:
@@ -72,26 +75,33 @@ KEYS: tuple[Key, ...] = (
     _k("command", "command", None,
        "Command run when guardrun is given none, e.g. [claude]."),
     _k("agent", "enum", "auto",
-       "Agent adapter; auto detects it from the command's name.", choices=AGENTS),
+       "Agent adapter; auto detects it from the command's name.", choices=AGENTS,
+       flag="--agent", metavar="NAME"),
 
     _k("memory.metric", "enum", "rss",
-       "What counts as the tree's memory.", choices=("rss", "pss", "uss")),
+       "What counts as the tree's memory.", choices=("rss", "pss", "uss"),
+       flag="--metric"),
     _k("memory.probe", "enum", "auto",
        "How memory is read; auto picks the best for this OS.",
-       choices=("auto", "proc", "psutil", "ps", "wmi")),
+       choices=("auto", "proc", "psutil", "ps", "wmi"),
+       flag="--probe"),
     _k("memory.warning", "threshold", "50%",
-       "Tree memory at which guardrun warns."),
+       "Tree memory at which guardrun warns.",
+       flag="--warning", metavar="SIZE"),
     _k("memory.critical", "threshold", "65%",
-       "Tree memory at which guardrun saves state and restarts the command when it is idle."),
+       "Tree memory at which guardrun saves state and restarts the command when it is idle.",
+       flag="--critical", metavar="SIZE"),
     _k("memory.emergency", "threshold", "75%",
-       "Tree memory at which guardrun saves state and restarts at once."),
+       "Tree memory at which guardrun saves state and restarts at once.",
+       flag="--emergency", metavar="SIZE"),
     _k("memory.sustained", "int", 3,
        "Samples at or over a level before acting on it (emergency acts at once).",
        lo=1.0, hi=1000.0),
     _k("memory.hysteresis", "margin", "5%",
        "How far under a level memory must fall to leave it."),
     _k("memory.interval", "duration", "1s",
-       "Poll interval at normal; faster at warning and critical.", **_POS, hi=3600.0),
+       "Poll interval at normal; faster at warning and critical.", **_POS, hi=3600.0,
+       flag="--interval", metavar="DURATION"),
 
     _k("system.warning", "threshold", "85%",
        "Whole-machine memory use at which guardrun warns."),
@@ -107,35 +117,43 @@ KEYS: tuple[Key, ...] = (
        "GPU memory use treated as critical (with NVML)."),
 
     _k("restart.enabled", "bool", True,
-       "Restart the command at critical and emergency."),
+       "Restart the command at critical and emergency.",
+       flag="--no-restart", switch=False),
     _k("restart.on_crash", "bool", True,
        "Restart after a crash or OOM kill, not after a clean exit."),
     _k("restart.resume", "bool", True,
-       "Relaunch with the agent's resume arguments."),
+       "Relaunch with the agent's resume arguments.",
+       flag="--no-resume", switch=False),
     _k("restart.resume_args", "argv", [],
        "Generic agents: arguments to add when resuming."),
     _k("restart.grace", "duration", "10s",
-       "SIGTERM to SIGKILL for the whole process group.", **_NONNEG),
+       "SIGTERM to SIGKILL for the whole process group.", **_NONNEG,
+       flag="--grace", metavar="DURATION"),
     _k("restart.idle_quiet", "duration", "5s",
        "At critical: restart once output and keys have been quiet this long.", **_POS),
     _k("restart.idle_wait", "duration", "2m",
        "At critical: restart after this long at most.", **_NONNEG),
     _k("restart.max_attempts", "int", 3,
-       "Restarts allowed within window.", lo=0.0, hi=1000.0),
+       "Restarts allowed within window.", lo=0.0, hi=1000.0,
+       flag="--max-restarts", metavar="N"),
     _k("restart.window", "duration", "1h",
-       "Time span over which restarts are counted.", **_POS),
+       "Time span over which restarts are counted.", **_POS,
+       flag="--window", metavar="DURATION"),
     _k("restart.cooldown", "duration", "10s",
-       "Wait before a restart; doubles per restart, up to max_cooldown.", **_NONNEG),
+       "Wait before a restart; doubles per restart, up to max_cooldown.", **_NONNEG,
+       flag="--cooldown", metavar="DURATION"),
     _k("restart.max_cooldown", "duration", "5m",
        "Longest wait before a restart.", **_NONNEG),
     _k("restart.reset_after", "duration", "10m",
        "This much stable uptime forgets earlier restarts.", **_NONNEG),
     _k("restart.on_exhausted", "enum", "monitor",
        "When restarts are used up: keep monitoring, or stop the command at emergency "
-       "(exit 75).", choices=("monitor", "stop")),
+       "(exit 75).", choices=("monitor", "stop"),
+       flag="--on-exhausted"),
 
     _k("state.dir", "path", "auto",
-       "Where states and run logs go; auto is <user state dir>/guardrun."),
+       "Where states and run logs go; auto is <user state dir>/guardrun.",
+       flag="--state-dir", metavar="PATH"),
     _k("state.keep", "int", 50,
        "Saved states kept per project (newest first).", lo=1.0, hi=100000.0),
     _k("state.max_age", "duration", "7d",
@@ -293,7 +311,7 @@ class Config:
 
     def to_plain(self) -> dict[str, object]:
         """Nested dict in config-file notation (``65%``, ``10s``): dumps as a loadable file."""
-        from guardrun.config_values import to_plain  # imports this module: no cycle at import
+        from guardrun.config.values import to_plain  # imports this module: no cycle at import
 
         return to_plain(self)
 

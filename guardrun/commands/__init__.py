@@ -1,6 +1,6 @@
 """The subcommands: state, status, restart, capture, config, doctor.
 
-Each has its own module (statecmd, livecmd, configcmd, doctor); this one builds
+Each has its own module (state, live, config, doctor); this one builds
 their parsers and hands them the configuration they need (the state directory,
 above all), loaded with the run options given before the subcommand
 (``guardrun --state-dir X state list``).
@@ -21,9 +21,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def sub_parser() -> argparse.ArgumentParser:
-    from guardrun.configcmd import add_config_parser
-    from guardrun.livecmd import add_live_parsers
-    from guardrun.statecmd import add_state_parser
+    from guardrun.commands.config import add_config_parser
+    from guardrun.commands.live import add_live_parsers
+    from guardrun.commands.state import add_state_parser
 
     p = _Parser(prog="guardrun")
     sub: Any = p.add_subparsers(dest="subcommand", required=True, parser_class=_Parser)
@@ -36,28 +36,28 @@ def sub_parser() -> argparse.ArgumentParser:
 
 
 def run_subcommand(ns: argparse.Namespace, words: list[str]) -> int:
-    from guardrun.cli import _flags
+    from guardrun.flags import flag_values
     from guardrun.runner import load, state_dir
 
     args = sub_parser().parse_args(words)
-    flags = _flags(ns)
+    flags = flag_values(ns)
     cwd = Path.cwd()
     if args.subcommand == "config":
-        from guardrun.configcmd import run_config
+        from guardrun.commands.config import run_config
 
         return run_config(args, lambda path: load(ns, flags, path))
     cfg = load(ns, flags)
     directory = state_dir(cfg)
     if args.subcommand == "state":
-        from guardrun.statecmd import run_state
+        from guardrun.commands.state import run_state
 
         return run_state(args, directory, cwd, keep=cfg.state.keep, max_age=cfg.state.max_age)
     if args.subcommand in ("status", "restart", "capture"):
-        from guardrun.livecmd import run_live
+        from guardrun.commands.live import run_live
 
         return run_live(args, directory, cwd)
     if args.subcommand == "doctor":
-        from guardrun.doctor import run_doctor
+        from guardrun.commands.doctor import run_doctor
 
         explicit = directory if cfg.state.dir is not None else None
         return run_doctor(args.json, explicit, cwd)
