@@ -2,7 +2,7 @@
 
 Library code raises these (translating OS errors at the boundary with
 ``raise ... from err``); only ``guardrun.cli`` turns them into a message and an
-exit code. Exit codes follow DESIGN §2 and, where it is silent, sysexits.h.
+exit code. Exit codes are the README's table and, where it is silent, sysexits.h.
 """
 
 from __future__ import annotations

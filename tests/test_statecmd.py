@@ -143,7 +143,7 @@ def test_prune(state_dir: Path, project: Path, capsys: pytest.CaptureFixture[str
     )  # fmt: skip
     assert run(["prune", "--keep", "0", "--older-than", "1d"], state_dir, project) == 0
     assert "removed 1 state(s)" in capsys.readouterr().out
-    ids = [e.id for e in Store(state_dir, project).list()]
+    ids = [e.id for e in Store(state_dir, project).entries()]
     assert ids == [new["id"]]  # the newest of its session survives --keep 0
     with pytest.raises(UsageError):
         run(["prune", "--older-than", "soon"], state_dir, project)

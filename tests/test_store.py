@@ -118,7 +118,7 @@ def test_symlinked_state_file_is_corrupt_not_followed(store: Store, tmp_path: Pa
     target.write_bytes(gzip.compress(json.dumps({"schema": 1, "id": "x"}).encode()))
     planted = store.states_dir / "20990101T000000Z-manual-abcd.json.gz"
     planted.symlink_to(target)
-    entries = {e.id: e for e in store.list()}
+    entries = {e.id: e for e in store.entries()}
     assert entries["20990101T000000Z-manual-abcd"].corrupt
     assert entries[good["id"]].corrupt is None
     with pytest.raises(StateCorrupt):
@@ -159,7 +159,7 @@ def test_corrupt_files_are_listed_as_corrupt_and_never_raise(store: Store) -> No
     for sid, data in bad.items():
         (store.states_dir / f"{sid}.json.gz").write_bytes(data)
     (store.states_dir / "notes.txt").write_text("ignored")
-    entries = {e.id: e for e in store.list()}
+    entries = {e.id: e for e in store.entries()}
     assert set(entries) == set(bad) | {good["id"]}
     for sid in bad:
         assert entries[sid].corrupt, sid
@@ -167,7 +167,7 @@ def test_corrupt_files_are_listed_as_corrupt_and_never_raise(store: Store) -> No
             store.load(sid)
     assert entries[good["id"]].corrupt is None
     assert entries[good["id"]].summary["tree_bytes"] == 123456789
-    assert [e.id for e in store.list(all_projects=True)] == [e.id for e in store.list()]
+    assert [e.id for e in store.entries(all_projects=True)] == [e.id for e in store.entries()]
 
 
 def _transcript(path: Path, lines: int, start: int = 0) -> bytes:
@@ -249,7 +249,7 @@ def test_prune_keep_age_and_newest_of_each_session(store: Store, tmp_path: Path)
     removed = store.prune(keep=3, max_age=7 * 86400, now=now)
     assert removed == dry
     names = {p.name for p in removed}
-    kept = {e.id for e in store.list()}
+    kept = {e.id for e in store.entries()}
     assert old_a["id"] in kept  # too old, but the newest of its session
     assert f"{old_b['id']}.json.gz" in names
     assert {s["id"] for s in b_states[2:]} <= kept
@@ -257,7 +257,7 @@ def test_prune_keep_age_and_newest_of_each_session(store: Store, tmp_path: Path)
     assert f"{b_states[0]['id']}{TRANSCRIPT_SUFFIX}" in names  # its copy went with it
     assert orphan.name in names
     assert len(kept) == 4
-    assert store.prune(keep=0, max_age=0, now=now) and {e.id for e in store.list()} == {
+    assert store.prune(keep=0, max_age=0, now=now) and {e.id for e in store.entries()} == {
         old_a["id"],
         b_states[-1]["id"],
     }
@@ -296,7 +296,7 @@ def test_planted_fifo_and_deeply_nested_json_are_corrupt_without_hanging(store: 
     os.mkfifo(fifo)
     deep = store.states_dir / "20990101T000000Z-manual-dee9.json.gz"
     deep.write_bytes(gzip.compress(b"[" * 200_000 + b"]" * 200_000))
-    entries = {e.id: e for e in store.list()}
+    entries = {e.id: e for e in store.entries()}
     assert "not a regular file" in (entries[fifo.name[:-8]].corrupt or "")
     assert entries[deep.name[:-8]].corrupt
     with pytest.raises(StateCorrupt):

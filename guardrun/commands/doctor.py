@@ -156,7 +156,7 @@ def _state_dir(state_dir: Path | None) -> dict[str, Any]:
 
 
 def _config_files(cwd: Path) -> dict[str, Any]:
-    # The same places guardrun.config reads (DESIGN §2 Configuration).
+    # The same places guardrun.config reads (docs/configuration.md).
     from guardrun.config.load import CONFIG_HOME_ENV, PROJECT_FILE, USER_FILE
 
     home = os.environ.get(CONFIG_HOME_ENV)

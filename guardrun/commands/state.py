@@ -78,7 +78,7 @@ def run_state(
 
 
 def _list(store: Store, all_projects: bool, as_json: bool) -> int:
-    entries = store.list(all_projects)
+    entries = store.entries(all_projects)
     if as_json:
         for e in entries:
             print(json.dumps(e.as_dict()))

@@ -1,6 +1,6 @@
 """The effective configuration, layered from defaults, files, environment and flags.
 
-Sources, lowest to highest (DESIGN §2): built-in defaults < user file < project file
+Sources, lowest to highest (docs/configuration.md): built-in defaults < user file < project file
 (nearest ``.guardrun.yaml`` from the working directory up) < ``GUARDRUN_*`` variables <
 flags, merged per key. Every value is parsed where it is read, so an error names its
 file and line, variable or flag. Keys, types and defaults live in ``config.schema``,

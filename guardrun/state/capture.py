@@ -1,4 +1,4 @@
-"""Build a schema-1 state (DESIGN §2, docs/state-format.md) from what the supervisor knows.
+"""Build a schema-1 state (docs/state-format.md) from what the supervisor knows.
 
 Capture runs before a restart, so it must be quick whatever the size of the
 transcript: it stats the transcript and leaves reading it to the agent adapter

@@ -1,6 +1,6 @@
 """The state store: ids, paths, modes, atomic gzip writes, listing, loading, retention.
 
-Layout (DESIGN §2)::
+Layout (docs/state-format.md)::
 
     <state dir>/projects/<name>-<hash8>/states/<ID>.json.gz
     <state dir>/projects/<name>-<hash8>/states/<ID>.transcript.jsonl.gz
@@ -316,7 +316,7 @@ class Store:
         entries.sort(key=_sort_key, reverse=True)
         return entries
 
-    def list(self, all_projects: bool = False) -> list[Entry]:
+    def entries(self, all_projects: bool = False) -> list[Entry]:
         """Every state, newest first; unreadable ones carry ``corrupt`` and never raise."""
         entries = self._scan(all_projects)
         for e in entries:
@@ -367,7 +367,7 @@ class Store:
         once older than an hour. Returns the paths removed (or that would be).
         """
         now = time.time() if now is None else now
-        entries = self.list()
+        entries = self.entries()
         protected: set[Path] = set()
         seen: set[object] = set()
         for e in entries:

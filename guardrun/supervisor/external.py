@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+from guardrun.supervisor.levels import CRITICAL, NORMAL, WARNING
 from guardrun.units import Threshold
 
-NORMAL, WARNING, CRITICAL = "normal", "warning", "critical"
 _RANK = {NORMAL: 0, WARNING: 1, CRITICAL: 2}
 
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
-from guardrun.errors import ProbeError
+from guardrun.errors import EXIT_EMERGENCY_STOP, ProbeError
 from guardrun.platform import set_subreaper
 from guardrun.platform.cgroup import MemoryLimit
 from guardrun.platform.cgroup_events import OomWatch
@@ -39,7 +39,6 @@ from guardrun.units import format_bytes, format_duration
 if TYPE_CHECKING:
     from guardrun.observer import Observer
 
-EXIT_EMERGENCY_STOP = 75
 PROBE_RETRY = 10.0  # seconds between attempts to watch memory again when unwatched
 
 
