@@ -3,8 +3,8 @@
 One ``poll`` waits on the PTY, the caller's keys and the signal wake-up pipe, with a
 deadline (the next memory sample). Per chunk it reads, writes and takes a timestamp
 and nothing else (docs/architecture.md, "Costs": the relay alone used ~30% of a
-core at full speed, so per-chunk Python work shows); the one extra is a substring test for an OSC title,
-a C-speed scan, so that the agent's own title is known and kept.
+core at full speed, so per-chunk Python work shows); the one extra is a substring
+test for an OSC title, a C-speed scan, so that the agent's own title is kept.
 
 guardrun's own terminal output while the child draws (title, bell) goes through
 :meth:`Relay.put`, a queue that is written only once the child's output has been
