@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import Guarded, child, guardrun, is_alive, levels, starts, wait_for
+from support import Guarded, child, guardrun, is_alive, levels, starts, wait_for
 from test_cgroup import cgroup_dir  # noqa: F401  (a real memory cgroup, or a skip)
 
 FAST = ["--cooldown", "100ms", "--grace", "2s", "--interval", "200ms"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from conftest import guardrun
+from support import guardrun
 
 from guardrun import __version__
 

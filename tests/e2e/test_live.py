@@ -13,11 +13,11 @@ from pathlib import Path
 
 import psutil
 import pytest
+from support import CHILDREN, REPO
 
 from guardrun.live import LiveFile, is_same_process, list_live, process_identity
 
-REPO = Path(__file__).resolve().parent.parent
-TARGET = Path(__file__).resolve().parent / "children" / "live_target.py"
+TARGET = CHILDREN / "live_target.py"
 
 
 def start_target(state_dir: Path, marker: Path, run_id: str, cwd: Path) -> subprocess.Popen[str]:

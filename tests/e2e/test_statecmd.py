@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import REPO
 
 from guardrun.commands.state import add_state_parser, run_state
 from guardrun.errors import CommandNotFound, StateCorrupt, StateNotFound, UsageError
@@ -178,7 +179,7 @@ def test_resume_execs_in_the_saved_directory(state_dir: Path, project: Path) -> 
         "args = p.parse_args(['state', 'resume'])\n"
         "sys.exit(run_state(args, Path(sys.argv[1]), Path(sys.argv[2])))\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
     done = subprocess.run([sys.executable, "-c", code, str(state_dir), str(project)],
                           capture_output=True, text=True, timeout=30, env=env)  # fmt: skip
     assert done.returncode == 0, done.stderr

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
+from support import FAKES
 
 from guardrun.errors import ProbeError
 from guardrun.platform import make_probe
 from guardrun.platform.windows import QUERY, WmiProbe
 
-FAKE = Path(__file__).parent / "fakes" / "wmi.py"
+FAKE = FAKES / "wmi.py"
 MIB = 1 << 20
 
 

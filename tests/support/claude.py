@@ -46,7 +46,9 @@ from typing import Any
 
 import pexpect
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from support import REPO
+
+REPO_ROOT = REPO
 DEFAULT_BIN = REPO_ROOT / ".cache" / "claude" / "node_modules" / ".bin" / "claude"
 INSTALL_HINT = "npm install --prefix .cache/claude @anthropic-ai/claude-code@2.1.197"
 

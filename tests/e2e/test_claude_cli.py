@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pexpect
 import pytest
-from claude_cli import (
+from support.claude import (
     INSTALL_HINT,
     PROMPT_READY,
     child_env,

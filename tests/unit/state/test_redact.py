@@ -17,11 +17,12 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import CLAUDE_FIXTURES
 
 from guardrun.errors import ConfigError
 from guardrun.state.redact import DEFAULT, Redactor, redact
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "claude"
+FIXTURES = CLAUDE_FIXTURES
 if not FIXTURES.is_dir():  # a checkout elsewhere than /work/main
     FIXTURES = Path("/work/shared/fixtures/claude")
 

@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 
 import pexpect
 import pytest
-from claude_cli import (
+from support.claude import (
     INSTALL_HINT,
     PROMPT_READY,
     Screen,

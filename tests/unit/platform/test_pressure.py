@@ -14,6 +14,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from support import RECORDED
 
 from guardrun.platform.pressure import (
     parse_meminfo,
@@ -23,8 +24,6 @@ from guardrun.platform.pressure import (
     system_memory,
     system_reason,
 )
-
-RECORDED = Path(__file__).parent / "fakes" / "recorded"
 
 
 def test_psi_idle() -> None:

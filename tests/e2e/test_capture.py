@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import CLAUDE_FIXTURES
 
 from guardrun.errors import StoreError
 from guardrun.platform import TreeSample, default_probe
@@ -26,7 +27,7 @@ from guardrun.state.store import TRANSCRIPT_SUFFIX, Store, read_state
 
 FIXTURE = Path("/work/shared/fixtures/claude/5c0375b4-57a5-4f26-b12d-d022ee4e51b7.jsonl")
 if not FIXTURE.exists():  # the fixtures travel with the repository's shared directory
-    FIXTURE = Path(__file__).parents[2] / "shared/fixtures/claude" / FIXTURE.name
+    FIXTURE = CLAUDE_FIXTURES / FIXTURE.name
 SESSION = FIXTURE.stem
 ANTHROPIC = "sk-ant-api03-" + "Q7xk2LmN9pR4sT8vW1yZ3bC6dF0gH5jK" * 2
 GOOGLE = "AIzaSyD4x9Kq2mN7pR3sT8vW1yZ6bC0dF5gH2jL"

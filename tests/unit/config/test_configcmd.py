@@ -10,13 +10,14 @@ import stat
 from pathlib import Path
 
 import pytest
+from support import REPO
 
 from guardrun.commands.config import add_config_parser, detect_agent, run_config
 from guardrun.config.load import Config, load_config
 from guardrun.config.schema import KEYS
 from guardrun.errors import ConfigError, UsageError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO
 
 
 def parse(argv: list[str]) -> argparse.Namespace:

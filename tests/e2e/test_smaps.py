@@ -12,11 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support import RECORDED
 
 from guardrun.platform import ProcSample, TreeSample
 from guardrun.platform.smaps import PssConfirmer, parse_rollup, read_rollup, supported, with_pss
 
-RECORDED = Path(__file__).parent / "fakes" / "recorded" / "smaps_rollup.txt"
+RECORDED = RECORDED / "smaps_rollup.txt"
 MIB = 1 << 20
 
 # A parent writes 64 MiB, then forks: until either writes, both map the same

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pexpect
 import pytest
-from conftest import Guarded, child, guardrun, is_alive, levels, read_roles, starts, wait_for
+from support import Guarded, child, guardrun, is_alive, levels, read_roles, starts, wait_for
 
 FAST = ["--interval", "200ms", "--cooldown", "100ms", "--grace", "2s"]
 

@@ -11,10 +11,9 @@ import threading
 from pathlib import Path
 
 import pytest
+from support import REPO
 
 from guardrun.events import RUN_ID_RE, EventLog, new_run_id, read_events, run_log_path
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 def test_run_id_format_and_order() -> None:

@@ -9,7 +9,7 @@ import time
 
 import pexpect
 import pytest
-from conftest import child, guardrun, is_alive, wait_for
+from support import child, guardrun, is_alive, wait_for
 
 DIMS = (33, 101)
 
@@ -158,7 +158,7 @@ def test_guardrun_sigkilled_leaves_nothing_running(tmp_path) -> None:  # type: i
     pidfile = tmp_path / "pids"
     p = spawn("--", *child("tree.py", str(pidfile), "--grand-mb", "5", "--daemon"))
     p.expect("TREE READY")
-    from conftest import read_roles
+    from support import read_roles
 
     roles = wait_for(lambda: (r := read_roles(pidfile)) and len(r) == 4 and r)
     assert isinstance(roles, dict)

@@ -12,13 +12,14 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import CLAUDE_FIXTURES
 
 from guardrun.state.agents.claude import message_of
 from guardrun.state.transcript import MAX_TEXT, reversed_lines, tail_jsonl
 
 FIXTURES = Path("/work/shared/fixtures/claude")
 if not FIXTURES.is_dir():  # the fixtures travel with the repository's shared folder
-    FIXTURES = Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures" / "claude"
+    FIXTURES = CLAUDE_FIXTURES
 needs_fixtures = pytest.mark.skipif(not FIXTURES.is_dir(), reason=f"no fixtures at {FIXTURES}")
 
 

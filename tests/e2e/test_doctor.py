@@ -8,10 +8,10 @@ import os
 from pathlib import Path
 
 import pytest
+from support import REPO
 
 from guardrun.commands.doctor import collect, render, run_doctor
 
-REPO = Path(__file__).resolve().parent.parent
 CLAUDE_BIN = REPO / ".cache" / "claude" / "node_modules" / ".bin"
 
 

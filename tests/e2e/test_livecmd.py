@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pexpect
 import pytest
+from support import CHILDREN, REPO
 
 from guardrun.commands.live import add_live_parsers, run_live, run_signal, run_status
 from guardrun.errors import UsageError
 
-REPO = Path(__file__).resolve().parent.parent
-TARGET = Path(__file__).resolve().parent / "children" / "live_target.py"
+TARGET = CHILDREN / "live_target.py"
 
 Start = Callable[[str, Path], tuple[subprocess.Popen[str], Path]]
 

@@ -13,12 +13,11 @@ from typing import Any
 
 import psutil
 import pytest
+from support import CHILDREN, REPO
 
 from guardrun.events import EventLog, read_events
 from guardrun.hooks import MAX_RUNNING, OUTPUT_CAP, HookRunner, hook_env
 
-REPO = Path(__file__).resolve().parent.parent
-CHILDREN = Path(__file__).resolve().parent / "children"
 PY = sys.executable
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from conftest import Guarded, child, starts, wait_for
+from support import Guarded, child, starts, wait_for
 
 from guardrun.platform.pressure import system_memory
 from guardrun.supervisor.external import ExternalPressure

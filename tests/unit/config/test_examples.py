@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from support import REPO
 
 from guardrun.config.load import Config, load_config
 from guardrun.units import Threshold
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = REPO / "examples"
 
 
 def load(name: str, tmp_path: Path) -> Config:
