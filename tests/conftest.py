@@ -6,12 +6,15 @@ import importlib.util
 import os
 import signal
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
 import pytest
-from support import FAKES, ROOT
+from support import FAKES, LIMIT, ROOT
+
+from guardrun.platform.cgroup_events import memory_cgroup
 
 
 @pytest.fixture(autouse=True)
@@ -52,3 +55,50 @@ def nvml(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     monkeypatch.setitem(sys.modules, "pynvml", module)
     spec.loader.exec_module(module)
     return module
+
+
+def _parent_for_test_cgroup() -> tuple[int, Path]:
+    if os.geteuid() != 0:
+        pytest.skip("creating a cgroup needs root")
+    found = memory_cgroup("self")
+    if found is None:
+        pytest.skip("this process has no memory cgroup (neither v2 with memory nor v1)")
+    version, own = found
+    if version == 1:
+        return 1, own  # v1 lets a cgroup with processes have children
+    # v2: "no internal processes" forbids enabling memory below a cgroup that has
+    # processes, except at the root; use the root.
+    base = own
+    while (base.parent / "cgroup.controllers").exists():
+        base = base.parent
+    control = base / "cgroup.subtree_control"
+    try:
+        if "memory" not in control.read_text().split():
+            control.write_text("+memory")
+    except OSError as err:
+        pytest.skip(f"cannot enable the memory controller in {control}: {err}")
+    return 2, base
+
+
+@pytest.fixture
+def cgroup_dir() -> Iterator[tuple[int, Path]]:
+    """A real memory cgroup with a 64 MiB limit (v1 or v2), removed after; or a skip."""
+    version, parent = _parent_for_test_cgroup()
+    d = parent / f"guardrun-test-{os.getpid()}"
+    try:
+        d.mkdir()
+        limit_file = "memory.max" if version == 2 else "memory.limit_in_bytes"
+        (d / limit_file).write_text(str(LIMIT))
+    except OSError as err:
+        if d.exists():
+            d.rmdir()
+        pytest.skip(f"cannot create a memory cgroup under {parent}: {err}")
+    try:
+        yield version, d
+    finally:
+        for _ in range(50):  # the last process's exit can lag behind wait()
+            try:
+                d.rmdir()
+                break
+            except OSError:
+                time.sleep(0.05)

@@ -271,7 +271,9 @@ def render(report: dict[str, Any], console: Any) -> None:
         some = psi["memory"]["some"]
         console.print("  PSI: " + _yes(True, f"(some avg10 {some['avg10']:.2f}%)"))
     else:
-        console.print("  PSI: " + _yes(False, "(/proc/pressure/memory absent or unreadable)"))
+        from guardrun.platform.pressure import PSI_MEMORY
+
+        console.print("  PSI: " + _yes(False, f"({PSI_MEMORY} absent or unreadable)"))
 
     g = report["gpu"]
     console.print("[bold]GPU[/]: " + _yes(g["available"], escape(g["reason"])))

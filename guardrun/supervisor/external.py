@@ -2,7 +2,7 @@
 
 At system (or GPU) critical the supervisor treats its child as at critical
 (restart at the next quiet moment) and says why: the machine, not the agent,
-is short. Readings are rate-limited: /proc/meminfo and PSI cost tens of
+is short. Readings are rate-limited: meminfo and PSI cost tens of
 microseconds (once a second), NVML calls cost milliseconds (once every 5 s).
 """
 

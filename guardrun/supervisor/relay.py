@@ -110,8 +110,7 @@ class Relay:
                     self._to_child += data
                 elif fd == wake:  # its bytes only say that a signal came
                     try:
-                        while read(fd, 512):
-                            pass
+                        read(fd, 512)  # once: more left makes the next poll return at once
                     except OSError:
                         pass
                     woke = True

@@ -39,7 +39,7 @@ from guardrun.units import format_bytes, format_duration
 if TYPE_CHECKING:
     from guardrun.observer import Observer
 
-PROBE_RETRY = 10.0  # seconds between attempts to watch memory again when unwatched
+PROBE_RETRY = 10  # unwatched: try the backends again every this many poll intervals
 
 
 class Outcome(NamedTuple):
@@ -209,11 +209,11 @@ class Supervisor:
         return sample
 
     def _probe_again(self) -> bool:
-        """Unwatched: every PROBE_RETRY seconds, try the backends again."""
+        """Unwatched: every PROBE_RETRY intervals, try the backends again."""
         now = self.clock()
         if now < self._probe_retry_at:
             return False
-        self._probe_retry_at = now + PROBE_RETRY
+        self._probe_retry_at = now + PROBE_RETRY * self.s.interval
         try:
             probe = self.mem.probe_again()
         except ProbeError as err:

@@ -10,16 +10,14 @@ host's v2 tree has no memory controller.
 
 from __future__ import annotations
 
-import os
 import select
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support import LIMIT, MIB
 
 from guardrun.platform.cgroup import CGROUP_ROOT, cgroup_limit, memory_limit
 from guardrun.platform.cgroup_events import (
@@ -31,9 +29,6 @@ from guardrun.platform.cgroup_events import (
     read_memory,
 )
 
-MIB = 1 << 20
-LIMIT = 64 * MIB
-
 # Reads "N\n" on stdin, writes N MiB (so they are charged), answers "ok".
 HOG = """
 import sys
@@ -43,52 +38,6 @@ for line in sys.stdin:
     sys.stdout.write("ok\\n")
     sys.stdout.flush()
 """
-
-
-def _parent_for_test_cgroup() -> tuple[int, Path]:
-    if os.geteuid() != 0:
-        pytest.skip("creating a cgroup needs root")
-    found = memory_cgroup("self")
-    if found is None:
-        pytest.skip("this process has no memory cgroup (neither v2 with memory nor v1)")
-    version, own = found
-    if version == 1:
-        return 1, own  # v1 lets a cgroup with processes have children
-    # v2: "no internal processes" forbids enabling memory below a cgroup that has
-    # processes, except at the root; use the root.
-    base = own
-    while (base.parent / "cgroup.controllers").exists():
-        base = base.parent
-    control = base / "cgroup.subtree_control"
-    try:
-        if "memory" not in control.read_text().split():
-            control.write_text("+memory")
-    except OSError as err:
-        pytest.skip(f"cannot enable the memory controller in {control}: {err}")
-    return 2, base
-
-
-@pytest.fixture
-def cgroup_dir() -> Iterator[tuple[int, Path]]:
-    version, parent = _parent_for_test_cgroup()
-    d = parent / f"guardrun-test-{os.getpid()}"
-    try:
-        d.mkdir()
-        limit_file = "memory.max" if version == 2 else "memory.limit_in_bytes"
-        (d / limit_file).write_text(str(LIMIT))
-    except OSError as err:
-        if d.exists():
-            d.rmdir()
-        pytest.skip(f"cannot create a memory cgroup under {parent}: {err}")
-    try:
-        yield version, d
-    finally:
-        for _ in range(50):  # the last process's exit can lag behind wait()
-            try:
-                d.rmdir()
-                break
-            except OSError:
-                time.sleep(0.05)
 
 
 def _ask(proc: subprocess.Popen[str], mib: int) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,7 +14,6 @@ from pathlib import Path
 
 import pytest
 from support import Guarded, child, guardrun, is_alive, levels, starts, wait_for
-from test_cgroup import cgroup_dir  # noqa: F401  (a real memory cgroup, or a skip)
 
 FAST = ["--cooldown", "100ms", "--grace", "2s", "--interval", "200ms"]
 
@@ -349,3 +349,33 @@ def test_secrets_in_argv_never_reach_the_event_log_or_states(tmp_path: Path) -> 
         if path.is_file() and not path.name.endswith(".gz"):
             text = path.read_text(errors="replace")
             assert secret not in text and plain not in text, path
+
+
+def test_unwatched_recovers_when_a_probe_works_again(tmp_path: Path) -> None:
+    """No backend works at first (``--probe ps`` with no ps on PATH); once ps appears,
+    the next retry (every 10 polls) brings back normal with a ``recovered`` event, and
+    memory is watched again: the leak that follows is restarted at emergency."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    env = {**os.environ, "PATH": str(bin_dir)}
+    log = tmp_path / "starts"
+    leak = child("leak.py", "--starts", str(log), "--to", "200", "--rate", "50")
+    with Guarded(
+        *FAST, "--no-pty", "--probe", "ps", *levels("40MB", "60MB", "90MB"), "--", *leak,
+        cwd=tmp_path, env=env,
+    ) as g:  # fmt: skip
+        wait_for(lambda: "unwatched" in kinds_modes(), timeout=10)
+        os.symlink(shutil.which("ps") or "/bin/ps", bin_dir / "ps")
+        wait_for(lambda: "recovered" in kinds(events()), timeout=10)
+        wait_for(lambda: len(starts(log)) >= 2, timeout=20)  # restarted: watched again
+        g.stop()
+    evs = events()
+    degraded = next(e for e in evs if e["event"] == "degraded")
+    recovered = next(e for e in evs if e["event"] == "recovered")
+    assert degraded["mode"] == "unwatched" and recovered["previous"] == "unwatched"
+    assert recovered["mode"] == "normal" and "probe ps" in str(recovered["reason"])
+    assert "emergency" in [e.get("level") for e in evs if e["event"] == "level_changed"]
+
+
+def kinds_modes() -> list[object]:
+    return [e.get("mode") for e in events()]

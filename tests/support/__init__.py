@@ -20,6 +20,8 @@ FAKES = TESTS / "fakes"
 RECORDED = FAKES / "recorded"
 CLAUDE_FIXTURES = REPO.parent / "shared" / "fixtures" / "claude"
 PY = sys.executable
+MIB = 1 << 20
+LIMIT = 64 * MIB  # of the test cgroup (conftest.cgroup_dir)
 
 
 def guardrun(*args: str) -> list[str]:

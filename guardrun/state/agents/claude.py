@@ -4,7 +4,7 @@ Facts relied on, checked against Claude Code 2.1.197 run offline (tests/claude_c
 - config dir is ``$CLAUDE_CONFIG_DIR`` or ``~/.claude``; transcripts are
   ``<config>/projects/<encoded cwd>/<session uuid>.jsonl``, created at the first prompt.
 - ``<config>/sessions/<pid>.json`` exists from start-up, holds ``sessionId``, ``cwd``,
-  ``startedAt`` (ms) and ``procStart`` (field 22 of /proc/<pid>/stat), follows ``/clear``
+  ``startedAt`` (ms) and ``procStart`` (start time in clock ticks since boot), follows ``/clear``
   (new id) and is removed at a clean exit, but survives SIGKILL: a leftover can name a reused
   pid, hence the ``procStart`` check.
 - ``--resume <id>`` continues the same id and appends to the same transcript.

@@ -1,0 +1,110 @@
+"""decide: pure decisions of the run loop, every branch, with the clock's value passed in."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from guardrun.supervisor import decide
+from guardrun.supervisor.decide import Acting
+from guardrun.supervisor.levels import CRITICAL, EMERGENCY, LEVELS, NORMAL, WARNING
+
+
+@pytest.mark.parametrize("tree", LEVELS)
+@pytest.mark.parametrize("machine", (NORMAL, WARNING, CRITICAL))
+def test_acting_level_is_the_worse_of_tree_and_machine_critical(tree: str, machine: str) -> None:
+    got = decide.acting_level(tree, machine, "gpu")
+    if machine == CRITICAL and tree in (NORMAL, WARNING):
+        assert got == Acting(CRITICAL, "gpu")
+    else:  # the machine's warning never acts; a tree at critical or above acts as itself
+        assert got == Acting(tree, tree)
+    assert decide.acting_level(NORMAL, CRITICAL, "") == Acting(CRITICAL, "system")
+
+
+def test_critical_since_starts_holds_and_ends() -> None:
+    assert decide.critical_since(WARNING, None, 5.0) is None
+    assert decide.critical_since(CRITICAL, None, 5.0) == 5.0
+    assert decide.critical_since(EMERGENCY, 5.0, 9.0) == 5.0
+    assert decide.critical_since(NORMAL, 5.0, 9.0) is None
+
+
+def test_emergency_restarts_at_once_whatever_the_agent_is_doing() -> None:
+    acting = Acting(EMERGENCY, EMERGENCY)
+    assert decide.restart_now(acting, 10.0, 10.0, 10.0, 5.0, 120.0) == EMERGENCY
+
+
+def test_critical_waits_for_a_quiet_moment() -> None:
+    acting = Acting(CRITICAL, CRITICAL)
+    # Output 1 s ago: not quiet yet (quiet is 5 s), and 2 min not reached.
+    assert decide.restart_now(acting, 0.0, 10.0, 9.0, 5.0, 120.0) is None
+    # Quiet exactly idle_quiet: restart.
+    assert decide.restart_now(acting, 0.0, 14.0, 9.0, 5.0, 120.0) == CRITICAL
+    # Busy all along, but idle_wait reached: restart anyway.
+    assert decide.restart_now(acting, 0.0, 120.0, 119.9, 5.0, 120.0) == CRITICAL
+    assert decide.restart_now(acting, 0.0, 119.9, 119.8, 5.0, 120.0) is None
+
+
+def test_critical_without_a_terminal_counts_quiet_from_the_stretch_start() -> None:
+    acting = Acting(CRITICAL, "system")
+    assert decide.restart_now(acting, 10.0, 14.9, None, 5.0, 120.0) is None
+    assert decide.restart_now(acting, 10.0, 15.0, None, 5.0, 120.0) == "system"
+
+
+def test_below_critical_never_restarts() -> None:
+    for level in (NORMAL, WARNING):
+        assert decide.restart_now(Acting(level, level), 0.0, 1e6, 0.0, 0.0, 0.0) is None
+    assert decide.restart_now(Acting(CRITICAL, CRITICAL), None, 1e6, 0.0, 0.0, 0.0) is None
+
+
+@given(
+    since=st.floats(0, 1e4),
+    quiet_for=st.floats(0, 1e4),
+    at_critical=st.floats(0, 1e4),
+    idle_quiet=st.floats(0.1, 100),
+    idle_wait=st.floats(0.1, 1000),
+)
+def test_critical_restart_rule(
+    since: float, quiet_for: float, at_critical: float, idle_quiet: float, idle_wait: float
+) -> None:
+    now = since + at_critical
+    last_io = now - quiet_for
+    got = decide.restart_now(Acting(CRITICAL, CRITICAL), since, now, last_io, idle_quiet, idle_wait)
+    # Written independently of the code: quiet long enough, or at critical long enough.
+    expected = (now - last_io) >= idle_quiet or (now - since) >= idle_wait
+    assert (got == CRITICAL) is expected
+
+
+def test_retry_is_never_sooner_than_a_poll() -> None:
+    assert decide.retry_at(100.0, 0.0, 1.0) == 101.0
+    assert decide.retry_at(100.0, 30.0, 1.0) == 130.0
+
+
+@pytest.mark.parametrize(
+    ("code", "sig", "sent", "oom", "tail", "kind"),
+    [
+        (0, None, (), 0, b"", None),  # a clean exit
+        (130, None, (), 0, b"", None),  # the user's Ctrl-C, as a shell reports it
+        (None, signal.SIGINT, (), 0, b"", None),
+        (None, signal.SIGQUIT, (), 0, b"", None),
+        (None, signal.SIGTERM, (signal.SIGTERM,), 0, b"", None),  # guardrun's own stop
+        (None, signal.SIGTERM, (), 0, b"", "crash"),  # someone else's SIGTERM
+        (1, None, (), 0, b"", "crash"),
+        (None, signal.SIGKILL, (), 1, b"", "oom"),  # the kernel's OOM killer
+        (None, signal.SIGKILL, (), 0, b"", "crash"),  # SIGKILL but no OOM kill counted
+        (134, None, (), 0, b"FATAL ERROR: Reached heap limit", "oom"),  # V8
+        (1, None, (), 0, b"...MemoryError\n", "oom"),  # CPython
+        (1, None, (), 0, b"memory allocation of 4096 bytes failed", "oom"),  # Rust
+    ],
+)
+def test_exit_kind(
+    code: int | None, sig: int | None, sent: tuple[int, ...], oom: int, tail: bytes, kind: str
+) -> None:
+    assert decide.exit_kind(code, sig, sent, oom, tail) == kind
+
+
+def test_start_failure_is_before_min_uptime() -> None:
+    assert decide.start_failure(1.99, 2.0)
+    assert not decide.start_failure(2.0, 2.0)

@@ -1,0 +1,33 @@
+"""signals: one table, handlers only record, the wake-up pipe says that one came."""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+
+from guardrun.supervisor.signals import TABLE, Signals, name_of
+
+
+def test_table_names_what_each_signal_asks_for() -> None:
+    assert TABLE[signal.SIGUSR1] == "restart" and TABLE[signal.SIGUSR2] == "capture"
+    assert {TABLE[s] for s in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)} == {"stop"}
+    assert TABLE[signal.SIGCHLD] == "child" and TABLE[signal.SIGWINCH] == "resize"
+    assert name_of(signal.SIGTERM) == "SIGTERM" and name_of(999) == "999"
+
+
+def test_signals_are_recorded_in_order_and_wake_the_loop() -> None:
+    s = Signals()
+    s.install()
+    try:
+        os.kill(os.getpid(), signal.SIGUSR2)
+        os.kill(os.getpid(), signal.SIGUSR1)
+        ready, _, _ = select.select([s.wake_fd], [], [], 2.0)
+        assert ready == [s.wake_fd]
+        assert s.take() == [(signal.SIGUSR2, "capture"), (signal.SIGUSR1, "restart")]
+        assert s.take() == []
+    finally:
+        s.restore()
+    assert signal.getsignal(signal.SIGUSR1) == signal.SIG_DFL
+    assert s.wake_fd == -1
+    s.restore()  # twice is harmless
