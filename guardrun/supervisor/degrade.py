@@ -34,6 +34,7 @@ class Transition(NamedTuple):
     mode: str
     changed: bool
     action: str  # "none" | "warn" | "stop" (capture, stop the tree, exit 75)
+    previous: str = ""  # the mode before
 
 
 def next_mode(mode: str, event: str, on_exhausted: str = "monitor") -> Transition:
@@ -43,7 +44,7 @@ def next_mode(mode: str, event: str, on_exhausted: str = "monitor") -> Transitio
     if on_exhausted not in ("monitor", "stop"):
         raise ValueError(f"unknown on_exhausted: {on_exhausted!r}")
     if mode == EMERGENCY_STOP:
-        return Transition(mode, False, "none")
+        return Transition(mode, False, "none", mode)
     new, action = mode, "none"
     if event == PROBE_LOST:
         new, action = UNWATCHED, "warn"
@@ -62,4 +63,4 @@ def next_mode(mode: str, event: str, on_exhausted: str = "monitor") -> Transitio
         new = NORMAL
     if new == mode and action == "warn":
         action = "none"  # already degraded this way: say it once
-    return Transition(new, new != mode, action)
+    return Transition(new, new != mode, action, mode)

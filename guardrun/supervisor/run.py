@@ -22,10 +22,10 @@ from guardrun.platform.cgroup import MemoryLimit
 from guardrun.platform.cgroup_events import OomWatch
 from guardrun.platform.types import TreeSample
 from guardrun.supervisor import decide, degrade
-from guardrun.supervisor.breaker import Breaker
 from guardrun.supervisor.child import Child, spawn, take_foreground_back, window_size
 from guardrun.supervisor.levels import CRITICAL, EMERGENCY, NORMAL, poll_interval
 from guardrun.supervisor.memory import MemoryWatch, Pressure
+from guardrun.supervisor.protection import Protection
 from guardrun.supervisor.relay import Relay
 from guardrun.supervisor.settings import RunSettings
 from guardrun.supervisor.signals import Signals, name_of
@@ -34,7 +34,7 @@ from guardrun.supervisor.stop import stop_tree
 from guardrun.supervisor.terminal import Terminal, reset_modes
 from guardrun.supervisor.tree import TREE_MARKER, Tree
 from guardrun.ui import Reporter
-from guardrun.units import format_bytes, format_duration
+from guardrun.units import format_bytes
 
 if TYPE_CHECKING:
     from guardrun.observer import Observer
@@ -78,27 +78,28 @@ class Supervisor:
         self.clock = clock
         self.env = dict(os.environ if env is None else env)
         self.name = os.path.basename(settings.argv[0])
-        self.breaker = Breaker(settings.policy, clock)
+        self.protection = Protection(
+            settings.policy, settings.interval, settings.on_exhausted, clock
+        )
         self.signals = Signals()
         self.relay = Relay(-1, clock)
         self.tree = Tree(f"{os.getpid()}-{os.urandom(4).hex()}", self._not_ours, self._probe_failed)
         self.mem = MemoryWatch(settings, limit, self.tree, external, reporter.warn)
         self._sentinel_factory = sentinel
         self._sentinel: Watchdog | None = None
-        self.mode = degrade.NORMAL
         self.restarts = 0
         self.child: Child | None = None
         self.exit_code: int | None = None
         self.output_tail = b""
         self._term: Terminal | None = None
-        self._retry_at = 0.0
         self._probe_retry_at = 0.0
         self._oom: OomWatch | None = None
 
     # ------------------------------------------------------------ the snapshot
     def status(self) -> RunStatus:
         child = self.child
-        nxt = self.breaker.next_allowed()
+        breaker = self.protection.breaker
+        nxt = breaker.next_allowed()
         exit_status = None
         if child is not None and child.status is not None:
             sig = child.term_signal()
@@ -107,7 +108,7 @@ class Supervisor:
         return RunStatus(
             name=self.name,
             metric=mem.metric,
-            mode=self.mode,
+            mode=self.protection.mode,
             level=mem.level,
             restarts=self.restarts,
             child_pid=child.pid if child else None,
@@ -118,7 +119,7 @@ class Supervisor:
             history=mem.history,
             thresholds=mem.thresholds,
             cgroup_dir=self.limit.cgroup_dir,
-            breaker=self.breaker.snapshot(),
+            breaker=breaker.snapshot(),
             next_restart_at=None if nxt is None else time.time() + nxt - self.clock(),
             env=self.env,
             child_title=self.relay.child_title,
@@ -198,7 +199,7 @@ class Supervisor:
     def _sample(self) -> TreeSample | None:
         child = self.child
         assert child is not None
-        if self.mode == degrade.UNWATCHED and not self._probe_again():
+        if self.protection.mode == degrade.UNWATCHED and not self._probe_again():
             return None
         sample = self.mem.sample()
         if sample is None:
@@ -220,25 +221,25 @@ class Supervisor:
             self.ui.detail(f"memory still cannot be watched: {err}")
             return False
         self._degrade(degrade.PROBE_BACK, f"memory can be watched again (probe {probe})")
-        return self.mode == degrade.NORMAL
+        return self.protection.mode == degrade.NORMAL
 
-    def _degrade(self, event: str, why: str) -> degrade.Transition:
-        old = self.mode
-        t = degrade.next_mode(self.mode, event, self.s.on_exhausted)
-        self.mode = t.mode
+    def _degrade(self, event: str, why: str) -> None:
+        self._mode_changed(self.protection.change(event), why)
+
+    def _mode_changed(self, t: degrade.Transition, why: str) -> None:
         if t.action == "warn":
             self.ui.warn(why)
         elif t.changed and t.mode == degrade.NORMAL and why:
             self.ui.info(why)
-        if t.changed:
-            st = self.status()
-            if t.mode == degrade.NORMAL:
-                self.obs.event("recovered", st, previous=old, reason=why)
-            else:
-                self.obs.event("degraded", st, previous=old, reason=why)
-                self.obs.hook("on_degraded", st)
-            self.obs.update_live(st, force=True)
-        return t
+        if not t.changed:
+            return
+        st = self.status()
+        if t.mode == degrade.NORMAL:
+            self.obs.event("recovered", st, previous=t.previous, reason=why)
+        else:
+            self.obs.event("degraded", st, previous=t.previous, reason=why)
+            self.obs.hook("on_degraded", st)
+        self.obs.update_live(st, force=True)
 
     def capture(self, reason: str) -> str | None:
         """Save state before acting; returns the state id, or None."""
@@ -280,7 +281,7 @@ class Supervisor:
             )
             since = decide.critical_since(acting.level, since, now)
             next_sample = now + poll_interval(acting.level, s.interval)
-            if not s.restart or now < self._retry_at:
+            if not s.restart or not self.protection.may_ask(now):
                 continue
             last_io = relay.last_io if child.master_fd is not None else None
             reason = decide.restart_now(acting, since, now, last_io, s.idle_quiet, s.idle_wait)
@@ -317,40 +318,14 @@ class Supervisor:
     # ------------------------------------------------------- restart protection
     def _try_restart(self, reason: str, crashed: bool) -> bool:
         """Ask restart protection; True when a restart may go ahead."""
-        now = self.clock()
-        decision = self.breaker.request()
-        if decision.allowed:
-            if self.mode != degrade.NORMAL:
-                self._degrade(degrade.RESTART_ALLOWED, "restart protection allows a probe restart")
-            return True
-        self._retry_at = decide.retry_at(now, decision.wait, self.s.interval)
-        self._event(
-            "restart_refused",
-            reason=reason,
-            why=decision.reason,
-            retry_in_s=round(decision.wait, 1),
-        )
-        if crashed:
-            self.ui.warn(f"crash restarts exhausted: {decision.reason}")
-            return False
-        event = degrade.EMERGENCY_REFUSED if reason == EMERGENCY else degrade.RESTART_REFUSED
-        self._degrade(
-            event,
-            f"restart refused ({decision.reason}); {self.name} keeps running, watched only "
-            f"(next restart possible in {format_duration(decision.wait)})",
-        )
-        return False
-
-    def _announce_restart(self, why: str) -> float:
-        """Print why, the memory, the attempt and the cooldown; return the cooldown."""
-        wait = self.breaker.cooldown()
-        attempt = len(self.breaker.restarts) + 1
-        p = self.s.policy
-        self.ui.warn(
-            f"restarting {self.name}: {why} (attempt {attempt}/{p.max_attempts} within "
-            f"{format_duration(p.window)}, cooldown {format_duration(wait)})"
-        )
-        return wait
+        v = self.protection.ask(reason, crashed, self.name)
+        if not v.allowed:
+            self._event("restart_refused", reason=reason, why=v.why, retry_in_s=round(v.wait, 1))
+            if crashed:
+                self.ui.warn(f"crash restarts exhausted: {v.why}")
+        if v.transition is not None:
+            self._mode_changed(v.transition, v.message)
+        return v.allowed
 
     def _why(self, reason: str) -> str:
         sample = self.mem.last_sample
@@ -374,6 +349,11 @@ class Supervisor:
             else f"was killed by {name_of(sig)}"
         )
         return f"{self.name} {how}" + (" (out of memory)" if kind == "oom" else "")
+
+    def _announce(self, why: str) -> float:
+        text, wait = self.protection.announce(self.name, why)
+        self.ui.warn(text)
+        return wait
 
     def _cooldown(self, seconds: float) -> bool:
         """Wait out the cooldown between runs; False when the user asked to quit."""
@@ -439,7 +419,7 @@ class Supervisor:
                 self.ui.info(f"not restarting {self.name}: quit during the cooldown")
                 code = child.returncode
                 return code if code is not None else 0
-            self.breaker.record_restart()
+            self.protection.record_restart()
             self.restarts += 1
             argv = self.obs.restart_argv(self.status())
             self.obs.hook("on_restart", self.status())
@@ -460,14 +440,14 @@ class Supervisor:
                 return self._exited(child)
             self._event("restart_requested", reason=outcome.reason)
             allowed = self._try_restart(outcome.reason, crashed=False)
-            if self.mode == degrade.EMERGENCY_STOP:
+            if self.protection.mode == degrade.EMERGENCY_STOP:
                 return True, self._emergency_stop(child)
             if not allowed:
                 continue  # monitor-only: the child stays, watched
             self.capture(outcome.reason)
             self._stop(child)
             self._between_runs(child)
-            return False, self._announce_restart(self._why(outcome.reason))
+            return False, self._announce(self._why(outcome.reason))
 
     def _exited(self, child: Child) -> tuple[bool, float]:
         oom_kills = self._oom.new_kills() if self._oom is not None else 0
@@ -494,7 +474,7 @@ class Supervisor:
             self.ui.warn(f"{why}; not restarting it")
             return True, code
         self.capture(crash)
-        return False, self._announce_restart(why)
+        return False, self._announce(why)
 
     def _emergency_stop(self, child: Child) -> int:
         state = self.capture("emergency")

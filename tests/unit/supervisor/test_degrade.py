@@ -34,8 +34,9 @@ EXPECTED = {
 )
 def test_every_transition(mode: str, event: str, on_exhausted: str) -> None:
     t = d.next_mode(mode, event, on_exhausted)
+    assert t.previous == mode
     if mode == d.EMERGENCY_STOP:
-        assert t == d.Transition(d.EMERGENCY_STOP, False, "none")
+        assert t == d.Transition(d.EMERGENCY_STOP, False, "none", d.EMERGENCY_STOP)
         return
     want = EXPECTED[(mode, event)][0 if on_exhausted == "monitor" else 1]
     assert t.mode == want
