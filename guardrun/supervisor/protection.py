@@ -48,7 +48,8 @@ class Protection:
         decision = self.breaker.request()
         if decision.allowed:
             t = self.change(degrade.RESTART_ALLOWED) if self.mode != degrade.NORMAL else None
-            return Verdict(True, decision.reason, 0.0, t, "restart protection allows a probe restart")
+            said = "restart protection allows a probe restart"
+            return Verdict(True, decision.reason, 0.0, t, said)
         self.retry_at = decide.retry_at(self.clock(), decision.wait, self.interval)
         if crashed:
             return Verdict(False, decision.reason, decision.wait, None, "")

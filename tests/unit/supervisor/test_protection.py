@@ -69,5 +69,5 @@ def test_probe_lost_and_back() -> None:
 def test_announce_names_the_attempt_and_the_cooldown() -> None:
     p, _ = make(attempts=3)
     text, wait = p.announce("claude", "memory 5 GB over critical")
-    assert text.startswith("restarting claude: memory 5 GB over critical (attempt 1/3 within 1m")
+    assert text.startswith("restarting claude: memory 5 GB over critical (attempt 1/3 within 60s")
     assert wait == p.breaker.cooldown()
