@@ -1,6 +1,14 @@
 """Start-up cost: ``guardrun --no-pty -- true`` against ``python -c pass``.
 
-Run:  .venv/bin/python benchmarks/bench_startup.py [--runs 51] [--no-bytecode]
+Run:  .venv/bin/python benchmarks/bench_startup.py [--runs 51] [--install regular|current]
+      [--no-bytecode]
+
+``--install regular`` (the default) measures what a user gets from ``pip install
+guardrun``: a fresh virtual environment in a temp dir with a regular, non-editable
+install of this checkout (``pip install --no-deps .``), its own
+``python -c pass`` as the baseline. An editable install's finder slows every
+``python -c pass`` of its venv and so hides guardrun's own cost; ``--install
+current`` measures the interpreter running this script and the guardrun beside it.
 
 The three commands below are started in turn (interleaved, so load on a
 shared machine falls on all of them alike), ``--runs`` times each, with stdio
@@ -77,6 +85,20 @@ def guardrun_path() -> str:
     return found
 
 
+def regular_install(venv: Path) -> tuple[str, str]:
+    """A fresh venv with this checkout installed the way users get it (not editable)."""
+    repo = Path(__file__).resolve().parents[1]
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    py = str(venv / "bin" / "python")
+    subprocess.run(
+        [py, "-m", "pip", "install", "-q", "--no-deps", str(repo)],
+        check=True, cwd=venv,
+    )  # fmt: skip
+    # pip compiles the installed modules, as it does for users; the build dir must go.
+    shutil.rmtree(repo / "build", ignore_errors=True)
+    return py, str(venv / "bin" / "guardrun")
+
+
 def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float, int]:
     """(wall seconds, CPU seconds of the process and its children, exit code)."""
     devnull = os.open(os.devnull, os.O_RDWR)
@@ -107,9 +129,14 @@ def main() -> int:
     parser.add_argument("--top", type=int, default=15, help="rows in the import and profile lists")
     parser.add_argument("--no-bytecode", action="store_true",
                         help="guardrun from a copy without .pyc files")  # fmt: skip
+    parser.add_argument("--install", choices=("regular", "current"), default="regular",
+                        help="a fresh non-editable install (default), or this interpreter's")
     args = parser.parse_args()
     python = sys.executable
-    guardrun = guardrun_path()
+    guardrun = guardrun_path() if args.install == "current" else ""
+    venv_dir = tempfile.mkdtemp(prefix="guardrun-bench-venv-")
+    if args.install == "regular":
+        python, guardrun = regular_install(Path(venv_dir))
     commands = {
         "`python -c pass`": [python, "-c", "pass"],
         '`python -c "import guardrun.cli"`': [python, "-c", "import guardrun.cli"],
@@ -136,7 +163,11 @@ def main() -> int:
         profile = subprocess.run([python, "-c", PROFILE, str(args.top)], env=env, text=True,
                                  capture_output=True, stdin=subprocess.DEVNULL)  # fmt: skip
 
+    shutil.rmtree(venv_dir, ignore_errors=True)
     bytecode = " guardrun without bytecode (no .pyc files)." if args.no_bytecode else ""
+    how = "a regular (non-editable) install in a fresh venv" if args.install == "regular" else (
+        "the current environment's install")
+    bytecode = f" Measured on {how}." + bytecode
     print(
         f"Machine: {platform.system()} {platform.release()}, {os.cpu_count()} CPUs (shared), "
         f"Python {platform.python_version()} ({python}); median of {args.runs} interleaved "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import time
 from pathlib import Path
@@ -14,6 +13,8 @@ from guardrun.supervisor.settings import RunSettings
 from guardrun.units import Threshold
 
 if TYPE_CHECKING:
+    import argparse
+
     from guardrun.config.schema import Config
     from guardrun.supervisor.external import ExternalPressure
     from guardrun.ui import Reporter

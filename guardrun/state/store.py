@@ -19,7 +19,6 @@ checked by :func:`check_ref` before they become part of any path.
 from __future__ import annotations
 
 import builtins
-import hashlib
 import json
 import os
 import re
@@ -43,6 +42,7 @@ from guardrun.state.files import (
     pid_alive,
     read_gzip,
     read_state,
+    sha256,
     store_op,
     unlink_quietly,
     write_all,
@@ -80,7 +80,7 @@ def project_key(root: Path) -> str:
     """``<basename sanitized>-<first 8 hex of sha256 of the resolved path>``."""
     resolved = str(Path(root).resolve())
     name = re.sub(r"[^A-Za-z0-9._-]", "-", os.path.basename(resolved)).lstrip(".")[:40]
-    digest = hashlib.sha256(resolved.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    digest = sha256(resolved.encode("utf-8", "surrogateescape")).hexdigest()[:8]
     return f"{name or 'root'}-{digest}"
 
 

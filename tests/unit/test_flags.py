@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from guardrun.cli import run_parser
 from guardrun.config.schema import KEYS
@@ -50,3 +52,36 @@ def test_no_flag_no_value() -> None:
 def test_enum_choices_are_checked_by_the_parser() -> None:
     with pytest.raises(UsageError, match="--metric"):
         run_parser().parse_args(["--metric", "vsz", "--", "true"])
+
+
+TOKENS = [
+    "--warning", "--warning=5GB", "5GB", "--metric", "pss", "--metric=vsz", "--no-restart",
+    "--no-restart=1", "-q", "-v", "-qv", "--quiet", "--log-file", "/tmp/x", "--config",
+    "--no-config", "--cooldown", "-5", "--warn", "--", "claude", "--resume", "-h",
+    "--version", "--agent", "codex", "--on-exhausted", "stop", "--state-dir=", "-",
+]  # fmt: skip
+
+
+@given(st.lists(st.sampled_from(TOKENS), max_size=8))
+def test_the_fast_path_reads_argv_as_argparse_does(argv: list[str]) -> None:
+    from guardrun.flags import OWN_OPTIONS, fast_parse
+
+    fast = fast_parse(argv, OWN_OPTIONS)
+    if fast is None:
+        return  # argparse's to decide
+    assert vars(fast) == vars(run_parser().parse_args(argv))
+
+
+def test_the_fast_path_takes_the_common_command_lines() -> None:
+    from guardrun.flags import OWN_OPTIONS, fast_parse
+
+    for argv in (
+        ["--", "claude"],
+        ["claude", "--resume", "x"],
+        ["--critical", "12GB", "--no-pty", "-v", "--", "codex"],
+        ["--metric=pss", "-q", "aider", "--model", "x"],
+    ):
+        fast = fast_parse(argv, OWN_OPTIONS)
+        assert fast is not None and vars(fast) == vars(run_parser().parse_args(argv))
+    for argv in (["-h"], ["--version"], ["--warn", "5GB", "x"], ["-qv", "x"], ["--metric", "x"]):
+        assert fast_parse(argv, OWN_OPTIONS) is None
