@@ -23,7 +23,11 @@ from guardrun.platform import is_same_process, process_identity
 
 __all__ = ["LiveFile", "is_same_process", "list_live", "live_dir", "process_identity"]
 
-MIN_INTERVAL = 1.0
+MIN_INTERVAL = 1.0  # never rewritten more often than this
+# ... and otherwise only when it tells something new, or as a heartbeat this often:
+# a rename costs ~1 ms here, which alone was the idle budget of a whole run.
+HEARTBEAT = 10.0
+MEMORY_STEP = 0.02  # memory that moved by 2% is news (the machine budget reads it)
 SCHEMA = 1
 MAX_FILE = 1 << 20  # a status file is a few hundred bytes; refuse to parse anything huge
 _LIVE_RE = re.compile(r"^(\d{1,10})\.json$")
@@ -45,10 +49,27 @@ class LiveFile:
         self.started_at = utc_now_iso()
         self.error: str | None = None
         self._last = -MIN_INTERVAL
+        self._key: tuple[object, ...] = ()
+        self._memory: int | None = None
 
     def due(self) -> bool:
-        """Whether an update now would be written (a second since the last)."""
+        """Whether an update now could be written (a second since the last)."""
         return time.monotonic() - self._last >= MIN_INTERVAL
+
+    def worth_writing(self, key: tuple[object, ...], memory: int | None) -> bool:
+        """Due, and news: ``key`` (the fields other than memory) changed, memory moved by
+        ``MEMORY_STEP``, or the heartbeat is due. Records what it said yes to."""
+        now = time.monotonic()
+        if now - self._last < MIN_INTERVAL:
+            return False
+        old = self._memory
+        moved = (memory is None) != (old is None) or (
+            memory is not None and old is not None and abs(memory - old) > old * MEMORY_STEP
+        )
+        if key == self._key and not moved and now - self._last < HEARTBEAT:
+            return False
+        self._key, self._memory = key, memory
+        return True
 
     def update(self, info: dict[str, Any], force: bool = False) -> bool:
         """Rewrite the file from ``info``; skipped (False) within a second of the last write.

@@ -154,8 +154,10 @@ class Observer:
         self.update_live(st, force=True)
 
     def sampled(self, st: RunStatus) -> None:
-        """A new sample: the live file (at most once a second) and the title."""
-        self.update_live(st)
+        """A new sample: the live file (when it has news, see ``LiveFile``) and the title."""
+        key = (st.child_pid, st.level, st.mode, st.restarts, st.processes, st.breaker.get("state"))
+        if self.live.worth_writing(key, st.memory_bytes):
+            self.update_live(st, force=True)
         if self._sink is not None and self.cfg.notify.title:
             self.title(st)
 

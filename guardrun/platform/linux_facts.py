@@ -71,6 +71,28 @@ def direct_children(pid: int, proc: str = PROC) -> list[int]:
     return out
 
 
+_own: tuple[int, int] | None = None  # (our pid, fd of our main thread's children file)
+
+
+def own_children() -> list[int]:
+    """This process's children, read at every sample: a kept fd on the main thread's
+    ``children`` file, ``pread`` each time (~2 µs, against a listdir and an open per
+    thread). The main thread is the one that forks the child and the sentinel, and the
+    kernel reparents orphans to a subreaper's main thread; helper threads (hooks, git
+    during capture) fork only processes that are not the tree."""
+    global _own
+    me = os.getpid()
+    if _own is None or _own[0] != me:
+        try:
+            _own = (me, os.open(f"{PROC}/{me}/task/{me}/children", os.O_RDONLY | os.O_CLOEXEC))
+        except OSError:
+            return direct_children(me)
+    try:
+        return [int(x) for x in os.pread(_own[1], 1 << 20, 0).split()]
+    except OSError:
+        return direct_children(me)
+
+
 def environ_has(pid: int, entry: bytes, proc: str = PROC) -> bool:
     """True when ``entry`` (``NAME=VALUE``) is in the environment ``pid`` started with."""
     try:

@@ -49,6 +49,10 @@ def direct_children(pid: int) -> list[int]:
         return []
 
 
+def own_children() -> list[int]:
+    return direct_children(os.getpid())
+
+
 def environ_has(pid: int, entry: bytes) -> bool:
     name, _, value = entry.decode(errors="replace").partition("=")
     try:

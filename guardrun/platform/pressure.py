@@ -23,6 +23,7 @@ page cache at full speed can show plenty "available" while every task waits.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 MEMINFO = Path("/proc/meminfo")
@@ -132,3 +133,30 @@ def system_reason(
             f"tasks stalled on memory {psi_some_avg10:.0f}% of the last 10 s (PSI, limit {psi:g}%)"
         )
     return f"the machine, not the agent, is short of memory: {'; '.join(causes)}"
+
+
+class KeptReader:
+    """One small /proc file read with ``pread`` on an fd kept open between reads (~2 µs,
+    against ~30 µs to open, read and decode it through ``Path.read_text`` each second).
+    ``read()`` is None once the file cannot be read; callers fall back to the slow path."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self._fd: int | None = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            self._fd = None
+
+    def read(self) -> str | None:
+        if self._fd is None:
+            return None
+        try:
+            return os.pread(self._fd, 8192, 0).decode("ascii", "replace")
+        except OSError:
+            self.close()
+            return None
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None

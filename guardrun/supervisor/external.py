@@ -8,10 +8,13 @@ microseconds (once a second), NVML calls cost milliseconds (once every 5 s).
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from guardrun.supervisor.levels import CRITICAL, NORMAL, WARNING
 from guardrun.units import Threshold
+
+if TYPE_CHECKING:
+    from guardrun.platform.pressure import KeptReader
 
 _RANK = {NORMAL: 0, WARNING: 1, CRITICAL: 2}
 
@@ -46,6 +49,8 @@ class ExternalPressure:
         self._gpu = Reading()
         self._gpu_probe: Any = None
         self.gpu_off: str | None = None  # why GPU watching is off
+        self._meminfo: KeptReader | None = None  # opened at the first reading
+        self._psi_file: KeptReader | None = None
 
     def check(self, now: float, pids: list[int]) -> Reading:
         """The worse of the machine's and the GPU's levels (cached between reads)."""
@@ -58,18 +63,21 @@ class ExternalPressure:
         return max(self._system, self._gpu, key=lambda r: _RANK[r.level])
 
     def _read_system(self) -> Reading:
-        from guardrun.platform.pressure import (
-            psi_memory,
-            system_level,
-            system_memory,
-            system_reason,
-        )
+        from guardrun.platform import pressure as p
 
+        if self._meminfo is None:
+            self._meminfo, self._psi_file = p.KeptReader(p.MEMINFO), p.KeptReader(p.PSI_MEMORY)
+        text = self._meminfo.read()
+        parsed = p.parse_meminfo(text) if text is not None else None
         try:
-            used, _total, _avail = system_memory()
+            used = parsed[0] if parsed is not None else p.system_memory()[0]
         except (OSError, ValueError):
             return Reading()
-        psi = psi_memory()  # None where there is no PSI (not Linux, or an old kernel)
+        assert self._psi_file is not None
+        text = self._psi_file.read()  # None where there is no PSI (not Linux, old kernel)
+        psi = p.parse_psi(text) if text is not None else None
+        from guardrun.platform.pressure import system_level, system_reason
+
         some = psi["some"]["avg10"] if psi and "some" in psi else None
         args = (used, some, self.system_warning, self.system_critical, self.psi)
         level = system_level(*args)
@@ -107,5 +115,8 @@ class ExternalPressure:
         )
 
     def close(self) -> None:
+        for kept in (self._meminfo, self._psi_file):
+            if kept is not None:
+                kept.close()
         if self._gpu_probe is not None:
             self._gpu_probe.close()

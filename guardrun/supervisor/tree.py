@@ -19,9 +19,9 @@ from guardrun.platform import (
     Probe,
     TreeSample,
     alive,
-    direct_children,
     environ_has,
     open_next,
+    own_children,
     probe_names,
 )
 
@@ -66,7 +66,7 @@ class Tree:
     def _adopted_roots(self) -> list[int]:
         skip = self._not_ours() | {self.child_pid}
         out = []
-        for pid in direct_children(os.getpid()):
+        for pid in own_children():
             if pid in skip:
                 continue
             ours = self._verdicts.get(pid)

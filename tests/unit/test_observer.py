@@ -105,3 +105,39 @@ def test_warning_captures_a_state_once_per_child(observer: Observer) -> None:
     observer.started(status())  # a new child: the next warning captures again
     observer.level_changed(st, "normal", "warning", 120 * MB)
     assert len([e for e in events(observer) if e["event"] == "state_captured"]) == 2
+
+
+def test_live_file_is_rewritten_only_with_news(
+    observer: Observer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At most once a second, and then only when something changed or memory moved by
+    2%, or every 10 s as a heartbeat (a rename costs ~1 ms: the idle budget)."""
+    from guardrun import live
+
+    now = [1000.0]
+    monkeypatch.setattr(live.time, "monotonic", lambda: now[0])
+    writes: list[int] = []
+    real = observer.live.update
+    monkeypatch.setattr(
+        observer.live, "update", lambda info, force=False: writes.append(1) or real(info, force)
+    )  # noqa: E501
+    observer.sampled(status(rss=100 * MB))
+    assert len(writes) == 1
+    now[0] += 0.5
+    observer.sampled(status(level="warning", rss=100 * MB))  # news, but within the second
+    assert len(writes) == 1
+    now[0] += 1.0
+    observer.sampled(status(level="warning", rss=100 * MB))  # the level changed: written
+    assert len(writes) == 2
+    now[0] += 1.0
+    observer.sampled(status(level="warning", rss=101 * MB))  # 1%: not news
+    assert len(writes) == 2
+    now[0] += 1.0
+    observer.sampled(status(level="warning", rss=103 * MB))  # 3%: news
+    assert len(writes) == 3
+    now[0] += 9.0
+    observer.sampled(status(level="warning", rss=103 * MB))  # nothing new, within 10 s
+    assert len(writes) == 3
+    now[0] += 1.0
+    observer.sampled(status(level="warning", rss=103 * MB))  # the heartbeat
+    assert len(writes) == 4
