@@ -58,10 +58,18 @@ def cmdline(pid: int) -> list[str]:
     return [arg.decode("utf-8", "replace") for arg in raw.split(b"\0")[:-1]]
 
 
-def agent_child(guard_pid: int, script: Path, other_than: int = 0) -> tuple[int, list[str]]:
-    """guardrun's child running ``script`` (not ``other_than``): its pid and arguments."""
+def agent_child(
+    guard_pid: int, script: Path, other_than: int = 0, screen: Screen | None = None
+) -> tuple[int, list[str]]:
+    """guardrun's child running ``script`` (not ``other_than``): its pid and arguments.
+
+    ``screen`` is read meanwhile: an agent drawing a spinner fills the PTY, and a guardrun
+    blocked writing to a full terminal acts on no signal.
+    """
 
     def find() -> tuple[int, list[str]] | None:
+        if screen is not None:
+            screen.drain(0.05)
         for pid in children_of(guard_pid):
             argv = cmdline(pid)
             if pid != other_than and str(script) in argv[:2]:
@@ -69,7 +77,8 @@ def agent_child(guard_pid: int, script: Path, other_than: int = 0) -> tuple[int,
         return None
 
     found = wait_until(find, timeout=WAIT)
-    assert found, f"no {script.name} child of guardrun {guard_pid}: {children_of(guard_pid)}"
+    now = {pid: cmdline(pid) for pid in children_of(guard_pid)}
+    assert found, f"no {script.name} child of guardrun {guard_pid} but {other_than}: {now}"
     return found  # type: ignore[no-any-return]
 
 
@@ -92,15 +101,15 @@ def start(
     guard_argv = [sys.executable, "-m", "guardrun", "--no-config", "--cooldown", "100ms", "--"]
     guard, screen = spawn([*guard_argv, *argv], cwd, env)
     spawned.append(guard)
-    pid, args = agent_child(guard.pid, Path(argv[0]))
+    pid, args = agent_child(guard.pid, Path(argv[0]), screen=screen)
     screen.wait_for(ready, timeout=WAIT)
     return Run(guard, screen, pid, args)
 
 
 def restart(run: Run, script: Path) -> Run:
-    """SIGUSR1 to guardrun: the run with its new child (whose screen starts at ``mark``)."""
+    """SIGUSR1 to guardrun: the run with its new child."""
     os.kill(run.guard.pid, signal.SIGUSR1)
-    pid, args = agent_child(run.guard.pid, script, other_than=run.pid)
+    pid, args = agent_child(run.guard.pid, script, other_than=run.pid, screen=run.screen)
     return Run(run.guard, run.screen, pid, args)
 
 

@@ -259,3 +259,19 @@ def test_last_messages_of_a_061_chat(tmp_path: Path) -> None:
         ("user", "hello gemini markerG2"),
         ("assistant", "an answer"),
     ]
+
+
+def test_a_chat_that_lost_its_metadata_line_is_not_resumed(tmp_path: Path) -> None:
+    """Seen with 0.61.0: a second gemini starting in the directory deleted this run's chat
+    before its first prompt, and the prompt then recreated the file without the metadata
+    line; `gemini --resume <id>` of it exits 42. The session is named, and not resumed."""
+    env = {"HOME": str(tmp_path)}
+    cwd = tmp_path / "proj"
+    chats = project_of(tmp_path, cwd) / "chats"
+    chats.mkdir(parents=True)
+    path = chats / f"session-2026-12-01T20-02-{A[:8]}.jsonl"
+    path.write_text(json.dumps(msg("u1", "user", [{"text": "prompt A"}])) + "\n")
+    found = gemini.find_session(["gemini", "--session-id", A], [], cwd, time.time() - 5, env)
+    assert found is not None and (found.session_id, found.transcript) == (A, path)
+    assert "metadata line" in found.note
+    assert gemini.resume_argv(["gemini", "--session-id", A], found) is None

@@ -64,9 +64,9 @@ def test_two_codex_runs_in_one_directory_each_resume_their_own(
     first = start(argv, cwd, env, spawned, CODEX_READY)
     second = start(argv, cwd, env, spawned, CODEX_READY)
     markers = [f"first{uuid.uuid4().hex[:8]}", f"second{uuid.uuid4().hex[:8]}"]
-    ids = [converse(run, env, m) for run, m in zip((first, second), markers)]
+    ids = [converse(run, env, m) for run, m in zip((first, second), markers, strict=True)]
     assert ids[0] != ids[1]
-    for run, session, marker in zip((first, second), ids, markers):
+    for run, session, marker in zip((first, second), ids, markers, strict=True):
         mark = len(run.screen.raw)
         new = restart(run, bin_)
         assert new.args == ["--no-daemon", "resume", session]

@@ -65,6 +65,11 @@ _ONE_SHOT = {"-p", "--prompt", "--list-sessions", "--delete-session", "-l", "--l
 _SESSION = {"-r", "--resume", "--session-id", "--session-file"}  # mutually exclusive
 # Dropped on resume: the session choice, and the first prompt (-i and the positional query).
 _DROPPED = {*_SESSION, "-i", "--prompt-interactive"}
+# Seen with 0.61.0: a gemini starting in a directory deletes the chats there that hold no
+# prompt yet, another live run's included; that run's first prompt then recreates the file
+# with no metadata line, and `--resume` of it exits 42 ("Invalid session identifier").
+_HEADLESS = ("the chat lost its metadata line (another gemini started in this directory "
+             "before its first prompt): Gemini cannot resume it")  # fmt: skip
 # The run's own chat is created within this long of its start (about 4 s here, more with slow
 # MCP servers); a second chat started that early could be another run's just as well.
 STARTUP = 20.0
@@ -135,6 +140,8 @@ class GeminiAgent:
                 for path in directory.glob(f"session-*-{named[:8]}.json*"):
                     if chat_session_id(path) == named and belongs(path, cwd):
                         return self._session(named, path, cwd, "argv", "named by the run's argv")
+                    if chat_session_id(path) is None:
+                        return Session(self.name, named, path, cwd, "argv", _HEADLESS)
             return None  # not written yet (start-up), or gone: nothing to resume
         written = [p for d in dirs for p in newest(chats(d), started_at) if belongs(p, cwd)]
         if len(written) == 1:
@@ -172,7 +179,10 @@ class GeminiAgent:
         start = _command_start(argv)
         if start is None or session is None or not is_uuid(session.session_id):
             return None
-        if session.transcript is None or not has_user_message(session.transcript):
+        path = session.transcript
+        if path is None or chat_session_id(path) != session.session_id:
+            return None  # no chat, or one without its metadata line: Gemini cannot find it
+        if not has_user_message(path):
             return None  # Gemini would refuse it: exit 42
         tokens = _tokens(argv[start:])
         if not _interactive(tokens):
