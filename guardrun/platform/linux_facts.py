@@ -135,6 +135,16 @@ def open_files(pids: Sequence[int], pattern: re.Pattern[str], proc: str = PROC) 
     return found
 
 
+def process_argv(pid: int, proc: str = PROC) -> list[str]:
+    """The command line of ``pid``; [] when gone or unreadable (a kernel thread has none)."""
+    try:
+        with open(f"{proc}/{pid}/cmdline", "rb") as f:
+            raw = f.read()
+    except OSError:
+        return []
+    return [a.decode("utf-8", "replace") for a in raw.split(b"\0")[:-1]]
+
+
 def process_name(pid: int, proc: str = PROC) -> str | None:
     """The process's name (``comm``: the executable's, or what it set with prctl)."""
     try:

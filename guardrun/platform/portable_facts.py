@@ -86,6 +86,13 @@ def open_files(pids: Sequence[int], pattern: re.Pattern[str]) -> list[str]:
     return found
 
 
+def process_argv(pid: int) -> list[str]:
+    try:
+        return [str(a) for a in _ps().Process(pid).cmdline()]
+    except Exception:
+        return []
+
+
 def process_name(pid: int) -> str | None:
     try:
         return str(_ps().Process(pid).name())

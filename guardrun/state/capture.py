@@ -142,6 +142,7 @@ def _conversation(
         "agent": getattr(agent, "name", None),
         "session_id": None,
         "session_source": None,
+        "session_note": None,
         "transcript": None,
         "last_messages": [],
     }
@@ -159,6 +160,7 @@ def _conversation(
     if session is None:
         return None, conv
     conv["session_id"], conv["session_source"] = session.session_id, session.source
+    conv["session_note"] = session.note or None  # why it is the run's, or why none is taken
     if session.transcript is not None:
         conv["transcript"] = _part(
             errors, "transcript", lambda: _transcript(ctx, state_id, session), None

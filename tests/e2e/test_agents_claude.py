@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from guardrun.state.agents import detect
-from guardrun.state.agents.base import Session, proc_start_ticks
+from guardrun.state.agents.base import UNCERTAIN, Session, proc_start_ticks
 from guardrun.state.agents.claude import ClaudeAgent, argv_session, config_dir, encode_cwd
 
 A = "7c245fee-0088-4371-b38e-6b895bd68604"
@@ -107,21 +107,32 @@ def test_does_not_detect_claude(argv: list[str]) -> None:
     ("argv", "expected"),
     [
         (["claude"], ["claude", "--resume", C]),
+        # the first prompt was sent once: never again (issue 13, item 5)
         (["claude", "-c", "--model", "opus", "fix it"],
-         ["claude", "--resume", C, "--model", "opus", "fix it"]),
+         ["claude", "--resume", C, "--model", "opus"]),
+        (["claude", "fix the tests"], ["claude", "--resume", C]),
+        (["claude", "-n", "fix", "--", "-c"], ["claude", "--resume", C, "-n", "fix"]),
         (["claude", "-r"], ["claude", "--resume", C]),
         (["claude", "-r", "search words", "--verbose"], ["claude", "--resume", C, "--verbose"]),
-        (["claude", "--resume", A, "-p", "go on"], ["claude", "--resume", C, "-p", "go on"]),
         (["claude", f"--resume={A}", "--fork-session", "--session-id", B, "x"],
-         ["claude", "--resume", C, "x"]),
+         ["claude", "--resume", C]),
         (["claude", f"--session-id={B}", "--continue"], ["claude", "--resume", C]),
+        # a list option takes the words after it (Commander <dirs...>): not a prompt
         (["claude", f"-r{A}", "--add-dir", "a", "b"],
          ["claude", "--resume", C, "--add-dir", "a", "b"]),
-        (["claude", "--", "-c"], ["claude", "--resume", C, "--", "-c"]),
+        (["claude", "--model", "opus", "--debug", "api", "go"],
+         ["claude", "--resume", C, "--model", "opus", "--debug", "api"]),
+        (["claude", "--from-pr", "12", "--effort", "high"],
+         ["claude", "--resume", C, "--effort", "high"]),
         (["node", "/x/claude-code/cli.js", "-c"], ["node", "/x/claude-code/cli.js", "--resume", C]),
+        # not an interactive session: rerun as it was, never resumed
+        (["claude", "--resume", A, "-p", "go on"], None),
+        (["claude", "mcp", "list"], None),
+        (["claude", "doctor"], None),
+        (["claude", "--bg", "task"], None),
     ],
 )  # fmt: skip
-def test_resume_argv(argv: list[str], expected: list[str], tmp_path: Path) -> None:
+def test_resume_argv(argv: list[str], expected: list[str] | None, tmp_path: Path) -> None:
     transcript = tmp_path / f"{C}.jsonl"
     transcript.write_text("{}\n")
     session = Session("claude", C, transcript, Path("/"), "test")
@@ -174,7 +185,10 @@ def test_sessions_file_wins_over_argv(tmp_path: Path, child: subprocess.Popen[by
     env = {"CLAUDE_CONFIG_DIR": str(config)}
     argv = ["claude", "--resume", A]
     found = claude.find_session(argv, [os.getpid(), child.pid], cwd, time.time() - 5, env)
-    assert found == Session("claude", B, new, cwd, "sessions file")
+    assert found == Session(
+        "claude", B, new, cwd, "sessions file", f"sessions/{child.pid}.json of the run's claude "
+        f"(pid {child.pid})"
+    )  # fmt: skip
 
 
 def test_stale_sessions_file_of_a_reused_pid_is_ignored(
@@ -188,7 +202,8 @@ def test_stale_sessions_file_of_a_reused_pid_is_ignored(
     env = {"CLAUDE_CONFIG_DIR": str(config)}
     assert claude.find_session(["claude"], [child.pid], cwd, time.time(), env) is None
     found = claude.find_session(["claude", "--session-id", B], [child.pid], cwd, time.time(), env)
-    assert found == Session("claude", B, None, cwd, "argv")  # no transcript before a prompt
+    # no transcript before a prompt
+    assert found == Session("claude", B, None, cwd, "argv", "named by the run's argv")
 
 
 def test_newest_transcript_after_start_with_matching_cwd(tmp_path: Path) -> None:
@@ -206,7 +221,51 @@ def test_newest_transcript_after_start_with_matching_cwd(tmp_path: Path) -> None
     assert claude.find_session(["claude"], [], cwd, started, env) is None
     mine = transcript(config, cwd, C)
     found = claude.find_session(["claude"], [], cwd, started, env)
-    assert found == Session("claude", C, mine, cwd, "newest transcript")
+    assert found is not None and found[:5] == ("claude", C, mine, cwd, "newest transcript")
+
+
+def test_two_new_transcripts_without_a_sessions_file_are_uncertain(tmp_path: Path) -> None:
+    """Two sessions in one directory and no sessions file to say which is this run's: no
+    session rather than perhaps the other one (the note says why)."""
+    config, cwd = tmp_path / "cfg", tmp_path / "proj"
+    cwd.mkdir()
+    env = {"CLAUDE_CONFIG_DIR": str(config)}
+    started = time.time()
+    transcript(config, cwd, A)
+    transcript(config, cwd, B)
+    found = claude.find_session(["claude"], [], cwd, started, env)
+    assert found is not None and (found.session_id, found.transcript) == (None, None)
+    assert found.source == UNCERTAIN and "2 transcripts" in found.note
+    assert claude.resume_argv(["claude"], found) is None
+
+
+def test_fork_restarted_before_its_first_prompt_makes_the_same_fork(
+    tmp_path: Path, child: subprocess.Popen[bytes]
+) -> None:
+    """`--resume S --fork-session`: the sessions file names the fork F before F has a
+    transcript. `--resume F` would exit 1 and the plain argv would fork again under a new id;
+    --session-id F beside --fork-session (accepted by 2.1.197) makes fork F again."""
+    config, cwd = tmp_path / "cfg", tmp_path / "proj"
+    cwd.mkdir()
+    transcript(config, cwd, A)
+    sessions_file(config, child.pid, B, cwd)  # the fork's id, no transcript yet
+    env = {"CLAUDE_CONFIG_DIR": str(config)}
+    argv = ["claude", "--resume", A, "--fork-session", "--model", "opus"]
+    found = claude.find_session(argv, [child.pid], cwd, time.time() - 5, env)
+    assert found is not None and (found.session_id, found.transcript) == (B, None)
+    assert claude.resume_argv(argv, found) == [
+        "claude", "--session-id", B, "--resume", A, "--fork-session", "--model", "opus"
+    ]  # fmt: skip
+    # Once the fork has its transcript it is resumed like any session, without forking.
+    forked = transcript(config, cwd, B)
+    found = claude.find_session(argv, [child.pid], cwd, time.time() - 5, env)
+    assert found is not None and found.transcript == forked
+    assert claude.resume_argv(argv, found) == ["claude", "--resume", B, "--model", "opus"]
+
+
+def test_resume_refused_is_exit_1() -> None:
+    assert claude.resume_refused(1) and not claude.resume_refused(0)
+    assert claude.launch_argv(["claude", "x"]) == ["claude", "x"]
 
 
 def test_long_cwd_found_by_prefix(tmp_path: Path) -> None:

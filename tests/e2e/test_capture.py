@@ -152,6 +152,7 @@ def test_capture_real_tree_repo_and_claude_transcript(
     assert (conv["agent"], conv["session_id"], conv["session_source"]) == (
         "claude", SESSION, "argv",
     )  # fmt: skip
+    assert conv["session_note"] == "named by the run's argv"
     fixture = FIXTURE.read_bytes()
     transcript = conv["transcript"]
     assert transcript["bytes"] == len(fixture)
@@ -276,3 +277,20 @@ def test_capture_time_with_1gb_transcript_and_200_processes(
     print(f"\ncapture, 1 GiB transcript, 200 processes, no copy: median {median * 1000:.1f} ms "
           f"(min {min(times) * 1000:.1f}, max {max(times) * 1000:.1f})")  # fmt: skip
     assert median < 0.2  # goal 50 ms; headroom for a loaded 2-core CI machine
+
+
+def test_an_uncertain_session_is_saved_as_none_with_its_note(tmp_path: Path) -> None:
+    """Two Codex rollouts of this directory and none held by the run: the state names no
+    session, says why, and offers no resume argv (a restart starts a new conversation)."""
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    store = Store(tmp_path / "state", plain)
+    agent = detect(["codex"])
+    note = "2 rollouts for the directory written since the run started"
+    session = Session("codex", None, None, plain, "uncertain", note)
+    result = capture(CaptureContext(store=store, reason="critical", argv=["codex"], cwd=plain,
+                                    agent=agent, session=session))  # fmt: skip
+    conv = result.state["conversation"]
+    assert (conv["session_id"], conv["session_source"]) == (None, "uncertain")
+    assert conv["session_note"] == note and conv["transcript"] is None
+    assert result.state["restart"]["resume_argv"] is None

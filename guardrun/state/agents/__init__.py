@@ -3,47 +3,75 @@
 ``detect(argv)`` picks the adapter from the command's basename (``claude``, ``codex``,
 ``gemini``, ``aider``; Claude also as its versioned native binary or ``node .../cli.js``);
 anything else is ``generic``. The ``agent:`` setting (``--agent``) overrides the choice.
+
+``AgentSettings`` carries the per-agent options (config ``agents.<name>.*``); adapters are
+small and stateless, so each ``detect``/``get`` builds its own with the settings given.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from guardrun.errors import UsageError
 from guardrun.state.agents.aider import AiderAgent
-from guardrun.state.agents.base import Agent, Message, Session
+from guardrun.state.agents.base import UNCERTAIN, Agent, Message, Session
 from guardrun.state.agents.claude import ClaudeAgent
 from guardrun.state.agents.codex import CodexAgent
 from guardrun.state.agents.gemini import GeminiAgent
 from guardrun.state.agents.generic import GenericAgent
 
-__all__ = ["AGENT_NAMES", "Agent", "Message", "Session", "detect", "get"]
+__all__ = [
+    "AGENT_NAMES",
+    "UNCERTAIN",
+    "Agent",
+    "AgentSettings",
+    "Message",
+    "Session",
+    "detect",
+    "get",
+]
 
 AGENT_NAMES = ("auto", "claude", "codex", "gemini", "aider", "generic")
 
-_AGENTS: dict[str, Agent] = {
-    "claude": ClaudeAgent(),
-    "codex": CodexAgent(),
-    "gemini": GeminiAgent(),
-    "aider": AiderAgent(),
-    "generic": GenericAgent(),
+
+@dataclass(frozen=True)
+class AgentSettings:
+    # agents.codex.no_daemon: add --no-daemon, so the run's own codex holds its rollout (and
+    # its memory) instead of a shared daemon outside the tree that serves every codex.
+    codex_no_daemon: bool = True
+    # agents.gemini.session_id: start new Gemini sessions with --session-id <new uuid>, so the
+    # run's chat is provably the one with that id (Gemini holds no file open to tell).
+    gemini_session_id: bool = True
+
+
+_MAKERS: dict[str, Callable[[AgentSettings], Agent]] = {
+    "claude": lambda s: ClaudeAgent(),
+    "codex": lambda s: CodexAgent(no_daemon=s.codex_no_daemon),
+    "gemini": lambda s: GeminiAgent(session_id=s.gemini_session_id),
+    "aider": lambda s: AiderAgent(),
+    "generic": lambda s: GenericAgent(),
 }
 
 
-def get(name: str) -> Agent:
+def get(name: str, settings: AgentSettings | None = None) -> Agent:
     """The adapter called ``name`` (not "auto")."""
     try:
-        return _AGENTS[name]
+        make = _MAKERS[name]
     except KeyError:
         choices = ", ".join(AGENT_NAMES)
         raise UsageError(f"--agent: unknown agent {name!r} (choose from {choices})") from None
+    return make(settings or AgentSettings())
 
 
-def detect(argv: Sequence[str], override: str = "auto") -> Agent:
+def detect(
+    argv: Sequence[str], override: str = "auto", settings: AgentSettings | None = None
+) -> Agent:
     """The adapter for ``argv``: ``override`` unless it is "auto", else by the command."""
     if override != "auto":
-        return get(override)
+        return get(override, settings)
     for name in ("claude", "codex", "gemini", "aider"):
-        if _AGENTS[name].matches(argv):
-            return _AGENTS[name]
-    return _AGENTS["generic"]
+        agent = get(name, settings)
+        if agent.matches(argv):
+            return agent
+    return get("generic", settings)

@@ -56,6 +56,12 @@ class AiderAgent:
     def matches(self, argv: Sequence[str]) -> bool:
         return _command_start(argv) is not None
 
+    def launch_argv(self, argv: Sequence[str]) -> list[str]:
+        return list(argv)
+
+    def resume_refused(self, exit_code: int) -> bool:
+        return False  # `--restore-chat-history` never refuses: a missing history is an empty one
+
     def find_session(
         self,
         argv: Sequence[str],

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
@@ -32,13 +32,37 @@ class Session(NamedTuple):
     session_id: str | None
     transcript: Path | None
     cwd: Path
-    source: str  # how it was found: "argv", "sessions file", "newest transcript", ...
+    source: str  # how it was found: "argv", "sessions file", "open file", ... or UNCERTAIN
+    # Why this session is the run's (or, with source UNCERTAIN, why none is taken): for the
+    # event log and the saved state, so a fresh conversation after a restart is explained.
+    note: str = ""
+
+
+# The source of a Session that names no conversation on purpose: the files did not prove
+# which one is this run's, so a restart starts the agent's own new conversation.
+UNCERTAIN = "uncertain"
+
+
+def uncertain(agent: str, cwd: Path, note: str) -> Session:
+    return Session(agent, None, None, cwd, UNCERTAIN, note)
 
 
 class Agent(Protocol):
     name: str
 
     def matches(self, argv: Sequence[str]) -> bool: ...
+
+    def launch_argv(self, argv: Sequence[str]) -> list[str]:
+        """The argv to start (or, when nothing can be resumed, restart) the user's command
+        with: the user's argv plus what makes the run's session provably its own (Codex
+        ``--no-daemon``, Gemini ``--session-id <new uuid>``). Call it on the user's own argv,
+        never on a previous child's."""
+        ...
+
+    def resume_refused(self, exit_code: int) -> bool:
+        """Whether ``exit_code``, from a child started with a resume argv that exited at once,
+        is the agent's "no such session" answer (then start without resuming)."""
+        ...
 
     def find_session(
         self,
@@ -110,6 +134,32 @@ def head_records(path: Path, max_lines: int = 50, max_bytes: int = 1 << 20) -> l
     return records
 
 
+def scan_records(
+    path: Path, needles: Sequence[bytes], max_bytes: int = 64 << 20
+) -> Iterator[dict[str, Any]]:
+    """The JSON objects of a JSONL file, first to last, from lines holding one of ``needles``
+    (a cheap byte test before parsing); stops after ``max_bytes``. A torn or oversized line
+    is skipped, never fatal."""
+    try:
+        f = open(path, "rb")
+    except OSError:
+        return
+    with f:
+        read = 0
+        for line in f:
+            read += len(line)
+            if read > max_bytes:
+                return
+            if not any(n in line for n in needles):
+                continue
+            try:
+                record = json.loads(line.decode("utf-8", "replace"))
+            except ValueError:
+                continue
+            if isinstance(record, dict):
+                yield record
+
+
 def mtime(path: Path) -> float | None:
     try:
         st = path.stat()
@@ -153,6 +203,13 @@ def proc_start_ticks(pid: int) -> str | None:
 
     st = start_time(pid)
     return None if st is None else str(st)
+
+
+def proc_argv(pid: int) -> list[str]:
+    """The command line of ``pid`` (every OS: platform/), or [] when it cannot be read."""
+    from guardrun.platform import process_argv
+
+    return process_argv(pid)
 
 
 def split_option(arg: str) -> tuple[str, str | None]:

@@ -17,7 +17,6 @@ before the argv, because after a restart the argv always carries ``--resume <old
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,6 @@ from typing import Any
 from guardrun.state.agents.base import (
     Message,
     Session,
-    basename,
     head_records,
     home_dir,
     is_uuid,
@@ -33,16 +31,12 @@ from guardrun.state.agents.base import (
     proc_start_ticks,
     read_json_file,
     same_dir,
-    split_option,
+    uncertain,
 )
+from guardrun.state.agents.claude_argv import argv_session, command_start, forks, resume_args
 from guardrun.state.transcript import GROUP, content_text, tail_jsonl
 
 MAX_ENCODED = 200  # Claude keeps this many characters of the encoded path, then adds a hash
-_VERSION = re.compile(r"\d+\.\d+\.\d+")
-_NODES = ("node", "nodejs", "bun", "deno")
-# Flags the resume argv drops, with how many values follow each; -r/--resume take an optional one.
-_DROP = {"-c": 0, "--continue": 0, "--fork-session": 0, "--session-id": 1}
-_DROP_OPTIONAL = ("-r", "--resume")
 
 
 def config_dir(env: Mapping[str, str]) -> Path:
@@ -111,30 +105,17 @@ def _belongs(path: Path, cwd: Path) -> bool:
     return recorded is None or same_dir(recorded, cwd)
 
 
-def _command_start(argv: Sequence[str]) -> int | None:
-    """Index of the first Claude argument in ``argv``, or None when argv does not run Claude."""
-    if not argv:
-        return None
-    first = argv[0]
-    name = basename(first)
-    if name == "claude":
-        return 1
-    if _VERSION.fullmatch(name) and ("claude" in first.lower() or "versions" in first):
-        return 1  # the native installer's binary, named after its version
-    if name in _NODES or name == "npx":
-        for i, arg in enumerate(argv[1:], 1):
-            if "claude-code" in arg or basename(arg) == "claude":
-                return i + 1
-            if not arg.startswith("-"):
-                return None
-    return None
-
-
 class ClaudeAgent:
     name = "claude"
 
     def matches(self, argv: Sequence[str]) -> bool:
-        return _command_start(argv) is not None
+        return command_start(argv) is not None
+
+    def launch_argv(self, argv: Sequence[str]) -> list[str]:
+        return list(argv)  # sessions/<pid>.json already names the run's session
+
+    def resume_refused(self, exit_code: int) -> bool:
+        return exit_code == 1  # "No conversation found with session ID: ..."
 
     def find_session(
         self,
@@ -171,7 +152,8 @@ class ClaudeAgent:
             recorded = data.get("cwd")
             where = Path(recorded) if isinstance(recorded, str) and recorded else cwd
             transcript = self._transcript(config, session_id, where)
-            return Session(self.name, session_id, transcript, where, "sessions file")
+            note = f"sessions/{int(pid)}.json of the run's claude (pid {int(pid)})"
+            return Session(self.name, session_id, transcript, where, "sessions file", note)
         return None
 
     def _from_argv(self, config: Path, argv: Sequence[str], cwd: Path) -> Session | None:
@@ -179,13 +161,24 @@ class ClaudeAgent:
         if session_id is None:
             return None
         transcript = self._transcript(config, session_id, cwd)
-        return Session(self.name, session_id, transcript, cwd, "argv")
+        return Session(self.name, session_id, transcript, cwd, "argv", "named by the run's argv")
 
     def _from_newest(self, config: Path, cwd: Path, started_at: float) -> Session | None:
-        for directory in project_dirs(config, cwd):
-            for path in newest(directory.glob("*.jsonl"), started_at):
-                if is_uuid(path.stem) and _belongs(path, cwd):
-                    return Session(self.name, path.stem, path, cwd, "newest transcript")
+        found = [
+            path
+            for directory in project_dirs(config, cwd)
+            for path in newest(directory.glob("*.jsonl"), started_at)
+            if is_uuid(path.stem) and _belongs(path, cwd)
+        ]
+        if len(found) == 1:
+            note = "the only transcript of this directory written since the run started"
+            return Session(self.name, found[0].stem, found[0], cwd, "newest transcript", note)
+        if found:
+            # Two sessions in one directory (another claude, or this one after /clear) and
+            # no sessions file to tell them apart: resuming either could be the wrong one.
+            names = ", ".join(sorted(p.name for p in found))
+            note = f"{len(found)} transcripts of this directory written since the run started"
+            return uncertain(self.name, cwd, f"{note} ({names}) and no sessions file")
         return None
 
     def _transcript(self, config: Path, session_id: str, cwd: Path) -> Path | None:
@@ -200,15 +193,17 @@ class ClaudeAgent:
         return None
 
     def resume_argv(self, argv: Sequence[str], session: Session | None) -> list[str] | None:
-        start = _command_start(argv)
-        if session is None or not is_uuid(session.session_id) or start is None:
+        if session is None or not is_uuid(session.session_id):
             return None
+        session_id = str(session.session_id)
         if session.transcript is None or not session.transcript.is_file():
             # A session with no transcript yet (restarted before the first prompt):
             # `claude --resume <id>` exits 1 with "No conversation found with session ID".
+            # A fork is made again under the same id; anything else starts afresh.
+            if forks(argv) and session.source == "sessions file":
+                return resume_args(argv, session_id, fork_of_nothing=True)
             return None
-        rest = _strip_session_flags(argv[start:])
-        return [*argv[:start], "--resume", str(session.session_id), *rest]
+        return resume_args(argv, session_id, fork_of_nothing=False)
 
     def last_messages(self, session: Session, n: int = 10) -> list[Message]:
         if session.transcript is None:
@@ -226,54 +221,6 @@ def _current(data: dict[str, Any], pid: int, started_at: float) -> bool:
     if isinstance(started, (int, float)):
         return started / 1000 >= started_at - 5.0
     return True
-
-
-def argv_session(argv: Sequence[str]) -> str | None:
-    """The session id the user named with ``--session-id``/``--resume``/``-r`` (a UUID only).
-
-    With ``--fork-session`` Claude makes a new id, so the named one is not the live session.
-    """
-    start = _command_start(argv)
-    args = list(argv[start:]) if start is not None else []
-    if "--" in args:
-        args = args[: args.index("--")]
-    if "--fork-session" in args:
-        return None
-    found = None
-    for i, arg in enumerate(args):
-        name, value = split_option(arg)
-        if name in ("--session-id", "--resume", "-r"):
-            if value is None and i + 1 < len(args):
-                value = args[i + 1]
-        elif name.startswith("-r") and not name.startswith("--"):
-            value = name[2:]  # -r<id>
-        else:
-            continue
-        if is_uuid(value):
-            found = value
-    return found
-
-
-def _strip_session_flags(args: Sequence[str]) -> list[str]:
-    out: list[str] = []
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        if arg == "--":
-            out.extend(args[i:])
-            break
-        name, value = split_option(arg)
-        i += 1
-        if name in _DROP_OPTIONAL:
-            # The value is optional: a following non-flag is it (Commander reads it so too).
-            if value is None and i < len(args) and not args[i].startswith("-"):
-                i += 1
-        elif name in _DROP:
-            if value is None and _DROP[name]:
-                i += 1
-        elif not (name.startswith("-r") and not name.startswith("--")):  # -r<value>
-            out.append(arg)
-    return out
 
 
 def message_of(record: dict[str, Any]) -> list[Message]:

@@ -1,52 +1,69 @@
 """OpenAI Codex CLI: rollout discovery, ``codex resume <uuid>``, rollout reading.
 
-Rollouts are ``$CODEX_HOME/sessions/YYYY/MM/DD/rollout-<YYYY-MM-DDThh-mm-ss>-<uuid>.jsonl``
-(``CODEX_HOME`` defaults to ``~/.codex``). The first line is
-``{"type": "session_meta", "payload": {"id": <uuid>, "cwd": ..., ...}}``; conversation lines
-are ``{"type": "response_item", "payload": {"type": "message", "role": ..., "content": [...]}}``
-plus ``function_call``/``function_call_output`` items. The date directories are in local time,
-so both the local and the UTC dates around the child's start are searched.
-
-Codex keeps its rollout open while it runs, so on Linux the file held open by the child's tree
-is the exact answer; the newest rollout for the same cwd is the fallback.
+Facts relied on, checked against Codex CLI 0.171.0 run offline (tests/codex_cli.py):
+- Rollouts are ``$CODEX_HOME/sessions/YYYY/MM/DD/rollout-<YYYY-MM-DDThh-mm-ss>-<uuid>.jsonl``
+  (``CODEX_HOME`` defaults to ``~/.codex``), created at the first prompt, not at start-up. The
+  first line is ``{"type": "session_meta", "payload": {"id", "cwd", "thread_source", ...}}``;
+  conversation lines are ``{"type": "response_item", "payload": {"type": "message", "role",
+  "content": [...]}}``; the first user item is Codex's own ``<environment_context>``.
+- By default the TUI starts ``codex app-server --listen unix:// --managed-daemon`` in a session
+  of its own. That daemon holds every session's rollout open, outlives the TUI and serves the
+  next ``codex`` on the machine, so "the rollout held open by the tree" may be another run's.
+  With ``--no-daemon`` the TUI's own process holds its rollout: ``launch_argv`` adds it.
+- ``codex resume <unknown id>`` prints "No saved session found with ID ..." and exits 1.
+The date directories are in local time, so the local and UTC dates around the start are both
+searched.
 """
 
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from guardrun.state.agents.argv import Token, first_positional, has_option, option_value, tokenize
+from guardrun.state.agents.argv import without as argv_without
 from guardrun.state.agents.base import (
     Message,
     Session,
     basename,
-    head_records,
-    home_dir,
     is_uuid,
     newest,
     open_files,
+    proc_argv,
     same_dir,
-    split_option,
+    uncertain,
 )
-from guardrun.state.transcript import block_text, one_line, tail_jsonl
+from guardrun.state.agents.codex_files import (
+    codex_home,
+    day_dirs,
+    has_user_message,
+    message_of,
+    rollout_meta,
+)
+from guardrun.state.transcript import tail_jsonl
+
+__all__ = ["CodexAgent", "codex_home", "has_user_message", "message_of", "rollout_meta"]
 
 _ROLLOUT = re.compile(r"rollout-[^/\\]*-([0-9a-fA-F-]{36})\.jsonl$")
-# Options of the interactive CLI that take a value (codex-rs tui/src/cli.rs); -i/--image is
-# dropped on resume since the images belonged to the first prompt.
-_VALUED = {"-c", "--config", "--enable", "--disable", "-m", "--model", "--local-provider",
-           "-p", "--profile", "-s", "--sandbox", "-a", "--ask-for-approval", "-C", "--cd",
-           "--add-dir", "-i", "--image"}  # fmt: skip
-_DROPPED = {"-i", "--image", "--last", "--all"}  # --last/--all: the resume subcommand's own
-_BOILERPLATE = ("<environment_context>", "<user_instructions>", "# AGENTS.md instructions")
-
-
-def codex_home(env: Mapping[str, str]) -> Path:
-    named = env.get("CODEX_HOME")
-    return Path(named) if named else home_dir(env) / ".codex"
+# Options of `codex` and `codex resume` 0.171.0 that take one value (`codex --help`).
+_ONE = {"-c", "--config", "--enable", "--disable", "--remote", "--remote-auth-token-env",
+        "-m", "--model", "--local-provider", "-p", "--profile", "-s", "--sandbox",
+        "-a", "--ask-for-approval", "-C", "--cd", "--add-dir"}  # fmt: skip
+_MANY = {"-i", "--image"}  # `-i, --image <FILE>...`: clap takes every following value
+# Dropped on resume: the images belonged to the first prompt; the rest choose a session.
+_DROPPED = {"-i", "--image", "--last", "--all", "--include-non-interactive"}
+# Subcommands of 0.171.0 (`codex --help`) and of older releases. Only "resume" and "fork"
+# (and no subcommand) are interactive conversations; the others are rerun, never resumed.
+_SUBCOMMANDS = {"agents", "exec", "e", "review", "login", "logout", "mcp", "plugin",
+                "app-server", "remote-control", "completion", "update", "doctor", "sandbox",
+                "debug", "apply", "a", "resume", "queue", "archive", "delete",
+                "migrate-rollouts", "migrate-nfs-db", "unarchive", "fork", "cloud",
+                "exec-server", "features", "help", "mcp-server", "proto", "p", "generate-ts",
+                "responses-api-proxy"}  # fmt: skip
+_INTERACTIVE = (None, "resume", "fork")
+NO_DAEMON = "--no-daemon"
 
 
 def _command_start(argv: Sequence[str]) -> int | None:
@@ -60,66 +77,51 @@ def _command_start(argv: Sequence[str]) -> int | None:
     return None
 
 
-def _split(args: Sequence[str]) -> tuple[list[str], list[str]]:
-    """(options with their values, positional arguments)."""
-    options: list[str] = []
-    positional: list[str] = []
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        if arg == "--":
-            positional.extend(args[i + 1 :])
-            break
-        name, value = split_option(arg)
-        if arg.startswith("-") and arg != "-":
-            taken = [arg]
-            if name in _VALUED and value is None and i + 1 < len(args):
-                taken.append(args[i + 1])
-                i += 1
-            if name not in _DROPPED:
-                options.extend(taken)
-        else:
-            positional.append(arg)
-        i += 1
-    return options, positional
+def _tokens(args: Sequence[str]) -> list[Token]:
+    return tokenize(args, one=_ONE, many=_MANY)
 
 
-def _day_dirs(root: Path, started_at: float) -> list[Path]:
-    days: set[str] = set()
-    moment = started_at - 86400
-    end = time.time() + 86400
-    while moment <= end:
-        for tz in (None, timezone.utc):
-            days.add(datetime.fromtimestamp(moment, tz).strftime("%Y/%m/%d"))
-        moment += 43200  # every half day catches each date in both time zones
-    return [root / d for d in sorted(days) if (root / d).is_dir()]
+def _subcommand(args: Sequence[str]) -> str | None:
+    first = first_positional(_tokens(args))
+    return first if first in _SUBCOMMANDS else None
 
 
-def rollout_meta(path: Path) -> dict[str, Any]:
-    for record in head_records(path, max_lines=5):
-        if record.get("type") == "session_meta" and isinstance(record.get("payload"), dict):
-            payload: dict[str, Any] = record["payload"]
-            return payload
-    return {}
+def _is_daemon(pid: int) -> bool:
+    # The daemon's argv is `codex app-server --listen unix:// ... --managed-daemon` (and its
+    # helper `codex app-server daemon pid-update-loop`); the TUI's never holds "app-server".
+    return "app-server" in proc_argv(pid)[1:]
 
 
-def _session_of(path: Path, cwd: Path, source: str) -> Session:
-    meta = rollout_meta(path)
-    match = _ROLLOUT.search(path.name)
-    session_id = meta.get("id") if is_uuid(meta.get("id")) else None
-    if session_id is None and match and is_uuid(match.group(1)):
-        session_id = match.group(1)
-    where = meta.get("cwd")
-    return Session(
-        "codex", session_id, path, Path(where) if isinstance(where, str) else cwd, source
-    )
+def _own_rollout(meta: dict[str, Any]) -> bool:
+    """Not a sub-agent's thread: those carry a non-"user" thread_source or an object source."""
+    source = meta.get("thread_source")
+    return (source is None or source == "user") and not isinstance(meta.get("source"), dict)
 
 
 class CodexAgent:
     name = "codex"
 
+    def __init__(self, no_daemon: bool = True) -> None:
+        self.no_daemon = no_daemon  # config agents.codex.no_daemon
+
     def matches(self, argv: Sequence[str]) -> bool:
         return _command_start(argv) is not None
+
+    def launch_argv(self, argv: Sequence[str]) -> list[str]:
+        start = _command_start(argv)
+        if start is None or not self._wants_no_daemon(argv[start:]):
+            return list(argv)
+        return [*argv[:start], NO_DAEMON, *argv[start:]]
+
+    def _wants_no_daemon(self, args: Sequence[str]) -> bool:
+        tokens = _tokens(args)
+        sub = first_positional(tokens)
+        interactive = sub in _INTERACTIVE or sub not in _SUBCOMMANDS  # a prompt, not a command
+        # --remote connects to a server the user chose: the daemon question is not ours.
+        return self.no_daemon and interactive and not has_option(tokens, NO_DAEMON, "--remote")
+
+    def resume_refused(self, exit_code: int) -> bool:
+        return exit_code == 1  # "No saved session found with ID ..."
 
     def find_session(
         self,
@@ -129,40 +131,65 @@ class CodexAgent:
         started_at: float,
         env: Mapping[str, str],
     ) -> Session | None:
-        sessions = codex_home(env) / "sessions"
-        for path in newest(open_files(pids, _ROLLOUT), 0.0):
-            return _session_of(path, cwd, "open file")
-        named = self._argv_session(argv)
+        start = _command_start(argv)
+        args = list(argv[start:]) if start is not None else []
+        where = _expected_cwd(args, cwd)
+        own: list[Path] = []
+        daemon_held = False
+        for pid in pids:
+            held = open_files([pid], _ROLLOUT)
+            if held and _is_daemon(pid):
+                daemon_held = True  # it holds every session's rollout: not evidence
+            else:
+                own += [p for p in held if p not in own]
+        mine = [p for p in own if _own_rollout(rollout_meta(p))]
+        if mine:
+            return self._from_own(mine, where)
+        named = _argv_session(args)
+        home = codex_home(env) / "sessions"
         if named is not None:
-            for path in sessions.glob(f"*/*/*/rollout-*-{named}.jsonl"):
-                return _session_of(path, cwd, "argv")
-        for day in _day_dirs(sessions, started_at):
-            for path in newest(day.glob("rollout-*.jsonl"), started_at):
-                where = rollout_meta(path).get("cwd")
-                if isinstance(where, str) and same_dir(where, cwd):
-                    return _session_of(path, cwd, "newest rollout")
-        if named is not None:
-            return Session(self.name, named, None, cwd, "argv")
+            for path in home.glob(f"*/*/*/rollout-*-{named}.jsonl"):
+                if _cwd_matches(path, where):
+                    return _session_of(path, where, "argv", "named by the run's argv")
+        days = day_dirs(home, started_at)
+        recent = [p for d in days for p in newest(d.glob("rollout-*.jsonl"), started_at)]
+        fits = [p for p in recent if _cwd_matches(p, where) and _own_rollout(rollout_meta(p))]
+        if len(fits) == 1:
+            held_by = "held by a shared Codex daemon; " if daemon_held else ""
+            note = f"{held_by}the only rollout for {where} written since the run started"
+            return _session_of(fits[0], where, "newest rollout", note)
+        if fits:
+            ids = ", ".join(sorted(p.name for p in fits))
+            return uncertain(
+                self.name, where, f"{len(fits)} rollouts for {where} written since the run "
+                f"started ({ids}) and none held open by the run itself (is a shared Codex "
+                f"daemon serving it? {NO_DAEMON} avoids that)",
+            )  # fmt: skip
         return None
 
-    def _argv_session(self, argv: Sequence[str]) -> str | None:
-        start = _command_start(argv)
-        if start is None:
-            return None
-        _, positional = _split(argv[start:])
-        if len(positional) >= 2 and positional[0] == "resume" and is_uuid(positional[1]):
-            return positional[1]
-        return None
+    def _from_own(self, held: list[Path], where: Path) -> Session:
+        fits = [p for p in held if _cwd_matches(p, where)]
+        if len(fits) == 1:
+            return _session_of(fits[0], where, "open file", "held open by the run's codex")
+        names = ", ".join(p.name for p in held)
+        if not fits:
+            return uncertain(self.name, where, f"the run holds {names}, not for {where}")
+        return uncertain(self.name, where, f"the run holds several rollouts: {names}")
 
     def resume_argv(self, argv: Sequence[str], session: Session | None) -> list[str] | None:
         start = _command_start(argv)
         if start is None or session is None or not is_uuid(session.session_id):
             return None
-        options, positional = _split(argv[start:])
-        # Only the interactive CLI resumes (plain, with a prompt, or already "resume"); other
-        # subcommands (exec, mcp, login, ...) are not conversations to go back to.
-        if positional and positional[0] in _SUBCOMMANDS and positional[0] != "resume":
+        if session.transcript is None or not has_user_message(session.transcript):
+            # No rollout yet, or one with no prompt in it: nothing a resume would bring back.
             return None
+        tokens = _tokens(argv[start:])
+        sub = first_positional(tokens)
+        if sub in _SUBCOMMANDS and sub not in _INTERACTIVE:
+            return None  # exec, review, mcp, ...: not a conversation to go back to
+        options = argv_without(tokens, _DROPPED, drop_positionals=True)
+        if self._wants_no_daemon(argv[start:]) and NO_DAEMON not in options:
+            options.insert(0, NO_DAEMON)
         return [*argv[:start], *options, "resume", str(session.session_id)]
 
     def last_messages(self, session: Session, n: int = 10) -> list[Message]:
@@ -171,33 +198,31 @@ class CodexAgent:
         return tail_jsonl(session.transcript, message_of, n, prefilter=b"response_item")
 
 
-_SUBCOMMANDS = {"exec", "e", "login", "logout", "mcp", "mcp-server", "app-server", "completion",
-                "sandbox", "debug", "apply", "a", "resume", "fork", "cloud", "features", "help",
-                "proto", "p", "generate-ts", "responses-api-proxy"}  # fmt: skip
+def _expected_cwd(args: Sequence[str], cwd: Path) -> Path:
+    """The directory the session runs in: ``-C/--cd DIR`` (relative to cwd), else cwd."""
+    named = option_value(_tokens(args), "-C", "--cd")
+    return cwd / named if named else cwd
 
 
-def message_of(record: dict[str, Any]) -> list[Message]:
-    """A rollout line as a message: user/assistant text, tool calls and results in brief."""
-    if record.get("type") != "response_item" or not isinstance(record.get("payload"), dict):
-        return []
-    item: dict[str, Any] = record["payload"]
-    stamp = str(record.get("timestamp") or "")
-    kind = item.get("type")
-    if kind == "message" and item.get("role") in ("user", "assistant"):
-        content = item.get("content")
-        blocks = content if isinstance(content, list) else [content]
-        text = "\n".join(t for t in (block_text(b) for b in blocks) if t)
-        if not text.strip() or text.lstrip().startswith(_BOILERPLATE):
-            return []
-        return [{"role": str(item["role"]), "text": text, "timestamp": stamp}]
-    if kind in ("function_call", "custom_tool_call", "local_shell_call"):
-        args = item.get("arguments", item.get("input", item.get("action", "")))
-        name = item.get("name", kind)
-        return [{"role": "assistant", "text": f"[tool_use {name}: {one_line(args)}]",
-                 "timestamp": stamp}]  # fmt: skip
-    if kind in ("function_call_output", "custom_tool_call_output"):
-        output = item.get("output", "")
-        if isinstance(output, dict):
-            output = output.get("content", output)
-        return [{"role": "user", "text": f"[tool_result: {one_line(output)}]", "timestamp": stamp}]
-    return []
+def _cwd_matches(path: Path, where: Path) -> bool:
+    recorded = rollout_meta(path).get("cwd")
+    return isinstance(recorded, str) and same_dir(recorded, where)
+
+
+def _argv_session(args: Sequence[str]) -> str | None:
+    tokens = _tokens(args)
+    words = [t.text for t in tokens if t.kind == "positional"]
+    if len(words) >= 2 and words[0] == "resume" and is_uuid(words[1]):
+        return words[1]
+    return None
+
+
+def _session_of(path: Path, where: Path, source: str, note: str) -> Session:
+    meta = rollout_meta(path)
+    match = _ROLLOUT.search(path.name)
+    session_id = meta.get("id") if is_uuid(meta.get("id")) else None
+    if session_id is None and match and is_uuid(match.group(1)):
+        session_id = match.group(1)
+    if not has_user_message(path):
+        note += "; no user message in it yet, so a restart starts a new conversation"
+    return Session("codex", session_id, path, where, source, note)

@@ -18,6 +18,12 @@ class GenericAgent:
     def matches(self, argv: Sequence[str]) -> bool:
         return bool(argv)
 
+    def launch_argv(self, argv: Sequence[str]) -> list[str]:
+        return list(argv)
+
+    def resume_refused(self, exit_code: int) -> bool:
+        return False  # no command of its own to refuse a session
+
     def find_session(
         self,
         argv: Sequence[str],
