@@ -11,15 +11,11 @@ small and stateless, so each ``detect``/``get`` builds its own with the settings
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from guardrun.errors import UsageError
-from guardrun.state.agents.aider import AiderAgent
 from guardrun.state.agents.base import UNCERTAIN, Agent, Message, Session
-from guardrun.state.agents.claude import ClaudeAgent
-from guardrun.state.agents.codex import CodexAgent
-from guardrun.state.agents.gemini import GeminiAgent
-from guardrun.state.agents.generic import GenericAgent
+from guardrun.state.agents.starts import which
 
 __all__ = [
     "AGENT_NAMES",
@@ -35,8 +31,10 @@ __all__ = [
 AGENT_NAMES = ("auto", "claude", "codex", "gemini", "aider", "generic")
 
 
-@dataclass(frozen=True)
-class AgentSettings:
+class AgentSettings(NamedTuple):
+    """Per-agent options. A NamedTuple, not a dataclass: importing dataclasses costs ~7 ms
+    of every start-up (it imports inspect)."""
+
     # agents.codex.no_daemon: add --no-daemon, so the run's own codex holds its rollout (and
     # its memory) instead of a shared daemon outside the tree that serves every codex.
     codex_no_daemon: bool = True
@@ -45,12 +43,43 @@ class AgentSettings:
     gemini_session_id: bool = True
 
 
+# Each adapter is imported only when it is the one asked for (see ``starts``).
+def _claude(s: AgentSettings) -> Agent:
+    from guardrun.state.agents.claude import ClaudeAgent
+
+    return ClaudeAgent()
+
+
+def _codex(s: AgentSettings) -> Agent:
+    from guardrun.state.agents.codex import CodexAgent
+
+    return CodexAgent(no_daemon=s.codex_no_daemon)
+
+
+def _gemini(s: AgentSettings) -> Agent:
+    from guardrun.state.agents.gemini import GeminiAgent
+
+    return GeminiAgent(session_id=s.gemini_session_id)
+
+
+def _aider(s: AgentSettings) -> Agent:
+    from guardrun.state.agents.aider import AiderAgent
+
+    return AiderAgent()
+
+
+def _generic(s: AgentSettings) -> Agent:
+    from guardrun.state.agents.generic import GenericAgent
+
+    return GenericAgent()
+
+
 _MAKERS: dict[str, Callable[[AgentSettings], Agent]] = {
-    "claude": lambda s: ClaudeAgent(),
-    "codex": lambda s: CodexAgent(no_daemon=s.codex_no_daemon),
-    "gemini": lambda s: GeminiAgent(session_id=s.gemini_session_id),
-    "aider": lambda s: AiderAgent(),
-    "generic": lambda s: GenericAgent(),
+    "claude": _claude,
+    "codex": _codex,
+    "gemini": _gemini,
+    "aider": _aider,
+    "generic": _generic,
 }
 
 
@@ -70,8 +99,4 @@ def detect(
     """The adapter for ``argv``: ``override`` unless it is "auto", else by the command."""
     if override != "auto":
         return get(override, settings)
-    for name in ("claude", "codex", "gemini", "aider"):
-        agent = get(name, settings)
-        if agent.matches(argv):
-            return agent
-    return get("generic", settings)
+    return get(which(argv), settings)

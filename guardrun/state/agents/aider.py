@@ -13,18 +13,13 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from guardrun.state.agents.base import Message, Session, basename, split_option
+from guardrun.state.agents.base import Message, Session, split_option
+from guardrun.state.agents.starts import aider as _command_start
 from guardrun.state.transcript import cap
 
 HISTORY = ".aider.chat.history.md"
 TAIL = 1 << 20  # bytes of the history read for the last messages
 _RESTORE = "--restore-chat-history"
-
-
-def _command_start(argv: Sequence[str]) -> int | None:
-    if argv and basename(argv[0]) == "aider":
-        return 1
-    return None
 
 
 def _git_root(cwd: Path) -> Path | None:

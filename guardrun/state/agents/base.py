@@ -86,16 +86,6 @@ def safe_name(value: object) -> bool:
     return isinstance(value, str) and _SAFE_NAME.fullmatch(value) is not None and ".." not in value
 
 
-def basename(arg: str) -> str:
-    """The command's name without directory or a Windows ``.exe``/``.cmd`` suffix."""
-    name = re.split(r"[\\/]", arg)[-1]
-    lowered = name.lower()
-    for suffix in (".exe", ".cmd", ".bat"):
-        if lowered.endswith(suffix):
-            return name[: -len(suffix)]
-    return name
-
-
 def home_dir(env: Mapping[str, str]) -> Path:
     home = env.get("HOME") or env.get("USERPROFILE")
     return Path(home) if home else Path.home()

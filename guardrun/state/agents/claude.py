@@ -33,7 +33,8 @@ from guardrun.state.agents.base import (
     same_dir,
     uncertain,
 )
-from guardrun.state.agents.claude_argv import argv_session, command_start, forks, resume_args
+from guardrun.state.agents.claude_argv import argv_session, forks, resume_args
+from guardrun.state.agents.starts import claude as command_start
 from guardrun.state.transcript import GROUP, content_text, tail_jsonl
 
 MAX_ENCODED = 200  # Claude keeps this many characters of the encoded path, then adds a hash

@@ -3,15 +3,13 @@ argv that resumes a session (option table from `claude --help` of 2.1.197, Comma
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from guardrun.state.agents.argv import Token, first_positional, has_option, tokenize
 from guardrun.state.agents.argv import without as argv_without
-from guardrun.state.agents.base import basename, is_uuid, split_option
+from guardrun.state.agents.base import is_uuid, split_option
+from guardrun.state.agents.starts import claude as command_start
 
-_VERSION = re.compile(r"\d+\.\d+\.\d+")
-_NODES = ("node", "nodejs", "bun", "deno")
 # Commander `<value>` options: the next argument is the value whatever it looks like.
 _ONE = {"--agent", "--agents", "--append-system-prompt", "--append-system-prompt-file",
         "--debug-file", "--effort", "--fallback-model", "--input-format", "--json-schema",
@@ -32,25 +30,6 @@ _SUBCOMMANDS = {"agents", "auth", "auto-mode", "doctor", "gateway", "install", "
 _ONE_SHOT = {"-p", "--print", "--bg", "--background", "-v", "--version", "-h", "--help"}
 # Dropped on resume: every way of choosing a session (resume adds its own).
 _SESSION = {"-c", "--continue", "-r", "--resume", "--session-id", "--fork-session", "--from-pr"}
-
-
-def command_start(argv: Sequence[str]) -> int | None:
-    """Index of the first Claude argument in ``argv``, or None when argv does not run Claude."""
-    if not argv:
-        return None
-    first = argv[0]
-    name = basename(first)
-    if name == "claude":
-        return 1
-    if _VERSION.fullmatch(name) and ("claude" in first.lower() or "versions" in first):
-        return 1  # the native installer's binary, named after its version
-    if name in _NODES or name == "npx":
-        for i, arg in enumerate(argv[1:], 1):
-            if "claude-code" in arg or basename(arg) == "claude":
-                return i + 1
-            if not arg.startswith("-"):
-                return None
-    return None
 
 
 def tokens_of(args: Sequence[str]) -> list[Token]:

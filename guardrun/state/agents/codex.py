@@ -27,7 +27,6 @@ from guardrun.state.agents.argv import without as argv_without
 from guardrun.state.agents.base import (
     Message,
     Session,
-    basename,
     is_uuid,
     newest,
     open_files,
@@ -42,6 +41,7 @@ from guardrun.state.agents.codex_files import (
     message_of,
     rollout_meta,
 )
+from guardrun.state.agents.starts import codex as _command_start
 from guardrun.state.transcript import tail_jsonl
 
 __all__ = ["CodexAgent", "codex_home", "has_user_message", "message_of", "rollout_meta"]
@@ -64,17 +64,6 @@ _SUBCOMMANDS = {"agents", "exec", "e", "review", "login", "logout", "mcp", "plug
                 "responses-api-proxy"}  # fmt: skip
 _INTERACTIVE = (None, "resume", "fork")
 NO_DAEMON = "--no-daemon"
-
-
-def _command_start(argv: Sequence[str]) -> int | None:
-    if not argv:
-        return None
-    if basename(argv[0]) == "codex":
-        return 1
-    if basename(argv[0]) in ("node", "nodejs", "bun") and len(argv) > 1:
-        if basename(argv[1]) in ("codex", "codex.js"):
-            return 2
-    return None
 
 
 def _tokens(args: Sequence[str]) -> list[Token]:

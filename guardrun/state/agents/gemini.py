@@ -32,7 +32,6 @@ from guardrun.state.agents.base import (
     MTIME_SLACK,
     Message,
     Session,
-    basename,
     is_uuid,
     newest,
     uncertain,
@@ -47,6 +46,7 @@ from guardrun.state.agents.gemini_files import (
     legacy_messages,
     start_time,
 )
+from guardrun.state.agents.starts import gemini as _command_start
 from guardrun.state.transcript import tail_jsonl
 
 __all__ = ["GeminiAgent", "chat_dirs", "has_user_message"]
@@ -73,12 +73,6 @@ _HEADLESS = ("the chat lost its metadata line (another gemini started in this di
 # The run's own chat is created within this long of its start (about 4 s here, more with slow
 # MCP servers); a second chat started that early could be another run's just as well.
 STARTUP = 20.0
-
-
-def _command_start(argv: Sequence[str]) -> int | None:
-    if argv and basename(argv[0]) == "gemini":
-        return 1
-    return None
 
 
 def _tokens(args: Sequence[str]) -> list[Token]:
