@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from guardrun.errors import GuardrunError, StoreError
 from guardrun.events import EventLog, new_run_id, run_log_path
 from guardrun.live import LiveFile
-from guardrun.state.agents import Agent, Session, detect
+from guardrun.state.agents import Agent, AgentSettings, Session, detect
 from guardrun.state.project import project_root
 from guardrun.state.store import Store
 from guardrun.supervisor.levels import CRITICAL, EMERGENCY, NORMAL, RANK, WARNING
@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from guardrun.hooks import HookRunner
     from guardrun.notify import Notifier
 
+# A resume the agent refuses ends at once: Codex in 0.6 s, Claude in ~1 s, Gemini in ~3 s.
+RESUME_REFUSAL_WINDOW = 10.0
 HOOK_FOR_LEVEL = {WARNING: "on_warning", CRITICAL: "on_critical", EMERGENCY: "on_critical"}
 
 
@@ -47,7 +49,9 @@ class Observer:
         self.cwd = cwd
         self.ui = ui
         self.run_id = new_run_id()
-        self.agent: Agent = detect(argv, cfg.agent)
+        agents = AgentSettings(cfg.agents.codex_no_daemon, cfg.agents.gemini_session_id)
+        self.agent: Agent = detect(argv, cfg.agent, agents)
+        self.resuming = False  # the current child was started with a resume argv
         self.session: Session | None = None
         self.last_state: str | None = None
         self.last_state_file: str | None = None
@@ -242,6 +246,9 @@ class Observer:
         ctx = CaptureContext(
             store=self.store,
             reason=reason,
+            # The child is gone at an exit: what was found while it ran is the best answer
+            # (Claude removes sessions/<pid>.json at a clean exit).
+            session=self.session if st.child_exit is not None else None,
             argv=list(st.child_argv),
             cwd=self.cwd,
             run_id=self.run_id,
@@ -267,8 +274,12 @@ class Observer:
             self.ui.warn(f"could not save state: {err}")
             self.event("capture_failed", st, reason=reason, error=str(err))
             return None
-        if result.session is not None:
+        if result.session is not None and result.session.session_id:
             self.session = result.session
+        if reason == "exit":  # one exit state per conversation is enough
+            sid = result.session.session_id if result.session else None
+            for gone in self.store.supersede(result.id, "exit", sid):
+                self.ui.detail(f"removed the previous exit state {gone.name}")
         self.last_state = result.id
         self.last_state_file = str(result.path)
         try:  # retention, applied where states are made (state.keep, state.max_age)
@@ -283,6 +294,8 @@ class Observer:
             state_id=result.id,
             path=str(result.path),
             session_id=result.session.session_id if result.session else None,
+            session_source=result.session.source if result.session else None,
+            session_note=(result.session.note or None) if result.session else None,
             errors=result.errors,
             took_ms=round(took * 1000, 1),
         )
@@ -308,24 +321,54 @@ class Observer:
             self.session = found
         return self.session
 
+    def launch_argv(self) -> list[str]:
+        """The user's argv as the agent starts it in a new conversation (Codex with
+        ``--no-daemon``, Gemini with a new ``--session-id``): always from the user's own
+        argv, never a previous child's."""
+        self.resuming = False
+        return self.agent.launch_argv(self.argv)
+
     def restart_argv(self, st: RunStatus) -> list[str]:
-        """Resume the conversation when possible; else the same argv, and say so."""
+        """Resume the conversation when possible; else a new one, and say so."""
         argv = list(st.child_argv or self.argv)
+        if self.agent.name == "generic":
+            self.resuming = False
+            extra = self.cfg.restart.resume_args if self.cfg.restart.resume else []
+            return list(self.argv) + list(extra)
         if not self.cfg.restart.resume:
-            return list(self.argv)
+            return self.launch_argv()
         session = self.session or self.find_session(st)
         resumed = self.agent.resume_argv(argv, session)
-        if self.agent.name == "generic":
-            return list(self.argv) + list(self.cfg.restart.resume_args)
         if resumed is None:
+            why = session.note if session is not None and session.note else "none found yet"
             self.ui.warn(
-                f"no {self.agent.name} conversation to resume (none found, or none saved "
-                f"yet): restarting {st.name} with its original arguments"
+                f"no {self.agent.name} conversation to resume ({why}): restarting {st.name} "
+                "in a new one"
             )
-            return list(self.argv)
+            return self.launch_argv()
         if session is not None and session.session_id:
             self.ui.info(f"resuming {self.agent.name} session {session.session_id}")
+        self.resuming = True
         return resumed
+
+    def resume_refused(self, code: int, ran: float) -> bool:
+        """The child was started to resume, ended at once, and its code is the agent's "no
+        such session" answer: the next start must be a new conversation, not a crash loop."""
+        return self.resuming and ran < RESUME_REFUSAL_WINDOW and self.agent.resume_refused(code)
+
+    def saves_at_exit(self) -> bool:
+        """A state at a normal end, so ``state resume latest`` returns to the conversation
+        just left: for agents (a generic command has no conversation to go back to)."""
+        return self.agent.name != "generic"
+
+    def spared(self, pids: list[int]) -> set[int]:
+        """Members the whole-tree stop must leave alone: Codex's shared app-server daemon,
+        which serves every codex on the machine (with ``agents.codex_no_daemon: false``)."""
+        if self.agent.name != "codex" or self.cfg.agents.codex_no_daemon:
+            return set()
+        from guardrun.state.agents.codex import is_daemon
+
+        return {p for p in pids if is_daemon(p)}
 
     def close(self, st: RunStatus, code: int) -> None:
         """The run is over: on every way out, the title the terminal had comes back."""

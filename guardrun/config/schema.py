@@ -175,6 +175,13 @@ KEYS: tuple[Key, ...] = (
     _k("hooks.on_exit", "argv", [],
        "Command run when the supervised command ends for good."),
 
+    _k("agents.codex_no_daemon", "bool", True,
+       "Codex: add --no-daemon, so the run's own codex holds its rollout and its memory "
+       "(off: Codex's shared app-server daemon serves it, outside the tree)."),
+    _k("agents.gemini_session_id", "bool", True,
+       "Gemini: start new sessions with --session-id <new uuid>, so the run's chat is "
+       "provably its own."),
+
     _k("notify.title", "bool", True,
        "Show the memory level in the terminal title."),
     _k("notify.bell", "bool", True,
@@ -247,6 +254,11 @@ class HooksConfig(NamedTuple):
     on_exit: list[str]
 
 
+class AgentsConfig(NamedTuple):
+    codex_no_daemon: bool
+    gemini_session_id: bool
+
+
 class NotifyConfig(NamedTuple):
     title: bool
     bell: bool
@@ -260,9 +272,9 @@ class Config:
     where values came from (``sources``, ``files``)."""
 
     __slots__ = ("command", "agent", "memory", "system", "gpu", "restart", "state", "hooks",
-                 "notify", "sources", "files")  # fmt: skip
+                 "agents", "notify", "sources", "files")  # fmt: skip
     _COMPARED = ("command", "agent", "memory", "system", "gpu", "restart", "state", "hooks",
-                 "notify")  # fmt: skip
+                 "agents", "notify")  # fmt: skip
 
     def __init__(
         self,
@@ -274,6 +286,7 @@ class Config:
         restart: RestartConfig,
         state: StateConfig,
         hooks: HooksConfig,
+        agents: AgentsConfig,
         notify: NotifyConfig,
         sources: dict[str, str] | None = None,
         files: list[Path] | None = None,
@@ -286,6 +299,7 @@ class Config:
         self.restart = restart
         self.state = state
         self.hooks = hooks
+        self.agents = agents
         self.notify = notify
         # dotted key -> "default" | "<file>:<line>" | "env GUARDRUN_X" | "flag --x"
         self.sources: dict[str, str] = sources if sources is not None else {}
@@ -323,5 +337,6 @@ SECTION_TYPES: dict[str, Any] = {  # section name -> its record type
     "restart": RestartConfig,
     "state": StateConfig,
     "hooks": HooksConfig,
+    "agents": AgentsConfig,
     "notify": NotifyConfig,
 }

@@ -392,6 +392,28 @@ class Store:
                 fsync_dir(self.states_dir)
         return doomed
 
+    def supersede(self, keep_id: str, reason: str, session_id: str | None) -> builtins.list[Path]:
+        """Remove the other states of ``reason`` for ``session_id`` (and their copies), so
+        that a conversation left many times keeps one exit state, not one per exit. Nothing
+        is removed for a state without a session: which conversation it was is unknown."""
+        if session_id is None:
+            return []
+        doomed: builtins.list[Path] = []
+        for e in self.entries():
+            m = ID_RE.match(e.id)
+            if e.id == keep_id or e.corrupt or m is None or m.group(2) != reason:
+                continue
+            if e.summary.get("session_id") == session_id:
+                doomed.append(e.path)
+                tr = e.path.with_name(e.id + TRANSCRIPT_SUFFIX)
+                if os.path.lexists(tr):
+                    doomed.append(tr)
+        for p in doomed:
+            unlink_quietly(p)
+        if doomed:
+            fsync_dir(self.states_dir)
+        return [p for p in doomed if p.name.endswith(STATE_SUFFIX)]
+
     def _orphan_copies(self, alive: set[str], now: float) -> builtins.list[Path]:
         try:
             names = os.listdir(self.states_dir)

@@ -93,6 +93,7 @@ class Supervisor:
         self.output_tail = b""
         self._term: Terminal | None = None
         self._probe_retry_at = 0.0
+        self._fresh = False  # the next start is a new conversation, not a counted restart
         self._oom: OomWatch | None = None
 
     # ------------------------------------------------------------ the snapshot
@@ -158,9 +159,12 @@ class Supervisor:
         return child
 
     def _members(self) -> list[int]:
-        """Every live pid of the tree: the child's descendants and adopted orphans."""
+        """Every live pid of the tree that a stop may end (the child's descendants and
+        adopted orphans, less what the agent shares with other runs)."""
         child = self.child
-        return self.tree.members(child is not None and child.status is None)
+        pids = self.tree.members(child is not None and child.status is None)
+        spared = self.obs.spared(pids)
+        return [p for p in pids if p not in spared] if spared else pids
 
     def _not_ours(self) -> set[int]:
         pids = {self._sentinel.pid if self._sentinel and self._sentinel.pid else -1}
@@ -399,7 +403,7 @@ class Supervisor:
             self.signals.restore()
 
     def _run(self) -> int:
-        argv = list(self.s.argv)
+        argv = self.obs.launch_argv()
         t = self.mem.thresholds
         self.ui.detail(
             f"watching {' '.join(argv)}: warning {format_bytes(t.warning)}, critical "
@@ -415,6 +419,11 @@ class Supervisor:
             done, value = self._supervise(child)
             if done:
                 return int(value)
+            if self._fresh:  # the agent refused to resume: a new conversation, at once
+                self._fresh = False
+                self.restarts += 1
+                argv = self.obs.launch_argv()
+                continue
             if not self._cooldown(value):
                 self.ui.info(f"not restarting {self.name}: quit during the cooldown")
                 code = child.returncode
@@ -459,9 +468,19 @@ class Supervisor:
         self._between_runs(child)
         code = child.returncode
         assert code is not None
-        if crash is None or not (self.s.restart and self.s.on_crash):
-            return True, code
         ran = self.clock() - child.started
+        if crash is not None and self.obs.resume_refused(code, ran):
+            self.ui.warn(
+                f"{self.name} could not resume its conversation (exit {code} after "
+                f"{ran:.1f}s): starting it in a new conversation"
+            )
+            self._event("resume_refused", child=child, ran_s=round(ran, 2))
+            self._fresh = True
+            return False, 0.0
+        if crash is None or not (self.s.restart and self.s.on_crash):
+            if crash is None and self.obs.saves_at_exit():
+                self.capture("exit")
+            return True, code
         if decide.start_failure(ran, self.s.min_uptime):
             self.ui.warn(
                 f"{self.name} failed {ran:.1f}s after starting (code {code}): "

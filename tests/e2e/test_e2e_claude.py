@@ -183,8 +183,14 @@ def restart(
     return new_pid, start
 
 
-def latest_state(p: Project) -> dict[str, Any]:
-    shown = guardrun_cli(p, "state", "show", "latest", "--json")
+def latest_state(p: Project, reason: str | None = None) -> dict[str, Any]:
+    """The newest state (of ``reason``, when given)."""
+    ref = "latest"
+    if reason is not None:
+        listed = guardrun_cli(p, "state", "list", "--json")
+        rows = [json.loads(line) for line in listed.stdout.splitlines()]
+        ref = next(r["id"] for r in rows if r["reason"] == reason)  # newest first
+    shown = guardrun_cli(p, "state", "show", ref, "--json")
     assert shown.returncode == 0, shown.stderr
     state: dict[str, Any] = json.loads(shown.stdout)
     return state
@@ -217,7 +223,11 @@ def test_sigusr1_restarts_claude_into_the_same_conversation(
     # Claude removes its sessions file only at a clean exit (SIGKILL leaves it behind).
     assert not (p.config / "sessions" / f"{new_pid}.json").exists()
 
-    state = latest_state(p)
+    # The quit saved a state too, so `state resume latest` returns to this conversation.
+    left = latest_state(p)
+    assert (left["reason"], left["process"]["pid"]) == ("exit", new_pid)
+    assert left["conversation"]["session_id"] == session
+    state = latest_state(p, "signal")
     conv = state["conversation"]
     assert (conv["agent"], conv["session_id"]) == ("claude", session)
     assert conv["transcript"]["path"] == str(transcript)
@@ -226,7 +236,10 @@ def test_sigusr1_restarts_claude_into_the_same_conversation(
     assert state["restart"]["resume_argv"] == [str(p.claude), "--resume", session]
     listed = guardrun_cli(p, "state", "list", "--json")
     rows = [json.loads(line) for line in listed.stdout.splitlines()]
-    assert [(r["id"], r["session_id"]) for r in rows] == [(state["id"], session)]
+    assert [(r["id"], r["session_id"]) for r in rows] == [
+        (left["id"], session),
+        (state["id"], session),
+    ]
 
 
 def test_restart_follows_the_session_clear_started(

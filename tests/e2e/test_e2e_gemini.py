@@ -88,7 +88,9 @@ def test_restart_before_the_first_prompt_leaves_gemini_running(
     chats = wait_until(lambda: list(Path(env["GEMINI_CLI_HOME"]).glob(".gemini/tmp/*/chats/*")))
     assert chats, "0.61.0 creates the chat at start-up"
     new = restart(run, bin_)
-    assert new.args == argv[1:]
+    # A new conversation, named by a new --session-id (agents.gemini_session_id).
+    assert new.args[0] == "--session-id" and new.args[2:] == argv[1:]
+    assert run.args[0] == "--session-id" and new.args[1] != run.args[1]
     assert stays_alive(new, 5.0), "gemini ended after the restart"
     state = state_of(env, cwd, run.pid)
     assert state["restart"]["resume_argv"] is None

@@ -379,3 +379,19 @@ def test_unwatched_recovers_when_a_probe_works_again(tmp_path: Path) -> None:
 
 def kinds_modes() -> list[object]:
     return [e.get("mode") for e in events()]
+
+
+def test_a_refused_restart_does_not_enter_the_level_again(tmp_path: Path) -> None:
+    """After restart protection refuses, watching goes on from the level it was at: the
+    level change, the bell, the notification and on_critical happen once, not again."""
+    log = tmp_path / "starts"
+    leak = child("leak.py", "--starts", str(log), "--to", "70")
+    with Guarded(
+        *FAST, "--no-pty", "--max-restarts", "0", *levels("30MB", "50MB", "900MB"),
+        "--grace", "1s", "--", *leak, cwd=tmp_path,
+    ) as g:  # fmt: skip
+        wait_for(lambda: kinds(events()).count("restart_refused") >= 3, timeout=30)
+        g.stop()
+    changes = [e for e in events() if e["event"] == "level_changed" and "source" not in e]
+    assert [e["level"] for e in changes] == ["critical"], changes  # once, after 3 refusals
+    assert kinds(events()).count("degraded") == 1

@@ -16,6 +16,7 @@ from guardrun.config.load import load_config
 from guardrun.notify import POP_TITLE, PUSH_TITLE
 from guardrun.observer import Observer
 from guardrun.platform.types import ProcSample, TreeSample
+from guardrun.state.agents import Session
 from guardrun.supervisor.levels import Thresholds
 from guardrun.supervisor.status import RunStatus
 from guardrun.ui import Reporter
@@ -141,3 +142,23 @@ def test_live_file_is_rewritten_only_with_news(
     now[0] += 1.0
     observer.sampled(status(level="warning", rss=103 * MB))  # the heartbeat
     assert len(writes) == 4
+
+
+def test_a_refused_resume_is_recognised_only_after_a_resume(tmp_path: Path) -> None:
+    """Claude answers an unknown session with exit 1 at once: after guardrun started it to
+    resume, that means "start anew", not a crash; the same exit otherwise is a crash."""
+    cfg = load_config(cwd=tmp_path, env={}, flags={}, no_config=True)
+    obs = Observer(cfg, ["claude"], tmp_path, tmp_path / "state", Reporter(stream=io.StringIO()))
+    assert not obs.resume_refused(1, 0.8)  # the user's own start: a crash
+    session = Session("claude", "0b7f6f3e-5d7e-4c5e-9d36-7f0f3a1c2b4d", None, tmp_path, "argv")
+    obs.session = session
+    transcript = tmp_path / "t.jsonl"
+    transcript.write_text('{"type": "user", "message": {"role": "user", "content": "hi"}}\\n')
+    obs.session = session._replace(transcript=transcript)
+    argv = obs.restart_argv(status(child_argv=["claude"]))
+    assert argv == ["claude", "--resume", session.session_id] and obs.resuming
+    assert obs.resume_refused(1, 0.8)
+    assert not obs.resume_refused(1, 30.0)  # it ran: a crash like any other
+    assert not obs.resume_refused(2, 0.8)  # not Claude's "no conversation found"
+    assert obs.launch_argv() == ["claude"] and not obs.resuming
+    assert not obs.resume_refused(1, 0.8)

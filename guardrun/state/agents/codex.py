@@ -75,7 +75,7 @@ def _subcommand(args: Sequence[str]) -> str | None:
     return first if first in _SUBCOMMANDS else None
 
 
-def _is_daemon(pid: int) -> bool:
+def is_daemon(pid: int) -> bool:
     # The daemon's argv is `codex app-server --listen unix:// ... --managed-daemon` (and its
     # helper `codex app-server daemon pid-update-loop`); the TUI's never holds "app-server".
     return "app-server" in proc_argv(pid)[1:]
@@ -127,7 +127,7 @@ class CodexAgent:
         daemon_held = False
         for pid in pids:
             held = open_files([pid], _ROLLOUT)
-            if held and _is_daemon(pid):
+            if held and is_daemon(pid):
                 daemon_held = True  # it holds every session's rollout: not evidence
             else:
                 own += [p for p in held if p not in own]

@@ -190,8 +190,14 @@ ENV_CASES = [
         "(did you mean GUARDRUN_RESTART_MAX_ATTEMPTS?)",
     ),
     (
+        {"GUARDRUN_AGENTS_CODEX_NODAEMON": "x"},
+        "GUARDRUN_AGENTS_CODEX_NODAEMON: not a guardrun setting "
+        "(did you mean GUARDRUN_AGENTS_CODEX_NO_DAEMON?)",
+    ),
+    (
         {"GUARDRUN_AGENTS": "x"},
-        "GUARDRUN_AGENTS: not a guardrun setting (did you mean GUARDRUN_AGENT?)",
+        "GUARDRUN_AGENTS: not a guardrun setting (a section: set one key, e.g. "
+        "GUARDRUN_AGENTS_CODEX_NO_DAEMON)",
     ),
     (
         {"GUARDRUN_MEMORY": "1"},
