@@ -140,7 +140,8 @@ KEYS: tuple[Key, ...] = (
        "Time span over which restarts are counted.", **_POS,
        flag="--window", metavar="DURATION"),
     _k("restart.cooldown", "duration", "10s",
-       "Wait before a restart; doubles per restart, up to max_cooldown.", **_NONNEG,
+       "Wait before the 2nd restart within the window (the 1st is immediate); "
+       "doubles per restart, up to max_cooldown.", **_NONNEG,
        flag="--cooldown", metavar="DURATION"),
     _k("restart.max_cooldown", "duration", "5m",
        "Longest wait before a restart.", **_NONNEG),

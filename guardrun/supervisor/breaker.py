@@ -3,8 +3,11 @@
 Pure and side-effect free, with the clock injected (as circus' flapping plugin
 and honcho's ``_clock`` seam do), so every path is tested with a fake clock.
 
-closed     restarts allowed; each waits a cooldown of ``cooldown * 2**n`` (n =
-           restarts still in the window), capped at ``max_cooldown``.
+closed     restarts allowed. The first after a stable period is immediate (as
+           systemd's 100 ms RestartSec, PM2 and supervisord do); the next ones wait
+           ``cooldown * 2**(n-1)`` (n = restarts still in the window), capped at
+           ``max_cooldown``: 0, 10 s, 20 s, 40 s ... 5 min, so a loop is slowed and
+           bounded while a one-off restart costs nothing.
 open       ``max_attempts`` restarts happened within ``window``: refused until
            ``window`` has passed since the breaker opened.
 half_open  the window passed: one probe restart is allowed. If the child then
@@ -56,7 +59,10 @@ class Breaker:
 
     def cooldown(self) -> float:
         p = self.policy
-        return float(min(p.cooldown * (2 ** len(self.restarts)), p.max_cooldown))
+        n = len(self.restarts)
+        if n == 0:
+            return 0.0
+        return float(min(p.cooldown * (2 ** (n - 1)), p.max_cooldown))
 
     def request(self) -> Decision:
         """May the child be restarted now? Does not record anything."""

@@ -61,14 +61,16 @@ class Protection:
         )
         return Verdict(False, decision.reason, decision.wait, t, message)
 
-    def announce(self, name: str, why: str) -> tuple[str, float]:
-        """The line that says a restart is coming, and the cooldown before it."""
-        wait = self.breaker.cooldown()
+    def announce(self, name: str, why: str, asked: bool = False) -> tuple[str, float]:
+        """The line that says a restart is coming, and the cooldown before it: none for
+        a restart the user asked for (it still counts toward the window's limit)."""
+        wait = 0.0 if asked else self.breaker.cooldown()
         attempt = len(self.breaker.restarts) + 1
         p = self.policy
+        pause = f", cooldown {format_duration(wait)}" if wait > 0 else ""
         text = (
             f"restarting {name}: {why} (attempt {attempt}/{p.max_attempts} within "
-            f"{format_duration(p.window)}, cooldown {format_duration(wait)})"
+            f"{format_duration(p.window)}{pause})"
         )
         return text, wait
 

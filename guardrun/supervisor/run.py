@@ -354,8 +354,8 @@ class Supervisor:
         )
         return f"{self.name} {how}" + (" (out of memory)" if kind == "oom" else "")
 
-    def _announce(self, why: str) -> float:
-        text, wait = self.protection.announce(self.name, why)
+    def _announce(self, why: str, asked: bool = False) -> float:
+        text, wait = self.protection.announce(self.name, why, asked)
         self.ui.warn(text)
         return wait
 
@@ -456,7 +456,8 @@ class Supervisor:
             self.capture(outcome.reason)
             self._stop(child)
             self._between_runs(child)
-            return False, self._announce(self._why(outcome.reason))
+            asked = outcome.reason == "signal"  # SIGUSR1, `guardrun restart`: never delayed
+            return False, self._announce(self._why(outcome.reason), asked)
 
     def _exited(self, child: Child) -> tuple[bool, float]:
         oom_kills = self._oom.new_kills() if self._oom is not None else 0

@@ -395,3 +395,58 @@ def test_a_refused_restart_does_not_enter_the_level_again(tmp_path: Path) -> Non
     changes = [e for e in events() if e["event"] == "level_changed" and "source" not in e]
     assert [e["level"] for e in changes] == ["critical"], changes  # once, after 3 refusals
     assert kinds(events()).count("degraded") == 1
+
+
+def _start_times(log: Path, want: int, timeout: float) -> list[float]:
+    """When each start appeared in ``log`` (polled every 20 ms)."""
+    seen: list[float] = []
+    deadline = time.monotonic() + timeout
+    while len(seen) < want and time.monotonic() < deadline:
+        n = len(starts(log))
+        while len(seen) < n:
+            seen.append(time.monotonic())
+        time.sleep(0.02)
+    return seen
+
+
+@pytest.mark.slow
+def test_first_restart_is_immediate_then_the_cooldown_doubles(tmp_path: Path) -> None:
+    """Issue 17: no cooldown before the first restart after a stable period; the second
+    within the window waits the cooldown, the third twice that; the limit is unchanged."""
+    log = tmp_path / "starts"
+    crash = child("crash.py", "--starts", str(log), "--code", "3", "--after", "2.3")
+    with Guarded(
+        "--no-pty", "--cooldown", "1s", "--grace", "1s", "--interval", "200ms",
+        "--max-restarts", "3", "--", *crash, cwd=tmp_path,
+    ) as g:  # fmt: skip
+        times = _start_times(log, 4, timeout=40)
+        g.proc.communicate(timeout=30)
+    assert g.returncode == 3  # the 4th crash is refused: the window's limit is unchanged
+    assert len(times) == 4 and len(starts(log)) == 4
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    run = gaps[0]  # 2.3 s of running, nothing waited
+    assert run < 2.3 + 0.8, gaps
+    assert 0.6 < gaps[1] - run < 1.6, gaps  # then the cooldown (1 s)
+    assert 1.6 < gaps[2] - run < 2.6, gaps  # then twice that (2 s)
+
+
+def test_a_restart_the_user_asks_for_is_never_delayed(tmp_path: Path) -> None:
+    """SIGUSR1 (and `guardrun restart`) restarts at once, even where a memory restart
+    would wait the cooldown, and still counts toward the window's limit."""
+    log = tmp_path / "starts"
+    leak = child("leak.py", "--starts", str(log), "--to", "1")
+    with Guarded(
+        "--no-pty", "--cooldown", "10s", "--grace", "1s", "--max-restarts", "2", "--",
+        *leak, cwd=tmp_path,
+    ) as g:  # fmt: skip
+        wait_for(lambda: len(starts(log)) == 1, timeout=10)
+        for n in (2, 3):
+            asked = time.monotonic()
+            g.proc.send_signal(signal.SIGUSR1)
+            wait_for(lambda n=n: len(starts(log)) == n, timeout=5)  # not the 10 s cooldown
+            assert time.monotonic() - asked < 4.0
+            time.sleep(0.5)
+        g.proc.send_signal(signal.SIGUSR1)  # a third within the window: refused
+        wait_for(lambda: "restart_refused" in kinds(events()), timeout=10)
+        assert len(starts(log)) == 3
+        g.stop()

@@ -34,7 +34,7 @@ def test_cooldown_doubles_up_to_the_cap() -> None:
     for _ in range(5):
         waits.append(restart(b))
         clock.now += 1
-    assert waits == [10, 20, 40, 50, 50]
+    assert waits == [0, 10, 20, 40, 50]  # the first restart is immediate
 
 
 def test_max_attempts_within_window_then_open() -> None:
@@ -81,11 +81,11 @@ def test_half_open_probe_failing_reopens() -> None:
 
 def test_stable_uptime_forgets_earlier_restarts() -> None:
     b, clock = make(max_attempts=2, window=3600, cooldown=10, reset_after=600)
-    restart(b)
+    assert restart(b) == 0
     clock.now += 1
-    assert restart(b) == 20
+    assert restart(b) == 10
     clock.now += 600
-    assert restart(b) == 10  # history forgotten: cooldown back to the start
+    assert restart(b) == 0  # history forgotten: the next restart is immediate again
 
 
 def test_window_slides() -> None:
