@@ -123,6 +123,10 @@ class Observer:
             self._argv_shown = self._safe_argv(self.argv)
         return self._argv_shown
 
+    def shown(self, argv: list[str]) -> list[str]:
+        """``argv`` as guardrun's own lines (``-v``, ``--log-file``) may show it: scrubbed."""
+        return self._safe_argv(argv)
+
     def _mirror(self, line: str) -> None:
         self.ui.detail(line.rstrip("\n"))
 

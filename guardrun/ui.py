@@ -36,7 +36,10 @@ class Reporter:
             from guardrun.errors import UsageError
 
             try:
-                self._log = open(log_file, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+                # 0600 like every file guardrun writes: the log names commands and paths.
+                flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
+                fd = os.open(log_file, flags, 0o600)
+                self._log = open(fd, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
             except OSError as err:
                 raise UsageError(f"--log-file: cannot open {log_file}: {err.strerror}") from err
         try:

@@ -179,14 +179,39 @@ def resolve_run(ref: str | None, runs: list[dict[str, Any]], cwd: Path) -> dict[
     raise UsageError(f"{ref!r} matches {len(matches)} runs: {_describe(matches)}")
 
 
+def _is_guardrun(pid: int) -> bool:
+    """Whether ``pid`` runs guardrun: the console script, ``python -m guardrun`` or
+    ``python .../guardrun/__main__.py``, by its command line."""
+    from guardrun.platform import process_argv
+
+    argv = process_argv(pid)
+    for i, arg in enumerate(argv[:3]):
+        name = os.path.basename(arg)
+        if name in ("guardrun", "guardrun.exe") or arg.endswith("guardrun/__main__.py"):
+            return True
+        if arg == "-m" and i + 1 < len(argv) and argv[i + 1] == "guardrun":
+            return True
+    return False
+
+
 def run_signal(args: argparse.Namespace, state_dir: Path, cwd: Path, sig: int) -> int:
     """Send ``sig`` (SIGUSR1 restart, SIGUSR2 capture) to the run ``args.run`` names."""
     run = resolve_run(getattr(args, "run", None), _live(state_dir), cwd)
     pid = int(run["pid"])
     # The file was checked a moment ago; check again right before signalling so a pid
-    # reused in between never gets a signal meant for a guardrun.
-    if not is_same_process(pid, run.get("identity") or {}):
-        raise GuardrunError(f"run {run.get('run_id', pid)} (pid {pid}) has just ended")
+    # reused in between never gets a signal meant for a guardrun. A file without an
+    # identity, or naming a process that is not a guardrun (a forged live file), gets
+    # nothing: SIGUSR1 kills most programs.
+    identity = run.get("identity") or {}
+    if not identity or not is_same_process(pid, identity):
+        raise GuardrunError(
+            f"run {run.get('run_id', pid)} (pid {pid}) has ended, or its live file does not "
+            "say which process it is: not signalling it"
+        )
+    if not _is_guardrun(pid):
+        raise GuardrunError(
+            f"pid {pid} is not a guardrun (its live file is forged?): not signalling it"
+        )
     try:
         os.kill(pid, sig)
     except ProcessLookupError as err:

@@ -8,6 +8,8 @@ because importing yaml costs a few milliseconds of start-up.
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import yaml
@@ -23,10 +25,33 @@ _NULL = "tag:yaml.org,2002:null"
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+MAX_CONFIG = 1 << 20  # a config file is a few hundred bytes; nothing legitimate is 1 MiB
+
+
+def _read_text(path: Path, shown: str) -> str:
+    """The file's text, safely: a cloned repository may commit ``.guardrun.yaml`` as a
+    symlink to ``/dev/zero`` (read it whole and guardrun grows without bound) or a FIFO
+    (open it and guardrun hangs). So: open without blocking, accept a regular file only,
+    and read at most ``MAX_CONFIG`` bytes."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(21, "Is a directory")
+        if not stat.S_ISREG(st.st_mode):
+            raise ConfigError(f"{shown}: not a regular file (a device, FIFO or socket)")
+        data = os.read(fd, MAX_CONFIG + 1)
+    finally:
+        os.close(fd)
+    if len(data) > MAX_CONFIG:
+        raise ConfigError(f"{shown}: larger than {MAX_CONFIG // 1024} KiB: not a config file")
+    return data.decode("utf-8")
+
+
 def read_file(path: Path, shown: str) -> list[tuple[str, object, int]]:
     """Read and structure-check ``path``; ``shown`` is how messages name it."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = _read_text(path, shown)
     except FileNotFoundError:
         raise ConfigError(f"{shown}: no such file") from None
     except IsADirectoryError:

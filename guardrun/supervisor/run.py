@@ -405,8 +405,9 @@ class Supervisor:
     def _run(self) -> int:
         argv = self.obs.launch_argv()
         t = self.mem.thresholds
+        shown = " ".join(self.obs.shown(argv))  # scrubbed: -v and --log-file show it
         self.ui.detail(
-            f"watching {' '.join(argv)}: warning {format_bytes(t.warning)}, critical "
+            f"watching {shown}: warning {format_bytes(t.warning)}, critical "
             f"{format_bytes(t.critical)}, emergency {format_bytes(t.emergency)} "
             f"(of {format_bytes(self.limit.bytes)} {self.limit.source}); probe "
             f"{self.tree.probe.name if self.tree.probe else 'none'}"

@@ -52,6 +52,11 @@ def _sentinel_main(r: int, marker: bytes) -> None:  # pragma: no cover - forked 
     live = {pid: st for pid, st in members.items() if start_time(pid) == st}
     if marker:
         live.update(marked(marker))
+    # The group is signalled only while one of the tree's own processes (pid and start
+    # time checked) is still in it: after the tree is gone its pgid may be a recycled
+    # pid's group, and killpg would end an unrelated program.
+    if pgid and not _group_is_ours(pgid, live):
+        pgid = 0
     for sig in (signal.SIGTERM, signal.SIGKILL):
         if pgid:
             try:
@@ -70,6 +75,16 @@ def _sentinel_main(r: int, marker: bytes) -> None:  # pragma: no cover - forked 
                 os._exit(0)
             time.sleep(0.05)
     os._exit(0)
+
+
+def _group_is_ours(pgid: int, live: dict[int, int]) -> bool:
+    for pid in live:
+        try:
+            if os.getpgid(pid) == pgid:
+                return True
+        except OSError:
+            continue
+    return False
 
 
 class Sentinel:

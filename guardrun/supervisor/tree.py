@@ -78,15 +78,26 @@ class Tree:
         return out
 
     def reap(self) -> None:
-        """Collect adopted orphans that exited (we are their parent now)."""
-        for pid in list(self.adopted):
+        """Collect orphans that exited (we are their parent now), at every SIGCHLD.
+
+        Not only the adopted ones of the last sample: an orphan that is adopted and exits
+        between two samples is a zombie nobody else will reap (a child that double-forks
+        short-lived processes left dozens). Orphans are reparented to our main thread, so
+        its ``children`` file lists them; what the other threads fork (hooks, git during
+        capture) is listed under those threads and reaped by them. The child and our own
+        helpers (sentinel, hooks) are left to their owners."""
+        skip = self._not_ours() | {self.child_pid}
+        for pid in own_children():
+            if pid in skip:
+                continue
             try:
                 done, _ = os.waitpid(pid, os.WNOHANG)
             except ChildProcessError:
                 done = pid
             if done:
-                self.adopted.remove(pid)
                 self._verdicts.pop(pid, None)
+                if pid in self.adopted:
+                    self.adopted.remove(pid)
 
     def members(self, child_alive: bool) -> list[int]:
         """Every pid of the tree now (for stopping it); never raises."""

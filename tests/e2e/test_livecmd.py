@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,7 +22,7 @@ import pytest
 from support import CHILDREN, REPO
 
 from guardrun.commands.live import add_live_parsers, run_live, run_signal, run_status
-from guardrun.errors import UsageError
+from guardrun.errors import GuardrunError, UsageError
 
 TARGET = CHILDREN / "live_target.py"
 
@@ -32,11 +33,16 @@ Start = Callable[[str, Path], tuple[subprocess.Popen[str], Path]]
 def start(tmp_path: Path) -> Iterator[Start]:
     procs: list[subprocess.Popen[str]] = []
 
+    # Named like guardrun's console script: `guardrun restart` signals only a guardrun.
+    script = tmp_path / "bin" / "guardrun"
+    script.parent.mkdir(exist_ok=True)
+    shutil.copy(TARGET, script)
+
     def _start(run_id: str, cwd: Path) -> tuple[subprocess.Popen[str], Path]:
         cwd.mkdir(exist_ok=True)
         marker = tmp_path / f"marker-{run_id}"
         proc = subprocess.Popen(
-            [sys.executable, str(TARGET), str(tmp_path / "state"), str(marker), run_id],
+            [sys.executable, str(script), str(tmp_path / "state"), str(marker), run_id],
             cwd=cwd,
             env=dict(os.environ, PYTHONPATH=str(REPO)),
             stdout=subprocess.PIPE,
@@ -184,3 +190,33 @@ def test_status_watch_until_ctrl_c(tmp_path: Path, start: Start) -> None:
     finally:
         child.close()
     assert child.exitstatus == 0
+
+
+def test_a_forged_live_file_never_signals_another_process(tmp_path: Path) -> None:
+    """A live file planted for one of the user's processes (not a guardrun), even with the
+    right identity, gets no SIGUSR1: most programs die of it."""
+    marker = tmp_path / "marker"
+    victim = subprocess.Popen(
+        [sys.executable, str(TARGET), str(tmp_path / "state"), str(marker), "forged-run"],
+        cwd=tmp_path, env=dict(os.environ, PYTHONPATH=str(REPO)), stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert victim.stdout is not None and victim.stdout.readline() == "ready\n"
+        for identity in ("kept", "none"):
+            path = tmp_path / "state" / "live" / f"{victim.pid}.json"
+            doc = json.loads(path.read_text())
+            if identity == "none":
+                doc["identity"] = {}
+                path.write_text(json.dumps(doc))
+            with pytest.raises(GuardrunError, match="not signalling it"):
+                run_signal(
+                    parse("restart", str(victim.pid)), tmp_path / "state", tmp_path, signal.SIGUSR1
+                )
+        time.sleep(0.2)
+        assert not marker.exists() and victim.poll() is None
+    finally:
+        victim.terminate()
+        victim.wait(timeout=5)
+        assert victim.stdout is not None
+        victim.stdout.close()

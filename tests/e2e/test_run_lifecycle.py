@@ -450,3 +450,21 @@ def test_a_restart_the_user_asks_for_is_never_delayed(tmp_path: Path) -> None:
         wait_for(lambda: "restart_refused" in kinds(events()), timeout=10)
         assert len(starts(log)) == 3
         g.stop()
+
+
+def test_secrets_never_reach_the_log_file_or_verbose_lines(tmp_path: Path) -> None:
+    """-v and --log-file print the command guardrun watches: scrubbed like the event log,
+    and the log file is created 0600."""
+    log = tmp_path / "guardrun.log"
+    secret = "sk-ant-api03-" + "Q" * 40
+    r = run(
+        ["--no-pty", "-v", "--log-file", str(log), "--", sys.executable, "-c", "pass",
+         "--api-key", secret, "--password", "hunter2hunter2"],
+        tmp_path,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    text = log.read_text()
+    assert "watching" in text and "[REDACTED:" in text
+    for shown in (text, r.stderr):
+        assert secret not in shown and "hunter2hunter2" not in shown
+    assert oct(log.stat().st_mode & 0o777) == "0o600"

@@ -187,3 +187,25 @@ def test_death_by_signal_without_pty(sig: int) -> None:
         guardrun("--no-pty", "--", "python3", "-c", code), capture_output=True, timeout=20
     )
     assert r.returncode == 128 + sig
+
+
+def test_orphans_that_exit_between_samples_are_reaped(tmp_path: Path) -> None:
+    """50 double-forked processes that exit at once: adopted by guardrun as subreaper,
+    they must not stay zombies (they did: 39 after 8 s)."""
+    with Guarded("--no-pty", "--interval", "2s", "--", *child("orphans.py", "50")) as g:
+        assert g.proc.stdout is not None and g.proc.stdout.readline() == "done\n"
+
+        def zombies() -> list[int]:
+            found = []
+            for task in Path(f"/proc/{g.pid}/task").iterdir():
+                for pid in (task / "children").read_text().split():
+                    try:
+                        stat = Path(f"/proc/{pid}/stat").read_bytes()
+                    except OSError:
+                        continue
+                    if stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] == b"Z":
+                        found.append(int(pid))
+            return found
+
+        wait_for(lambda: not zombies(), timeout=5)
+        g.stop()

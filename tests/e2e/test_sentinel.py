@@ -1,0 +1,97 @@
+"""The sentinel: when guardrun itself is SIGKILLed, the tree still ends (a daemon in a
+session of its own included), and nothing outside the tree is hit, not even a process
+that got the old child's pid (and so its process group id) since."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from support import Guarded, child, is_alive, read_roles, starts, wait_for
+
+# Forks a daemon into a session of its own, records both pids, then sleeps.
+DAEMON = """
+import os, sys, time
+roles = sys.argv[1]
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        with open(roles, "a") as f:
+            f.write(f"daemon {os.getpid()}\\n")
+        time.sleep(600)
+        os._exit(0)
+    os._exit(0)
+with open(roles, "a") as f:
+    f.write(f"child {os.getpid()}\\n")
+time.sleep(600)
+"""
+
+
+def test_a_sigkilled_guardrun_still_ends_the_tree(tmp_path: Path) -> None:
+    roles = tmp_path / "roles"
+    with Guarded("--no-pty", "--interval", "200ms", "--", sys.executable, "-c", DAEMON,
+                 str(roles)) as g:  # fmt: skip
+        found = wait_for(lambda: (r := read_roles(roles)) and len(r) == 2 and r, timeout=10)
+        assert isinstance(found, dict)
+        time.sleep(0.6)  # a sample or two: the sentinel knows the daemon
+        g.proc.kill()
+        g.proc.communicate(timeout=10)
+        pids = found["child"] + found["daemon"]
+        wait_for(lambda: not any(is_alive(p) for p in pids), timeout=10)
+
+
+def _process_with_pid(pid: int, marker: Path) -> subprocess.Popen[bytes] | None:
+    """A group leader that gets ``pid``, forced through ns_last_pid (root only); None when
+    another process took it first."""
+    try:
+        with open("/proc/sys/kernel/ns_last_pid", "w") as f:
+            f.write(str(pid - 1))
+        proc = subprocess.Popen(
+            [sys.executable, "-c",
+             "import os, signal, sys, time\n"
+             "signal.signal(signal.SIGTERM, lambda *_: (open(sys.argv[1], 'w').write('hit'),"
+             " sys.exit(0)))\ntime.sleep(60)", str(marker)],
+            start_new_session=True,
+        )  # fmt: skip
+    except OSError:
+        return None
+    if proc.pid != pid:
+        proc.kill()
+        proc.wait()
+        return None
+    return proc
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="forcing a pid needs root (ns_last_pid)")
+def test_the_sentinel_never_signals_a_recycled_process_group(tmp_path: Path) -> None:
+    """guardrun is SIGKILLed in a cooldown (its child gone); a new process has taken the old
+    child's pid and leads a group with that id: the sentinel must leave it alone."""
+    log = tmp_path / "starts"
+    crash = child("crash.py", "--starts", str(log), "--code", "1", "--after", "2.2")
+    with Guarded("--no-pty", "--cooldown", "30s", "--interval", "200ms", "--", *crash,
+                 cwd=tmp_path) as g:  # fmt: skip
+        # The first crash restart is immediate; the second waits the 30 s cooldown.
+        wait_for(lambda: len(starts(log)) == 2, timeout=20)
+        second = starts(log)[1]
+        wait_for(lambda: not is_alive(second), timeout=10)
+        time.sleep(0.3)  # in the cooldown now
+        marker = tmp_path / "hit"
+        victim = None
+        for _ in range(20):
+            victim = _process_with_pid(second, marker)
+            if victim is not None:
+                break
+        if victim is None:
+            pytest.skip(f"could not get pid {second} back for the test")
+        try:
+            g.proc.kill()
+            g.proc.communicate(timeout=10)
+            time.sleep(4.0)  # the sentinel's grace is 3 s
+            assert victim.poll() is None and not marker.exists()
+        finally:
+            victim.kill()
+            victim.wait()
