@@ -306,6 +306,10 @@ class Supervisor:
                 outcome = Outcome("restart", "signal")
             elif what == "capture":
                 self.capture("manual")
+            elif what == "forward" and child.status is None:
+                # Sent on the sender's behalf: a child it ends has not crashed.
+                child.signals_sent.append(sig)
+                child.killpg(sig)
         return outcome
 
     def _resize(self, child: Child) -> None:

@@ -22,6 +22,17 @@ TABLE: dict[int, str] = {
     signal.SIGUSR1: "restart",  # restart now, through restart protection
     signal.SIGUSR2: "capture",  # save state now
 }
+# Signals guardrun has no use for go on to the child's process group, as tini and
+# dumb-init pass them on: the default action of most would end guardrun itself (exit
+# 128+N, no capture, the child left a hang-up), and those that do nothing by default
+# (SIGURG, SIGCONT) would be lost. Job control (SIGTSTP, SIGTTIN, SIGTTOU) is not here.
+FORWARDED = tuple(
+    sig
+    for name in ("SIGQUIT", "SIGALRM", "SIGVTALRM", "SIGPROF", "SIGXCPU", "SIGXFSZ", "SIGPWR",
+                 "SIGURG", "SIGCONT", "SIGTRAP", "SIGSYS", "SIGIO", "SIGWINCH")  # fmt: skip
+    if (sig := getattr(signal, name, None)) is not None and sig not in TABLE
+)
+TABLE.update(dict.fromkeys(FORWARDED, "forward"))
 
 
 def name_of(sig: int) -> str:

@@ -468,3 +468,20 @@ def test_secrets_never_reach_the_log_file_or_verbose_lines(tmp_path: Path) -> No
     for shown in (text, r.stderr):
         assert secret not in shown and "hunter2hunter2" not in shown
     assert oct(log.stat().st_mode & 0o777) == "0o600"
+
+
+def test_signals_guardrun_has_no_use_for_reach_the_child(tmp_path: Path) -> None:
+    """Issue 15: SIGQUIT, SIGALRM, SIGVTALRM, SIGPROF, SIGXCPU, SIGPWR, SIGURG and SIGCONT
+    sent to guardrun reach the child (guardrun does not die of them, nor swallow them)."""
+    got = tmp_path / "got"
+    names = ["SIGQUIT", "SIGALRM", "SIGVTALRM", "SIGPROF", "SIGXCPU", "SIGPWR", "SIGURG",
+             "SIGCONT"]  # fmt: skip
+    with Guarded("--no-pty", "--", *child("signal_printer.py", str(got)), cwd=tmp_path) as g:
+        assert g.proc.stdout is not None and g.proc.stdout.readline() == "READY\n"
+        for name in names:
+            g.proc.send_signal(getattr(signal, name))
+            wait_for(lambda name=name: got.exists() and name in got.read_text().split(), timeout=5)
+        assert g.proc.poll() is None  # guardrun is still there
+        err = g.stop()
+    assert got.read_text().split() == names, err
+    assert g.returncode == 0

@@ -31,3 +31,13 @@ def test_signals_are_recorded_in_order_and_wake_the_loop() -> None:
     assert signal.getsignal(signal.SIGUSR1) == signal.SIG_DFL
     assert s.wake_fd == -1
     s.restore()  # twice is harmless
+
+
+def test_signals_without_a_use_are_forwarded_and_job_control_is_not() -> None:
+    from guardrun.supervisor.signals import FORWARDED
+
+    for name in ("SIGQUIT", "SIGALRM", "SIGVTALRM", "SIGPROF", "SIGXCPU", "SIGURG", "SIGCONT"):
+        assert TABLE[getattr(signal, name)] == "forward"
+    for sig in (signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU, signal.SIGKILL):
+        assert sig not in TABLE and sig not in FORWARDED
+    assert TABLE[signal.SIGWINCH] == "resize"  # used, not forwarded as such
