@@ -93,7 +93,10 @@ class HookRunner:
         self._threads: list[threading.Thread] = []
         self._active = 0  # hooks started or starting, for MAX_RUNNING
         self._sessions: dict[int, float] = {}  # session id -> when its hook ended (0: running)
-        self._closed = False
+        self._closed = False  # no new hooks (close() was called)
+        # close() waited its time: hooks still starting are not started. Hooks asked for
+        # before close() (on_exit, just before it) do run, within its wait.
+        self._expired = False
 
     def run(
         self,
@@ -136,7 +139,7 @@ class HookRunner:
 
     def _run_one(self, event: str, argv: list[str], env: dict[str, str]) -> None:
         try:
-            if self._closed:
+            if self._expired:  # close() gave up waiting before this hook even started
                 return
             try:
                 proc = subprocess.Popen(
@@ -161,8 +164,8 @@ class HookRunner:
             with self._lock:
                 self._running[proc.pid] = hook
                 self._sessions[proc.pid] = 0.0
-                closed = self._closed
-            if closed:  # close() ran while this hook was starting
+                expired = self._expired
+            if expired:  # close() stopped waiting while this hook was starting
                 hook.killed_reason = "killed at guardrun exit"
                 _killpg(proc.pid, signal.SIGKILL)
             self._watch(hook)
@@ -282,6 +285,7 @@ class HookRunner:
         for t in threads:
             t.join(max(0.0, deadline - time.monotonic()))
         with self._lock:
+            self._expired = True
             hooks = list(self._running.values())
         for hook in hooks:
             hook.killed_reason = "killed at guardrun exit"

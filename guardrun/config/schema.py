@@ -100,7 +100,8 @@ KEYS: tuple[Key, ...] = (
     _k("memory.hysteresis", "margin", "5%",
        "How far under a level memory must fall to leave it."),
     _k("memory.interval", "duration", "1s",
-       "Poll interval at normal; faster at warning and critical.", **_POS, hi=3600.0,
+       "Poll interval at normal; faster at warning and critical.",
+       lo=0.05, hi=3600.0,
        flag="--interval", metavar="DURATION"),
 
     _k("system.warning", "threshold", "85%",

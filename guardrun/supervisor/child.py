@@ -131,6 +131,8 @@ def spawn(
     argv = list(argv)
     if not argv:
         raise GuardrunError("no command to run")
+    if not argv[0]:
+        raise CommandNotFound("command not found: '' (the command name is empty)")
     master = slave = None
     if use_pty:
         master, slave = os.openpty()

@@ -23,6 +23,7 @@ from guardrun.platform import (
     open_next,
     own_children,
     probe_names,
+    start_time,
 )
 
 TREE_MARKER = "GUARDRUN_TREE"
@@ -46,6 +47,7 @@ class Tree:
         self._known: set[int] = set()
         self._verdicts: dict[int, bool] = {}
         self._fallbacks: list[str] = []
+        self._child_start: int | None = None
 
     def open_probes(self, name: str) -> None:
         """Open the first backend that works; the others are opened only if it fails
@@ -59,6 +61,7 @@ class Tree:
 
     def new_child(self, pid: int) -> None:
         self.child_pid = pid
+        self._child_start = start_time(pid)
         self._known = {pid}
         self._verdicts = {}
         self.adopted = []
@@ -71,11 +74,19 @@ class Tree:
                 continue
             ours = self._verdicts.get(pid)
             if ours is None:
-                ours = pid in self._known or environ_has(pid, self.marker)
+                # An orphan reparented to us comes from our descendants: from the tree
+                # (hooks' orphans are in ``skip``), whatever its environment says. A
+                # daemon that double-forked with an empty environment carries no marker
+                # and must still be counted and stopped.
+                ours = pid in self._known or environ_has(pid, self.marker) or self._orphan(pid)
                 self._verdicts[pid] = ours
             if ours:
                 out.append(pid)
         return out
+
+    def _orphan(self, pid: int) -> bool:
+        """Born after the child (so not one of our own helpers started before it)."""
+        return self._child_start is not None and (start_time(pid) or 0) >= self._child_start
 
     def reap(self) -> None:
         """Collect orphans that exited (we are their parent now), at every SIGCHLD.

@@ -485,3 +485,29 @@ def test_signals_guardrun_has_no_use_for_reach_the_child(tmp_path: Path) -> None
         err = g.stop()
     assert got.read_text().split() == names, err
     assert g.returncode == 0
+
+
+def test_on_exit_hook_runs_when_guardrun_ends(tmp_path: Path) -> None:
+    """on_exit is asked for just before the hooks close: it must run, not be killed at
+    birth by that close."""
+    out = tmp_path / "on_exit"
+    cfg = tmp_path / ".guardrun.yaml"
+    cfg.write_text(f"hooks:\n  on_exit: [{sys.executable!r}, -c, \"open({str(out)!r}, 'w')\"]\n")
+    r = run(["--no-pty", "--", sys.executable, "-c", "pass"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert out.exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "says"),
+    [
+        (["--no-pty", "--", ""], 127, "command name is empty"),
+        (["--interval", "1ms", "--no-pty", "--", "true"], 2, "--interval"),
+    ],
+)
+def test_small_faults_are_clear_errors(
+    tmp_path: Path, args: list[str], code: int, says: str
+) -> None:
+    r = run(args, tmp_path)
+    assert r.returncode == code, r.stderr
+    assert says in r.stderr and len(r.stderr.strip().splitlines()) == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -209,3 +210,33 @@ def test_orphans_that_exit_between_samples_are_reaped(tmp_path: Path) -> None:
 
         wait_for(lambda: not zombies(), timeout=5)
         g.stop()
+
+
+# A daemon that double-forks into a session of its own with an EMPTY environment: no
+# marker to recognise it by; adopted by guardrun (the subreaper), it is the tree's all
+# the same and must be stopped with it.
+BARE_DAEMON = """
+import os, sys, time
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        os.execve(sys.executable, [sys.executable, "-c",
+                  "import os,sys,time; open(sys.argv[1],'a').write(f'daemon {os.getpid()}\\\\n');"
+                  " time.sleep(600)", sys.argv[1]], {})
+    os._exit(0)
+print("forked", flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_daemon_with_an_empty_environment_is_stopped_with_the_tree(tmp_path: Path) -> None:
+    roles = tmp_path / "roles"
+    with Guarded("--no-pty", "--interval", "200ms", "--grace", "2s", "--", sys.executable,
+                 "-c", BARE_DAEMON, str(roles)) as g:  # fmt: skip
+        found = wait_for(lambda: (r := read_roles(roles)) and "daemon" in r and r, timeout=10)
+        assert isinstance(found, dict)
+        (daemon,) = found["daemon"]
+        assert Path(f"/proc/{daemon}/environ").read_bytes() == b""  # no marker at all
+        time.sleep(0.6)  # sampled: counted in the tree
+        g.stop()
+    wait_for(lambda: not is_alive(daemon), timeout=10)
