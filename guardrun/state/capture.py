@@ -11,18 +11,13 @@ through the Redactor; the transcript copy is kept byte for byte (see the docs).
 
 from __future__ import annotations
 
-import datetime
 import os
-import platform
 import re
 import signal
-import socket
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from guardrun import __version__
 from guardrun.platform import TreeSample, physical_memory, process_name
@@ -50,8 +45,7 @@ _ENV_PREFIXES = ("LC_", "GEMINI_", "CLAUDE_CODE_", "GUARDRUN_")
 _ENV_DENY = re.compile(r"KEY|TOKEN|SECRET|PASS|AUTH|CRED|COOKIE|PRIVATE", re.IGNORECASE)
 
 
-@dataclass
-class CaptureContext:
+class CaptureContext(NamedTuple):
     """What the supervisor knows at the moment of capture."""
 
     store: Store
@@ -64,12 +58,12 @@ class CaptureContext:
     started_at: float | None = None  # epoch seconds when the child started
     uptime: float | None = None  # seconds; derived from started_at when None
     exit_status: int | None = None  # as Popen.returncode: -N when ended by signal N
-    env: Mapping[str, str] = field(default_factory=dict)  # the child's environment
+    env: Mapping[str, str] = {}  # the child's environment (read only: a shared default)
     sample: TreeSample | None = None  # the last sample of the tree
     history: Sequence[tuple[float, int]] = ()  # (time.monotonic(), bytes), oldest first
     metric: str = "rss"
     level: str = "normal"
-    thresholds: Mapping[str, int] = field(default_factory=dict)  # level name -> bytes
+    thresholds: Mapping[str, int] = {}  # level name -> bytes
     attempt: int = 0  # restart attempt this capture precedes (0: none yet)
     breaker: Mapping[str, Any] | None = None  # the restart breaker's snapshot
     agent: Agent | None = None
@@ -81,8 +75,7 @@ class CaptureContext:
     git_timeout: float = 2.0
 
 
-@dataclass
-class CaptureResult:
+class CaptureResult(NamedTuple):
     id: str
     path: Path
     state: dict[str, Any]
@@ -254,11 +247,25 @@ def _exit(status: int | None) -> dict[str, Any] | None:
 
 
 def _host() -> dict[str, Any]:
+    # os.uname() answers what socket and platform would (importing both costs ~5 ms of
+    # the first capture, which sits on the restart path); platform where there is none.
+    if hasattr(os, "uname"):
+        u = os.uname()
+        node, system, release, machine = u.nodename, u.sysname, u.release, u.machine
+    else:  # pragma: no cover - Windows
+        import platform
+
+        node, system, release, machine = (
+            platform.node(),
+            platform.system(),
+            platform.release(),
+            platform.machine(),
+        )
     return {
-        "hostname": socket.gethostname(),
-        "os": platform.system(),
-        "release": platform.release(),
-        "machine": platform.machine(),
+        "hostname": node,
+        "os": system,
+        "release": release,
+        "machine": machine,
         "cpus": os.cpu_count(),
         "memory_total": physical_memory(),
     }
@@ -269,9 +276,14 @@ def _proc_name(pid: int) -> str | None:
 
 
 def _iso(epoch: float) -> str:
-    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).isoformat(
-        timespec="milliseconds"
-    )
+    """``2026-12-01T20:37:05.945+00:00``, as datetime's isoformat(timespec="milliseconds")
+    in UTC, without importing datetime on the restart path."""
+    whole = int(epoch)  # as datetime.fromtimestamp: the fraction rounded to µs
+    micro = round((epoch - whole) * 1e6)
+    if micro >= 1_000_000:
+        whole, micro = whole + 1, micro - 1_000_000
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+    return f"{stamp}.{micro // 1000:03d}+00:00"
 
 
 def _part(errors: list[str], name: str, fn: Callable[[], T], default: T) -> T:
@@ -290,6 +302,8 @@ class _Background:
         self._fn = fn
         self._value: dict[str, Any] | None = None
         self._error: Exception | None = None
+        import threading
+
         self._thread = threading.Thread(target=self._run, name="guardrun-git", daemon=True)
         self._thread.start()
 

@@ -365,6 +365,8 @@ class Supervisor:
 
     def _cooldown(self, seconds: float) -> bool:
         """Wait out the cooldown between runs; False when the user asked to quit."""
+        if seconds <= 0:
+            return True  # the first restart: nothing to wait, nothing to import
         from guardrun.supervisor.countdown import countdown
 
         return countdown(

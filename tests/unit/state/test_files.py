@@ -18,3 +18,13 @@ def test_sha256_is_hashlibs(chunks: list[bytes]) -> None:
         theirs.update(c)
     assert ours.hexdigest() == theirs.hexdigest()
     assert sha256(b"".join(chunks)).hexdigest() == theirs.hexdigest()
+
+
+@given(st.floats(min_value=0, max_value=4e9, allow_nan=False))
+def test_capture_times_are_datetimes_isoformat(epoch: float) -> None:
+    import datetime
+
+    from guardrun.state.capture import _iso
+
+    want = datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc)
+    assert _iso(epoch) == want.isoformat(timespec="milliseconds")
