@@ -10,12 +10,18 @@ is measured (eager imports of rich cost ~100 ms).
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
-from typing import Any, TextIO
+from typing import TextIO
 
 PREFIX = "guardrun:"
 
+
+_SGR = {"bold cyan": "\x1b[1;36m", "dim": "\x1b[2m", "bold yellow": "\x1b[1;33m",
+        "bold red": "\x1b[1;31m"}  # fmt: skip
+# C0 (but tab), DEL and C1 controls: text from a command line must not drive the terminal.
+_CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 
 class Reporter:
     def __init__(
@@ -30,7 +36,6 @@ class Reporter:
         self.stream = stream or sys.stderr
         self.drawing = False
         self._held: list[tuple[str, str]] = []
-        self._console: Any = None
         self._log: TextIO | None = None
         if log_file:
             from guardrun.errors import UsageError
@@ -47,21 +52,16 @@ class Reporter:
         except (AttributeError, OSError, ValueError):
             self._tty = False
 
-    def _console_get(self) -> Any:
-        if self._console is None:
-            from rich.console import Console
-
-            self._console = Console(file=self.stream, highlight=False, soft_wrap=True)
-        return self._console
-
     def _out(self, style: str, text: str) -> None:
         if self.drawing and self._tty:
             self._held.append((style, text))
             return
         if self._tty:
-            from rich.markup import escape
-
-            self._console_get().print(f"[{style}]{PREFIX}[/] {escape(text)}")
+            # Plain SGR codes, not rich: importing rich costs ~25 ms, and the first line
+            # printed is often "restarting claude", on the path a user waits on.
+            clean = _CONTROLS.sub("", text)  # the text may quote a command or a path
+            self.stream.write(f"{_SGR[style]}{PREFIX}\x1b[0m {clean}\n")
+            self.stream.flush()
         else:
             self.stream.write(f"{PREFIX} {text}\n")
             self.stream.flush()

@@ -94,6 +94,7 @@ class Supervisor:
         self._term: Terminal | None = None
         self._probe_retry_at = 0.0
         self._fresh = False  # the next start is a new conversation, not a counted restart
+        self._deferred: tuple[RunStatus, str] | None = None  # a crash's capture, for later
         self._oom: OomWatch | None = None
 
     # ------------------------------------------------------------ the snapshot
@@ -418,12 +419,20 @@ class Supervisor:
             f"(of {format_bytes(self.limit.bytes)} {self.limit.source}); probe "
             f"{self.tree.probe.name if self.tree.probe else 'none'}"
         )
+        deferred: tuple[RunStatus, str] | None = None
+        restarted = False
         while True:
             child = self._start(argv)
+            if deferred is not None:  # a crash's state, saved while the new child starts
+                self.obs.capture(*deferred)
+                deferred = None
+            if restarted:
+                self.obs.hook("on_restart", self.status())
             if self._term is not None:
                 self._term.raw()
             self.ui.set_drawing(self._term is not None)
             done, value = self._supervise(child)
+            deferred, self._deferred = self._deferred, None
             if done:
                 return int(value)
             if self._fresh:  # the agent refused to resume: a new conversation, at once
@@ -433,12 +442,13 @@ class Supervisor:
                 continue
             if not self._cooldown(value):
                 self.ui.info(f"not restarting {self.name}: quit during the cooldown")
-                code = child.returncode
-                return code if code is not None else 0
+                if deferred is not None:
+                    self.obs.capture(*deferred)
+                return 130  # the user interrupted the restart (was the old child's 143)
             self.protection.record_restart()
             self.restarts += 1
-            argv = self.obs.restart_argv(self.status())
-            self.obs.hook("on_restart", self.status())
+            argv = self.obs.restart_argv(deferred[0] if deferred is not None else self.status())
+            restarted = True
 
     def _supervise(self, child: Child) -> tuple[bool, float]:
         """Watch one child run. (True, exit code) to exit; (False, cooldown) to restart."""
@@ -499,8 +509,12 @@ class Supervisor:
         self._event("restart_requested", reason=crash)
         if not self._try_restart(crash, crashed=True):
             self.ui.warn(f"{why}; not restarting it")
+            self.capture(crash)
             return True, code
-        self.capture(crash)
+        # The child is gone: nothing is lost by starting the next one first. The state
+        # (git facts, transcript copy: ~15 ms) is saved while it starts, from this moment's
+        # snapshot, so a crash costs the agent's own start time and little more.
+        self._deferred = (self.status(), crash)
         return False, self._announce(why)
 
     def _emergency_stop(self, child: Child) -> int:

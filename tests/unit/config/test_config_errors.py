@@ -42,7 +42,7 @@ FILE_CASES = [
     ),
     (
         "memory: {interval: 0s}\n",
-        ".guardrun.yaml:1: memory.interval: must be more than 0s, got '0s'",
+        ".guardrun.yaml:1: memory.interval: must be at least 50ms, got '0s'",
     ),
     (
         "memory: {metric: vss}\n",
