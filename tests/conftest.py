@@ -102,3 +102,19 @@ def cgroup_dir() -> Iterator[tuple[int, Path]]:
                 break
             except OSError:
                 time.sleep(0.05)
+
+
+@pytest.fixture
+def claude(tmp_path: Path) -> tuple[Path, Path, dict[str, str]]:
+    """The real Claude Code CLI, a project directory and an offline config for it; a
+    skip where it is not installed (a failure in CI, which installs it)."""
+    from support.claude import INSTALL_HINT, child_env, claude_bin, prepare_config
+
+    found = claude_bin()
+    if found is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"Claude Code CLI missing in CI; install it with: {INSTALL_HINT}")
+        pytest.skip(f"Claude Code CLI not installed ({INSTALL_HINT})")
+    cwd = tmp_path / "project"
+    cwd.mkdir()
+    return found, cwd, child_env(prepare_config(tmp_path, cwd))

@@ -15,11 +15,7 @@ from pathlib import Path
 import pexpect
 import pytest
 from support.claude import (
-    INSTALL_HINT,
     PROMPT_READY,
-    child_env,
-    claude_bin,
-    prepare_config,
     spawn,
     type_prompt,
     wait_for_file,
@@ -30,18 +26,6 @@ from support.guarded_agent import WAIT, restart, spawned, start, state_of, stays
 __all__ = ["spawned"]  # the fixture, imported
 
 pytestmark = [pytest.mark.claude, pytest.mark.slow, pytest.mark.timeout(180)]
-
-
-@pytest.fixture
-def claude(tmp_path: Path) -> tuple[Path, Path, dict[str, str]]:
-    found = claude_bin()
-    if found is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"Claude Code CLI missing in CI; install it with: {INSTALL_HINT}")
-        pytest.skip(f"Claude Code CLI not installed ({INSTALL_HINT})")
-    cwd = tmp_path / "project"
-    cwd.mkdir()
-    return found, cwd, child_env(prepare_config(tmp_path, cwd))
 
 
 def session_of(env: dict[str, str], pid: int) -> str | None:
