@@ -129,8 +129,12 @@ def main() -> int:
     parser.add_argument("--top", type=int, default=15, help="rows in the import and profile lists")
     parser.add_argument("--no-bytecode", action="store_true",
                         help="guardrun from a copy without .pyc files")  # fmt: skip
-    parser.add_argument("--install", choices=("regular", "current"), default="regular",
-                        help="a fresh non-editable install (default), or this interpreter's")
+    parser.add_argument(
+        "--install",
+        choices=("regular", "current"),
+        default="regular",
+        help="a fresh non-editable install (default), or this interpreter's",
+    )
     args = parser.parse_args()
     python = sys.executable
     guardrun = guardrun_path() if args.install == "current" else ""
@@ -165,8 +169,11 @@ def main() -> int:
 
     shutil.rmtree(venv_dir, ignore_errors=True)
     bytecode = " guardrun without bytecode (no .pyc files)." if args.no_bytecode else ""
-    how = "a regular (non-editable) install in a fresh venv" if args.install == "regular" else (
-        "the current environment's install")
+    how = (
+        "a regular (non-editable) install in a fresh venv"
+        if args.install == "regular"
+        else ("the current environment's install")
+    )
     bytecode = f" Measured on {how}." + bytecode
     print(
         f"Machine: {platform.system()} {platform.release()}, {os.cpu_count()} CPUs (shared), "

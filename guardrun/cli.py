@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 SUBCOMMANDS = ("state", "status", "restart", "capture", "config", "doctor")
 ISSUES_URL = "https://github.com/guardrun/guardrun/issues"
 
+
 def run_parser() -> argparse.ArgumentParser:
     """argparse's parser of the run options (help, abbreviations, errors)."""
     from guardrun.runparser import run_parser as make

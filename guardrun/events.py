@@ -30,6 +30,7 @@ KINDS = frozenset(
         "capture_failed",
         "restart_requested",
         "restart_refused",
+        "resume_refused",
         "restarted",
         "degraded",
         "recovered",

@@ -27,6 +27,7 @@ configuration error; 126/127 command not executable/not found; 75 stopped at
 emergency after restarts were exhausted (state saved); 70 internal error.
 """
 
+
 class _Parser(argparse.ArgumentParser):
     """argparse that raises UsageError instead of exiting, so main() reports it."""
 
@@ -64,5 +65,3 @@ def run_parser() -> _Parser:
     o.add_argument("--version", action="version", version=f"guardrun {__version__}")
     p.add_argument("command", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     return p
-
-

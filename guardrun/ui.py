@@ -23,6 +23,7 @@ _SGR = {"bold cyan": "\x1b[1;36m", "dim": "\x1b[2m", "bold yellow": "\x1b[1;33m"
 # C0 (but tab), DEL and C1 controls: text from a command line must not drive the terminal.
 _CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 
+
 class Reporter:
     def __init__(
         self,

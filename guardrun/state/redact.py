@@ -109,9 +109,7 @@ def _on_pem(m: re.Match[str]) -> str:
 
 # Only what lies between "user:" and "@" goes. A token there is already a marker, and
 # the user part excludes "[" so that "://[REDACTED:kind]@" is not read as user:password.
-_URL = _Lazy(
-    r"(?P<k>://[^/\s:@\"'\\<>\[\]]{0,200}:)" + _NOT_MARKER + r"[^/\s@\"'\\<>]{1,500}(?=@)"
-)
+_URL = _Lazy(r"(?P<k>://[^/\s:@\"'\\<>\[\]]{0,200}:)" + _NOT_MARKER + r"[^/\s@\"'\\<>]{1,500}(?=@)")
 # Quotes may be escaped (a JSON string inside a transcript line holds `\"password\": \"x\"`).
 # A quoted value must open on a character a secret starts with, never `,` `:` `}` or a
 # space: so the closing quote of one JSON string and the opening quote of the next, as in

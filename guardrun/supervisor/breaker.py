@@ -44,16 +44,21 @@ class Breaker:
         self.policy = policy
         self.clock = clock
         self.state = CLOSED
-        self.restarts: list[float] = []
+        self.restarts: list[float] = []  # those still within the window
         self.opened_at: float | None = None
+        # Kept apart from ``restarts``, which forgets what is out of the window: with a
+        # window shorter than reset_after, the last restart and the half-open probe must
+        # still count once they are out of it.
+        self.last: float | None = None
+        self.probe_at: float | None = None
 
     def _forget(self, now: float) -> None:
         p = self.policy
-        if self.restarts and now - self.restarts[-1] >= p.reset_after:
+        if self.last is not None and now - self.last >= p.reset_after:
             # Stable since the last restart: earlier ones no longer predict a loop.
             self.restarts.clear()
             self.state = CLOSED
-            self.opened_at = None
+            self.opened_at = self.last = self.probe_at = None
             return
         self.restarts = [t for t in self.restarts if now - t < p.window]
 
@@ -84,10 +89,11 @@ class Breaker:
                 )
             self.state = HALF_OPEN
             return Decision(True, self.cooldown(), "window passed: one probe restart", attempt)
-        if self.state == HALF_OPEN and self.restarts:
+        if self.state == HALF_OPEN and self.probe_at is not None:
             # The probe restart did not hold for reset_after: back to open.
             self.state = OPEN
             self.opened_at = now
+            self.probe_at = None
             return Decision(
                 False, p.window, "probe restart did not hold: circuit open again", attempt
             )
@@ -106,6 +112,9 @@ class Breaker:
         now = self.clock()
         self._forget(now)
         self.restarts.append(now)
+        self.last = now
+        if self.state == HALF_OPEN:
+            self.probe_at = now
 
     def next_allowed(self) -> float | None:
         """Clock time at which a restart may next be allowed (None: now)."""

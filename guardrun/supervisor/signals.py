@@ -28,8 +28,21 @@ TABLE: dict[int, str] = {
 # (SIGURG, SIGCONT) would be lost. Job control (SIGTSTP, SIGTTIN, SIGTTOU) is not here.
 FORWARDED = tuple(
     sig
-    for name in ("SIGQUIT", "SIGALRM", "SIGVTALRM", "SIGPROF", "SIGXCPU", "SIGXFSZ", "SIGPWR",
-                 "SIGURG", "SIGCONT", "SIGTRAP", "SIGSYS", "SIGIO", "SIGWINCH")  # fmt: skip
+    for name in (
+        "SIGQUIT",
+        "SIGALRM",
+        "SIGVTALRM",
+        "SIGPROF",
+        "SIGXCPU",
+        "SIGXFSZ",
+        "SIGPWR",
+        "SIGURG",
+        "SIGCONT",
+        "SIGTRAP",
+        "SIGSYS",
+        "SIGIO",
+        "SIGWINCH",
+    )  # fmt: skip
     if (sig := getattr(signal, name, None)) is not None and sig not in TABLE
 )
 TABLE.update(dict.fromkeys(FORWARDED, "forward"))

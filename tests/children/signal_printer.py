@@ -7,8 +7,20 @@ import sys
 import time
 
 out = sys.argv[1]
-NAMES = ("SIGQUIT", "SIGALRM", "SIGVTALRM", "SIGPROF", "SIGXCPU", "SIGPWR", "SIGURG",
-         "SIGCONT", "SIGUSR1", "SIGUSR2", "SIGHUP", "SIGINT")
+NAMES = (
+    "SIGQUIT",
+    "SIGALRM",
+    "SIGVTALRM",
+    "SIGPROF",
+    "SIGXCPU",
+    "SIGPWR",
+    "SIGURG",
+    "SIGCONT",
+    "SIGUSR1",
+    "SIGUSR2",
+    "SIGHUP",
+    "SIGINT",
+)
 
 
 def record(sig: int, frame: object) -> None:

@@ -1,6 +1,6 @@
 """Sets its own terminal title (as Claude Code does), then sleeps, exits or grows.
 
-    titled.py TITLE SECONDS [--code N] [--grow-mb MB]
+titled.py TITLE SECONDS [--code N] [--grow-mb MB]
 """
 
 import argparse

@@ -191,6 +191,31 @@ def test_sessions_file_wins_over_argv(tmp_path: Path, child: subprocess.Popen[by
     )  # fmt: skip
 
 
+@pytest.mark.parametrize("ours_written", ["after the start", "before the start"])
+def test_sessions_file_wins_over_a_newer_transcript_of_another_session(
+    tmp_path: Path, child: subprocess.Popen[bytes], ours_written: str
+) -> None:
+    """Another claude in the same directory wrote its transcript last: the run's own
+    sessions/<pid>.json still names the run's session, told apart by its id. The run's
+    transcript was either also written since the start (both look new) or not yet since
+    (it resumed an old one: the other's is then the only new transcript)."""
+    config, cwd = tmp_path / "cfg", tmp_path / "proj"
+    cwd.mkdir()
+    started = time.time() - 60
+    ours = transcript(config, cwd, A)
+    other = transcript(config, cwd, B)  # the other session, in the same project dir
+    ours_at = started + 10 if ours_written == "after the start" else started - 3600
+    os.utime(ours, (ours_at, ours_at))
+    os.utime(other, (started + 30, started + 30))  # newer than ours, and since the start
+    assert other.parent == ours.parent and other.stat().st_mtime > ours.stat().st_mtime
+    sessions_file(config, child.pid, A, cwd)
+    env = {"CLAUDE_CONFIG_DIR": str(config)}
+    found = claude.find_session(["claude"], [child.pid], cwd, started, env)
+    assert found is not None
+    assert (found.session_id, found.transcript, found.source) == (A, ours, "sessions file")
+    assert claude.resume_argv(["claude"], found) == ["claude", "--resume", A]
+
+
 def test_stale_sessions_file_of_a_reused_pid_is_ignored(
     tmp_path: Path, child: subprocess.Popen[bytes]
 ) -> None:

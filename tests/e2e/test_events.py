@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
 import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
-from support import REPO
+from support import REPO, wait_for
 
 from guardrun.events import RUN_ID_RE, EventLog, new_run_id, read_events, run_log_path
 
@@ -166,3 +168,80 @@ def test_run_log_path_checks_id(tmp_path: Path) -> None:
     assert run_log_path(tmp_path, rid) == tmp_path / "runs" / f"{rid}.jsonl"
     with pytest.raises(ValueError):
         run_log_path(tmp_path, "../../etc/passwd")
+
+
+# Secrets by their shape (state/redact.py), built from pieces so that no whole one sits in
+# this file: an Anthropic key, a GitHub token and a Slack token.
+OUT_SECRET = "sk-ant-api03-" + "Q" * 40
+ARG_SECRET = "ghp_" + "R" * 36
+PATH_SECRET = "xoxb-" + "1234567890-" + "abcdefghij"
+
+
+def test_secrets_outside_argv_are_scrubbed_from_each_line(tmp_path: Path) -> None:
+    """The line scrub, not the fields' authors: a reason, an error and a path with a secret
+    in them, as any caller may pass (argv is redacted before an event is built; these are
+    not)."""
+    from guardrun.state.redact import Redactor
+
+    path = tmp_path / "r.jsonl"
+    seen: list[str] = []
+    log = EventLog(path, "x", mirror=seen.append, scrub=Redactor().redact)
+    log.emit("capture_failed", reason=f"token {OUT_SECRET} refused", error=f"auth={ARG_SECRET}")
+    log.emit("state_captured", path=tmp_path / PATH_SECRET / "s.json.gz", reason="warning")
+    log.close()
+    text = path.read_text()
+    for secret in (OUT_SECRET, ARG_SECRET, PATH_SECRET):
+        assert secret not in text and not any(secret in line for line in seen)
+    first, second = read_events(path)  # still valid JSON, one object a line
+    assert first["reason"] == "token [REDACTED:anthropic_key] refused"
+    assert "[REDACTED:" in first["error"]
+    assert second["path"] == str(tmp_path / "[REDACTED:slack_token]" / "s.json.gz")
+
+
+def test_guardrun_run_log_never_holds_a_hook_output_hook_argv_or_path_secret(
+    tmp_path: Path,
+) -> None:
+    """End to end: a state saved (SIGUSR2) under a state dir whose path holds a secret, and
+    an on_exit hook whose argv holds one and whose output prints another. None of the three
+    reaches runs/*.jsonl, though each event that carried one is there."""
+    state_home = tmp_path / PATH_SECRET
+    state_home.mkdir()
+    project = tmp_path / "proj"
+    project.mkdir()
+    code = "print('key:', 'sk-ant-api03-' + 'Q' * 40)"  # the output's secret, not argv's
+    (project / ".guardrun.yaml").write_text(
+        f"hooks:\n  on_exit: [{sys.executable!r}, '-c', {code!r}, {ARG_SECRET!r}]\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "guardrun", "--no-pty",
+         "--", sys.executable, "-c", "import time; time.sleep(60)"],
+        cwd=project, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "XDG_STATE_HOME": str(state_home)},
+    )  # fmt: skip
+    try:
+        runs = state_home / "guardrun" / "projects"
+
+        def logged(kind: str) -> list[dict[str, Any]]:
+            return [e for p in runs.glob("*/runs/*.jsonl") for e in read_events(p)
+                    if e["event"] == kind]  # fmt: skip
+
+        wait_for(lambda: logged("started"), timeout=15)
+        proc.send_signal(signal.SIGUSR2)  # save a state now
+        wait_for(lambda: logged("state_captured"), timeout=15)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            proc.communicate()
+    (log,) = runs.glob("*/runs/*.jsonl")
+    text = log.read_text()
+    for secret in (OUT_SECRET, ARG_SECRET, PATH_SECRET):
+        assert secret not in text, err
+    events = read_events(log)
+    captured = [e for e in events if e["event"] == "state_captured"]
+    assert [e["reason"] for e in captured][:1] == ["manual"]
+    assert all("[REDACTED:slack_token]" in e["path"] for e in captured)
+    (hook,) = [e for e in events if e["event"] == "hook_output"]
+    assert hook["output"] == "key: [REDACTED:anthropic_key]\n"
+    assert hook["argv"][-1] == "[REDACTED:github_token]"

@@ -72,7 +72,10 @@ def test_hung_hook_killed_at_timeout_without_blocking(log: EventLog, tmp_path: P
     t0 = time.monotonic()
     runner.run("on_critical", [PY, str(CHILDREN / "hook_hang.py"), str(pidfile)], {})
     elapsed = time.monotonic() - t0
-    assert elapsed < 0.05, f"run() blocked for {elapsed:.3f}s"
+    assert log.path is not None
+    # An order, not a speed (a loaded machine may stall the caller for any time): run()
+    # returned while the hook still ran, before its end (the kill at the timeout) was logged.
+    assert wait_events(log.path, 1, timeout=0) == [], f"run() waited {elapsed:.3f}s for it"
     deadline = time.monotonic() + 5
     while not pidfile.exists() and time.monotonic() < deadline:
         time.sleep(0.02)

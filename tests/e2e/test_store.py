@@ -6,6 +6,8 @@ import gzip
 import hashlib
 import json
 import os
+import re
+import shutil
 import stat
 import subprocess
 import sys
@@ -70,6 +72,117 @@ def test_layout_modes_and_roundtrip(store: Store, tmp_path: Path) -> None:
     assert read_state(path) == state
     assert store.load(state["id"]) == state
     assert os.listdir(store.states_dir) == [path.name]  # no temp file left behind
+
+
+def _write_state_and_copy(store: Store, src: Path) -> list[Path]:
+    """A transcript copy and a state, as a capture writes them: the two final paths."""
+    state_id = store.new_id("memory")
+    copy = store.write_transcript(state_id, src)
+    path = store.write_state({"schema": 1, "id": state_id, "copy": copy})
+    return [store.states_dir / copy["file"], path]
+
+
+def test_each_file_is_fsynced_before_its_rename_and_the_directory_after(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A spy on os.fsync and os.rename (both still do their work): a power cut cannot be
+    simulated here, so what is checked is the order durability needs, by inode: the temp
+    file's data is on disk before its name is switched, and the directory entry after."""
+    src = tmp_path / "t.jsonl"
+    src.write_bytes(b'{"type": "user"}\n' * 1000)
+    calls: list[tuple[str, tuple[int, int]]] = []
+    renames: list[tuple[str, str]] = []
+    real_fsync, real_rename = os.fsync, os.rename
+
+    def fsync(fd: int) -> None:
+        st = os.fstat(fd)
+        calls.append(("fsync", (st.st_dev, st.st_ino)))
+        real_fsync(fd)
+
+    def rename(src: Any, dst: Any, *args: Any, **kw: Any) -> None:
+        st = os.lstat(src)
+        calls.append(("rename", (st.st_dev, st.st_ino)))
+        renames.append((os.fspath(src), os.fspath(dst)))
+        real_rename(src, dst, *args, **kw)
+
+    store.ensure()
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "rename", rename)
+    finals = _write_state_and_copy(store, src)
+    monkeypatch.undo()
+    assert [Path(dst) for _, dst in renames] == finals
+    assert all(Path(tmp).name.startswith(".tmp-") for tmp, _ in renames)
+    st = os.stat(store.states_dir)
+    directory = ("fsync", (st.st_dev, st.st_ino))
+    at = [i for i, (kind, _) in enumerate(calls) if kind == "rename"]
+    for n, final in enumerate(finals):
+        st = os.stat(final)
+        inode = (st.st_dev, st.st_ino)
+        assert calls[at[n]] == ("rename", inode)
+        assert ("fsync", inode) in calls[: at[n]], f"{final.name}: renamed before fsync"
+        # the directory entry is synced after this rename, before the next file's
+        assert directory in calls[at[n] + 1 : (at + [len(calls)])[n + 1]], final.name
+
+
+_STRACED = """
+import sys
+from pathlib import Path
+from guardrun.state.store import Store
+store = Store(Path(sys.argv[1]), Path(sys.argv[2]))
+store.ensure()
+state_id = store.new_id("memory")
+copy = store.write_transcript(state_id, Path(sys.argv[3]))
+store.write_state({"schema": 1, "id": state_id, "copy": copy})
+print(state_id)
+"""
+_OPEN = re.compile(r'^\d+ +open(?:at)?\((?:AT_FDCWD, )?"([^"]*)", [^)]*\)\s+= (\d+)$')
+_FSYNC = re.compile(r"^\d+ +f(?:data)?sync\((\d+)\)\s+= 0$")
+_RENAME = re.compile(
+    r'^\d+ +rename(?:at2?)?\((?:AT_FDCWD, )?"([^"]*)", (?:AT_FDCWD, )?"([^"]*)"(?:, \w+)?\)\s+= 0$'
+)
+
+
+def test_strace_shows_fsync_before_rename_on_a_real_write(tmp_path: Path) -> None:
+    """The same order seen from outside the process: the system calls themselves."""
+    strace = shutil.which("strace")
+    if strace is None:
+        pytest.skip("strace is not installed")
+    project = tmp_path / "proj"
+    project.mkdir()
+    src = tmp_path / "t.jsonl"
+    src.write_bytes(b'{"type": "user"}\n' * 1000)
+    trace = tmp_path / "trace"
+    r = subprocess.run(
+        [strace, "-f", "-qq", "-s", "4096", "-o", str(trace),
+         "-e", "trace=open,openat,fsync,fdatasync,rename,renameat,renameat2",
+         sys.executable, "-c", _STRACED, str(tmp_path / "state"), str(project), str(src)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    if r.returncode != 0 and "ptrace" in r.stderr:
+        pytest.skip(f"strace cannot trace here: {r.stderr.strip()}")
+    assert r.returncode == 0, r.stderr
+    state_id = r.stdout.split()[-1]
+    states = Store(tmp_path / "state", project).states_dir
+    fds: dict[int, str] = {}
+    seen: list[tuple[str, str]] = []  # ("fsync", path) / ("rename", final) in order
+    for line in trace.read_text().splitlines():
+        if m := _OPEN.match(line):
+            fds[int(m.group(2))] = m.group(1)
+        elif m := _FSYNC.match(line):
+            seen.append(("fsync", fds.get(int(m.group(1)), "?")))
+        elif m := _RENAME.match(line):
+            seen.append(("rename-from", m.group(1)))
+            seen.append(("rename", m.group(2)))
+    for suffix in (TRANSCRIPT_SUFFIX, ".json.gz"):
+        final = str(states / (state_id + suffix))
+        at = seen.index(("rename", final))
+        tmp = seen[at - 1][1]
+        assert Path(tmp).parent == states and Path(tmp).name.startswith(".tmp-"), seen
+        assert ("fsync", tmp) in seen[: at - 1], f"{final}: no fsync of {tmp} before rename"
+        after = seen[at + 1 :]
+        before_next = after[: [k for k, _ in after].index("rename-from")] if any(
+            k == "rename-from" for k, _ in after) else after  # fmt: skip
+        assert ("fsync", str(states)) in before_next, f"{final}: directory not fsynced"
 
 
 def test_new_id_pattern_and_reason(store: Store) -> None:

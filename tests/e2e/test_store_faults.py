@@ -14,6 +14,7 @@ import os
 import random
 import resource
 import signal
+import stat
 import subprocess
 import tempfile
 import time
@@ -199,3 +200,52 @@ def test_file_size_limit_gives_store_error(tmp_path: Path) -> None:
     assert code == 7, text
     assert "File too large" in text and str(store.states_dir) in text
     assert os.listdir(store.states_dir) == []
+
+
+def test_writer_killed_mid_write_leaves_no_file_under_the_final_name(tmp_path: Path) -> None:
+    """Fast (not ``slow``): one writer, SIGKILLed by its own source halfway through a write.
+    A write in place would leave the half-written file under the state's own name."""
+    store = Store(tmp_path / "state", tmp_path)
+    store.ensure()
+    name = store.new_id("emergency") + STATE_SUFFIX
+    final = store.states_dir / name
+
+    def chunks() -> Iterator[bytes]:
+        yield b"x" * 50_000  # the first half is written ...
+        os.kill(os.getpid(), signal.SIGKILL)  # ... and the writer dies before the rest
+        yield b""
+
+    def write() -> int:
+        store.atomic_write(store.states_dir, name, chunks())
+        return 0
+
+    code = _in_child(write)
+    assert code == -signal.SIGKILL
+    assert not os.path.lexists(final), "a partial file under the final name"
+    left = os.listdir(store.states_dir)
+    assert len(left) == 1 and left[0].startswith(TMP_PREFIX) and left[0].endswith(name), left
+    assert store.clean_temp() == [store.states_dir / left[0]]  # its writer is gone
+    assert os.listdir(store.states_dir) == []
+
+
+def test_the_final_name_appears_only_once_the_file_is_complete(tmp_path: Path) -> None:
+    """A reader looking while the write is under way sees a temp file, never the name."""
+    store = Store(tmp_path / "state", tmp_path)
+    store.ensure()
+    name = store.new_id("memory") + TRANSCRIPT_SUFFIX
+    final = store.states_dir / name
+    during: list[tuple[bool, list[str]]] = []
+
+    def chunks() -> Iterator[bytes]:
+        for i in range(3):
+            during.append((os.path.lexists(final), os.listdir(store.states_dir)))
+            yield b"line %d\n" % i
+
+    assert store.atomic_write(store.states_dir, name, chunks()) == len(b"line 0\n") * 3
+    assert [exists for exists, _ in during] == [False] * 3
+    for _, names in during:  # the chunks go to a private temp file
+        (tmp,) = names
+        assert tmp.startswith(f"{TMP_PREFIX}{os.getpid()}-") and tmp.endswith(name)
+    assert os.listdir(store.states_dir) == [name]
+    assert final.read_bytes() == b"line 0\nline 1\nline 2\n"
+    assert stat.S_IMODE(os.lstat(final).st_mode) == 0o600

@@ -23,9 +23,7 @@ def run_in_pty(*args: str, until: bytes = b"", then: int | None = None) -> tuple
     """guardrun ARGS in a real PTY; all it wrote and its exit status. ``then``: a signal
     sent to guardrun once ``until`` was seen."""
     cmd = guardrun(*args)
-    p = pexpect.spawn(
-        cmd[0], cmd[1:], timeout=30, env={**os.environ, "TERM": "xterm-256color"}
-    )
+    p = pexpect.spawn(cmd[0], cmd[1:], timeout=30, env={**os.environ, "TERM": "xterm-256color"})
     out = b""
     if until:
         p.expect(re.escape(until))

@@ -109,13 +109,35 @@ def test_not_a_tty_writes_nothing() -> None:
 
 
 def test_closed_terminal_never_raises(pty_pair: tuple[int, int]) -> None:
+    """A closed descriptor (EBADF) and a hung-up terminal (EIO): no call raises, and after
+    the first failed write nothing more goes to that descriptor number, which may since
+    have been reused for another file (here: the terminal again, which must stay silent)."""
     master, slave = pty_pair
-    dup = os.dup(slave)
-    n = Notifier(title=True, bell=True, desktop="false", out_fd=dup)
-    os.close(dup)
-    n.title("x")
+    fd = os.dup(slave)
+    n = Notifier(title=True, bell=True, desktop="false", out_fd=fd)
+    os.close(fd)
+    n.title("x")  # EBADF
     n.bell()
     n.restore_title()
+    os.dup2(slave, fd)  # the number names a terminal again
+    try:
+        n.title("y")
+        n.bell()
+        n.restore_title()
+        assert read_all(master, 0.1) == b""
+    finally:
+        os.close(fd)
+    hung_master, hung_slave = os.openpty()
+    try:
+        hung = Notifier(title=True, bell=True, desktop="false", out_fd=hung_slave)
+        os.close(hung_master)  # the terminal's other side is gone: every write is EIO
+        with pytest.raises(OSError):
+            os.write(hung_slave, b"x")  # the failure the notifier has to absorb
+        hung.title("x")
+        hung.bell()
+        hung.restore_title()
+    finally:
+        os.close(hung_slave)
 
 
 def _fake_notifier(bindir: Path, name: str, record: Path) -> None:
@@ -140,19 +162,38 @@ def _wait_lines(path: Path, n: int = 1, timeout: float = 5.0) -> list[list[str]]
     raise AssertionError(f"{path} never got {n} lines")
 
 
+def _waiting_notifier(bindir: Path, name: str, record: Path, release: Path) -> None:
+    """A notifier that records its argv, then waits for ``release`` (20 s at most)."""
+    bindir.mkdir(exist_ok=True)
+    prog = bindir / name
+    prog.write_text(
+        f"#!{sys.executable}\n"
+        "import json, os, sys, time\n"
+        f"open({str(record)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n"
+        "deadline = time.monotonic() + 20\n"
+        f"while not os.path.exists({str(release)!r}) and time.monotonic() < deadline:\n"
+        "    time.sleep(0.01)\n"
+        f"word = 'released' if os.path.exists({str(release)!r}) else 'gave up'\n"
+        f"open({str(record)!r}, 'a').write(json.dumps([word]) + '\\n')\n"
+    )
+    prog.chmod(0o755)
+
+
 def test_desktop_auto_runs_notify_send_without_shell(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    record = tmp_path / "argv.jsonl"
-    _fake_notifier(tmp_path / "bin", "notify-send", record)
+    """The notifier runs in the background: desktop() returns while it is still running
+    (it waits for a file the test writes only after desktop() returned)."""
+    record, release = tmp_path / "argv.jsonl", tmp_path / "release"
+    _waiting_notifier(tmp_path / "bin", "notify-send", record, release)
     monkeypatch.setenv("PATH", str(tmp_path / "bin"))
     log = EventLog(tmp_path / "r.jsonl", "x")
     n = Notifier(title=True, bell=True, desktop="auto", out_fd=None, log=log, platform="linux")
     assert n.desktop_available
-    t0 = time.monotonic()
     assert n.desktop("guardrun: claude at warning", "-11.8 GB; $(id) `x`") is True
-    assert time.monotonic() - t0 < 0.5
-    (argv,) = _wait_lines(record)
+    release.touch()
+    argv, end = _wait_lines(record, 2, timeout=15)
+    assert end == ["released"]  # it was still waiting when desktop() returned
     assert argv == [
         "--app-name=guardrun",
         "--",
