@@ -49,7 +49,7 @@ class ProcProbe:
 
     name = "proc"
 
-    def __init__(self, proc: str = "/proc", rescan_every: int = 5) -> None:
+    def __init__(self, proc: str = "/proc", rescan_every: int = 10) -> None:
         self._proc = proc
         self._rescan_every = max(1, rescan_every)
         self._page = os.sysconf("SC_PAGE_SIZE")

@@ -34,11 +34,13 @@ LEVELS = ("normal", "warning", "critical")
 
 def parse_meminfo(text: str) -> tuple[float, int, int] | None:
     """(used_fraction, total bytes, available bytes) from /proc/meminfo text; None if incomplete."""
+    # Two str.find calls, not a split of all ~55 lines: read once a second all day long.
     values: dict[str, int] = {}
-    for line in text.splitlines():
-        key, _, rest = line.partition(":")
-        if key in ("MemTotal", "MemAvailable"):
-            values[key] = int(rest.split()[0]) * 1024
+    for key in ("MemTotal", "MemAvailable"):
+        at = text.find(key + ":")
+        if at == 0 or (at > 0 and text[at - 1] == "\n"):
+            end = text.find("\n", at)
+            values[key] = int(text[at + len(key) + 1 : end if end >= 0 else None].split()[0]) * 1024
     total = values.get("MemTotal")
     available = values.get("MemAvailable")  # absent before Linux 3.14
     if not total or available is None:

@@ -98,7 +98,9 @@ class Supervisor:
         self._oom: OomWatch | None = None
 
     # ------------------------------------------------------------ the snapshot
-    def status(self) -> RunStatus:
+    def status(self, full: bool = False) -> RunStatus:
+        """The snapshot; ``full`` adds the breaker's whole snapshot (states record it),
+        which the per-sample readers (live file, title) do without."""
         child = self.child
         breaker = self.protection.breaker
         nxt = breaker.next_allowed()
@@ -121,7 +123,7 @@ class Supervisor:
             history=mem.history,
             thresholds=mem.thresholds,
             cgroup_dir=self.limit.cgroup_dir,
-            breaker=breaker.snapshot(),
+            breaker=breaker.snapshot() if full else {"state": breaker.state},
             next_restart_at=None if nxt is None else time.time() + nxt - self.clock(),
             env=self.env,
             child_title=self.relay.child_title,
@@ -250,7 +252,7 @@ class Supervisor:
         """Save state before acting; returns the state id, or None."""
         if self.child is not None and self.child.status is None:
             self._sample()  # the state records memory as it is now, not at the last poll
-        return self.obs.capture(self.status(), reason)
+        return self.obs.capture(self.status(full=True), reason)
 
     # ------------------------------------------------------------- the loop
     def watch(self, child: Child) -> Outcome:
@@ -277,7 +279,8 @@ class Supervisor:
             relay.flush()
             tick = self.mem.judge(sample, now)
             if tick.level != tick.previous:
-                self.obs.level_changed(self.status(), tick.previous, tick.level, tick.value)
+                st = self.status(full=True)  # a warning captures a state
+                self.obs.level_changed(st, tick.previous, tick.level, tick.value)
             ext = tick.external
             if ext is not None and tick.external_changed:
                 self.obs.external_changed(self.status(), ext.level, ext.source, ext.reason)
@@ -514,7 +517,7 @@ class Supervisor:
         # The child is gone: nothing is lost by starting the next one first. The state
         # (git facts, transcript copy: ~15 ms) is saved while it starts, from this moment's
         # snapshot, so a crash costs the agent's own start time and little more.
-        self._deferred = (self.status(), crash)
+        self._deferred = (self.status(full=True), crash)
         return False, self._announce(why)
 
     def _emergency_stop(self, child: Child) -> int:
