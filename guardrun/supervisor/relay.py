@@ -65,59 +65,64 @@ class Relay:
 
     def pump(self, until: float) -> None:
         """Relay until the clock reaches ``until``, a signal arrives, or the PTY closes."""
-        # The hot path: locals only, one clock read per wake-up and one per chunk.
+        # The hot path: locals only (the last output's time and chunk are written back on
+        # the way out), one clock read per wake-up and one per chunk.
         read, write, clock, poll = os.read, os.write, self.clock, self._poller.poll
         master, keys, wake, out = self.master, self.keys, self.wake_fd, self.out_fd
-        while True:
-            now = clock()
-            if now >= until:
-                return
-            try:
-                events = poll((until - now) * 1000.0)
-            except InterruptedError:
-                continue
-            woke = False
-            for fd, _ev in events:
-                if fd == master:
-                    try:
-                        data = read(fd, CHUNK)
-                    except BlockingIOError:
-                        continue
-                    except OSError:  # EIO: the child's side closed
-                        data = b""
-                    if not data:
-                        self._poller.unregister(fd)
-                        self.master = master = None
+        last_out, tail = self.last_out, self.tail
+        try:
+            while True:
+                now = clock()
+                if now >= until:
+                    return
+                try:
+                    events = poll((until - now) * 1000.0)
+                except InterruptedError:
+                    continue
+                woke = False
+                for fd, _ev in events:
+                    if fd == master:
+                        try:
+                            data = read(fd, CHUNK)
+                        except BlockingIOError:
+                            continue
+                        except OSError:  # EIO: the child's side closed
+                            data = b""
+                        if not data:
+                            self._poller.unregister(fd)
+                            self.master = master = None
+                            woke = True
+                            continue
+                        n = write(out, data)
+                        if n != len(data):
+                            write_all(out, data[n:])
+                        last_out = clock()
+                        tail = data
+                        if b"\x1b]" in data:
+                            self._see_title(data)
+                    elif fd == keys:
+                        try:
+                            data = read(fd, CHUNK)
+                        except OSError:
+                            data = b""
+                        if not data:
+                            self._poller.unregister(fd)
+                            self.keys = keys = -1
+                            continue
+                        self.last_in = clock()
+                        self._to_child += data
+                    elif fd == wake:  # its bytes only say that a signal came
+                        try:
+                            read(fd, 512)  # once: more left makes the next poll return at once
+                        except OSError:
+                            pass
                         woke = True
-                        continue
-                    n = write(out, data)
-                    if n != len(data):
-                        write_all(out, data[n:])
-                    self.last_out = clock()
-                    self.tail = data
-                    if b"\x1b]" in data:
-                        self._see_title(data)
-                elif fd == keys:
-                    try:
-                        data = read(fd, CHUNK)
-                    except OSError:
-                        data = b""
-                    if not data:
-                        self._poller.unregister(fd)
-                        self.keys = keys = -1
-                        continue
-                    self.last_in = clock()
-                    self._to_child += data
-                elif fd == wake:  # its bytes only say that a signal came
-                    try:
-                        read(fd, 512)  # once: more left makes the next poll return at once
-                    except OSError:
-                        pass
-                    woke = True
-            if self._to_child and master is not None:
-                self._send_keys(master)
-            if woke:
-                return
+                if self._to_child and master is not None:
+                    self._send_keys(master)
+                if woke:
+                    return
+        finally:
+            self.last_out, self.tail = last_out, tail
 
     def _send_keys(self, master: int) -> None:
         try:
