@@ -38,6 +38,7 @@ from support.claude import (
     wait_for_file,
     wait_until,
 )
+from support.guarded_agent import children_of, cmdline
 
 pytestmark = [pytest.mark.claude, pytest.mark.slow]
 
@@ -76,25 +77,6 @@ def spawned(reaper: list[int]) -> Iterator[list[pexpect.spawn]]:
             reaper.extend(children_of(run.pid))
             run.terminate(force=True)
         run.close()
-
-
-def children_of(pid: int) -> list[int]:
-    """Direct children of ``pid``, from every thread's children file (capture uses threads)."""
-    found: list[int] = []
-    for path in Path(f"/proc/{pid}/task").glob("*/children"):
-        try:
-            found += [int(p) for p in path.read_text().split()]
-        except (OSError, ValueError):
-            pass
-    return found
-
-
-def cmdline(pid: int) -> list[str]:
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return []
-    return [arg.decode("utf-8", "replace") for arg in raw.split(b"\0")[:-1]]
 
 
 def claude_child(p: Project, guard_pid: int, other_than: int = 0) -> tuple[int, list[str]]:
