@@ -167,8 +167,12 @@ _FIELD_END = _Lazy(r"[ \t]*(?:$|[\r\n,;}\]#]|\\+[rnt\"']|[\"'])")
 _WORD = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 # argv splits `--password VALUE` into two items; redact_obj redacts the second.
 _ARGV_FLAG = _Lazy(
-    r"(?i)--?[\w-]*(?:password|passwd|passphrase|secret|token|api[_-]?key|access[_-]?key)"
+    r"(?i)--?[\w-]*(?:password|passwd|passphrase|secret|token|key|auth|credentials?)"
 )
+# Database clients whose -p is the password, attached (-pVALUE) or not (-p VALUE): for
+# psql, ssh and most tools -p is a port, so only these.
+_PASSWORD_P = frozenset({"mysql", "mysqldump", "mysqladmin", "mariadb", "mysqlsh",
+                         "mysqlimport", "mysqlcheck", "mysqlshow"})  # fmt: skip
 
 _Replace = Callable[[re.Match[str]], str]
 
@@ -340,11 +344,20 @@ class Redactor:
             return {k: self.redact_obj(v) for k, v in obj.items()}
         if isinstance(obj, (list, tuple)):
             items = [self.redact_obj(v) for v in obj]
+            first = obj[0] if obj and isinstance(obj[0], str) else ""
+            mysql = first.replace("\\", "/").rsplit("/", 1)[-1] in _PASSWORD_P
             for i in range(1, len(items)):
                 prev, cur = obj[i - 1], items[i]
-                if isinstance(prev, str) and isinstance(cur, str) and _ARGV_FLAG.fullmatch(prev):
-                    if cur and not cur.startswith(("-", _MARKER_PREFIX)):
-                        items[i] = MARKER.format("assignment")
+                if not isinstance(cur, str):
+                    continue
+                if mysql and cur.startswith("-p") and len(cur) > 2 and not cur.startswith("--"):
+                    items[i] = "-p" + MARKER.format("assignment")  # -pVALUE
+                    continue
+                flag = isinstance(prev, str) and (
+                    _ARGV_FLAG.fullmatch(prev) or (mysql and prev == "-p")
+                )
+                if flag and cur and not cur.startswith(("-", _MARKER_PREFIX)):
+                    items[i] = MARKER.format("assignment")
             return tuple(items) if isinstance(obj, tuple) else items
         return obj
 

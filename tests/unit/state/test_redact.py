@@ -522,3 +522,25 @@ def test_shaped_tokens_never_survive_any_surrounding(
     assert f"[REDACTED:{kind}]" in out or (
         "[REDACTED:private_key]" in out or "[REDACTED:assignment]" in out
     )
+
+
+@pytest.mark.parametrize(
+    ("argv", "want"),
+    [
+        (["tool", "--auth", "s3cr3tv4lue"], ["tool", "--auth", "[REDACTED:assignment]"]),
+        (["tool", "--credentials", "u:p4ss"], ["tool", "--credentials", "[REDACTED:assignment]"]),
+        (["tool", "--openai-key", "abc123xyz"], ["tool", "--openai-key", "[REDACTED:assignment]"]),
+        (["tool", "--github-token", "abc123"], ["tool", "--github-token", "[REDACTED:assignment]"]),
+        (
+            ["mysql", "-uroot", "-phunter2", "db"],
+            ["mysql", "-uroot", "-p[REDACTED:assignment]", "db"],
+        ),
+        (["/usr/bin/mysql", "-p", "hunter2"], ["/usr/bin/mysql", "-p", "[REDACTED:assignment]"]),
+        (["psql", "-p", "5432", "db"], ["psql", "-p", "5432", "db"]),  # psql's -p is a port
+        (["ssh", "-p2222", "host"], ["ssh", "-p2222", "host"]),
+    ],
+)
+def test_argv_rules_for_auth_credentials_keys_and_database_passwords(
+    argv: list[str], want: list[str]
+) -> None:
+    assert DEFAULT.redact_obj(argv) == want
