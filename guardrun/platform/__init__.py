@@ -25,35 +25,22 @@ IS_MACOS = SYSTEM == "darwin"
 # Per-process facts (start time, children, marker, open files, subreaper, ...): the same
 # names from /proc on Linux and from psutil elsewhere, picked once here.
 if sys.platform.startswith("linux"):  # spelt out so that mypy checks one branch
-    from guardrun.platform.linux_facts import (
-        HAS_START_TIMES,
-        alive,
-        direct_children,
-        environ_has,
-        marked,
-        open_files,
-        own_children,
-        parent_death_signal,
-        process_argv,
-        process_name,
-        set_subreaper,
-        start_time,
-    )
+    from guardrun.platform import linux_facts as _facts
 else:  # pragma: no cover - exercised on macOS and Windows
-    from guardrun.platform.portable_facts import (
-        HAS_START_TIMES,
-        alive,
-        direct_children,
-        environ_has,
-        marked,
-        open_files,
-        own_children,
-        parent_death_signal,
-        process_argv,
-        process_name,
-        set_subreaper,
-        start_time,
-    )
+    from guardrun.platform import portable_facts as _facts
+
+HAS_START_TIMES = _facts.HAS_START_TIMES
+alive = _facts.alive
+direct_children = _facts.direct_children
+environ_has = _facts.environ_has
+marked = _facts.marked
+open_files = _facts.open_files
+own_children = _facts.own_children
+parent_death_signal = _facts.parent_death_signal
+process_argv = _facts.process_argv
+process_name = _facts.process_name
+set_subreaper = _facts.set_subreaper
+start_time = _facts.start_time
 
 __all__ = [
     "SYSTEM",
