@@ -89,12 +89,19 @@ def prepare_config(tmp: Path, cwd: Path) -> dict[str, str]:
     }
 
 
+_CI = re.compile(r"CI$|CONTINUOUS_INTEGRATION$|CI_")
+
+
 def child_env(extra: dict[str, str]) -> dict[str, str]:
-    """os.environ without credentials that would make the CLI try the network, plus ``extra``."""
+    """os.environ without credentials that would make the CLI try the network, and without
+    the variables that tell a CLI it runs in CI (Gemini's `is-in-ci`: ``CI``,
+    ``CONTINUOUS_INTEGRATION``, any ``CI_*``; then it is not interactive, prints "No input
+    provided via stdin" and exits 42), plus ``extra``: these tests are a person at a terminal."""
     env = {
         k: v
         for k, v in os.environ.items()
         if k not in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN")
+        and not _CI.match(k)
     }
     env["TERM"] = "xterm-256color"
     env.update(extra)
