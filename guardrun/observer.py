@@ -52,6 +52,7 @@ class Observer:
         agents = AgentSettings(cfg.agents.codex_no_daemon, cfg.agents.gemini_session_id)
         self.agent: Agent = detect(argv, cfg.agent, agents)
         self.resuming = False  # the current child was started with a resume argv
+        self._launched = False  # launch_argv was called once: later calls are new conversations
         self.session: Session | None = None
         self.last_state: str | None = None
         self.last_state_file: str | None = None
@@ -339,9 +340,11 @@ class Observer:
     def launch_argv(self) -> list[str]:
         """The user's argv as the agent starts it in a new conversation (Codex with
         ``--no-daemon``, Gemini with a new ``--session-id``): always from the user's own
-        argv, never a previous child's."""
+        argv, never a previous child's. After the first start, a session the user's argv
+        names is dropped: a new conversation is not that one."""
         self.resuming = False
-        return self.agent.launch_argv(self.argv)
+        again, self._launched = self._launched, True
+        return self.agent.launch_argv(self.argv, again=again)
 
     def restart_argv(self, st: RunStatus) -> list[str]:
         """Resume the conversation when possible; else a new one, and say so."""

@@ -293,6 +293,19 @@ def test_resume_refused_is_exit_1() -> None:
     assert claude.launch_argv(["claude", "x"]) == ["claude", "x"]
 
 
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [(["claude", "--session-id", A, "--model", "opus"], ["claude", "--model", "opus"]),
+     (["claude", "-c", "fix it"], ["claude", "fix it"]),
+     (["claude", "--resume", A, "--fork-session"], ["claude"]),
+     (["claude", "-p", "--session-id", A], ["claude", "-p", "--session-id", A])],
+)  # fmt: skip
+def test_a_new_conversation_again_names_no_session(argv: list[str], expected: list[str]) -> None:
+    """`claude --session-id X` rerun once X exists is refused ("already in use")."""
+    assert claude.launch_argv(argv) == argv
+    assert claude.launch_argv(argv, again=True) == expected
+
+
 def test_long_cwd_found_by_prefix(tmp_path: Path) -> None:
     """Past 200 characters Claude's directory name carries a hash; a directory with the same
     200-character prefix and another hash is still found and checked by its cwd lines."""

@@ -256,6 +256,15 @@ def test_launch_argv(argv: list[str], expected: list[str]) -> None:
     assert codex.launch_argv(argv) == expected
 
 
+def test_a_new_conversation_again_leaves_out_the_resumed_session() -> None:
+    assert codex.launch_argv(["codex", "resume", A], again=True) == ["codex", "--no-daemon"]
+    assert codex.launch_argv(["codex", "-m", "o3", "fork", A], again=True) == [
+        "codex", "--no-daemon", "-m", "o3"
+    ]  # fmt: skip
+    assert codex.launch_argv(["codex", "go"], again=True) == ["codex", "--no-daemon", "go"]
+    assert codex.launch_argv(["codex", "exec", "x"], again=True) == ["codex", "exec", "x"]
+
+
 def test_resume_refused_is_exit_1() -> None:
     assert codex.resume_refused(1) and not codex.resume_refused(0)
     assert not codex.resume_refused(130)

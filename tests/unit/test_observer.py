@@ -162,3 +162,11 @@ def test_a_refused_resume_is_recognised_only_after_a_resume(tmp_path: Path) -> N
     assert not obs.resume_refused(2, 0.8)  # not Claude's "no conversation found"
     assert obs.launch_argv() == ["claude"] and not obs.resuming
     assert not obs.resume_refused(1, 0.8)
+
+
+def test_only_the_first_start_keeps_the_session_the_user_named(tmp_path: Path) -> None:
+    cfg = load_config(cwd=tmp_path, env={}, flags={}, no_config=True)
+    argv = ["claude", "--session-id", "0b6f1b7e-6c1f-4f7e-9a43-0d3c2b1a0f9e"]
+    obs = Observer(cfg, argv, tmp_path, tmp_path / "state", Reporter(stream=io.StringIO()))
+    assert obs.launch_argv() == argv
+    assert obs.launch_argv() == ["claude"]  # a new conversation: that id is in use now

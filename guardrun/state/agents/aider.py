@@ -51,7 +51,7 @@ class AiderAgent:
     def matches(self, argv: Sequence[str]) -> bool:
         return _command_start(argv) is not None
 
-    def launch_argv(self, argv: Sequence[str]) -> list[str]:
+    def launch_argv(self, argv: Sequence[str], again: bool = False) -> list[str]:
         return list(argv)
 
     def resume_refused(self, exit_code: int) -> bool:

@@ -52,11 +52,15 @@ class Agent(Protocol):
 
     def matches(self, argv: Sequence[str]) -> bool: ...
 
-    def launch_argv(self, argv: Sequence[str]) -> list[str]:
+    def launch_argv(self, argv: Sequence[str], again: bool = False) -> list[str]:
         """The argv to start (or, when nothing can be resumed, restart) the user's command
         with: the user's argv plus what makes the run's session provably its own (Codex
         ``--no-daemon``, Gemini ``--session-id <new uuid>``). Call it on the user's own argv,
-        never on a previous child's."""
+        never on a previous child's.
+
+        ``again``: a new conversation after the first start. A session the user's argv names
+        (``--session-id X``, ``--resume X``, ``codex resume X``) is then dropped: it is the
+        one that could not be resumed, or one that exists now and would be refused."""
         ...
 
     def resume_refused(self, exit_code: int) -> bool:

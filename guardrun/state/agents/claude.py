@@ -33,7 +33,7 @@ from guardrun.state.agents.base import (
     same_dir,
     uncertain,
 )
-from guardrun.state.agents.claude_argv import argv_session, forks, resume_args
+from guardrun.state.agents.claude_argv import argv_session, forks, new_conversation, resume_args
 from guardrun.state.agents.starts import claude as command_start
 from guardrun.state.transcript import GROUP, content_text, tail_jsonl
 
@@ -112,8 +112,9 @@ class ClaudeAgent:
     def matches(self, argv: Sequence[str]) -> bool:
         return command_start(argv) is not None
 
-    def launch_argv(self, argv: Sequence[str]) -> list[str]:
-        return list(argv)  # sessions/<pid>.json already names the run's session
+    def launch_argv(self, argv: Sequence[str], again: bool = False) -> list[str]:
+        # sessions/<pid>.json already names the run's session: nothing to add.
+        return new_conversation(argv) if again else list(argv)
 
     def resume_refused(self, exit_code: int) -> bool:
         return exit_code == 1  # "No conversation found with session ID: ..."

@@ -91,3 +91,15 @@ def resume_args(argv: Sequence[str], session_id: str, fork_of_nothing: bool) -> 
         return [*argv[:start], "--session-id", session_id, *rest]
     rest = argv_without(tokens, _SESSION, drop_positionals=True)
     return [*argv[:start], "--resume", session_id, *rest]
+
+
+def new_conversation(argv: Sequence[str]) -> list[str]:
+    """The user's argv less every way of choosing a session (``--session-id X`` again would be
+    "already in use", ``--resume X`` the conversation that could not be resumed)."""
+    start = command_start(argv)
+    if start is None:
+        return list(argv)
+    tokens = tokens_of(argv[start:])
+    if not interactive(tokens):
+        return list(argv)
+    return [*argv[:start], *argv_without(tokens, _SESSION, drop_positionals=False)]

@@ -96,9 +96,15 @@ class CodexAgent:
     def matches(self, argv: Sequence[str]) -> bool:
         return _command_start(argv) is not None
 
-    def launch_argv(self, argv: Sequence[str]) -> list[str]:
+    def launch_argv(self, argv: Sequence[str], again: bool = False) -> list[str]:
         start = _command_start(argv)
-        if start is None or not self._wants_no_daemon(argv[start:]):
+        if start is None:
+            return list(argv)
+        if again and first_positional(_tokens(argv[start:])) in ("resume", "fork"):
+            # `codex resume X` again would go back to the session that could not be resumed.
+            options = argv_without(_tokens(argv[start:]), _DROPPED, drop_positionals=True)
+            argv = [*argv[:start], *options]
+        if not self._wants_no_daemon(argv[start:]):
             return list(argv)
         return [*argv[:start], NO_DAEMON, *argv[start:]]
 

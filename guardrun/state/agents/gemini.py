@@ -105,12 +105,20 @@ class GeminiAgent:
     def matches(self, argv: Sequence[str]) -> bool:
         return _command_start(argv) is not None
 
-    def launch_argv(self, argv: Sequence[str]) -> list[str]:
+    def launch_argv(self, argv: Sequence[str], again: bool = False) -> list[str]:
         start = _command_start(argv)
-        if start is None or not self.session_id:
+        if start is None:
             return list(argv)
         tokens = _tokens(argv[start:])
-        if not _interactive(tokens) or has_option(tokens, *_SESSION):
+        if not _interactive(tokens):
+            return list(argv)
+        if again and has_option(tokens, *_SESSION):
+            # The session the user named exists now ("Session ID ... already exists", exit
+            # 42) or could not be resumed: a new conversation names none of it.
+            argv = [*argv[:start], *argv_without(tokens, _SESSION, drop_positionals=False)]
+        elif has_option(tokens, *_SESSION):
+            return list(argv)
+        if not self.session_id:
             return list(argv)
         return [*argv[:start], "--session-id", str(uuid.uuid4()), *argv[start:]]
 

@@ -18,7 +18,7 @@ class GenericAgent:
     def matches(self, argv: Sequence[str]) -> bool:
         return bool(argv)
 
-    def launch_argv(self, argv: Sequence[str]) -> list[str]:
+    def launch_argv(self, argv: Sequence[str], again: bool = False) -> list[str]:
         return list(argv)
 
     def resume_refused(self, exit_code: int) -> bool:

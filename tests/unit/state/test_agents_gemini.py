@@ -275,3 +275,20 @@ def test_a_chat_that_lost_its_metadata_line_is_not_resumed(tmp_path: Path) -> No
     assert found is not None and (found.session_id, found.transcript) == (A, path)
     assert "metadata line" in found.note
     assert gemini.resume_argv(["gemini", "--session-id", A], found) is None
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["gemini", "--session-id", A], ["gemini", "-m", "x", "--resume", A],
+     ["gemini", "-r", "latest"], ["gemini", "--session-file", "f", "-i", "go"]],
+)  # fmt: skip
+def test_a_new_conversation_again_drops_the_session_the_user_named(argv: list[str]) -> None:
+    """Seen in CI: the user's `--session-id X` started the first chat; rerun as it was, after
+    a refused resume, Gemini says "Session ID X already exists" (exit 42) every time."""
+    assert gemini.launch_argv(argv) == argv  # the first start: the user's own choice
+    again = gemini.launch_argv(argv, again=True)
+    assert again[1] == "--session-id" and is_uuid(again[2]) and again[2] != A
+    rest = again[3:]
+    assert not {"--resume", "-r", "--session-file"} & set(rest) and A not in rest
+    assert GeminiAgent(session_id=False).launch_argv(argv, again=True)[1:2] != ["--session-id"]
+    assert gemini.launch_argv(["gemini", "-p", "x"], again=True) == ["gemini", "-p", "x"]
