@@ -41,6 +41,7 @@ KINDS = frozenset(
         "hook_failed",
         "notify",
         "admission_wait",
+        "trend",
     }
 )
 RESERVED = ("time", "run_id", "event")

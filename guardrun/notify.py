@@ -22,7 +22,7 @@ from typing import Any
 
 from guardrun.events import EventLog
 from guardrun.platform import SYSTEM
-from guardrun.units import format_bytes
+from guardrun.units import format_bytes, format_eta, format_rate
 
 PUSH_TITLE = b"\x1b[22;0t"
 POP_TITLE = b"\x1b[23;0t"
@@ -53,13 +53,32 @@ def rough_bytes(n: int) -> str:
 
 
 def format_title(
-    cmd_name: str, memory_bytes: int, level: str, trend: float = 0.0, agent_title: str = ""
+    cmd_name: str,
+    memory_bytes: int,
+    level: str,
+    trend: float = 0.0,
+    agent_title: str = "",
+    *,
+    growth: float | None = None,
+    eta_critical: float | None = None,
+    eta_emergency: float | None = None,
 ) -> str:
     """The title guardrun shows: at normal just the rough figure (``guardrun: codex
     900 MB``); above it the exact figure, the direction (``trend`` > 0 rising, < 0
-    falling) and the level (``guardrun: claude 11.8 GB ▲ warning``). When the agent set
+    falling) and the level (``guardrun: claude 11.8 GB ▲ warning``). With a growth
+    rate (bytes per second, from the trend), the rate and the next threshold's time:
+    ``guardrun: claude 3.2 GB ▲ +40 MB/min · critical in ~25 min``. When the agent set
     a title of its own, the figure goes beside it: ``3.2 GB · ✳ Claude Code``."""
-    if level == "normal":
+    if growth is not None and growth > 0:
+        size = rough_bytes(memory_bytes) if level == "normal" else format_bytes(memory_bytes)
+        figure = f"{size} ▲ {format_rate(growth)}"
+        if eta_critical is not None:
+            figure += f" · critical in {format_eta(eta_critical)}"
+        elif eta_emergency is not None:
+            figure += f" · {level} · emergency in {format_eta(eta_emergency)}"
+        elif level != "normal":
+            figure += f" · {level}"
+    elif level == "normal":
         figure = rough_bytes(memory_bytes)
     else:
         arrow = " ▲" if trend > 0 else " ▼" if trend < 0 else ""

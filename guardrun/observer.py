@@ -140,6 +140,11 @@ class Observer:
             fields.setdefault("mode", st.mode)
         self.events.emit(kind, **fields)
 
+    def trend(self, st: RunStatus) -> None:
+        """The growth rate and the time left to each threshold (at level changes and
+        restarts): the event log shows how fast the leak was when guardrun acted."""
+        self.event("trend", st, **st.trend())
+
     def hook(self, name: str, st: RunStatus) -> None:
         argvs: list[str] = getattr(self.cfg.hooks, name)
         if not argvs:
@@ -201,6 +206,7 @@ class Observer:
                 "agent": self.agent.name,
                 "session_id": self.session.session_id if self.session else None,
                 "cgroup_bytes": _cgroup_current(st.cgroup_dir),
+                **st.trend(),
             },
             force=force,
         )
@@ -215,8 +221,9 @@ class Observer:
         from guardrun.notify import format_title
 
         text = format_title(
-            st.name, st.sample.total(st.metric), st.level, trend, st.child_title or ""
-        )
+            st.name, st.sample.total(st.metric), st.level, trend, st.child_title or "",
+            growth=st.growth, eta_critical=st.eta_critical, eta_emergency=st.eta_emergency,
+        )  # fmt: skip
         if text != self._title:
             self._title = text
             self.notifier.title(text)
@@ -231,6 +238,7 @@ class Observer:
             text = f"{st.name}: memory {format_bytes(value)} {arrow} {new}{limit}"
         (self.ui.warn if up and new != NORMAL else self.ui.detail)(text)
         self.event("level_changed", st, previous=old, level=new, memory_bytes=value)
+        self.trend(st)
         if RANK[new] > RANK[old] and new != NORMAL:
             if self._sink is not None:
                 self.notifier.bell()
@@ -278,6 +286,7 @@ class Observer:
             metric=st.metric,
             level=st.level,
             thresholds=st.thresholds.as_dict() if st.thresholds else {},
+            trend=st.trend(),
             attempt=st.restarts + 1,
             breaker=dict(st.breaker),
             agent=self.agent,

@@ -31,6 +31,8 @@ _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|m|h|d|)\s*$")
 
 SIZE_EXAMPLES = "examples: 800MB, 12GiB, 1.5G, 70%"
 DURATION_EXAMPLES = "examples: 250ms, 2s, 5m, 1h, 7d"
+RATE_EXAMPLES = "examples: 200MB/min, 5MB/s, 1GB/h, off"
+_RATE_PER = {"s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "hour": 3600.0}
 
 
 class Threshold(NamedTuple):
@@ -98,6 +100,52 @@ def parse_duration(text: str | int | float) -> float:
     if not m:
         raise ValueError(f"{text!r} is not a duration ({DURATION_EXAMPLES})")
     return float(m.group(1)) * _DURATION_UNITS[m.group(2)]
+
+
+def parse_rate(text: str) -> float | None:
+    """Parse a growth rate ``200MB/min``, ``5MB/s``, ``1GB/h`` as bytes per second;
+    ``off`` (or ``false``, ``none``) is None."""
+    if not isinstance(text, str):
+        raise ValueError(f"{text!r} is not a rate ({RATE_EXAMPLES})")
+    if text.strip().lower() in ("off", "false", "none", "no"):
+        return None
+    size, slash, per = text.strip().rpartition("/")
+    seconds = _RATE_PER.get(per.strip().lower())
+    if not slash or seconds is None:
+        raise ValueError(f"{text!r} is not a rate ({RATE_EXAMPLES})")
+    try:
+        amount = parse_size(size.strip())
+    except ValueError:
+        raise ValueError(f"{text!r} is not a rate ({RATE_EXAMPLES})") from None
+    if amount <= 0:
+        raise ValueError(f"{text!r} is not a rate above zero ({RATE_EXAMPLES})")
+    return amount / seconds
+
+
+def format_rate(bytes_per_second: float) -> str:
+    """``+40 MB/min``: two significant figures, per minute (how leaks are talked about)."""
+    per_minute = bytes_per_second * 60
+    sign = "+" if per_minute >= 0 else "-"
+    value = abs(per_minute)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if value < 999.5 or unit == "TB":
+            text = f"{value:.0f}" if value >= 9.95 or unit == "B" else f"{value:.1f}"
+            return f"{sign}{text} {unit}/min"
+        value /= 1000
+    raise AssertionError("unreachable")
+
+
+def format_eta(seconds: float) -> str:
+    """``~25 min``, ``~3 h``, ``<1 min``: coarse on purpose, so a title does not tick."""
+    if seconds < 60:
+        return "<1 min"
+    if seconds < 3600:
+        minutes = seconds / 60
+        step = 1 if minutes < 10 else 5
+        return f"~{max(1, round(minutes / step) * step)} min"
+    if seconds < 172800:
+        return f"~{round(seconds / 3600)} h"
+    return f"~{round(seconds / 86400)} d"
 
 
 def format_bytes(n: int | float) -> str:

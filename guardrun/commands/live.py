@@ -20,7 +20,7 @@ from typing import Any
 
 from guardrun.errors import GuardrunError, UsageError
 from guardrun.live import is_same_process, list_live
-from guardrun.units import format_bytes
+from guardrun.units import format_bytes, format_eta, format_rate
 
 # A run id (``20250131T120000Z-a1b2c3``) or a prefix of one; a pid is all digits.
 _RUN_REF_RE = re.compile(r"^[0-9A-Za-z-]{1,32}$")
@@ -69,6 +69,9 @@ def _live(state_dir: Path) -> list[dict[str, Any]]:
     runs = list_live(state_dir, problems)
     for p in problems:
         print(f"guardrun: {p}", file=sys.stderr)
+    for run in runs:  # null when unknown, also from a run of an older guardrun
+        for name in TREND_FIELDS:
+            run.setdefault(name, None)
     return runs
 
 
@@ -79,12 +82,15 @@ def _command(run: dict[str, Any]) -> str:
     return "?"
 
 
-_COLUMNS = (("PID", 8), ("RUN", 25), ("MEMORY", 10), ("LEVEL", 10), ("MODE", 15), ("RESTARTS", 0))
+_COLUMNS = (("PID", 8), ("RUN", 25), ("MEMORY", 9), ("TREND", 13), ("LEVEL", 11), ("RESTARTS", 0))
 _LEVEL_STYLE = {"warning": "yellow", "critical": "red", "emergency": "bold red"}
+TREND_FIELDS = ("growth_bytes_per_second", "eta_critical_seconds", "eta_emergency_seconds")
 
 
 def _table(runs: list[dict[str, Any]]) -> Any:
-    """Two lines per run so it reads in 80 columns: the numbers, then command, child and cwd."""
+    """Two lines per run so it reads in 80 columns: the numbers (memory, its growth
+    rate, level), then command, child, cwd, the mode when not normal and the time left
+    until the next threshold at the current rate."""
     from rich.text import Text
 
     def line(cells: list[str]) -> str:
@@ -94,17 +100,25 @@ def _table(runs: list[dict[str, Any]]) -> Any:
     out = Text(line([name for name, _ in _COLUMNS]) + "\n", style="bold")
     for run in runs:
         mem = run.get("memory_bytes")
+        rate = run.get("growth_bytes_per_second")
         cells = [
             str(run.get("pid", "?")),
             str(run.get("run_id", "?")),
             format_bytes(mem) if isinstance(mem, (int, float)) else "-",
+            format_rate(rate) if isinstance(rate, (int, float)) else "-",
             str(run.get("level", "-")),
-            str(run.get("mode", "-")),
             str(run.get("restarts", 0)),
         ]
-        out.append(line(cells) + "\n", style=_LEVEL_STYLE.get(cells[3]))
+        out.append(line(cells) + "\n", style=_LEVEL_STYLE.get(cells[4]))
         child = run.get("child_pid")
         detail = f"{_command(run)}  (child {child or '-'})  in {run.get('cwd', '?')}"
+        if run.get("mode") not in (None, "normal"):
+            detail += f" · mode {run.get('mode')}"
+        for level in ("critical", "emergency"):
+            eta = run.get(f"eta_{level}_seconds")
+            if isinstance(eta, (int, float)):
+                detail += f" · {level} in {format_eta(eta)}"
+                break
         out.append(" " * _COLUMNS[0][1] + detail + "\n", style="dim")
     out.rstrip()
     return out

@@ -32,6 +32,7 @@ KIND_DOC = {
     "command": "argv list or null",
     "path": "`auto` or a path",
     "regexes": "list of regular expressions",
+    "rate": "size per time, or `off`",
 }
 
 
@@ -100,9 +101,14 @@ KEYS: tuple[Key, ...] = (
     _k("memory.hysteresis", "margin", "5%",
        "How far under a level memory must fall to leave it."),
     _k("memory.interval", "duration", "1s",
-       "Poll interval at normal; faster at warning and critical.",
+       "Poll interval at normal; faster at warning and critical, and as the growth rate "
+       "requires (down to 50ms).",
        lo=0.05, hi=3600.0,
        flag="--interval", metavar="DURATION"),
+    _k("memory.trend_window", "duration", "5m",
+       "The tree's growth rate is estimated over this window.", lo=10.0, hi=86400.0),
+    _k("memory.max_growth", "rate", "off",
+       "A sustained growth rate above this (e.g. 200MB/min) counts as critical."),
 
     _k("system.warning", "threshold", "85%",
        "Whole-machine memory use at which guardrun warns."),
@@ -134,6 +140,12 @@ KEYS: tuple[Key, ...] = (
        "At critical: restart once output and keys have been quiet this long.", **_POS),
     _k("restart.idle_wait", "duration", "2m",
        "At critical: restart after this long at most.", **_NONNEG),
+    _k("restart.plan_ahead", "duration", "15m",
+       "Planned restart when emergency is predicted within this and the agent is idle; "
+       "0 turns planning off.", **_NONNEG),
+    _k("restart.idle", "duration", "30s",
+       "How long the agent must be idle (no output, no keys) for a planned restart; "
+       "0 turns planning off.", **_NONNEG),
     _k("restart.max_attempts", "int", 3,
        "Restarts allowed within window.", lo=0.0, hi=1000.0,
        flag="--max-restarts", metavar="N"),
@@ -211,6 +223,8 @@ class MemoryConfig(NamedTuple):
     sustained: int
     hysteresis: Threshold
     interval: float
+    trend_window: float
+    max_growth: float | None
 
 
 class SystemConfig(NamedTuple):
@@ -232,6 +246,8 @@ class RestartConfig(NamedTuple):
     grace: float
     idle_quiet: float
     idle_wait: float
+    plan_ahead: float
+    idle: float
     max_attempts: int
     window: float
     cooldown: float

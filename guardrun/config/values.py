@@ -18,9 +18,11 @@ from typing import TYPE_CHECKING, Any
 from guardrun.config.schema import KEYS, Key
 from guardrun.units import (
     DURATION_EXAMPLES,
+    RATE_EXAMPLES,
     SIZE_EXAMPLES,
     Threshold,
     parse_duration,
+    parse_rate,
     parse_size,
     parse_threshold,
 )
@@ -112,6 +114,12 @@ def _parse(key: Key, raw: object, base: Path) -> object:
         return items
     if kind == "path":
         return _parse_path(raw, base)
+    if kind == "rate":
+        if raw is None or raw is False:
+            return None
+        if not isinstance(raw, str):
+            raise ValueError(f"expected a rate ({RATE_EXAMPLES}), got {describe(raw)}")
+        return parse_rate(raw)
     raise AssertionError(f"unknown kind {kind}")
 
 
@@ -242,6 +250,16 @@ def format_duration_exact(seconds: float) -> str:
     return "0s" if seconds == 0 else f"{seconds:g}s"
 
 
+def _rate_exact(bytes_per_second: float) -> str:
+    """A rate as ``parse_rate`` reads it back: per minute, second or hour, whichever
+    makes a whole number of bytes."""
+    for per, seconds in (("min", 60.0), ("s", 1.0), ("h", 3600.0)):
+        amount = bytes_per_second * seconds
+        if abs(amount - round(amount)) < 1e-3:
+            return f"{format_size_exact(round(amount))}/{per}"
+    return f"{format_size_exact(round(bytes_per_second * 60))}/min"
+
+
 def render_value(key: Key, value: object) -> object:
     """A parsed value back in the notation a config file uses (so it loads again)."""
     if isinstance(value, Threshold):
@@ -252,6 +270,8 @@ def render_value(key: Key, value: object) -> object:
         return format_duration_exact(float(value))  # type: ignore[arg-type]
     if key.kind == "path":
         return "auto" if value is None else str(value)
+    if key.kind == "rate":
+        return "off" if value is None else _rate_exact(float(value))  # type: ignore[arg-type]
     if key.kind == "float":
         return int(value) if value == int(value) else value  # type: ignore[call-overload]
     if isinstance(value, list):

@@ -64,6 +64,7 @@ class CaptureContext(NamedTuple):
     metric: str = "rss"
     level: str = "normal"
     thresholds: Mapping[str, int] = {}  # level name -> bytes
+    trend: Mapping[str, float | None] = {}  # RunStatus.trend(): growth rate and ETAs
     attempt: int = 0  # restart attempt this capture precedes (0: none yet)
     breaker: Mapping[str, Any] | None = None  # the restart breaker's snapshot
     agent: Agent | None = None
@@ -204,6 +205,7 @@ def _memory(ctx: CaptureContext) -> dict[str, Any]:
         "rss_bytes": sample.rss if sample else None,
         "level": ctx.level,
         "thresholds": dict(ctx.thresholds),
+        "trend": dict(ctx.trend) or None,
         "processes": len(sample.procs) if sample else None,
         "top": top,
         "history": [[round(t - mono, 3), b] for t, b in list(ctx.history)[-_HISTORY_MAX:]],

@@ -1,8 +1,9 @@
 """Pure decisions of the run loop, with the clock's value passed in (no I/O).
 
-What level to act on (the tree's, or the machine's when that is worse), when a
-critical tree is restarted (at a quiet moment, or after ``idle_wait`` at most),
-and whether an exit was clean, a crash or an out-of-memory death.
+What level to act on (the tree's, raised by the machine's pressure or by a growth rate
+over ``memory.max_growth``), when to restart (emergency at once; planned at an idle
+moment when the trend says emergency is near; critical at a quiet moment, or after
+``idle_wait`` at most), and whether an exit was clean, a crash or an out-of-memory death.
 """
 
 from __future__ import annotations
@@ -12,6 +13,10 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 from guardrun.supervisor.levels import CRITICAL, EMERGENCY, RANK
+from guardrun.supervisor.trend import Estimate
+
+PLANNED = "planned"
+GROWTH = "growth"
 
 # What runtimes print when they die of memory (V8, CPython, glibc, Go, Rust).
 OOM_MESSAGES = (
@@ -29,10 +34,21 @@ class Acting(NamedTuple):
     reason: str  # what it is named after: the level, or "system"/"gpu"
 
 
-def acting_level(tree_level: str, external_level: str, external_source: str) -> Acting:
-    """The tree's level, raised to critical when the machine (RAM, PSI, GPU) is critical."""
-    if external_level == CRITICAL and RANK[tree_level] < RANK[CRITICAL]:
-        return Acting(CRITICAL, external_source or "system")
+def acting_level(
+    tree_level: str,
+    external_level: str,
+    external_source: str,
+    growth: float | None = None,
+    max_growth: float | None = None,
+) -> Acting:
+    """The tree's level, raised to critical when the machine (RAM, PSI, GPU) is critical
+    or the tree grows faster than ``max_growth`` (bytes per second) over the trend's
+    window: a runaway that will cross every threshold soon."""
+    if RANK[tree_level] < RANK[CRITICAL]:
+        if external_level == CRITICAL:
+            return Acting(CRITICAL, external_source or "system")
+        if max_growth is not None and growth is not None and growth > max_growth:
+            return Acting(CRITICAL, GROWTH)
     return Acting(tree_level, tree_level)
 
 
@@ -43,24 +59,50 @@ def critical_since(acting: str, since: float | None, now: float) -> float | None
     return now if since is None else since
 
 
+class Moment(NamedTuple):
+    """When a restart may happen: settings of ``restart`` (seconds)."""
+
+    idle_quiet: float = 5.0  # at critical: this much quiet is a quiet moment
+    idle_wait: float = 120.0  # ... and this long at critical forces the restart
+    plan_ahead: float = 900.0  # planned: emergency predicted within this ... (0: off)
+    idle: float = 30.0  # ... and the agent idle this long (0: off)
+
+
 def restart_now(
     acting: Acting,
     since: float | None,
     now: float,
     last_io: float | None,
-    idle_quiet: float,
-    idle_wait: float,
+    when: Moment,
+    trend: Estimate | None = None,
 ) -> str | None:
-    """The reason to restart now, or None. Emergency restarts at once; critical at the
-    first moment output and keys have been quiet ``idle_quiet`` seconds (``last_io``
-    None: no terminal to judge by, the stretch's start is used), or after ``idle_wait``
-    at critical whatever the agent is doing."""
+    """The reason to restart now, or None.
+
+    * Emergency restarts at once.
+    * Planned (``last_io`` known, i.e. a terminal to judge idleness by; ``plan_ahead``
+      and ``idle`` on): the agent has had no output and no keys for ``idle`` seconds,
+      and critical holds or the trend predicts emergency within ``plan_ahead``.
+    * Critical otherwise: at the first moment output and keys have been quiet
+      ``idle_quiet`` seconds (``last_io`` None: the stretch's start is used), or after
+      ``idle_wait`` at critical whatever the agent is doing. While planning is on and
+      the trend puts emergency further away than ``idle_wait``, critical waits for the
+      planned moment instead: there is time to find the agent idle.
+    """
     if acting.level == EMERGENCY:
         return EMERGENCY
-    if acting.level != CRITICAL or since is None:
+    critical = acting.level == CRITICAL and since is not None
+    if last_io is not None and when.plan_ahead > 0 and when.idle > 0:
+        eta = trend.eta_emergency if trend is not None else None
+        if (critical or (eta is not None and eta <= when.plan_ahead)) and (
+            now - last_io >= when.idle
+        ):
+            return PLANNED
+        if critical and eta is not None and eta > when.idle_wait:
+            return None
+    if not critical or since is None:
         return None
     quiet = now - (since if last_io is None else last_io)
-    if quiet >= idle_quiet or now - since >= idle_wait:
+    if quiet >= when.idle_quiet or now - since >= when.idle_wait:
         return acting.reason
     return None
 

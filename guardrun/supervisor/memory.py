@@ -1,5 +1,6 @@
 """What the tree's memory is, and at what level: the tree's probe, the level
-tracker, the PSS/USS confirmation, the machine's pressure and a short history.
+tracker, the PSS/USS confirmation, the machine's pressure, a short history, the
+growth trend, and when to look again.
 
 No reporting here: each sample comes back as a ``Tick`` and the supervisor decides
 what to say and do about it.
@@ -14,14 +15,23 @@ from typing import TYPE_CHECKING, NamedTuple, Protocol
 from guardrun.errors import ProbeError
 from guardrun.platform.cgroup import MemoryLimit
 from guardrun.platform.types import TreeSample
-from guardrun.supervisor.levels import NORMAL, LevelTracker, Thresholds
+from guardrun.supervisor.levels import (
+    NORMAL,
+    RANK,
+    LevelTracker,
+    Thresholds,
+    poll_interval,
+    raw_level,
+)
 from guardrun.supervisor.settings import RunSettings
 from guardrun.supervisor.tree import Tree
+from guardrun.supervisor.trend import UNKNOWN, Estimate, Trend
 
 if TYPE_CHECKING:
     from guardrun.supervisor.external import Reading
 
 HISTORY = 120  # samples kept for states and the title's direction (trimmed to half)
+FLOOR = 0.05  # the soonest the next sample comes (memory.interval's lower bound)
 
 
 class Pressure(Protocol):
@@ -68,6 +78,10 @@ class MemoryWatch:
         self.history: list[tuple[float, int]] = []
         self.external_level = NORMAL
         self._pss: object = None
+        self.trend = Trend(settings.trend_window)
+        self.estimate: Estimate = UNKNOWN
+        self._prev: tuple[float, int] | None = None  # the last judged (time, value)
+        self._speed = 0.0  # bytes per second between the last two samples
 
     @property
     def level(self) -> str:
@@ -79,6 +93,9 @@ class MemoryWatch:
         self.tracker.reset()
         self.history = []
         self.last_sample = None
+        self.trend.reset()
+        self.estimate = UNKNOWN
+        self._prev, self._speed = None, 0.0
 
     def sample(self) -> TreeSample | None:
         """Read the tree now (None when no probe works)."""
@@ -95,11 +112,38 @@ class MemoryWatch:
         previous = self.tracker.level
         value = self._value(sample)
         level = self.tracker.update(value)
+        self.trend.add(now, value)
+        t = self.thresholds
+        self.estimate = self.trend.estimate(t.critical, t.emergency)
+        prev = self._prev
+        self._speed = (value - prev[1]) / (now - prev[0]) if prev and now > prev[0] else 0.0
+        self._prev = (now, value)
         ext = self.external.check(now, sample.pids) if self.external is not None else None
         changed = ext is not None and ext.level != self.external_level
         if ext is not None:
             self.external_level = ext.level
         return Tick(self.last_sample or sample, value, previous, level, ext, changed)
+
+    def next_delay(self, acting: str) -> float:
+        """Seconds until the next sample: the level's interval (shorter at warning and
+        critical, and while a level's sustain is building), or sooner when the tree,
+        at the speed it had between the last two samples, would reach the next
+        threshold before then. Each sample then aims at half the distance left, down
+        to ``FLOOR``: a fast leak is caught just past a threshold, a flat tree is
+        still sampled once per interval."""
+        prev = self._prev
+        value = prev[1] if prev is not None else 0
+        raw = raw_level(value, self.thresholds)
+        level = raw if RANK[raw] > RANK[acting] else acting
+        ceiling = poll_interval(level, self.s.interval)
+        speed = self._speed
+        if speed <= 0 or prev is None:
+            return ceiling
+        t = self.thresholds
+        for threshold in (t.warning, t.critical, t.emergency):
+            if value < threshold:
+                return min(ceiling, max(FLOOR, (threshold - value) / (2 * speed)))
+        return ceiling
 
     def probe_again(self) -> str:
         """Try the backends again (unwatched); the working one's name, or ProbeError."""

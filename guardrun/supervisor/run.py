@@ -23,7 +23,7 @@ from guardrun.platform.cgroup_events import OomWatch
 from guardrun.platform.types import TreeSample
 from guardrun.supervisor import decide, degrade
 from guardrun.supervisor.child import Child, spawn, take_foreground_back, window_size
-from guardrun.supervisor.levels import CRITICAL, EMERGENCY, NORMAL, poll_interval
+from guardrun.supervisor.levels import CRITICAL, EMERGENCY, NORMAL
 from guardrun.supervisor.memory import MemoryWatch, Pressure
 from guardrun.supervisor.protection import Protection
 from guardrun.supervisor.relay import Relay
@@ -34,7 +34,7 @@ from guardrun.supervisor.stop import stop_tree
 from guardrun.supervisor.terminal import Terminal, reset_modes
 from guardrun.supervisor.tree import TREE_MARKER, Tree
 from guardrun.ui import Reporter
-from guardrun.units import format_bytes
+from guardrun.units import format_bytes, format_duration, format_eta, format_rate
 
 if TYPE_CHECKING:
     from guardrun.observer import Observer
@@ -109,6 +109,7 @@ class Supervisor:
             sig = child.term_signal()
             exit_status = -sig if sig is not None else child.returncode
         mem = self.mem
+        est = mem.estimate
         return RunStatus(
             name=self.name,
             metric=mem.metric,
@@ -127,6 +128,9 @@ class Supervisor:
             next_restart_at=None if nxt is None else time.time() + nxt - self.clock(),
             env=self.env,
             child_title=self.relay.child_title,
+            growth=est.rate,
+            eta_critical=est.eta_critical,
+            eta_emergency=est.eta_emergency,
         )
 
     def _event(self, kind: str, child: Child | None = None, **fields: object) -> None:
@@ -258,6 +262,7 @@ class Supervisor:
     def watch(self, child: Child) -> Outcome:
         """Relay and sample until the child exits or something must be done."""
         relay, clock, s = self.relay, self.clock, self.s
+        when = decide.Moment(s.idle_quiet, s.idle_wait, s.plan_ahead, s.idle)
         since: float | None = None
         next_sample = clock()
         while True:
@@ -284,15 +289,17 @@ class Supervisor:
             ext = tick.external
             if ext is not None and tick.external_changed:
                 self.obs.external_changed(self.status(), ext.level, ext.source, ext.reason)
+            est = self.mem.estimate
             acting = decide.acting_level(
-                tick.level, ext.level if ext else NORMAL, ext.source if ext else ""
-            )
+                tick.level, ext.level if ext else NORMAL, ext.source if ext else "",
+                est.rate, s.max_growth,
+            )  # fmt: skip
             since = decide.critical_since(acting.level, since, now)
-            next_sample = now + poll_interval(acting.level, s.interval)
+            next_sample = now + self.mem.next_delay(acting.level)
             if not s.restart or not self.protection.may_ask(now):
                 continue
             last_io = relay.last_io if child.master_fd is not None else None
-            reason = decide.restart_now(acting, since, now, last_io, s.idle_quiet, s.idle_wait)
+            reason = decide.restart_now(acting, since, now, last_io, when, est)
             if reason is not None:
                 return Outcome("restart", reason)
 
@@ -351,6 +358,20 @@ class Supervisor:
             )
         if reason == "signal":
             return "asked to restart (SIGUSR1)"
+        est = self.mem.estimate
+        if reason in (decide.PLANNED, decide.GROWTH) and sample is not None:
+            size = format_bytes(sample.total(self.mem.metric))
+            rate = format_rate(est.rate) if est.rate is not None else "no trend"
+            if reason == decide.GROWTH and self.s.max_growth is not None:
+                over = format_rate(self.s.max_growth)
+                return f"memory {size} growing {rate}, faster than max_growth {over}"
+            ahead = (
+                f"emergency in {format_eta(est.eta_emergency)}"
+                if est.eta_emergency is not None
+                else "critical"
+            )
+            idle = format_duration(self.s.idle)
+            return f"planned at an idle moment ({idle}): memory {size} {rate}, {ahead}"
         return reason
 
     def _exit_why(self, child: Child, kind: str) -> str:
@@ -468,6 +489,7 @@ class Supervisor:
             if outcome.kind == "exited":
                 return self._exited(child)
             self._event("restart_requested", reason=outcome.reason)
+            self.obs.trend(self.status())
             allowed = self._try_restart(outcome.reason, crashed=False)
             if self.protection.mode == degrade.EMERGENCY_STOP:
                 return True, self._emergency_stop(child)

@@ -24,6 +24,10 @@ class RunSettings(NamedTuple):
     grace: float = 10.0
     idle_quiet: float = 5.0
     idle_wait: float = 120.0
+    trend_window: float = 300.0
+    max_growth: float | None = None  # bytes per second; a sustained rate over it is critical
+    plan_ahead: float = 900.0  # planned restart when emergency is predicted within this
+    idle: float = 30.0  # ... and the agent has been idle this long (0: no planning)
     restart: bool = True
     on_crash: bool = True
     # A command that fails this soon after starting has a start problem (a bad

@@ -34,6 +34,17 @@ class RunStatus(NamedTuple):
     next_restart_at: float | None = None  # time.time() when restarts are allowed again
     env: Mapping[str, str] = {}
     child_title: str | None = None  # the agent's own terminal title
+    growth: float | None = None  # bytes per second over the trend's window (None: unknown)
+    eta_critical: float | None = None  # seconds until critical at that rate
+    eta_emergency: float | None = None
+
+    def trend(self) -> dict[str, float | None]:
+        """The trend as the live file, events, states and ``status --json`` name it."""
+        return {
+            "growth_bytes_per_second": _round(self.growth),
+            "eta_critical_seconds": _round(self.eta_critical),
+            "eta_emergency_seconds": _round(self.eta_emergency),
+        }
 
     @property
     def memory_bytes(self) -> int | None:
@@ -42,3 +53,7 @@ class RunStatus(NamedTuple):
     @property
     def processes(self) -> int | None:
         return None if self.sample is None else len(self.sample.procs)
+
+
+def _round(x: float | None) -> float | None:
+    return None if x is None else round(x, 1)

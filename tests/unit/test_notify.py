@@ -60,6 +60,25 @@ def test_format_title() -> None:
     )
 
 
+def test_format_title_with_a_growth_rate() -> None:
+    """Issue 10's title: the rate and the time to the next threshold, both coarse."""
+    rate = 40e6 / 60  # 40 MB/min
+    assert (
+        format_title("claude", 3_240_000_000, "normal", growth=rate, eta_critical=25 * 60)
+        == "guardrun: claude 3.2 GB ▲ +40 MB/min · critical in ~25 min"
+    )
+    assert format_title(
+        "claude",
+        9_240_000_000,
+        "critical",
+        growth=rate,
+        eta_emergency=130,
+        agent_title="✳ Claude Code",
+    ) == ("9.2 GB ▲ +40 MB/min · critical · emergency in ~2 min · ✳ Claude Code")
+    # No rate (flat, falling, or not known yet): as before.
+    assert format_title("claude", 3_240_000_000, "normal", growth=None) == "guardrun: claude 3.2 GB"
+
+
 def test_title_push_set_and_restore_on_pty(pty_pair: tuple[int, int]) -> None:
     master, slave = pty_pair
     n = Notifier(title=True, bell=True, desktop="false", out_fd=slave)

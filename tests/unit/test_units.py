@@ -9,7 +9,10 @@ from hypothesis import strategies as st
 from guardrun.units import (
     Threshold,
     format_bytes,
+    format_eta,
+    format_rate,
     parse_duration,
+    parse_rate,
     parse_size,
     parse_threshold,
 )
@@ -81,3 +84,34 @@ def test_parsers_raise_only_valueerror(text: str) -> None:
             parse(text)
         except ValueError:
             pass
+
+
+@pytest.mark.parametrize(
+    ("text", "per_second"),
+    [
+        ("200MB/min", 200e6 / 60),
+        ("5MB/s", 5e6),
+        ("1GB/h", 1e9 / 3600),
+        ("1.5GiB/min", 1.5 * 2**30 / 60),
+        (" 10 KB / sec ", 10e3),
+        ("off", None),
+        ("OFF", None),
+        ("none", None),
+    ],
+)
+def test_rates(text: str, per_second: float | None) -> None:
+    assert parse_rate(text) == (None if per_second is None else pytest.approx(per_second))
+
+
+@pytest.mark.parametrize("text", ["200MB", "200MB/week", "/min", "-5MB/min", "0MB/min", "x/s", ""])
+def test_bad_rates(text: str) -> None:
+    with pytest.raises(ValueError, match="rate"):
+        parse_rate(text)
+
+
+def test_rates_and_etas_as_shown() -> None:
+    assert format_rate(40e6 / 60) == "+40 MB/min" and format_rate(2.5e9 / 60) == "+2.5 GB/min"
+    assert format_rate(-1e6 / 60) == "-1.0 MB/min"
+    assert [
+        format_eta(s) for s in (30, 90, 7 * 60 + 40, 25 * 60 + 20, 3 * 3600 + 600, 3 * 86400)
+    ] == ["<1 min", "~2 min", "~8 min", "~25 min", "~3 h", "~3 d"]

@@ -9,8 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from guardrun.supervisor import decide
-from guardrun.supervisor.decide import Acting
+from guardrun.supervisor.decide import PLANNED, Acting, Moment
 from guardrun.supervisor.levels import CRITICAL, EMERGENCY, LEVELS, NORMAL, WARNING
+from guardrun.supervisor.trend import Estimate
 
 
 @pytest.mark.parametrize("tree", LEVELS)
@@ -33,30 +34,42 @@ def test_critical_since_starts_holds_and_ends() -> None:
 
 def test_emergency_restarts_at_once_whatever_the_agent_is_doing() -> None:
     acting = Acting(EMERGENCY, EMERGENCY)
-    assert decide.restart_now(acting, 10.0, 10.0, 10.0, 5.0, 120.0) == EMERGENCY
+    assert decide.restart_now(acting, 10.0, 10.0, 10.0, Moment(5.0, 120.0, 0, 0)) == EMERGENCY
 
 
 def test_critical_waits_for_a_quiet_moment() -> None:
     acting = Acting(CRITICAL, CRITICAL)
     # Output 1 s ago: not quiet yet (quiet is 5 s), and 2 min not reached.
-    assert decide.restart_now(acting, 0.0, 10.0, 9.0, 5.0, 120.0) is None
+    assert decide.restart_now(acting, 0.0, 10.0, 9.0, Moment(5.0, 120.0, 0, 0)) is None
     # Quiet exactly idle_quiet: restart.
-    assert decide.restart_now(acting, 0.0, 14.0, 9.0, 5.0, 120.0) == CRITICAL
+    assert decide.restart_now(acting, 0.0, 14.0, 9.0, Moment(5.0, 120.0, 0, 0)) == CRITICAL
     # Busy all along, but idle_wait reached: restart anyway.
-    assert decide.restart_now(acting, 0.0, 120.0, 119.9, 5.0, 120.0) == CRITICAL
-    assert decide.restart_now(acting, 0.0, 119.9, 119.8, 5.0, 120.0) is None
+    assert decide.restart_now(acting, 0.0, 120.0, 119.9, Moment(5.0, 120.0, 0, 0)) == CRITICAL
+    assert decide.restart_now(acting, 0.0, 119.9, 119.8, Moment(5.0, 120.0, 0, 0)) is None
 
 
 def test_critical_without_a_terminal_counts_quiet_from_the_stretch_start() -> None:
     acting = Acting(CRITICAL, "system")
-    assert decide.restart_now(acting, 10.0, 14.9, None, 5.0, 120.0) is None
-    assert decide.restart_now(acting, 10.0, 15.0, None, 5.0, 120.0) == "system"
+    assert decide.restart_now(acting, 10.0, 14.9, None, Moment(5.0, 120.0, 0, 0)) is None
+    assert decide.restart_now(acting, 10.0, 15.0, None, Moment(5.0, 120.0, 0, 0)) == "system"
+
+
+def test_planning_off_is_the_quiet_moment_rule_alone() -> None:
+    """Moment(..., 0, 0) above; here the defaults, with no terminal (``--no-pty``): never
+    planned, since idleness cannot be seen."""
+    soon = Estimate(1e6, 10.0, 20.0)
+    assert decide.restart_now(Acting(WARNING, WARNING), None, 100.0, None, Moment(), soon) is None
 
 
 def test_below_critical_never_restarts() -> None:
     for level in (NORMAL, WARNING):
-        assert decide.restart_now(Acting(level, level), 0.0, 1e6, 0.0, 0.0, 0.0) is None
-    assert decide.restart_now(Acting(CRITICAL, CRITICAL), None, 1e6, 0.0, 0.0, 0.0) is None
+        assert (
+            decide.restart_now(Acting(level, level), 0.0, 1e6, 0.0, Moment(0.0, 0.0, 0, 0)) is None
+        )
+    assert (
+        decide.restart_now(Acting(CRITICAL, CRITICAL), None, 1e6, 0.0, Moment(0.0, 0.0, 0, 0))
+        is None
+    )
 
 
 @given(
@@ -71,7 +84,8 @@ def test_critical_restart_rule(
 ) -> None:
     now = since + at_critical
     last_io = now - quiet_for
-    got = decide.restart_now(Acting(CRITICAL, CRITICAL), since, now, last_io, idle_quiet, idle_wait)
+    when = Moment(idle_quiet, idle_wait, 0, 0)
+    got = decide.restart_now(Acting(CRITICAL, CRITICAL), since, now, last_io, when)
     # Written independently of the code: quiet long enough, or at critical long enough.
     expected = (now - last_io) >= idle_quiet or (now - since) >= idle_wait
     assert (got == CRITICAL) is expected
@@ -108,3 +122,42 @@ def test_exit_kind(
 def test_start_failure_is_before_min_uptime() -> None:
     assert decide.start_failure(1.99, 2.0)
     assert not decide.start_failure(2.0, 2.0)
+
+
+MIN = 60.0
+WHEN = Moment(idle_quiet=5.0, idle_wait=120.0, plan_ahead=15 * MIN, idle=30.0)
+
+
+def test_planned_when_emergency_is_near_and_the_agent_idle() -> None:
+    near = Estimate(1e6, 5 * MIN, 14 * MIN)
+    warning = Acting(WARNING, WARNING)
+    assert decide.restart_now(warning, None, 100.0, 70.0, WHEN, near) == PLANNED
+    assert decide.restart_now(warning, None, 100.0, 70.1, WHEN, near) is None  # typing
+    far = Estimate(1e6, 5 * MIN, 16 * MIN)
+    assert decide.restart_now(warning, None, 100.0, 0.0, WHEN, far) is None
+    assert decide.restart_now(warning, None, 100.0, 0.0, WHEN, Estimate()) is None
+    off = WHEN._replace(plan_ahead=0.0)
+    assert decide.restart_now(warning, None, 100.0, 0.0, off, near) is None
+    assert decide.restart_now(warning, None, 100.0, 0.0, WHEN._replace(idle=0.0), near) is None
+
+
+def test_at_critical_a_far_emergency_waits_for_the_planned_moment() -> None:
+    critical = Acting(CRITICAL, CRITICAL)
+    far = Estimate(1e6, None, 10 * MIN)
+    # Quiet 10 s (the quiet-moment rule would restart) and 5 min at critical: still waits.
+    assert decide.restart_now(critical, 0.0, 300.0, 290.0, WHEN, far) is None
+    assert decide.restart_now(critical, 0.0, 300.0, 270.0, WHEN, far) == PLANNED
+    # Emergency within idle_wait: the quiet-moment rule again (and idle_wait forces).
+    near = Estimate(1e6, None, 90.0)
+    assert decide.restart_now(critical, 0.0, 300.0, 294.0, WHEN, near) == CRITICAL
+    assert decide.restart_now(critical, 0.0, 120.0, 119.9, WHEN, near) == CRITICAL
+    # No trend (flat at critical): the quiet-moment rule.
+    assert decide.restart_now(critical, 0.0, 300.0, 294.0, WHEN, Estimate()) == CRITICAL
+
+
+def test_a_rate_over_max_growth_is_critical() -> None:
+    assert decide.acting_level(NORMAL, NORMAL, "", 5e6, 3e6) == Acting(CRITICAL, "growth")
+    assert decide.acting_level(WARNING, NORMAL, "", 2e6, 3e6) == Acting(WARNING, WARNING)
+    assert decide.acting_level(NORMAL, NORMAL, "", None, 3e6) == Acting(NORMAL, NORMAL)
+    assert decide.acting_level(NORMAL, NORMAL, "", 5e6, None) == Acting(NORMAL, NORMAL)
+    assert decide.acting_level(EMERGENCY, NORMAL, "", 5e6, 3e6) == Acting(EMERGENCY, EMERGENCY)

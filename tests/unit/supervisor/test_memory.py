@@ -1,0 +1,78 @@
+"""MemoryWatch: when the next sample comes (polling follows the growth rate) and the
+trend it keeps. Samples are built here (``judge`` is given them), so nothing is spawned."""
+
+from __future__ import annotations
+
+import pytest
+
+from guardrun.platform.cgroup import MemoryLimit
+from guardrun.platform.types import ProcSample, TreeSample
+from guardrun.supervisor.levels import NORMAL, WARNING
+from guardrun.supervisor.memory import FLOOR, MemoryWatch
+from guardrun.supervisor.settings import RunSettings
+from guardrun.supervisor.tree import Tree
+from guardrun.units import Threshold
+
+MB = 1_000_000
+
+
+def watch(interval: float = 1.0, sustained: int = 3) -> MemoryWatch:
+    settings = RunSettings(
+        argv=["x"], warning=Threshold(500 * MB, False), critical=Threshold(700 * MB, False),
+        emergency=Threshold(1000 * MB, False), interval=interval, sustained=sustained,
+    )  # fmt: skip
+    tree = Tree("test", set, lambda *a: None)
+    return MemoryWatch(settings, MemoryLimit(16_000 * MB, "test"), tree, None, lambda m: None)
+
+
+def sample(value: int, t: float) -> TreeSample:
+    return TreeSample(t, (ProcSample(1, 0, value),))
+
+
+def feed(mem: MemoryWatch, points: list[tuple[float, int]]) -> None:
+    for t, value in points:
+        mem.judge(sample(value, t), t)
+
+
+def test_a_flat_tree_is_sampled_once_per_interval() -> None:
+    mem = watch()
+    feed(mem, [(0.0, 100 * MB), (1.0, 100 * MB)])
+    assert mem.next_delay(NORMAL) == 1.0
+    feed(mem, [(2.0, 99 * MB)])  # falling: nothing to catch up with
+    assert mem.next_delay(NORMAL) == 1.0
+
+
+def test_a_fast_leak_is_sampled_at_half_the_distance_left() -> None:
+    mem = watch()
+    feed(mem, [(0.0, 100 * MB), (1.0, 200 * MB)])  # 100 MB/s, 300 MB under warning
+    assert mem.next_delay(NORMAL) == pytest.approx(1.0)  # 1.5 s away: the interval
+    feed(mem, [(1.5, 300 * MB)])  # 200 MB/s, 200 MB left: 0.5 s
+    assert mem.next_delay(NORMAL) == pytest.approx(0.5)
+    feed(mem, [(1.6, 490 * MB)])  # 1.9 GB/s, 10 MB left: the floor
+    assert mem.next_delay(NORMAL) == FLOOR
+
+
+def test_past_a_threshold_the_next_one_is_aimed_at() -> None:
+    mem = watch(sustained=1)
+    feed(mem, [(0.0, 560 * MB), (0.5, 600 * MB)])  # warning now; 80 MB/s, 100 MB to critical
+    assert mem.level == WARNING
+    assert mem.next_delay(WARNING) == pytest.approx(0.5)  # warning's own interval: 0.5 s
+    feed(mem, [(0.6, 680 * MB)])  # 800 MB/s, 20 MB left: 12.5 ms, floored
+    assert mem.next_delay(WARNING) == FLOOR
+
+
+def test_a_sustain_building_polls_at_the_raw_levels_interval() -> None:
+    """3 samples in a row at warning before acting: they come at warning's pace."""
+    mem = watch(sustained=3)
+    feed(mem, [(0.0, 510 * MB), (1.0, 510 * MB)])
+    assert mem.level == NORMAL and mem.next_delay(NORMAL) == 0.5
+
+
+def test_the_trend_is_fed_and_a_new_child_forgets_it() -> None:
+    mem = watch()
+    feed(mem, [(float(t), 100 * MB + t * MB // 2) for t in range(200)])  # 30 MB/min
+    assert mem.estimate.rate == pytest.approx(MB / 2, rel=0.05)
+    assert mem.estimate.eta_critical == pytest.approx((700 - 199.5) * 2, rel=0.05)
+    mem.tree.new_child = lambda pid: None  # type: ignore[method-assign]
+    mem.new_child(1)
+    assert mem.estimate.rate is None and mem.next_delay(NORMAL) == 1.0

@@ -1,0 +1,133 @@
+"""trend: the growth rate of the floor, over shapes a leak and a GC runtime really draw.
+
+Every shape is generated here with a known true rate and fed sample by sample with its
+own clock, as the supervisor feeds it (no real time passes)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from guardrun.supervisor.trend import BUCKETS, UNKNOWN, Estimate, Trend
+
+MB = 1_000_000
+MIN = 60.0
+
+
+def feed(shape: Callable[[float], float], until: float, step: float = 1.0, window: float = 300.0
+         ) -> tuple[Trend, list[tuple[float, float | None]]]:  # fmt: skip
+    trend, seen = Trend(window), []
+    t = 0.0
+    while t <= until:
+        trend.add(t, int(shape(t)))
+        seen.append((t, trend.rate))
+        t += step
+    return trend, seen
+
+
+def per_min(rate: float | None) -> float | None:
+    return None if rate is None else rate * MIN / MB
+
+
+@pytest.mark.parametrize("mb_per_min", [1, 10, 40, 100, 1000])
+def test_a_steady_leak_is_measured_within_a_few_percent(mb_per_min: float) -> None:
+    rng = random.Random(mb_per_min)
+    base = 300 * MB
+    trend, seen = feed(lambda t: base + mb_per_min * MB / MIN * t + rng.uniform(-0.5, 0.5) * MB,
+                       10 * MIN)  # fmt: skip
+    got = per_min(trend.rate)
+    assert got is not None and abs(got - mb_per_min) <= 0.1 * mb_per_min + 0.2
+    # Known within ±25% once the leak has run 2 minutes (1 MB/min is noise until later).
+    if mb_per_min >= 10:
+        after = [per_min(r) for t, r in seen if t >= 2 * MIN]
+        assert all(r is not None and abs(r - mb_per_min) <= 0.25 * mb_per_min for r in after)
+
+
+@pytest.mark.parametrize("period", [10, 30, 45, 60, 90, 100])
+@pytest.mark.parametrize("amplitude_mb", [200, 800])
+def test_a_gc_sawtooth_without_a_leak_has_no_trend(period: float, amplitude_mb: int) -> None:
+    """Once the first tooth has fallen (before it, a rise is all there is to see)."""
+    _, seen = feed(lambda t: 2000 * MB + amplitude_mb * MB * ((t % period) / period), 30 * MIN)
+    assert all(r is None for t, r in seen if t >= max(2 * period, 2 * MIN))
+
+
+def test_a_one_off_step_counts_for_nothing() -> None:
+    _, seen = feed(lambda t: 1000 * MB + (700 * MB if t >= 200 else 0), 20 * MIN)
+    assert all(r is None for _, r in seen)
+
+
+def test_a_step_on_a_leak_leaves_the_leak() -> None:
+    trend, seen = feed(lambda t: 1000 * MB + 30 * MB / MIN * t + (500 * MB if t >= 400 else 0),
+                       10 * MIN)  # fmt: skip
+    assert all(r is not None and abs(per_min(r) - 30) <= 3 for t, r in seen if t >= 2 * MIN)  # type: ignore[operator]
+
+
+def test_a_leak_drawn_as_a_sawtooth_is_the_floor_rate() -> None:
+    trend, _ = feed(lambda t: 1000 * MB + 20 * MB / MIN * t + 400 * MB * ((t % 45) / 45), 10 * MIN)
+    assert abs(per_min(trend.rate) - 20) <= 2  # type: ignore[operator]
+
+
+def test_a_leak_that_stops_is_flat_within_half_a_window() -> None:
+    _, seen = feed(lambda t: 1000 * MB + 50 * MB / MIN * min(t, 5 * MIN), 15 * MIN)
+    assert all(r is None for t, r in seen if t >= 5 * MIN + 150)
+
+
+def test_estimate_gives_the_time_left_from_the_latest_sample() -> None:
+    trend, _ = feed(lambda t: 100 * MB + 60 * MB / MIN * t, 5 * MIN)  # 1 MB/s, at 400 MB
+    est = trend.estimate(critical=700 * MB, emergency=1000 * MB)
+    assert est.rate == pytest.approx(1 * MB, rel=0.02)
+    assert est.eta_critical == pytest.approx(300, rel=0.03)
+    assert est.eta_emergency == pytest.approx(600, rel=0.03)
+    over = trend.estimate(critical=300 * MB, emergency=1000 * MB)
+    assert over.eta_critical is None and over.eta_emergency is not None  # already past critical
+    assert Trend(300).estimate(1, 2) == UNKNOWN == Estimate()
+
+
+def test_reset_forgets_and_memory_stays_bounded() -> None:
+    trend, _ = feed(lambda t: 100 * MB + MB * t, 24 * 3600, step=5.0)  # a day at 5 s
+    assert len(trend._closed) == BUCKETS  # a bounded deque: constant memory
+    trend.reset()
+    assert trend.rate is None and len(trend._closed) == 0
+
+
+def test_bad_windows_are_refused() -> None:
+    with pytest.raises(ValueError):
+        Trend(0)
+    with pytest.raises(ValueError):
+        Trend(60, buckets=3)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rate=st.floats(min_value=2.0, max_value=2000.0),  # MB/min
+    noise=st.floats(min_value=0.0, max_value=2.0),  # MB
+    step=st.sampled_from([0.25, 0.5, 1.0, 2.0]),
+)
+def test_any_steady_leak_within_ten_percent_after_a_window(
+    rate: float, noise: float, step: float
+) -> None:
+    """Sample noise up to ±2 MB, and never more than half the leak's minute: noise that
+    drowns the leak reads as flat, by design."""
+    noise = min(noise, rate / 2)
+    rng = random.Random(0)
+    trend, _ = feed(lambda t: 500 * MB + rate * MB / MIN * t + rng.uniform(-noise, noise) * MB,
+                    6 * MIN, step=step)  # fmt: skip
+    got = per_min(trend.rate)
+    assert got is not None and abs(got - rate) <= 0.1 * rate + 0.3
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    period=st.floats(min_value=5.0, max_value=90.0),
+    amplitude=st.floats(min_value=50.0, max_value=2000.0),  # MB
+    phase=st.floats(min_value=0.0, max_value=1.0),
+)
+def test_no_sawtooth_within_the_window_reads_as_growth(
+    period: float, amplitude: float, phase: float
+) -> None:
+    _, seen = feed(lambda t: 3000 * MB + amplitude * MB * (((t / period) + phase) % 1.0), 15 * MIN)
+    assert all(r is None for t, r in seen if t >= 3 * MIN)
