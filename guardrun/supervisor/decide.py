@@ -107,6 +107,30 @@ def restart_now(
     return None
 
 
+class Decider:
+    """The per-sample decision of the watch loop, in one place for the supervisor and
+    the trace simulator (``tools/simulate.py``): the acting level, how long it has been
+    critical, and whether to restart now. Pure: the sample's facts and the time in."""
+
+    def __init__(self, when: Moment, max_growth: float | None = None) -> None:
+        self.when = when
+        self.max_growth = max_growth
+        self.since: float | None = None  # when the current stretch at critical began
+
+    def reset(self) -> None:
+        self.since = None
+
+    def level(self, tree: str, external: str, source: str, trend: Estimate, now: float) -> Acting:
+        acting = acting_level(tree, external, source, trend.rate, self.max_growth)
+        self.since = critical_since(acting.level, self.since, now)
+        return acting
+
+    def restart(
+        self, acting: Acting, now: float, last_io: float | None, trend: Estimate
+    ) -> str | None:
+        return restart_now(acting, self.since, now, last_io, self.when, trend)
+
+
 def retry_at(now: float, wait: float, interval: float) -> float:
     """When to ask restart protection again after a refusal (never sooner than a poll)."""
     return now + max(wait, interval)

@@ -262,9 +262,11 @@ class Supervisor:
     def watch(self, child: Child) -> Outcome:
         """Relay and sample until the child exits or something must be done."""
         relay, clock, s = self.relay, self.clock, self.s
-        when = decide.Moment(s.idle_quiet, s.idle_wait, s.plan_ahead, s.idle)
-        since: float | None = None
+        decider = decide.Decider(
+            decide.Moment(s.idle_quiet, s.idle_wait, s.plan_ahead, s.idle), s.max_growth
+        )
         next_sample = clock()
+        growing = False  # the growth rate is over max_growth (acting as critical)
         while True:
             relay.pump(next_sample)
             if self.signals.pending:
@@ -290,18 +292,28 @@ class Supervisor:
             if ext is not None and tick.external_changed:
                 self.obs.external_changed(self.status(), ext.level, ext.source, ext.reason)
             est = self.mem.estimate
-            acting = decide.acting_level(
-                tick.level, ext.level if ext else NORMAL, ext.source if ext else "",
-                est.rate, s.max_growth,
-            )  # fmt: skip
-            since = decide.critical_since(acting.level, since, now)
+            acting = decider.level(
+                tick.level, ext.level if ext else NORMAL, ext.source if ext else "", est, now
+            )
+            if (acting.reason == decide.GROWTH) != growing:
+                growing = not growing
+                self._growth_changed(growing)
             next_sample = now + self.mem.next_delay(acting.level)
             if not s.restart or not self.protection.may_ask(now):
                 continue
             last_io = relay.last_io if child.master_fd is not None else None
-            reason = decide.restart_now(acting, since, now, last_io, when, est)
+            reason = decider.restart(acting, now, last_io, est)
             if reason is not None:
                 return Outcome("restart", reason)
+
+    def _growth_changed(self, growing: bool) -> None:
+        st = self.status()
+        if growing:
+            self.ui.warn(f"{self._why(decide.GROWTH)}: treated as critical")
+        self.obs.event(
+            "level_changed", st, source=decide.GROWTH, level=CRITICAL if growing else st.level
+        )
+        self.obs.trend(st)
 
     def _on_signals(self, child: Child) -> Outcome | None:
         outcome: Outcome | None = None
