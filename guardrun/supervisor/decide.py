@@ -12,7 +12,7 @@ import signal
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from guardrun.supervisor.levels import CRITICAL, EMERGENCY, RANK
+from guardrun.supervisor.levels import CRITICAL, EMERGENCY, RANK, WARNING
 from guardrun.supervisor.trend import Estimate
 
 PLANNED = "planned"
@@ -80,8 +80,9 @@ def restart_now(
 
     * Emergency restarts at once.
     * Planned (``last_io`` known, i.e. a terminal to judge idleness by; ``plan_ahead``
-      and ``idle`` on): the agent has had no output and no keys for ``idle`` seconds,
-      and critical holds or the trend predicts emergency within ``plan_ahead``.
+      and ``idle`` on; the tree at warning or above): the agent has had no output and
+      no keys for ``idle`` seconds, and critical holds or the trend predicts emergency
+      within ``plan_ahead``.
     * Critical otherwise: at the first moment output and keys have been quiet
       ``idle_quiet`` seconds (``last_io`` None: the stretch's start is used), or after
       ``idle_wait`` at critical whatever the agent is doing. While planning is on and
@@ -91,7 +92,10 @@ def restart_now(
     if acting.level == EMERGENCY:
         return EMERGENCY
     critical = acting.level == CRITICAL and since is not None
-    if last_io is not None and when.plan_ahead > 0 and when.idle > 0:
+    # Planned only from warning up: under it a restart reclaims too little to be worth
+    # it (a fast leak would otherwise be planned again soon after every fresh start).
+    plans = RANK[acting.level] >= RANK[WARNING] and when.plan_ahead > 0 and when.idle > 0
+    if last_io is not None and plans:
         eta = trend.eta_emergency if trend is not None else None
         if (critical or (eta is not None and eta <= when.plan_ahead)) and (
             now - last_io >= when.idle

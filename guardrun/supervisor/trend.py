@@ -33,7 +33,10 @@ from collections import deque
 from typing import NamedTuple
 
 BUCKETS = 30  # per window
-MIN_BUCKETS = 6  # a horizon needs this many closed buckets (a minute at the default)
+# A horizon needs this many closed buckets: 2 minutes at the default window. Sooner, the
+# rising edge of a first sawtooth tooth (or of the agent's own start-up) is all there is
+# to see, and it reads as a leak.
+MIN_BUCKETS = 12
 FLAT_BYTES = 1 << 20  # a rise of the floor under this (or 0.2% of the tree) is noise
 BALANCE = 1 / 6  # each half of a horizon must hold this share of the floor's rise
 STEP = 3  # a rise of the floor this many times the next largest is a one-off step
@@ -53,8 +56,8 @@ UNKNOWN = Estimate()
 
 class Trend:
     def __init__(self, window: float, buckets: int = BUCKETS) -> None:
-        if window <= 0 or buckets < MIN_BUCKETS:
-            raise ValueError("a trend needs a window above zero and at least 6 buckets")
+        if window <= 0 or buckets < 2 * MIN_BUCKETS:
+            raise ValueError(f"a trend needs a window above zero and {2 * MIN_BUCKETS} buckets")
         self.window = window
         self.width = window / buckets
         # Per closed bucket: when its minimum was seen, the minimum, and the largest rise

@@ -136,6 +136,8 @@ def test_planned_when_emergency_is_near_and_the_agent_idle() -> None:
     far = Estimate(1e6, 5 * MIN, 16 * MIN)
     assert decide.restart_now(warning, None, 100.0, 0.0, WHEN, far) is None
     assert decide.restart_now(warning, None, 100.0, 0.0, WHEN, Estimate()) is None
+    # Under warning a restart would reclaim too little: never planned there.
+    assert decide.restart_now(Acting(NORMAL, NORMAL), None, 100.0, 0.0, WHEN, near) is None
     off = WHEN._replace(plan_ahead=0.0)
     assert decide.restart_now(warning, None, 100.0, 0.0, off, near) is None
     assert decide.restart_now(warning, None, 100.0, 0.0, WHEN._replace(idle=0.0), near) is None

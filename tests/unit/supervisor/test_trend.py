@@ -98,7 +98,7 @@ def test_bad_windows_are_refused() -> None:
     with pytest.raises(ValueError):
         Trend(0)
     with pytest.raises(ValueError):
-        Trend(60, buckets=3)
+        Trend(60, buckets=12)
 
 
 @settings(max_examples=60, deadline=None)
