@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 HISTORY = 120  # samples kept for states and the title's direction (trimmed to half)
 FLOOR = 0.05  # the soonest the next sample comes (memory.interval's lower bound)
+AIM = 0.005  # a sample aimed at a threshold's crossing comes this long after it ...
+AIM_SHARE = 0.1  # ... plus this share of the time it had to wait for it
 
 
 class Pressure(Protocol):
@@ -128,9 +130,9 @@ class MemoryWatch:
         """Seconds until the next sample: the level's interval (shorter at warning and
         critical, and while a level's sustain is building), or sooner when the tree,
         at the speed it had between the last two samples, would reach the next
-        threshold before then. Each sample then aims at half the distance left, down
-        to ``FLOOR``: a fast leak is caught just past a threshold, a flat tree is
-        still sampled once per interval."""
+        threshold before then: halfway there while it is far, then just after the
+        crossing, never sooner than ``FLOOR``. A fast leak is caught just past a
+        threshold; a flat tree is still sampled once per interval."""
         prev = self._prev
         value = prev[1] if prev is not None else 0
         raw = raw_level(value, self.thresholds)
@@ -142,7 +144,14 @@ class MemoryWatch:
         t = self.thresholds
         for threshold in (t.warning, t.critical, t.emergency):
             if value < threshold:
-                return min(ceiling, max(FLOOR, (threshold - value) / (2 * speed)))
+                due = (threshold - value) / speed  # seconds until it crosses, at this speed
+                # Far: look again halfway, to learn the speed afresh. Near (under two
+                # floors): just after the crossing, so it is seen barely past.
+                # (Past it by a margin that grows with the distance: a speed read over
+                # a tenth of a second is a few percent off, and a sample just short of
+                # the crossing costs a whole floor more of overshoot.)
+                delay = due / 2 if due >= 2 * FLOOR else max(FLOOR, due * (1 + AIM_SHARE) + AIM)
+                return min(ceiling, delay)
         return ceiling
 
     def probe_again(self) -> str:

@@ -8,7 +8,7 @@ import pytest
 from guardrun.platform.cgroup import MemoryLimit
 from guardrun.platform.types import ProcSample, TreeSample
 from guardrun.supervisor.levels import NORMAL, WARNING
-from guardrun.supervisor.memory import FLOOR, MemoryWatch
+from guardrun.supervisor.memory import AIM, AIM_SHARE, FLOOR, MemoryWatch
 from guardrun.supervisor.settings import RunSettings
 from guardrun.supervisor.tree import Tree
 from guardrun.units import Threshold
@@ -42,13 +42,21 @@ def test_a_flat_tree_is_sampled_once_per_interval() -> None:
     assert mem.next_delay(NORMAL) == 1.0
 
 
-def test_a_fast_leak_is_sampled_at_half_the_distance_left() -> None:
+def test_a_fast_leak_is_sampled_halfway_then_just_past_the_crossing() -> None:
     mem = watch()
     feed(mem, [(0.0, 100 * MB), (1.0, 200 * MB)])  # 100 MB/s, 300 MB under warning
-    assert mem.next_delay(NORMAL) == pytest.approx(1.0)  # 1.5 s away: the interval
-    feed(mem, [(1.5, 300 * MB)])  # 200 MB/s, 200 MB left: 0.5 s
+    assert mem.next_delay(NORMAL) == pytest.approx(1.0)  # 3 s away: halfway is 1.5 s
+    feed(mem, [(1.5, 300 * MB)])  # 200 MB/s, 200 MB left: 1 s away, halfway
     assert mem.next_delay(NORMAL) == pytest.approx(0.5)
-    feed(mem, [(1.6, 490 * MB)])  # 1.9 GB/s, 10 MB left: the floor
+    feed(mem, [(2.0, 430 * MB)])  # 260 MB/s, 70 MB left: 0.27 s away, halfway
+    assert mem.next_delay(NORMAL) == pytest.approx(70 / 260 / 2)
+    feed(mem, [(2.1, 460 * MB)])  # 300 MB/s, 40 MB left: 0.133 s away, halfway
+    assert mem.next_delay(NORMAL) == pytest.approx(40 / 300 / 2)
+    feed(mem, [(2.2, 490 * MB)])  # 300 MB/s, 10 MB left: 33 ms away, the floor
+    assert mem.next_delay(NORMAL) == pytest.approx(FLOOR)
+    feed(mem, [(2.3, 420 * MB), (2.4, 440 * MB)])  # 200 MB/s, 60 MB left: 0.3 s away
+    feed(mem, [(2.5, 475 * MB)])  # 350 MB/s, 25 MB left: 71 ms away, just after it
+    assert mem.next_delay(NORMAL) == pytest.approx(25 / 350 * (1 + AIM_SHARE) + AIM)
     assert mem.next_delay(NORMAL) == FLOOR
 
 
@@ -57,7 +65,7 @@ def test_past_a_threshold_the_next_one_is_aimed_at() -> None:
     feed(mem, [(0.0, 560 * MB), (0.5, 600 * MB)])  # warning now; 80 MB/s, 100 MB to critical
     assert mem.level == WARNING
     assert mem.next_delay(WARNING) == pytest.approx(0.5)  # warning's own interval: 0.5 s
-    feed(mem, [(0.6, 680 * MB)])  # 800 MB/s, 20 MB left: 12.5 ms, floored
+    feed(mem, [(0.6, 680 * MB)])  # 800 MB/s, 20 MB left: 25 ms away, floored
     assert mem.next_delay(WARNING) == FLOOR
 
 
