@@ -497,11 +497,12 @@ def table(reports: Sequence[Report]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None, out: IO[str] = sys.stdout) -> int:
+def main(argv: Sequence[str] | None = None, out: IO[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("traces", nargs="*", help="trace files or folders (default tests/traces)")
     p.add_argument("--json", action="store_true", help="one JSON object per trace")
     ns = p.parse_args(argv)
+    out = out if out is not None else sys.stdout
     paths = traces_in(ns.traces)
     if not paths:
         print("no traces found", file=sys.stderr)
