@@ -61,7 +61,8 @@ from guardrun.units import Threshold  # noqa: E402
 TRACES = ROOT / "tests" / "traces"
 STOP = 1.0  # decision to the old child's exit: capture and SIGTERM (Claude Code: < 1 s)
 LEAK_RUN = 120.0  # the ETA is judged once the leak has run this long ...
-ETA_LEFT = 60.0  # ... while the true time left is at least this (the title says "<1 min")
+ETA_WAY = 0.9  # ... up to this much of the way from the leak's start to critical ...
+ETA_LEFT = 60.0  # ... and while the true time left is at least this ("<1 min" in the title)
 MB = 1_000_000
 
 
@@ -161,6 +162,14 @@ class Trace:
                 if point >= need:
                     return True
         return False
+
+
+def header(path: Path) -> dict[str, Any]:
+    """A trace's header alone (its first line)."""
+    opener: Any = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as f:
+        head: dict[str, Any] = json.loads(f.readline())
+    return head
 
 
 def load(path: Path) -> Trace:
@@ -363,6 +372,7 @@ class Report(NamedTuple):
     eta_unknown: int  # samples in that stretch with no ETA at all
     eta_judged: int  # samples in that stretch
     eta_settled: float | None  # seconds into the leak from which the ETA stays within 25%
+    eta_end_error: float | None  # the worst in the last 10% of the way (to a minute left)
     peak_over_emergency: bool  # the tree reached emergency (between samples included)
     samples: int
     children: int
@@ -404,6 +414,7 @@ def simulate(trace: Trace, base: RunSettings | None = None) -> Report:
         eta_unknown=eta.unknown,
         eta_judged=eta.judged,
         eta_settled=eta.settled,
+        eta_end_error=eta.end,
         peak_over_emergency=replay.peak >= trace.emergency,
         samples=replay.samples + watched.samples,
         children=replay.children,
@@ -414,45 +425,58 @@ ETA_GOAL = 0.25  # the ETA within this relative error (issue 10)
 
 
 class EtaError(NamedTuple):
-    half: float | None = None  # relative error at half the way
-    worst: float | None = None  # the largest |relative error| in the judged stretch
+    half: float | None = None  # relative error at half the way (None: no ETA there)
+    worst: float | None = None  # the largest |relative error| of the ETAs judged
     unknown: int = 0  # judged samples with no ETA at all
     judged: int = 0
     settled: float | None = None  # seconds into the leak from which every ETA is good
+    end: float | None = None  # the worst after the judged stretch, to ETA_LEFT before
 
 
 def eta_errors(trace: Trace, seen: list[Seen], crossing: float | None) -> EtaError:
     """The ETA to critical against the truth (``crossing - t``), as a relative error
     ``eta / (crossing - t) - 1``: at half the way (the first sample at or after the
     middle of [leak start, crossing]), and the worst over the judged stretch: from
-    ``LEAK_RUN`` seconds into the leak while the true time left is at least
-    ``ETA_LEFT``. A sample with no ETA counts as unknown, an error of -100%.
-    ``settled``: from how long into the leak every ETA to the stretch's end (from
-    ``LEAK_RUN`` on or later) is within ``ETA_GOAL``."""
+    ``LEAK_RUN`` seconds into the leak to ``ETA_WAY`` of the way to the crossing, and
+    while the true time left is at least ``ETA_LEFT``. A sample there with no ETA
+    counts as unknown (``worst`` is of the ETAs given). ``settled``: how long into the
+    leak from which every ETA of the stretch is given and within ``ETA_GOAL``. ``end``:
+    the worst in the last stretch, from ``ETA_WAY`` to ``ETA_LEFT`` before crossing,
+    where the tree's own ripple (its height over the rate: a 48 MB ripple is 4 minutes
+    of a 12 MB/min leak) weighs on the time left more than any estimate can help."""
     if crossing is None or not trace.leaks:
         return EtaError()
     start = trace.leak_start or 0.0
     middle = start + (crossing - start) / 2
+    way = start + ETA_WAY * (crossing - start)
     half: float | None = None
+    seen_half = False
     worst: float | None = None
+    end: float | None = None
     unknown = judged = 0
     settled: float | None = None
     for s in seen:
         left = crossing - s.t
         if left < ETA_LEFT or s.value >= trace.critical:
             break
-        err = -1.0 if s.eta_critical is None else s.eta_critical / left - 1
-        if half is None and s.t >= middle:
-            half = err
-        if abs(err) > ETA_GOAL:
+        err = None if s.eta_critical is None else s.eta_critical / left - 1
+        if s.t > way:
+            if err is not None and (end is None or abs(err) > abs(end)):
+                end = err
+            continue
+        if not seen_half and s.t >= middle:
+            half, seen_half = err, True
+        if err is None or abs(err) > ETA_GOAL:
             settled = None
         elif settled is None:
             settled = max(s.t - start, LEAK_RUN)
         if s.t >= start + LEAK_RUN:
             judged += 1
-            unknown += s.eta_critical is None
-            worst = err if worst is None or abs(err) > abs(worst) else worst
-    return EtaError(half, worst, unknown, judged, settled)
+            if err is None:
+                unknown += 1
+            elif worst is None or abs(err) > abs(worst):
+                worst = err
+    return EtaError(half, worst, unknown, judged, settled, end)
 
 
 # ------------------------------------------------------------------- output
@@ -473,9 +497,9 @@ def table(reports: Sequence[Report]) -> str:
     head = (
         "| trace | leaks | crosses critical | idle gaps | restarts: planned/critical/"
         "emergency/other | at idle | false | ETA error at 50% | worst ETA error | "
-        "ETA within 25% from |"
+        "ETA within 25% from | worst ETA error, last 10% |"
     )
-    lines = [head, "|---|---|---|---|---|---:|---:|---:|---:|---:|"]
+    lines = [head, "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in reports:
         c = r.restarts
         idle = "–" if r.idle_fraction is None else f"{r.idle_fraction * 100:.0f}%"
@@ -487,12 +511,15 @@ def table(reports: Sequence[Report]) -> str:
         kind = "no" if not r.leaks else "yes" if r.steady else "unsteady"
         if r.leaks and not r.leak_from_start:
             kind += ", late"
+        half = _pct(r.eta_half_error)
+        if r.leaks and r.crosses_critical and r.eta_half_error is None:
+            half = "unknown"
         lines.append(
             f"| {r.name} | {kind} | {'yes' if r.crosses_critical else 'no'} | "
             f"{'yes' if r.idle_gaps else 'no'} | "
             f"{r.total}: {c['planned']}/{c['critical']}/{c['emergency']}/{c['other']}"
             f"{f', {r.refused} refused' if r.refused else ''} | {idle} | {false} | "
-            f"{_pct(r.eta_half_error)} | {worst} | {settled} |"
+            f"{half} | {worst} | {settled} | {_pct(r.eta_end_error)} |"
         )
     return "\n".join(lines)
 
