@@ -496,10 +496,11 @@ def _pct(x: float | None) -> str:
 def table(reports: Sequence[Report]) -> str:
     head = (
         "| trace | leaks | crosses critical | idle gaps | restarts: planned/critical/"
-        "emergency/other | at idle | false | ETA error at 50% | worst ETA error | "
+        "emergency/other | at idle | reached emergency | false | ETA error at 50% | "
+        "worst ETA error | "
         "ETA within 25% from | worst ETA error, last 10% |"
     )
-    lines = [head, "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|"]
+    lines = [head, "|---|---|---|---|---|---:|---|---:|---:|---:|---:|---:|"]
     for r in reports:
         c = r.restarts
         idle = "–" if r.idle_fraction is None else f"{r.idle_fraction * 100:.0f}%"
@@ -518,7 +519,8 @@ def table(reports: Sequence[Report]) -> str:
             f"| {r.name} | {kind} | {'yes' if r.crosses_critical else 'no'} | "
             f"{'yes' if r.idle_gaps else 'no'} | "
             f"{r.total}: {c['planned']}/{c['critical']}/{c['emergency']}/{c['other']}"
-            f"{f', {r.refused} refused' if r.refused else ''} | {idle} | {false} | "
+            f"{f', {r.refused} refused' if r.refused else ''} | {idle} | "
+            f"{'yes' if r.peak_over_emergency else 'no'} | {false} | "
             f"{half} | {worst} | {settled} | {_pct(r.eta_end_error)} |"
         )
     return "\n".join(lines)
