@@ -141,8 +141,8 @@ KEYS: tuple[Key, ...] = (
     _k("restart.idle_wait", "duration", "2m",
        "At critical: restart after this long at most.", **_NONNEG),
     _k("restart.plan_ahead", "duration", "15m",
-       "Planned restart when emergency is predicted within this and the agent is idle; "
-       "0 turns planning off.", **_NONNEG),
+       "Planned restart when memory is at warning, emergency is predicted within this "
+       "and the agent is idle; 0 turns planning off.", **_NONNEG),
     _k("restart.idle", "duration", "30s",
        "How long the agent must be idle (no output, no keys) for a planned restart; "
        "0 turns planning off.", **_NONNEG),

@@ -80,28 +80,29 @@ def restart_now(
 
     * Emergency restarts at once.
     * Planned (``last_io`` known, i.e. a terminal to judge idleness by; ``plan_ahead``
-      and ``idle`` on; the tree at warning or above): the agent has had no output and
-      no keys for ``idle`` seconds, and critical holds or the trend predicts emergency
-      within ``plan_ahead``.
+      and ``idle`` on): the agent has had no output and no keys for ``idle`` seconds,
+      and critical holds, or the tree is at warning and the trend predicts emergency
+      within ``plan_ahead``. Under warning the tree is where the user said it may be:
+      on a fast leak the trend predicts emergency within ``plan_ahead`` from the
+      child's first minute, and a restart then wins back a minute of growth for one of
+      restart protection's attempts (three of them, and the circuit opens while the
+      leak goes on).
     * Critical otherwise: at the first moment output and keys have been quiet
       ``idle_quiet`` seconds (``last_io`` None: the stretch's start is used), or after
       ``idle_wait`` at critical whatever the agent is doing. While planning is on and
-      the trend puts emergency further away than ``idle_wait``, critical waits for the
-      planned moment instead: there is time to find the agent idle.
+      the trend puts emergency more than twice ``idle_wait`` away, critical waits for
+      the planned moment instead: there is time to find the agent idle
+      (``waits_for_plan``).
     """
     if acting.level == EMERGENCY:
         return EMERGENCY
     critical = acting.level == CRITICAL and since is not None
-    # Planned only from warning up: under it a restart reclaims too little to be worth
-    # it (a fast leak would otherwise be planned again soon after every fresh start).
-    plans = RANK[acting.level] >= RANK[WARNING] and when.plan_ahead > 0 and when.idle > 0
-    if last_io is not None and plans:
+    if last_io is not None and when.plan_ahead > 0 and when.idle > 0:
         eta = trend.eta_emergency if trend is not None else None
-        if (critical or (eta is not None and eta <= when.plan_ahead)) and (
-            now - last_io >= when.idle
-        ):
+        near = eta is not None and eta <= when.plan_ahead and RANK[acting.level] >= RANK[WARNING]
+        if (critical or near) and now - last_io >= when.idle:
             return PLANNED
-        if critical and eta is not None and eta > when.idle_wait:
+        if critical and waits_for_plan(eta, when):
             return None
     if not critical or since is None:
         return None
@@ -111,10 +112,24 @@ def restart_now(
     return None
 
 
+def waits_for_plan(eta_emergency: float | None, when: Moment) -> bool:
+    """At critical with planning on (and a terminal): emergency is more than twice
+    ``idle_wait`` away, so critical waits for an idle moment rather than a quiet one.
+    Then it waits for a quiet moment, ``idle_wait`` at most (the ``Decider`` counts it
+    from the end of this wait), so a restart forced at the end of that still comes
+    about ``idle_wait`` before emergency."""
+    return eta_emergency is not None and eta_emergency > 2 * when.idle_wait
+
+
 class Decider:
     """The per-sample decision of the watch loop, in one place for the supervisor and
     the trace simulator (``tools/simulate.py``): the acting level, how long it has been
-    critical, and whether to restart now. Pure: the sample's facts and the time in."""
+    critical, and whether to restart now. Pure: the sample's facts and the time in.
+
+    ``since`` is when the critical stretch began, or when it last waited for a planned
+    moment: ``idle_wait`` bounds the wait for a quiet moment, and the time spent waiting
+    for an idle one does not count toward it (else, once the trend's emergency came
+    within ``idle_wait``, critical would restart at once, mid-answer)."""
 
     def __init__(self, when: Moment, max_growth: float | None = None) -> None:
         self.when = when
@@ -132,7 +147,19 @@ class Decider:
     def restart(
         self, acting: Acting, now: float, last_io: float | None, trend: Estimate
     ) -> str | None:
-        return restart_now(acting, self.since, now, last_io, self.when, trend)
+        reason = restart_now(acting, self.since, now, last_io, self.when, trend)
+        w = self.when
+        if (
+            reason is None
+            and acting.level == CRITICAL
+            and self.since is not None
+            and last_io is not None
+            and w.plan_ahead > 0
+            and w.idle > 0
+            and waits_for_plan(trend.eta_emergency, w)
+        ):
+            self.since = now
+        return reason
 
 
 def retry_at(now: float, wait: float, interval: float) -> float:

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from guardrun.supervisor import decide
-from guardrun.supervisor.decide import PLANNED, Acting, Moment
+from guardrun.supervisor.decide import PLANNED, Acting, Decider, Moment
 from guardrun.supervisor.levels import CRITICAL, EMERGENCY, LEVELS, NORMAL, WARNING
 from guardrun.supervisor.trend import Estimate
 
@@ -163,3 +163,48 @@ def test_a_rate_over_max_growth_is_critical() -> None:
     assert decide.acting_level(NORMAL, NORMAL, "", None, 3e6) == Acting(NORMAL, NORMAL)
     assert decide.acting_level(NORMAL, NORMAL, "", 5e6, None) == Acting(NORMAL, NORMAL)
     assert decide.acting_level(EMERGENCY, NORMAL, "", 5e6, 3e6) == Acting(EMERGENCY, EMERGENCY)
+
+
+def test_planned_needs_the_tree_at_warning_or_above() -> None:
+    """Under warning a fast leak's emergency is already predicted within plan_ahead; a
+    restart there would win back a minute of growth for one of the breaker's attempts."""
+    near = Estimate(1e7, 5 * MIN, 10 * MIN)
+    assert decide.restart_now(Acting(NORMAL, NORMAL), None, 100.0, 0.0, WHEN, near) is None
+    assert decide.restart_now(Acting(WARNING, WARNING), None, 100.0, 0.0, WHEN, near) == PLANNED
+    # The machine's critical acts as critical: planned at idle, trend or none.
+    system = Acting(CRITICAL, "system")
+    assert decide.restart_now(system, 50.0, 100.0, 0.0, WHEN, Estimate()) == PLANNED
+
+
+def test_critical_waits_for_the_plan_while_emergency_is_twice_idle_wait_away() -> None:
+    critical = Acting(CRITICAL, CRITICAL)
+    quiet = 290.0  # 10 s quiet at 300: the quiet-moment rule would restart
+    assert decide.restart_now(critical, 0.0, 300.0, quiet, WHEN, Estimate(1e6, None, 241.0)) is None
+    got = decide.restart_now(critical, 0.0, 300.0, quiet, WHEN, Estimate(1e6, None, 240.0))
+    assert got == CRITICAL
+
+
+def test_the_wait_for_the_plan_does_not_count_toward_idle_wait() -> None:
+    """Critical from 0 s, waiting for an idle moment while emergency is far; once it is
+    near (within 2 x idle_wait) a busy agent gets idle_wait to fall quiet, counted from
+    the end of the wait, not an immediate restart mid-answer."""
+    d = Decider(WHEN)
+    far, near = Estimate(1e6, None, 10 * MIN), Estimate(1e6, None, 3 * MIN)
+    for now in (0.0, 100.0, 300.0):
+        acting = d.level(CRITICAL, NORMAL, "", far, now)
+        assert d.restart(acting, now, now, far) is None  # busy: no planned moment
+    acting = d.level(CRITICAL, NORMAL, "", near, 301.0)
+    assert d.restart(acting, 301.0, 301.0, near) is None  # the stretch is 301 s old
+    assert d.restart(acting, 419.9, 419.9, near) is None
+    assert d.restart(acting, 420.0, 420.0, near) == CRITICAL  # idle_wait after 300 s
+    # A quiet moment before that restarts at once.
+    d = Decider(WHEN)
+    d.level(CRITICAL, NORMAL, "", far, 0.0)
+    assert d.restart(acting, 300.0, 300.0, far) is None
+    assert d.restart(acting, 306.0, 300.0, near) == CRITICAL
+    # Without a terminal there is no plan to wait for, and the stretch's start stands
+    # for the last output: idle_quiet after it.
+    d = Decider(WHEN)
+    d.level(CRITICAL, NORMAL, "", far, 0.0)
+    assert d.restart(acting, 4.9, None, far) is None
+    assert d.restart(acting, 5.0, None, far) == CRITICAL

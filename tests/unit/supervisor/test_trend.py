@@ -131,3 +131,41 @@ def test_no_sawtooth_within_the_window_reads_as_growth(
 ) -> None:
     _, seen = feed(lambda t: 3000 * MB + amplitude * MB * (((t / period) + phase) % 1.0), 15 * MIN)
     assert all(r is None for t, r in seen if t >= 3 * MIN)
+
+
+def test_the_time_left_counts_from_the_top_of_the_recent_samples() -> None:
+    """A threshold is first reached by a tooth's peak: whatever phase the latest sample
+    is in, the ETA is the top's (here 20 MB/min with a 200 MB tooth every 30 s)."""
+
+    def shape(t: float) -> float:
+        return 1000 * MB + 20 * MB / MIN * t + 200 * MB * ((t % 30) / 30)
+
+    for until in (600.0, 610.0, 615.0, 629.0):  # the latest sample low, mid, high
+        trend, _ = feed(shape, until)
+        est = trend.estimate(critical=2000 * MB, emergency=3000 * MB)
+        top = 1000 * MB + 20 * MB / MIN * until + 200 * MB * 29 / 30
+        assert est.eta_critical == pytest.approx((2000 * MB - top) / (20 * MB / MIN), rel=0.05)
+    # A tree already past the threshold at its top, not at its latest sample: ETA 0.
+    trend, _ = feed(shape, 600.0)
+    assert trend.estimate(critical=1205 * MB, emergency=3000 * MB).eta_critical == 0.0
+
+
+def test_a_ripple_on_a_slow_leak_is_not_read_slow() -> None:
+    """The second half of the window is the noisier horizon: when it agrees with the
+    whole window within its noise, the whole window's rate stands (the lower of the two
+    was 25% slow on this shape: V8's scavenge ripple on 12 MB/min)."""
+    rng = random.Random(3)
+    ripple = {"start": 0.0, "length": 5.0, "height": 48 * MB}
+
+    def shape(t: float) -> float:
+        while t >= ripple["start"] + ripple["length"]:
+            ripple["start"] += ripple["length"]
+            ripple["length"] = rng.uniform(2.0, 12.0)
+            ripple["height"] = 48 * MB * rng.uniform(0.5, 1.0)
+        rise = ripple["height"] * (t - ripple["start"]) / ripple["length"]
+        return 600 * MB + 12 * MB / MIN * t + rise + rng.uniform(-0.5, 0.5) * MB
+
+    _, seen = feed(shape, 90 * MIN)
+    rates = [per_min(r) for t, r in seen if t >= 10 * MIN and r is not None]
+    assert len(rates) > 0.99 * len([t for t, _ in seen if t >= 10 * MIN])
+    assert all(abs(r - 12) <= 0.15 * 12 for r in rates)  # type: ignore[operator]
