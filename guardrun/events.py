@@ -42,6 +42,9 @@ KINDS = frozenset(
         "notify",
         "admission_wait",
         "trend",
+        "budget_over",
+        "chosen",
+        "passed_turn",
     }
 )
 RESERVED = ("time", "run_id", "event")

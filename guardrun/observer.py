@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 # A resume the agent refuses ends at once: Codex in 0.6 s, Claude in ~1 s, Gemini in ~3 s.
 RESUME_REFUSAL_WINDOW = 10.0
 HOOK_FOR_LEVEL = {WARNING: "on_warning", CRITICAL: "on_critical", EMERGENCY: "on_critical"}
+IDLE_STEP = 5.0  # seconds: how stale a busy run's idle_since may be in its live file
 
 
 class Observer:
@@ -181,7 +182,14 @@ class Observer:
 
     def sampled(self, st: RunStatus) -> None:
         """A new sample: the live file (when it has news, see ``LiveFile``) and the title."""
-        key = (st.child_pid, st.level, st.mode, st.restarts, st.processes, st.breaker.get("state"))
+        key: tuple[object, ...] = (
+            st.child_pid, st.level, st.mode, st.restarts, st.processes, st.breaker.get("state"),
+            st.passed, st.machine_level,
+        )  # fmt: skip
+        if st.budget is not None and st.idle_since is not None:
+            # Under a budget the runs rank each other by idleness from these files: a busy
+            # run's is at most IDLE_STEP seconds behind.
+            key += (int(st.idle_since // IDLE_STEP),)
         if self.live.worth_writing(key, st.memory_bytes):
             self.update_live(st, force=True)
         if self._sink is not None and self.cfg.notify.title:
@@ -206,6 +214,11 @@ class Observer:
                 "agent": self.agent.name,
                 "session_id": self.session.session_id if self.session else None,
                 "cgroup_bytes": _cgroup_current(st.cgroup_dir),
+                "priority": st.priority,
+                "idle_since": None if st.idle_since is None else round(st.idle_since, 1),
+                "passed": st.passed,
+                "budget_bytes": st.budget,
+                "machine_level": st.machine_level,
                 **st.trend(),
             },
             force=force,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from guardrun.errors import UsageError
 from guardrun.supervisor.breaker import Policy
@@ -77,7 +77,19 @@ def settings_from_config(cfg: Config, command: list[str], ns: argparse.Namespace
             reset_after=r.reset_after,
         ),
         pty=False if ns.no_pty else None,
+        priority=cfg.priority,
     )
+
+
+def shared(cfg: Config, total: int) -> dict[str, Any]:
+    """The other runs of this user: the machine budget (a share of ``total``, the memory
+    available to guardrun: the cgroup limit or RAM) and the lease for a shared restart."""
+    from guardrun.lease import Lease
+    from guardrun.machine import MachineWatch
+
+    budget = cfg.machine.budget.resolve(total) if cfg.machine.budget is not None else None
+    where = state_dir(cfg)
+    return {"machine": MachineWatch(where, budget), "lease": Lease(where)}
 
 
 def external_pressure(cfg: Config) -> ExternalPressure:
@@ -144,13 +156,15 @@ def run_command(
     try:
         admit(cfg, reporter, ns.force)
         observer = Observer(cfg, command, Path.cwd(), state_dir(cfg), reporter)
+        limit = memory_limit()
         supervisor = Supervisor(
             settings,
             reporter,
             observer=observer,
             external=external_pressure(cfg),
-            limit=memory_limit(),
+            limit=limit,
             sentinel=Sentinel,
+            **shared(cfg, limit.bytes),
         )
         # Everything imported so far lives as long as guardrun: keep it out of the
         # collector's passes (each one walks it all), during the run and at exit.

@@ -72,7 +72,48 @@ def _live(state_dir: Path) -> list[dict[str, Any]]:
     for run in runs:  # null when unknown, also from a run of an older guardrun
         for name in TREND_FIELDS:
             run.setdefault(name, None)
+    plan = machine_plan(runs)
+    for run in runs:
+        run["machine"] = plan
     return runs
+
+
+def machine_plan(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """All runs together, as each of them judges it: the total, the budget, the machine's
+    level, and when over (or the machine critical) which run gives way next and why."""
+    from guardrun.machine import member
+    from guardrun.supervisor.budget import judge
+
+    budgets = [r["budget_bytes"] for r in runs if isinstance(r.get("budget_bytes"), int)]
+    levels = [str(r.get("machine_level") or "normal") for r in runs]
+    level = max(levels, key=_LEVELS.index, default="normal") if levels else "normal"
+    budget = min(budgets) if budgets else None
+    verdict = judge([member(r) for r in runs], budget, level == "critical")
+    return {
+        "runs": len(runs),
+        "total_bytes": verdict.total,
+        "budget_bytes": budget,
+        "over": verdict.over,
+        "machine_level": level,
+        "next_pid": verdict.chosen.pid if verdict.chosen else None,
+        "why": verdict.why or None,
+    }
+
+
+_LEVELS = ["normal", "warning", "critical", "emergency"]
+
+
+def _plan_line(plan: dict[str, Any]) -> str:
+    budget = plan["budget_bytes"]
+    text = (
+        f"{plan['runs']} run{'s' if plan['runs'] != 1 else ''}, {format_bytes(plan['total_bytes'])}"
+    )
+    if budget is not None:
+        text += f" of a {format_bytes(budget)} budget" + (" (over)" if plan["over"] else "")
+    text += f"; machine {plan['machine_level']}"
+    if plan["next_pid"] is not None:
+        text += f"; next to give way: {plan['next_pid']} ({plan['why']})"
+    return text
 
 
 def _command(run: dict[str, Any]) -> str:
@@ -97,7 +138,11 @@ def _table(runs: list[dict[str, Any]]) -> Any:
         pairs = zip(cells, _COLUMNS, strict=True)
         return "".join((c + "  ").ljust(w) if w else c for c, (_, w) in pairs).rstrip()
 
-    out = Text(line([name for name, _ in _COLUMNS]) + "\n", style="bold")
+    out = Text()
+    if runs and isinstance(runs[0].get("machine"), dict):
+        plan = runs[0]["machine"]
+        out.append(_plan_line(plan) + "\n", style="red" if plan["next_pid"] else "dim")
+    out.append(line([name for name, _ in _COLUMNS]) + "\n", style="bold")
     for run in runs:
         mem = run.get("memory_bytes")
         rate = run.get("growth_bytes_per_second")

@@ -280,6 +280,7 @@ def _build(entries: Mapping[str, Entry], files: list[Path]) -> Config:
     return Config(
         command=values["command"],  # type: ignore[arg-type]
         agent=str(values["agent"]),
+        priority=int(values["priority"]),  # type: ignore[call-overload]
         sources={path: e.source for path, e in entries.items()},
         files=list(files),
         **sections,

@@ -33,6 +33,7 @@ KIND_DOC = {
     "path": "`auto` or a path",
     "regexes": "list of regular expressions",
     "rate": "size per time, or `off`",
+    "budget": "size or percent, or `off`",
 }
 
 
@@ -196,6 +197,13 @@ KEYS: tuple[Key, ...] = (
        "Gemini: start new sessions with --session-id <new uuid>, so the run's chat is "
        "provably its own."),
 
+    _k("priority", "int", 0,
+       "Several runs over machine.budget (or the machine critical): the lowest priority "
+       "gives way first.", lo=-1000.0, hi=1000.0, flag="--priority", metavar="N"),
+    _k("machine.budget", "budget", "off",
+       "All live guardrun runs of this user together (e.g. 60% or 12GB); over it, one "
+       "run restarts, chosen by priority, idleness and size."),
+
     _k("notify.title", "bool", True,
        "Show the memory level in the terminal title."),
     _k("notify.bell", "bool", True,
@@ -231,6 +239,10 @@ class SystemConfig(NamedTuple):
     warning: Threshold
     critical: Threshold
     psi: float
+
+
+class MachineConfig(NamedTuple):
+    budget: Threshold | None
 
 
 class GpuConfig(NamedTuple):
@@ -289,10 +301,10 @@ class Config:
     and ``guardrun --no-pty -- true`` start-up is measured. Equality ignores
     where values came from (``sources``, ``files``)."""
 
-    __slots__ = ("command", "agent", "memory", "system", "gpu", "restart", "state", "hooks",
-                 "agents", "notify", "sources", "files")  # fmt: skip
-    _COMPARED = ("command", "agent", "memory", "system", "gpu", "restart", "state", "hooks",
-                 "agents", "notify")  # fmt: skip
+    __slots__ = ("command", "agent", "priority", "memory", "system", "gpu", "restart",
+                 "state", "hooks", "agents", "machine", "notify", "sources", "files")  # fmt: skip
+    _COMPARED = ("command", "agent", "priority", "memory", "system", "gpu", "restart",
+                 "state", "hooks", "agents", "machine", "notify")  # fmt: skip
 
     def __init__(
         self,
@@ -306,6 +318,8 @@ class Config:
         hooks: HooksConfig,
         agents: AgentsConfig,
         notify: NotifyConfig,
+        machine: MachineConfig | None = None,
+        priority: int = 0,
         sources: dict[str, str] | None = None,
         files: list[Path] | None = None,
     ) -> None:
@@ -319,6 +333,8 @@ class Config:
         self.hooks = hooks
         self.agents = agents
         self.notify = notify
+        self.machine = machine if machine is not None else MachineConfig(None)
+        self.priority = priority
         # dotted key -> "default" | "<file>:<line>" | "env GUARDRUN_X" | "flag --x"
         self.sources: dict[str, str] = sources if sources is not None else {}
         self.files: list[Path] = files if files is not None else []
@@ -356,5 +372,6 @@ SECTION_TYPES: dict[str, Any] = {  # section name -> its record type
     "state": StateConfig,
     "hooks": HooksConfig,
     "agents": AgentsConfig,
+    "machine": MachineConfig,
     "notify": NotifyConfig,
 }

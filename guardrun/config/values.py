@@ -30,6 +30,7 @@ from guardrun.units import (
 if TYPE_CHECKING:
     from guardrun.config.schema import Config
 
+_OFF = {"off", "none", "false", "no"}
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
 _INT_RE = re.compile(r"^\s*[+-]?\d+\s*$")
@@ -70,6 +71,10 @@ def _parse(key: Key, raw: object, base: Path) -> object:
     if kind in ("threshold", "margin", "duration") and isinstance(raw, float):
         if not math.isfinite(raw):
             raise ValueError(f"{raw!r} is not a finite number")
+    if kind == "budget":
+        if raw is None or raw is False or (isinstance(raw, str) and raw.strip().lower() in _OFF):
+            return None
+        kind = "threshold"
     if kind in ("threshold", "margin"):
         if not isinstance(raw, (str, int, float)) or isinstance(raw, bool):
             raise ValueError(
@@ -270,6 +275,8 @@ def render_value(key: Key, value: object) -> object:
         return format_duration_exact(float(value))  # type: ignore[arg-type]
     if key.kind == "path":
         return "auto" if value is None else str(value)
+    if key.kind == "budget" and value is None:
+        return "off"
     if key.kind == "rate":
         return "off" if value is None else _rate_exact(float(value))  # type: ignore[arg-type]
     if key.kind == "float":

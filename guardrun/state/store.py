@@ -50,7 +50,7 @@ from guardrun.state.files import (
 
 REASONS = frozenset(
     {"memory", "warning", "critical", "emergency", "system", "gpu", "signal", "manual"}
-    | {"restart", "stop", "exit", "crash", "oom", "planned", "growth"}
+    | {"restart", "stop", "exit", "crash", "oom", "planned", "growth", "budget"}
 )
 ID_RE = re.compile(r"^(\d{8}T\d{6}Z)-([a-z]+)-([0-9a-f]{4})\Z")
 _REF_RE = re.compile(r"^[0-9A-Za-z-]{1,64}\Z")  # the characters ids are made of; no . or /

@@ -34,18 +34,30 @@ class Acting(NamedTuple):
     reason: str  # what it is named after: the level, or "system"/"gpu"
 
 
+BUDGET = "budget"
+WAIT = "wait"  # another run gives way: the machine's pressure is not this run's to act on
+
+
 def acting_level(
     tree_level: str,
     external_level: str,
     external_source: str,
     growth: float | None = None,
     max_growth: float | None = None,
+    turn: str | None = None,
 ) -> Acting:
     """The tree's level, raised to critical when the machine (RAM, PSI, GPU) is critical
     or the tree grows faster than ``max_growth`` (bytes per second) over the trend's
-    window: a runaway that will cross every threshold soon."""
+    window: a runaway that will cross every threshold soon.
+
+    ``turn``, when several runs share the machine (``supervisor.budget``): ``"budget"``
+    or ``"system"`` when this run is the one that gives way (critical, named after why);
+    ``"wait"`` when another run is, so the machine's pressure is not acted on here. The
+    tree's own critical and emergency are its own whatever the turn."""
     if RANK[tree_level] < RANK[CRITICAL]:
-        if external_level == CRITICAL:
+        if turn in (BUDGET, "system"):
+            return Acting(CRITICAL, turn)
+        if external_level == CRITICAL and turn != WAIT:
             return Acting(CRITICAL, external_source or "system")
         if max_growth is not None and growth is not None and growth > max_growth:
             return Acting(CRITICAL, GROWTH)
@@ -139,8 +151,16 @@ class Decider:
     def reset(self) -> None:
         self.since = None
 
-    def level(self, tree: str, external: str, source: str, trend: Estimate, now: float) -> Acting:
-        acting = acting_level(tree, external, source, trend.rate, self.max_growth)
+    def level(
+        self,
+        tree: str,
+        external: str,
+        source: str,
+        trend: Estimate,
+        now: float,
+        turn: str | None = None,
+    ) -> Acting:
+        acting = acting_level(tree, external, source, trend.rate, self.max_growth, turn)
         self.since = critical_since(acting.level, self.since, now)
         return acting
 

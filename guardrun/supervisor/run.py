@@ -22,6 +22,7 @@ from guardrun.platform.cgroup import MemoryLimit
 from guardrun.platform.cgroup_events import OomWatch
 from guardrun.platform.types import TreeSample
 from guardrun.supervisor import decide, degrade
+from guardrun.supervisor.budget import Verdict
 from guardrun.supervisor.child import Child, spawn, take_foreground_back, window_size
 from guardrun.supervisor.levels import CRITICAL, EMERGENCY, NORMAL
 from guardrun.supervisor.memory import MemoryWatch, Pressure
@@ -40,12 +41,30 @@ if TYPE_CHECKING:
     from guardrun.observer import Observer
 
 PROBE_RETRY = 10  # unwatched: try the backends again every this many poll intervals
+LEASE_SLACK = 60.0  # a shared restart's lease lasts the grace and this (a hung holder)
 
 
 class Outcome(NamedTuple):
     kind: str  # "exited" | "restart" | "stop"
     reason: str = ""
     signal: int = 0
+
+
+class Shared(Protocol):
+    """The runs of this user together: ``machine.MachineWatch``."""
+
+    budget: int | None
+
+    def check(self, machine_critical: bool) -> Verdict | None: ...
+
+
+class Lease(Protocol):
+    """One shared restart at a time: ``lease.Lease``."""
+
+    held: bool
+
+    def acquire(self, seconds: float) -> bool: ...
+    def release(self) -> None: ...
 
 
 class Watchdog(Protocol):
@@ -69,6 +88,8 @@ class Supervisor:
         sentinel: Callable[[bytes], Watchdog] | None = None,
         clock: Callable[[], float] = time.monotonic,
         env: dict[str, str] | None = None,
+        machine: Shared | None = None,
+        lease: Lease | None = None,
     ) -> None:
         self.s = settings
         self.ui = reporter
@@ -96,6 +117,11 @@ class Supervisor:
         self._fresh = False  # the next start is a new conversation, not a counted restart
         self._deferred: tuple[RunStatus, str] | None = None  # a crash's capture, for later
         self._oom: OomWatch | None = None
+        self.machine = machine  # the other runs of this user: budget, who gives way
+        self.lease = lease  # one budget or machine restart at a time, across runs
+        self._passed = False  # this run's protection refused its turn to give way
+        self._over = False  # the runs together are over the budget (as last seen)
+        self._chosen = False  # ... and this run is the one that gives way
 
     # ------------------------------------------------------------ the snapshot
     def status(self, full: bool = False) -> RunStatus:
@@ -128,10 +154,21 @@ class Supervisor:
             next_restart_at=None if nxt is None else time.time() + nxt - self.clock(),
             env=self.env,
             child_title=self.relay.child_title,
+            priority=self.s.priority,
+            idle_since=self._idle_since(),
+            passed=self._passed,
+            budget=self.machine.budget if self.machine is not None else None,
+            machine_level=mem.external_level,
             growth=est.rate,
             eta_critical=est.eta_critical,
             eta_emergency=est.eta_emergency,
         )
+
+    def _idle_since(self) -> float | None:
+        """Wall time of the child's last output or the user's last key (None: no PTY)."""
+        if self.child is None or self.child.master_fd is None:
+            return None
+        return time.time() - (self.clock() - self.relay.last_io)
 
     def _event(self, kind: str, child: Child | None = None, **fields: object) -> None:
         if child is not None:
@@ -292,9 +329,9 @@ class Supervisor:
             if ext is not None and tick.external_changed:
                 self.obs.external_changed(self.status(), ext.level, ext.source, ext.reason)
             est = self.mem.estimate
-            acting = decider.level(
-                tick.level, ext.level if ext else NORMAL, ext.source if ext else "", est, now
-            )
+            ext_level = ext.level if ext else NORMAL
+            turn = self._turn(ext_level == CRITICAL) if self.machine is not None else None
+            acting = decider.level(tick.level, ext_level, ext.source if ext else "", est, now, turn)
             if (acting.reason == decide.GROWTH) != growing:
                 growing = not growing
                 self._growth_changed(growing)
@@ -303,8 +340,41 @@ class Supervisor:
                 continue
             last_io = relay.last_io if child.master_fd is not None else None
             reason = decider.restart(acting, now, last_io, est)
+            if reason in (decide.BUDGET, "system") and self.lease is not None:
+                if not self.lease.acquire(self.s.grace + LEASE_SLACK):
+                    continue  # another run is restarting for the machine: look again later
             if reason is not None:
                 return Outcome("restart", reason)
+
+    def _turn(self, machine_critical: bool) -> str | None:
+        """Whether this run gives way for the machine (``"budget"``/``"system"``), another
+        does (``"wait"``), or nothing is shared (None); events when that changes."""
+        assert self.machine is not None
+        verdict = self.machine.check(machine_critical)
+        if verdict is not None and os.getpid() not in verdict.pids:
+            return None  # this run's own live file is not there (unwritable): act alone
+        if verdict is None or (not verdict.over and not machine_critical):
+            self._over = self._chosen = self._passed = False  # the episode is over
+            return None
+        if verdict.over and not self._over:
+            self._event(
+                "budget_over", total_bytes=verdict.total, budget_bytes=verdict.budget,
+                next_pid=verdict.chosen.pid if verdict.chosen else None, why=verdict.why,
+            )  # fmt: skip
+        self._over = verdict.over
+        mine = verdict.chosen is not None and verdict.chosen.pid == os.getpid()
+        if mine and not self._chosen:
+            why = "over the machine budget" if verdict.over else "the machine is critical"
+            self.ui.warn(
+                f"{why} ({format_bytes(verdict.total)} in all runs): {self.name} gives way "
+                f"({verdict.why}), at its next quiet moment"
+            )
+            self._event("chosen", total_bytes=verdict.total, budget_bytes=verdict.budget,
+                        why=verdict.why)  # fmt: skip
+        self._chosen = mine
+        if not mine:
+            return decide.WAIT
+        return decide.BUDGET if verdict.over else "system"
 
     def _growth_changed(self, growing: bool) -> None:
         st = self.status()
@@ -443,6 +513,8 @@ class Supervisor:
             self.relay.flush(force=True)  # the title the terminal had, put back
             if self._sentinel is not None:
                 self._sentinel.done()
+            if self.lease is not None:
+                self.lease.release()
             self.signals.restore()
 
     def _run(self) -> int:
@@ -459,6 +531,8 @@ class Supervisor:
         restarted = False
         while True:
             child = self._start(argv)
+            if self.lease is not None and self.lease.held:
+                self.lease.release()  # the new child is up: the next run may go
             if deferred is not None:  # a crash's state, saved while the new child starts
                 self.obs.capture(*deferred)
                 deferred = None
@@ -506,6 +580,8 @@ class Supervisor:
             if self.protection.mode == degrade.EMERGENCY_STOP:
                 return True, self._emergency_stop(child)
             if not allowed:
+                if outcome.reason in (decide.BUDGET, "system"):
+                    self._pass_turn(outcome.reason)
                 continue  # monitor-only: the child stays, watched
             self.capture(outcome.reason)
             self._stop(child)
@@ -553,6 +629,15 @@ class Supervisor:
         # snapshot, so a crash costs the agent's own start time and little more.
         self._deferred = (self.status(full=True), crash)
         return False, self._announce(why)
+
+    def _pass_turn(self, reason: str) -> None:
+        """Restart protection refused this run's turn: the next run in the ranking gives
+        way instead (this one's live file says so)."""
+        self._passed = True
+        if self.lease is not None:
+            self.lease.release()
+        self._event("passed_turn", reason=reason)
+        self.obs.update_live(self.status(), force=True)
 
     def _emergency_stop(self, child: Child) -> int:
         state = self.capture("emergency")

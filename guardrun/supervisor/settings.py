@@ -36,4 +36,5 @@ class RunSettings(NamedTuple):
     on_exhausted: str = "monitor"
     policy: Policy = Policy()
     pty: bool | None = None  # None: when stdin and stdout are terminals
+    priority: int = 0  # several runs over the machine budget: the lowest gives way first
     cwd: str | None = None

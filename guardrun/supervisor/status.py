@@ -34,6 +34,11 @@ class RunStatus(NamedTuple):
     next_restart_at: float | None = None  # time.time() when restarts are allowed again
     env: Mapping[str, str] = {}
     child_title: str | None = None  # the agent's own terminal title
+    priority: int = 0  # several runs: the lowest gives way first
+    idle_since: float | None = None  # wall time of the child's last output or keys
+    passed: bool = False  # restart protection refused this run's turn to give way
+    budget: int | None = None  # machine.budget in bytes (None: none set)
+    machine_level: str = "normal"  # the machine's pressure level (RAM, PSI, GPU)
     growth: float | None = None  # bytes per second over the trend's window (None: unknown)
     eta_critical: float | None = None  # seconds until critical at that rate
     eta_emergency: float | None = None

@@ -19,7 +19,7 @@ def test_every_documented_run_option_is_a_key() -> None:
     assert flags == {
         "--warning", "--critical", "--emergency", "--metric", "--probe", "--interval",
         "--grace", "--max-restarts", "--window", "--cooldown", "--no-restart", "--no-resume",
-        "--on-exhausted", "--agent", "--state-dir",
+        "--on-exhausted", "--agent", "--state-dir", "--priority",
     }  # fmt: skip
 
 

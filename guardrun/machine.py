@@ -1,0 +1,47 @@
+"""The runs of this user on this machine, together: their live files read at a sample,
+and who gives way (``supervisor.budget``) when they are over ``machine.budget`` or the
+machine is critical. No daemon: every run reads the same files and decides alike."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from guardrun.live import list_live
+from guardrun.supervisor.budget import Member, Verdict, judge
+
+
+def member(run: dict[str, Any]) -> Member:
+    """A live file's run as the ranking sees it (anything malformed reads as a default)."""
+
+    def number(name: str) -> float | None:
+        value = run.get(name)
+        return (
+            float(value)
+            if isinstance(value, (int, float)) and not isinstance(value, bool)
+            else None
+        )
+
+    priority = run.get("priority")
+    return Member(
+        pid=int(run["pid"]),
+        priority=priority if isinstance(priority, int) and not isinstance(priority, bool) else 0,
+        idle_since=number("idle_since"),
+        memory=int(number("memory_bytes") or 0),
+        started=str(run.get("started_at", "")),
+        passed=run.get("passed") is True,
+    )
+
+
+class MachineWatch:
+    def __init__(self, state_dir: Path, budget: int | None) -> None:
+        self.state_dir = state_dir
+        self.budget = budget  # bytes, or None: no budget (only the machine's pressure)
+
+    def check(self, machine_critical: bool) -> Verdict | None:
+        """The verdict from the live files now; None when nothing is shared (no budget and
+        the machine not critical: then no file is read at all)."""
+        if self.budget is None and not machine_critical:
+            return None
+        runs = list_live(self.state_dir)
+        return judge([member(r) for r in runs], self.budget, machine_critical)
