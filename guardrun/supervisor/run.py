@@ -340,8 +340,9 @@ class Supervisor:
                 continue
             last_io = relay.last_io if child.master_fd is not None else None
             reason = decider.restart(acting, now, last_io, est)
-            if reason in (decide.BUDGET, "system") and self.lease is not None:
-                if not self.lease.acquire(self.s.grace + LEASE_SLACK):
+            if reason is not None and acting.reason in (decide.BUDGET, "system"):
+                reason = acting.reason  # the machine's turn, even at a planned moment
+                if self.lease is not None and not self.lease.acquire(s.grace + LEASE_SLACK):
                     continue  # another run is restarting for the machine: look again later
             if reason is not None:
                 return Outcome("restart", reason)
