@@ -71,7 +71,8 @@ class Observer:
             log_path = None
         self.events = EventLog(log_path, self.run_id, mirror=self._mirror, scrub=self._scrub)
         meta = {"run_id": self.run_id, "started": time.time(), "agent": self.agent.name,
-                "metric": cfg.memory.metric, "cwd": str(cwd)}  # fmt: skip
+                "metric": cfg.memory.metric, "cwd": str(cwd),
+                "ram_total": _ram_total()}  # fmt: skip
         self.history = History(
             history_path(log_path) if log_path is not None else None,
             meta,
@@ -449,6 +450,15 @@ class Observer:
 
 def _rss(p: ProcSample) -> int:
     return p.rss
+
+
+def _ram_total() -> int | None:
+    from guardrun.platform import physical_memory
+
+    try:
+        return physical_memory()
+    except Exception:
+        return None
 
 
 def _system_used() -> int | None:
