@@ -1,4 +1,4 @@
-"""The sample history of one run: ``<project dir>/runs/<run-id>.samples.jsonl``.
+"""The sample history of one run: ``<project dir>/runs/<run-id>.samples.ndjson``.
 
 What ``guardrun report`` draws. Each line is one JSON object: a ``meta`` line (the
 thresholds, the metric, the command), ``proc`` lines (the name and command line of a
@@ -44,8 +44,9 @@ Point = dict[str, Any]
 
 
 def history_path(log_path: Path) -> Path:
-    """The history beside a run's event log (``<run-id>.jsonl`` -> ``<run-id>.samples.jsonl``)."""
-    return log_path.with_name(log_path.name.removesuffix(".jsonl") + ".samples.jsonl")
+    """The history beside a run's event log (``<run-id>.jsonl`` -> ``<run-id>.samples.ndjson``;
+    not ``.jsonl``, so that ``runs/*.jsonl`` stays the event logs)."""
+    return log_path.with_name(log_path.name.removesuffix(".jsonl") + ".samples.ndjson")
 
 
 def _line(obj: dict[str, Any]) -> bytes:

@@ -69,9 +69,10 @@ class Observer:
         except (StoreError, OSError) as err:
             ui.warn(f"state directory unusable, nothing will be saved: {err}")
             log_path = None
+        self._redactor: Any = None
         self.events = EventLog(log_path, self.run_id, mirror=self._mirror, scrub=self._scrub)
         meta = {"run_id": self.run_id, "started": time.time(), "agent": self.agent.name,
-                "metric": cfg.memory.metric, "cwd": str(cwd),
+                "metric": cfg.memory.metric, "cwd": self._scrub(str(cwd)),
                 "ram_total": _ram_total()}  # fmt: skip
         self.history = History(
             history_path(log_path) if log_path is not None else None,
@@ -80,7 +81,6 @@ class Observer:
             system=_system_used,
         )
         self._history_thresholds: object = None
-        self._redactor: Any = None
         self._argv_shown: list[str] | None = None
         self._hooks: HookRunner | None = None
         self._notifier: Notifier | None = None

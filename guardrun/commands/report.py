@@ -1,7 +1,7 @@
 """``guardrun report [RUN...|latest] [--since D] [-o FILE] [--open] [--text]``.
 
 What happened in a run, from its event log (``runs/<run-id>.jsonl``) and its sample
-history (``runs/<run-id>.samples.jsonl``, see ``guardrun.history``): one
+history (``runs/<run-id>.samples.ndjson``, see ``guardrun.history``): one
 self-contained HTML file (``report_html``), or with ``--text`` a compact summary for
 a terminal. Several runs of the project can be given; each gets its own chart.
 """
@@ -72,7 +72,7 @@ def load_run(runs_dir: Path, run_id: str, since: float | None = None) -> RunData
         t = event_time(e)
         if t is not None:
             events.append({**e, "t": t})
-    hist = read_history(runs_dir / f"{run_id}.samples.jsonl")
+    hist = read_history(runs_dir / f"{run_id}.samples.ndjson")
     data = RunData(run_id, hist.meta, hist.procs, hist.points, events)
     if since is None:
         return data

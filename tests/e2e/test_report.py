@@ -53,7 +53,7 @@ def write_day(runs: Path, start: float) -> list[dict[str, Any]]:
     procs += [{"k": "proc", "pid": 2000, "name": "node", "cmd": "node mcp.js"},
               {"k": "proc", "pid": 2001, "name": "rg", "cmd": "rg foo"}]  # fmt: skip
     lines = [meta, *procs, *kept]
-    (runs / f"{RUN}.samples.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    (runs / f"{RUN}.samples.ndjson").write_text("".join(json.dumps(x) + "\n" for x in lines))
     events: list[dict[str, Any]] = [{"event": "started", "t": start}]
     for r in range(3):
         t = start + r * 28800

@@ -31,7 +31,7 @@ def feed(h: History, clock: list[float], seconds: int, start: float = T0) -> Non
 
 def test_what_was_flushed_is_readable_before_close(tmp_path: Path) -> None:
     clock = [T0]
-    path = tmp_path / "h.samples.jsonl"
+    path = tmp_path / "h.samples.ndjson"
     h = make(path, clock)
     feed(h, clock, 12)
     got = read_history(path)  # no close: a crash now loses at most the last FLUSH seconds
@@ -45,7 +45,7 @@ def test_what_was_flushed_is_readable_before_close(tmp_path: Path) -> None:
 
 def test_a_torn_last_line_is_skipped(tmp_path: Path) -> None:
     clock = [T0]
-    path = tmp_path / "h.samples.jsonl"
+    path = tmp_path / "h.samples.ndjson"
     h = make(path, clock)
     feed(h, clock, 20)
     h.close()
@@ -56,7 +56,7 @@ def test_a_torn_last_line_is_skipped(tmp_path: Path) -> None:
 
 def test_a_day_is_bounded_and_keeps_the_peaks(tmp_path: Path) -> None:
     clock = [T0]
-    path = tmp_path / "h.samples.jsonl"
+    path = tmp_path / "h.samples.ndjson"
     h = make(path, clock)
     day = 86400
     feed(h, clock, day)
@@ -75,7 +75,7 @@ def test_a_day_is_bounded_and_keeps_the_peaks(tmp_path: Path) -> None:
 
 def test_compaction_rewrites_with_the_meta_first(tmp_path: Path) -> None:
     clock = [T0]
-    path = tmp_path / "h.samples.jsonl"
+    path = tmp_path / "h.samples.ndjson"
     h = make(path, clock)
     feed(h, clock, int(COMPACT) * 3 + 700)
     h.set_meta(name="claude")
@@ -109,7 +109,7 @@ def test_an_unwritable_directory_turns_it_off(tmp_path: Path) -> None:
     clock = [T0]
     blocker = tmp_path / "file"
     blocker.write_text("")
-    h = make(blocker / "sub" / "h.samples.jsonl", clock)
+    h = make(blocker / "sub" / "h.samples.ndjson", clock)
     feed(h, clock, 10)  # raises nothing
     h.close()
     assert h.error and "sample history" in h.error

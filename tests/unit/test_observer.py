@@ -179,7 +179,7 @@ def test_samples_go_to_the_history_beside_the_event_log(observer: Observer) -> N
         observer.sampled(status(rss=(120 + i) * MB))
     observer.close(status(), 0)
     assert observer.events.path is not None
-    got = read_history(observer.events.path.with_name(f"{observer.run_id}.samples.jsonl"))
+    got = read_history(observer.events.path.with_name(f"{observer.run_id}.samples.ndjson"))
     assert [p["b"] for p in got.points] == [120 * MB, 121 * MB, 122 * MB]
     thresholds = {"warning": 100 * MB, "critical": 200 * MB, "emergency": 300 * MB}
     assert got.meta["thresholds"] == thresholds
