@@ -13,7 +13,7 @@ from guardrun.flags import OWN_OPTIONS, fast_parse, flag_values
 if TYPE_CHECKING:
     import argparse
 
-SUBCOMMANDS = ("state", "status", "restart", "capture", "config", "doctor")
+SUBCOMMANDS = ("state", "status", "restart", "capture", "config", "doctor", "report")
 ISSUES_URL = "https://github.com/guardrun/guardrun/issues"
 
 

@@ -12,6 +12,7 @@ is bounded (git runs with a short timeout in a thread while the rest is gathered
 
 from __future__ import annotations
 
+import heapq
 import os
 import time
 from pathlib import Path
@@ -19,7 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from guardrun.errors import GuardrunError, StoreError
 from guardrun.events import EventLog, new_run_id, run_log_path
+from guardrun.history import TOP, History, history_path
 from guardrun.live import LiveFile
+from guardrun.platform.types import ProcSample
 from guardrun.state.agents import Agent, AgentSettings, Session, detect
 from guardrun.state.project import project_root
 from guardrun.state.store import Store
@@ -67,8 +70,18 @@ class Observer:
         except (StoreError, OSError) as err:
             ui.warn(f"state directory unusable, nothing will be saved: {err}")
             log_path = None
-        self.events = EventLog(log_path, self.run_id, mirror=self._mirror, scrub=self._scrub)
         self._redactor: Any = None
+        self.events = EventLog(log_path, self.run_id, mirror=self._mirror, scrub=self._scrub)
+        meta = {"run_id": self.run_id, "started": time.time(), "agent": self.agent.name,
+                "metric": cfg.memory.metric, "cwd": self._scrub(str(cwd)),
+                "ram_total": _ram_total()}  # fmt: skip
+        self.history = History(
+            history_path(log_path) if log_path is not None else None,
+            meta,
+            describe=self._describe_pid,
+            system=_system_used,
+        )
+        self._history_thresholds: object = None
         self._argv_shown: list[str] | None = None
         self._hooks: HookRunner | None = None
         self._notifier: Notifier | None = None
@@ -181,7 +194,9 @@ class Observer:
         self.prune()  # the new child starts meanwhile
 
     def sampled(self, st: RunStatus) -> None:
-        """A new sample: the live file (when it has news, see ``LiveFile``) and the title."""
+        """A new sample: the history, the live file (when it has news, see ``LiveFile``)
+        and the title."""
+        self._record(st)
         key: tuple[object, ...] = (
             st.child_pid, st.level, st.mode, st.restarts, st.processes, st.breaker.get("state"),
             st.passed, st.machine_level,
@@ -194,6 +209,28 @@ class Observer:
             self.update_live(st, force=True)
         if self._sink is not None and self.cfg.notify.title:
             self.title(st)
+
+    def _record(self, st: RunStatus) -> None:
+        """The sample into the history (buffered: ``History`` writes every few seconds)."""
+        sample, value = st.sample, st.memory_bytes
+        if sample is None or value is None:
+            return
+        if st.thresholds is not self._history_thresholds and st.thresholds is not None:
+            self._history_thresholds = st.thresholds
+            self.history.set_meta(
+                thresholds=st.thresholds.as_dict(), name=st.name, argv=self._safe_argv()
+            )
+        procs = sample.procs
+        top = procs if len(procs) <= TOP else heapq.nlargest(TOP, procs, key=_rss)
+        t = st.history[-1][0] if st.history else time.time()
+        self.history.add(t, value, st.level, st.mode, st.growth, [(p.pid, p.rss) for p in top])
+
+    def _describe_pid(self, pid: int) -> dict[str, Any]:
+        """A process of the history's top, named once: its name and (scrubbed) command line."""
+        from guardrun.platform import process_argv, process_name
+
+        argv = self._safe_argv(process_argv(pid))
+        return {"name": process_name(pid), "cmd": " ".join(argv)[:200]}
 
     def update_live(self, st: RunStatus, force: bool = False) -> None:
         if not force and not self.live.due():
@@ -420,7 +457,32 @@ class Observer:
         if self._hooks is not None:
             self._hooks.close(wait=2.0)
         self.live.remove()
+        self.history.close()
         self.events.close()
+
+
+def _rss(p: ProcSample) -> int:
+    return p.rss
+
+
+def _ram_total() -> int | None:
+    from guardrun.platform import physical_memory
+
+    try:
+        return physical_memory()
+    except Exception:
+        return None
+
+
+def _system_used() -> int | None:
+    """The machine's RAM in use (total less available), for the report's background."""
+    from guardrun.platform.pressure import system_memory
+
+    try:
+        _, total, available = system_memory()
+    except Exception:  # psutil missing or failing: the history does without
+        return None
+    return total - available
 
 
 def _cgroup_current(cgroup_dir: Path | None) -> int | None:

@@ -1,6 +1,6 @@
-"""The subcommands: state, status, restart, capture, config, doctor.
+"""The subcommands: state, status, restart, capture, config, doctor, report.
 
-Each has its own module (state, live, config, doctor); this one builds
+Each has its own module (state, live, config, doctor, report); this one builds
 their parsers and hands them the configuration they need (the state directory,
 above all), loaded with the run options given before the subcommand
 (``guardrun --state-dir X state list``).
@@ -23,6 +23,7 @@ class _Parser(argparse.ArgumentParser):
 def sub_parser() -> argparse.ArgumentParser:
     from guardrun.commands.config import add_config_parser
     from guardrun.commands.live import add_live_parsers
+    from guardrun.commands.report import add_report_parser
     from guardrun.commands.state import add_state_parser
 
     p = _Parser(prog="guardrun")
@@ -30,6 +31,7 @@ def sub_parser() -> argparse.ArgumentParser:
     add_state_parser(sub)
     add_live_parsers(sub)
     add_config_parser(sub)
+    add_report_parser(sub)
     doctor = sub.add_parser("doctor", help="what this machine supports")
     doctor.add_argument("--json", action="store_true", help="print JSON")
     return p
@@ -56,6 +58,10 @@ def run_subcommand(ns: argparse.Namespace, words: list[str]) -> int:
         from guardrun.commands.live import run_live
 
         return run_live(args, directory, cwd)
+    if args.subcommand == "report":
+        from guardrun.commands.report import run_report
+
+        return run_report(args, directory, cwd)
     if args.subcommand == "doctor":
         from guardrun.commands.doctor import run_doctor
 

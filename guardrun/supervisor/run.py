@@ -254,7 +254,6 @@ class Supervisor:
             return None
         if self._sentinel is not None:
             self._sentinel.update(child.pgid, sample.pids)
-        self.obs.sampled(self.status())
         return sample
 
     def _probe_again(self) -> bool:
@@ -322,6 +321,7 @@ class Supervisor:
                 continue
             relay.flush()
             tick = self.mem.judge(sample, now)
+            self.obs.sampled(self.status())  # judged: the level and trend of this sample
             if tick.level != tick.previous:
                 st = self.status(full=True)  # a warning captures a state
                 self.obs.level_changed(st, tick.previous, tick.level, tick.value)

@@ -170,3 +170,18 @@ def test_only_the_first_start_keeps_the_session_the_user_named(tmp_path: Path) -
     obs = Observer(cfg, argv, tmp_path, tmp_path / "state", Reporter(stream=io.StringIO()))
     assert obs.launch_argv() == argv
     assert obs.launch_argv() == ["claude"]  # a new conversation: that id is in use now
+
+
+def test_samples_go_to_the_history_beside_the_event_log(observer: Observer) -> None:
+    from guardrun.history import read_history
+
+    for i in range(3):
+        observer.sampled(status(rss=(120 + i) * MB))
+    observer.close(status(), 0)
+    assert observer.events.path is not None
+    got = read_history(observer.events.path.with_name(f"{observer.run_id}.samples.ndjson"))
+    assert [p["b"] for p in got.points] == [120 * MB, 121 * MB, 122 * MB]
+    thresholds = {"warning": 100 * MB, "critical": 200 * MB, "emergency": 300 * MB}
+    assert got.meta["thresholds"] == thresholds
+    assert "sk-ant" not in json.dumps(got.meta)
+    assert got.points[0]["p"] == [[4242, 120 * MB]]

@@ -1,0 +1,131 @@
+"""``guardrun report [RUN...|latest] [--since D] [-o FILE] [--open] [--text]``.
+
+What happened in a run, from its event log (``runs/<run-id>.jsonl``) and its sample
+history (``runs/<run-id>.samples.ndjson``, see ``guardrun.history``): one
+self-contained HTML file (``report_html``), or with ``--text`` a compact summary for
+a terminal. Several runs of the project can be given; each gets its own chart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from guardrun.commands.report_data import RunData, clock, describe, event_time, top_at
+from guardrun.errors import StateNotFound, UsageError
+from guardrun.events import RUN_ID_RE, read_events
+from guardrun.history import read_history
+from guardrun.state.project import project_root
+from guardrun.state.store import Store
+from guardrun.units import format_bytes, format_duration, parse_duration
+
+_REF_RE = re.compile(r"^[0-9A-Za-z-]{1,40}$")  # checked before it is compared to file names
+
+
+def add_report_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser("report", help="a memory timeline of a run: HTML, or --text")
+    p.add_argument(
+        "runs", metavar="RUN", nargs="*", help="run id (or a unique prefix), or latest (default)"
+    )
+    p.add_argument("--since", metavar="DURATION", help="only the last DURATION of each run")
+    p.add_argument("-o", "--output", metavar="FILE", help="where the HTML goes")
+    p.add_argument("--open", action="store_true", help="open the report in a browser")
+    p.add_argument("--text", action="store_true", help="a compact summary on stdout instead")
+
+
+def run_ids(runs_dir: Path) -> list[str]:
+    """The runs with an event log, oldest first (ids sort by start time)."""
+    try:
+        names = [p.name for p in runs_dir.iterdir()]
+    except OSError:
+        return []
+    ids = [n.removesuffix(".jsonl") for n in names if n.endswith(".jsonl")]
+    return sorted(i for i in ids if RUN_ID_RE.match(i))
+
+
+def pick(refs: list[str], known: list[str]) -> list[str]:
+    if not known:
+        raise StateNotFound("no runs recorded for this project yet")
+    chosen: list[str] = []
+    for ref in refs or ["latest"]:
+        if ref == "latest":
+            chosen.append(known[-1])
+            continue
+        if not _REF_RE.match(ref):
+            raise UsageError(f"{ref!r} is not a run id")
+        found = [i for i in known if i.startswith(ref)]
+        if not found:
+            raise StateNotFound(f"no run {ref!r} in this project (guardrun report --text lists)")
+        if len(found) > 1:
+            raise UsageError(f"{ref!r} matches {len(found)} runs: give more of the id")
+        chosen.append(found[0])
+    return list(dict.fromkeys(chosen))
+
+
+def load_run(runs_dir: Path, run_id: str, since: float | None = None) -> RunData:
+    events = []
+    for e in read_events(runs_dir / f"{run_id}.jsonl"):
+        t = event_time(e)
+        if t is not None:
+            events.append({**e, "t": t})
+    hist = read_history(runs_dir / f"{run_id}.samples.ndjson")
+    data = RunData(run_id, hist.meta, hist.procs, hist.points, events)
+    if since is None:
+        return data
+    cut = data.span[1] - since
+    return data._replace(
+        points=[p for p in data.points if p["t"] >= cut],
+        events=[e for e in data.events if e["t"] >= cut],
+    )
+
+
+def text_summary(data: RunData) -> str:
+    lines = [f"run {data.run_id}  {data.meta.get('name') or '?'} (agent {data.meta.get('agent')})"]
+    start, end = data.span
+    if end > start:
+        lines.append(f"  {time.strftime('%Y-%m-%d %H:%M', time.localtime(start))}, "
+                     f"{format_duration(end - start)}, {len(data.points)} points")  # fmt: skip
+    th = data.meta.get("thresholds") or {}
+    if th:
+        lines.append("  thresholds " + " / ".join(format_bytes(v) for v in th.values()))
+    peak = data.peak()
+    if peak is not None:
+        lines.append(f"  peak {format_bytes(peak['b'])} at {clock(peak['t'])} ({peak.get('lv')})")
+        lines.append(f"  top at the peak: {top_at(data, peak)}")
+    restarts = [e for e in data.events if e.get("event") == "restart_requested"]
+    lines.append(f"  restarts asked: {len(restarts)}")
+    for e in data.markers:
+        if e.get("event") in ("restart_requested", "state_captured", "degraded", "child_exited"):
+            mem = f" {format_bytes(e['memory_bytes'])}" if e.get("memory_bytes") else ""
+            lines.append(f"    {clock(e['t'])}{mem}  {describe(e)}")
+    return "\n".join(lines)
+
+
+def run_report(args: argparse.Namespace, state_dir: Path, cwd: Path) -> int:
+    runs_dir = Store(state_dir, project_root(cwd)).runs_dir
+    try:
+        since = parse_duration(args.since) if args.since else None
+    except ValueError as err:
+        raise UsageError(f"--since: {err}") from err
+    data = [load_run(runs_dir, i, since) for i in pick(list(args.runs), run_ids(runs_dir))]
+    if args.text:
+        sys.stdout.write("\n\n".join(text_summary(d) for d in data) + "\n")
+        return 0
+    from guardrun.commands.report_html import render
+
+    out = Path(args.output) if args.output else cwd / f"guardrun-report-{data[-1].run_id}.html"
+    html = render(data)
+    try:
+        out.write_text(html, encoding="utf-8")
+    except OSError as err:
+        raise UsageError(f"-o {out}: {err.strerror or err}") from err
+    sys.stdout.write(f"{out} ({len(html.encode()) // 1024} KB)\n")
+    if args.open:
+        import webbrowser
+
+        webbrowser.open(out.resolve().as_uri())
+    return 0

@@ -1,0 +1,301 @@
+"""The sample history of one run: ``<project dir>/runs/<run-id>.samples.ndjson``.
+
+What ``guardrun report`` draws. Each line is one JSON object: a ``meta`` line (the
+thresholds, the metric, the command), ``proc`` lines (the name and command line of a
+pid the first time it is among the top processes) and points::
+
+    {"t": 1712345678.1, "b": 4123456789, "lv": "warning", "m": "normal",
+     "g": 12345, "sys": 51234567890, "p": [[4242, 3900000000], [4250, 200000000]]}
+
+``t`` is wall time (the start of the bucket for a coarse point, whose width is ``r``
+seconds), ``b`` the tree's memory (the highest in the bucket; ``lo`` the lowest, ``n``
+how many samples), ``lv``/``m`` the level and mode, ``g`` the growth rate in bytes per
+second (absent: unknown), ``sys`` the machine's RAM in use (read once a flush), ``p``
+the top processes by RSS at that point (at the bucket's highest).
+
+Bounded: every sample is kept for the last 10 minutes, 10-second buckets up to 3
+hours back and 1-minute buckets beyond (a day is ~3,000 points, ~0.5 MB). Cheap:
+samples are buffered in memory and appended with one ``os.write`` every
+``FLUSH`` seconds, so a crash loses at most that much; every ``COMPACT`` seconds the
+file is rewritten (temporary file, fsync, rename) with the older points merged into
+their buckets. Never raises into the loop: the first I/O failure turns it off.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from guardrun.events import make_private_dirs
+
+FLUSH = 5.0  # seconds between appends: what a crash can lose
+COMPACT = 600.0  # seconds between rewrites that merge old points
+# (age up to, bucket width): the newest minutes in full, then coarser.
+TIERS: tuple[tuple[float, float], ...] = ((600.0, 0.0), (3 * 3600.0, 10.0), (float("inf"), 60.0))
+TOP = 3  # processes kept per point
+RANKS = {"normal": 0, "warning": 1, "critical": 2, "emergency": 3}
+
+Point = dict[str, Any]
+
+
+def history_path(log_path: Path) -> Path:
+    """The history beside a run's event log (``<run-id>.jsonl`` -> ``<run-id>.samples.ndjson``;
+    not ``.jsonl``, so that ``runs/*.jsonl`` stays the event logs)."""
+    return log_path.with_name(log_path.name.removesuffix(".jsonl") + ".samples.ndjson")
+
+
+def _line(obj: dict[str, Any]) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+
+
+def _width(age: float) -> float:
+    for limit, width in TIERS:
+        if age < limit:
+            return width
+    return TIERS[-1][1]  # pragma: no cover
+
+
+def merge(points: Sequence[Point], width: float) -> Point:
+    """One bucket of ``width`` seconds from ``points`` (oldest first)."""
+    top = max(points, key=lambda p: p["b"])
+    out: Point = {"t": (points[0]["t"] // width) * width, "r": width, "b": top["b"]}
+    out["lo"] = min(p["lo"] if "lo" in p else p["b"] for p in points)
+    out["n"] = sum(p.get("n", 1) for p in points)
+    out["lv"] = max((p.get("lv", "normal") for p in points), key=lambda lv: RANKS.get(lv, 0))
+    last = points[-1]
+    for key in ("m", "g"):
+        if key in last:
+            out[key] = last[key]
+    systems = [p["sys"] for p in points if "sys" in p]
+    if systems:
+        out["sys"] = max(systems)
+    if "p" in top:
+        out["p"] = top["p"]
+    return out
+
+
+def downsample(points: Sequence[Point], now: float) -> list[Point]:
+    """``points`` (oldest first) with each merged into the bucket its age calls for."""
+    # The newest (the raw tier, at the end) stay as they are: only the older part is walked.
+    recent = bisect.bisect_left(points, now - TIERS[0][0], key=_time)
+    out: list[Point] = []
+    group: list[Point] = []
+    key = (0.0, 0.0)
+    for p in points[:recent]:
+        width = max(_width(now - p["t"]), float(p.get("r", 0.0)))
+        if not width:
+            if group:
+                out.append(merge(group, key[0]))
+                group = []
+            out.append(p)
+            continue
+        k = (width, p["t"] // width)
+        if k != key and group:
+            out.append(merge(group, key[0]))
+            group = []
+        key = k
+        group.append(p)
+    if group:
+        out.append(merge(group, key[0]))
+    out.extend(points[recent:])
+    return out
+
+
+def _time(p: Point) -> float:
+    return float(p["t"])
+
+
+class History:
+    """Buffers samples and keeps the file; ``add`` is called at every sample."""
+
+    def __init__(
+        self,
+        path: Path | None,
+        meta: dict[str, Any],
+        describe: Callable[[int], dict[str, Any]] | None = None,
+        system: Callable[[], int | None] | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self.path = path
+        self.error: str | None = None
+        self._meta = {"k": "meta", **meta}
+        self._describe = describe
+        self._system = system
+        self._clock = clock or time.time
+        self._pending: list[Point] = []
+        self._frozen: list[bytes] = []  # the file's oldest points, final: encoded once
+        self._frozen_pids: set[int] = set()  # the processes they name
+        self._points: list[Point] = []  # the rest of what the file holds, oldest first
+        self._encoded: dict[int, bytes] = {}  # id(point) -> its line, for points kept as they are
+        self._procs: dict[int, dict[str, Any]] = {}  # pid -> its proc line
+        self._fd: int | None = None
+        now = self._clock()
+        self._flush_at = now + FLUSH
+        self._compact_at = now + COMPACT
+
+    def add(
+        self,
+        t: float,
+        value: int,
+        level: str,
+        mode: str,
+        growth: float | None,
+        top: Iterable[tuple[int, int]],
+    ) -> None:
+        """One sample: kept in memory; written when the flush is due."""
+        if self.path is None:
+            return
+        p: Point = {"t": round(t, 2), "b": value, "lv": level, "m": mode}
+        if growth is not None:
+            p["g"] = round(growth)
+        p["p"] = [[pid, rss] for pid, rss in top]
+        self._pending.append(p)
+        if t >= self._flush_at:
+            self.flush(t)
+
+    def set_meta(self, **fields: Any) -> None:
+        """Facts known only once a child runs (the thresholds): written at the next flush."""
+        if fields.items() <= self._meta.items():
+            return
+        self._meta.update(fields)
+        self._compact_at = 0.0  # the meta line is the file's first: rewrite it
+
+    def flush(self, now: float | None = None) -> None:
+        now = self._clock() if now is None else now
+        self._flush_at = now + FLUSH
+        if self.path is None or not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        if self._system is not None:
+            used = self._system()
+            if used is not None:
+                pending[-1]["sys"] = used
+        new_procs = self._new_procs(pending)
+        self._points.extend(pending)
+        if now >= self._compact_at or self._fd is None:
+            self._rewrite(now)
+            return
+        data = b"".join(_line(p) for p in new_procs) + b"".join(_line(p) for p in pending)
+        try:
+            if os.write(self._fd, data) != len(data):
+                raise OSError("short write (disk full?)")
+        except OSError as err:
+            self._fail(err)
+
+    def _new_procs(self, points: Sequence[Point]) -> list[dict[str, Any]]:
+        lines = []
+        for p in points:
+            for pid, _ in p.get("p", ()):
+                if pid not in self._procs:
+                    facts = self._describe(pid) if self._describe is not None else {}
+                    line = {"k": "proc", "pid": pid, **facts}
+                    self._procs[pid] = line
+                    lines.append(line)
+        return lines
+
+    def _rewrite(self, now: float) -> None:
+        """The whole file again, old points merged; temp file, fsync, rename, reopen."""
+        assert self.path is not None
+        self._compact_at = now + COMPACT
+        before, old = self._points, self._encoded
+        points = downsample(before, now)
+        # A point of the last tier is final once its whole bucket is older than that tier's
+        # start: nothing can join it any more.
+        age, width = TIERS[-2][0], TIERS[-1][1]
+        final = 0
+        while final < len(points) and points[final]["t"] + width <= now - age:
+            final += 1
+        # ``before`` keeps the old points alive while ids are compared: no id is reused.
+        encoded = {id(p): old.get(id(p)) or _line(p) for p in points}
+        for p in points[:final]:
+            self._frozen.append(encoded.pop(id(p)))
+            self._frozen_pids.update(pid for pid, _ in p.get("p", ()))
+        self._points, self._encoded = points[final:], encoded
+        del before
+        kept = {pid for p in self._points for pid, _ in p.get("p", ())}
+        kept |= self._frozen_pids
+        self._procs = {pid: line for pid, line in self._procs.items() if pid in kept}
+        data = [_line(self._meta)]
+        data += [_line(line) for line in self._procs.values()]
+        data += self._frozen
+        data += [encoded[id(p)] for p in self._points]
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        try:
+            make_private_dirs(self.path.parent)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+            try:
+                blob = b"".join(data)
+                if os.write(fd, blob) != len(blob):
+                    raise OSError("short write (disk full?)")
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, self.path)
+            self._close_fd()
+            flags = os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC
+            self._fd = os.open(self.path, flags)
+        except OSError as err:
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
+            self._fail(err)
+
+    def _fail(self, err: OSError) -> None:
+        self.error = f"cannot write sample history {self.path}: {err.strerror or err}"
+        self.path = None
+        self._pending = []
+        self._close_fd()
+
+    def _close_fd(self) -> None:
+        if self._fd is not None:
+            try:
+                os.close(self._fd)
+            except OSError:
+                pass
+            self._fd = None
+
+    def close(self) -> None:
+        self.flush()
+        self._close_fd()
+
+
+class Loaded:
+    """A history file as read back: its meta, process names, and points (oldest first)."""
+
+    def __init__(self) -> None:
+        self.meta: dict[str, Any] = {}
+        self.procs: dict[int, dict[str, Any]] = {}
+        self.points: list[Point] = []
+
+
+def read_history(path: Path, since: float | None = None) -> Loaded:
+    """The history at ``path``; a torn last line (a crash mid-write) or a bad one is skipped.
+    ``since``: only points at or after that wall time."""
+    out = Loaded()
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return out
+    for raw in text.splitlines():
+        try:
+            obj = json.loads(raw)
+        except ValueError:
+            continue
+        if not isinstance(obj, dict):
+            continue
+        kind = obj.get("k")
+        if kind == "meta":
+            out.meta.update(obj)
+        elif kind == "proc" and isinstance(obj.get("pid"), int):
+            out.procs[obj["pid"]] = obj
+        elif isinstance(obj.get("t"), (int, float)) and isinstance(obj.get("b"), int):
+            if since is None or obj["t"] >= since:
+                out.points.append(obj)
+    out.points.sort(key=lambda p: p["t"])
+    return out

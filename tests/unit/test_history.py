@@ -1,0 +1,115 @@
+"""The sample history: bounded (a day stays small), crash-safe within FLUSH seconds
+(what was appended is readable without a close), compaction keeps the envelope."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from guardrun.history import COMPACT, FLUSH, History, downsample, merge, read_history
+
+MB = 1_000_000
+T0 = 1_700_000_000.0
+
+
+def make(path: Path, clock: list[float]) -> History:
+    return History(
+        path,
+        {"run_id": "r", "thresholds": {"warning": 100 * MB}},
+        describe=lambda pid: {"name": f"p{pid}"},
+        system=lambda: 8000 * MB,
+        clock=lambda: clock[0],
+    )
+
+
+def feed(h: History, clock: list[float], seconds: int, start: float = T0) -> None:
+    for i in range(seconds):
+        t = start + i
+        clock[0] = t
+        value = 500 * MB + i * 1000 + (i % 60) * MB  # a leak with a sawtooth
+        h.add(t, value, "normal", "normal", 10.0, [(100, value - MB), (101 + i % 5, MB)])
+
+
+def test_what_was_flushed_is_readable_before_close(tmp_path: Path) -> None:
+    clock = [T0]
+    path = tmp_path / "h.samples.ndjson"
+    h = make(path, clock)
+    feed(h, clock, 12)
+    got = read_history(path)  # no close: a crash now loses at most the last FLUSH seconds
+    assert got.meta["run_id"] == "r"
+    assert len(got.points) >= 12 - FLUSH - 1
+    assert got.procs[100]["name"] == "p100"
+    assert any(p.get("sys") == 8000 * MB for p in got.points)
+    h.close()
+    assert len(read_history(path).points) == 12
+
+
+def test_a_torn_last_line_is_skipped(tmp_path: Path) -> None:
+    clock = [T0]
+    path = tmp_path / "h.samples.ndjson"
+    h = make(path, clock)
+    feed(h, clock, 20)
+    h.close()
+    with path.open("ab") as f:
+        f.write(b'{"t": 1700000100.0, "b": 12')
+    assert len(read_history(path).points) == 20
+
+
+def test_a_day_is_bounded_and_keeps_the_peaks(tmp_path: Path) -> None:
+    clock = [T0]
+    path = tmp_path / "h.samples.ndjson"
+    h = make(path, clock)
+    day = 86400
+    feed(h, clock, day)
+    h.close()
+    got = read_history(path)
+    size = path.stat().st_size
+    assert size < 1_000_000, size
+    assert len(got.points) < 3600
+    # the newest 10 minutes in full
+    assert sum(1 for p in got.points if "r" not in p) >= 590
+    # the peak survives merging: the highest value fed is the highest kept
+    top = max(500 * MB + i * 1000 + (i % 60) * MB for i in range(day))
+    assert max(p["b"] for p in got.points) == top
+    assert sum(p.get("n", 1) for p in got.points) == day
+
+
+def test_compaction_rewrites_with_the_meta_first(tmp_path: Path) -> None:
+    clock = [T0]
+    path = tmp_path / "h.samples.ndjson"
+    h = make(path, clock)
+    feed(h, clock, int(COMPACT) * 3 + 700)
+    h.set_meta(name="claude")
+    feed(h, clock, 20, start=clock[0] + 1)
+    h.close()
+    first = path.read_text().splitlines()[0]
+    assert '"k":"meta"' in first and '"name":"claude"' in first
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_merge_keeps_the_envelope_and_the_worst_level() -> None:
+    pts = [
+        {"t": T0 + 1, "b": 5, "lv": "normal", "p": [[1, 5]]},
+        {"t": T0 + 2, "b": 9, "lv": "critical", "p": [[2, 9]]},
+        {"t": T0 + 3, "b": 3, "lv": "warning", "m": "monitor_only"},
+    ]
+    m = merge(pts, 10.0)
+    assert (m["b"], m["lo"], m["n"], m["lv"], m["p"], m["m"]) == (
+        9, 3, 3, "critical", [[2, 9]], "monitor_only",
+    )  # fmt: skip
+    assert m["t"] == (T0 + 1) // 10 * 10
+
+
+def test_downsample_leaves_recent_points_alone() -> None:
+    now = T0 + 10_000
+    pts = [{"t": now - 100 + i, "b": i} for i in range(50)]
+    assert downsample(pts, now) == pts
+
+
+def test_an_unwritable_directory_turns_it_off(tmp_path: Path) -> None:
+    clock = [T0]
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    h = make(blocker / "sub" / "h.samples.ndjson", clock)
+    feed(h, clock, 10)  # raises nothing
+    h.close()
+    assert h.error and "sample history" in h.error
