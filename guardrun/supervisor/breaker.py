@@ -79,11 +79,12 @@ class Breaker:
             return Decision(False, 0.0, "restarts are disabled (max_attempts is 0)", attempt)
         if self.state == OPEN:
             assert self.opened_at is not None
-            reopen = self.opened_at + p.window
-            if now < reopen:
+            # Elapsed against the window, as _forget compares restarts: with floats,
+            # opened_at + window <= now can hold while now - opened_at < window.
+            if now - self.opened_at < p.window:
                 return Decision(
                     False,
-                    reopen - now,
+                    max(0.0, self.opened_at + p.window - now),
                     f"{p.max_attempts} restarts within {p.window:g}s: circuit open",
                     attempt,
                 )

@@ -285,3 +285,16 @@ def test_a_probe_that_fails_after_the_window_but_before_reset_after_reopens() ->
     clock.now += 150  # needed again sooner than reset_after: "the breaker opens again"
     d = b.request()
     assert not d.allowed and b.state == OPEN
+
+
+def test_half_open_and_the_window_agree_on_float_boundaries() -> None:
+    """Found by hypothesis: opened at 1000.1 with a 60 s window, 1000.1 + 60 == 1060.1 but
+    1060.1 - 1000.1 < 60, so a probe was allowed while the first restart still counted."""
+    b, clock = make(max_attempts=1, window=60.0, cooldown=0.0, max_cooldown=0.0,
+                    reset_after=60.0)  # fmt: skip
+    clock.now += 0.1
+    restart(b)
+    assert not b.request().allowed  # the circuit opens at 1000.1
+    clock.now += 60.0
+    d = b.request()
+    assert not d.allowed and 0.0 <= d.wait < 1e-6
