@@ -34,7 +34,7 @@ class Acting(NamedTuple):
     reason: str  # what it is named after: the level, or "system"/"gpu"
 
 
-BUDGET = "budget"
+BUDGET, SYSTEM = "budget", "system"  # this run gives way for the machine (turns.py)
 WAIT = "wait"  # another run gives way: the machine's pressure is not this run's to act on
 
 
@@ -55,7 +55,7 @@ def acting_level(
     ``"wait"`` when another run is, so the machine's pressure is not acted on here. The
     tree's own critical and emergency are its own whatever the turn."""
     if RANK[tree_level] < RANK[CRITICAL]:
-        if turn in (BUDGET, "system"):
+        if turn in (BUDGET, SYSTEM):
             return Acting(CRITICAL, turn)
         if external_level == CRITICAL and turn != WAIT:
             return Acting(CRITICAL, external_source or "system")

@@ -22,7 +22,6 @@ from guardrun.platform.cgroup import MemoryLimit
 from guardrun.platform.cgroup_events import OomWatch
 from guardrun.platform.types import TreeSample
 from guardrun.supervisor import decide, degrade
-from guardrun.supervisor.budget import Verdict
 from guardrun.supervisor.child import Child, spawn, take_foreground_back, window_size
 from guardrun.supervisor.levels import CRITICAL, EMERGENCY, NORMAL
 from guardrun.supervisor.memory import MemoryWatch, Pressure
@@ -34,6 +33,7 @@ from guardrun.supervisor.status import RunStatus
 from guardrun.supervisor.stop import stop_tree
 from guardrun.supervisor.terminal import Terminal, reset_modes
 from guardrun.supervisor.tree import TREE_MARKER, Tree
+from guardrun.supervisor.turns import BUDGET, SYSTEM, Shared, Turns
 from guardrun.ui import Reporter
 from guardrun.units import format_bytes, format_duration, format_eta, format_rate
 
@@ -48,14 +48,6 @@ class Outcome(NamedTuple):
     kind: str  # "exited" | "restart" | "stop"
     reason: str = ""
     signal: int = 0
-
-
-class Shared(Protocol):
-    """The runs of this user together: ``machine.MachineWatch``."""
-
-    budget: int | None
-
-    def check(self, machine_critical: bool) -> Verdict | None: ...
 
 
 class Lease(Protocol):
@@ -117,11 +109,12 @@ class Supervisor:
         self._fresh = False  # the next start is a new conversation, not a counted restart
         self._deferred: tuple[RunStatus, str] | None = None  # a crash's capture, for later
         self._oom: OomWatch | None = None
-        self.machine = machine  # the other runs of this user: budget, who gives way
         self.lease = lease  # one budget or machine restart at a time, across runs
-        self._passed = False  # this run's protection refused its turn to give way
-        self._over = False  # the runs together are over the budget (as last seen)
-        self._chosen = False  # ... and this run is the one that gives way
+        self.turns = (  # the other runs of this user: the budget, who gives way
+            None
+            if machine is None
+            else Turns(machine, os.getpid(), self.name, self._event, reporter.warn)
+        )
 
     # ------------------------------------------------------------ the snapshot
     def status(self, full: bool = False) -> RunStatus:
@@ -156,8 +149,8 @@ class Supervisor:
             child_title=self.relay.child_title,
             priority=self.s.priority,
             idle_since=self._idle_since(),
-            passed=self._passed,
-            budget=self.machine.budget if self.machine is not None else None,
+            passed=self.turns.passed if self.turns is not None else False,
+            budget=self.turns.budget if self.turns is not None else None,
             machine_level=mem.external_level,
             growth=est.rate,
             eta_critical=est.eta_critical,
@@ -330,7 +323,7 @@ class Supervisor:
                 self.obs.external_changed(self.status(), ext.level, ext.source, ext.reason)
             est = self.mem.estimate
             ext_level = ext.level if ext else NORMAL
-            turn = self._turn(ext_level == CRITICAL) if self.machine is not None else None
+            turn = self.turns.turn(ext_level == CRITICAL) if self.turns is not None else None
             acting = decider.level(tick.level, ext_level, ext.source if ext else "", est, now, turn)
             if (acting.reason == decide.GROWTH) != growing:
                 growing = not growing
@@ -340,42 +333,12 @@ class Supervisor:
                 continue
             last_io = relay.last_io if child.master_fd is not None else None
             reason = decider.restart(acting, now, last_io, est)
-            if reason is not None and acting.reason in (decide.BUDGET, "system"):
+            if reason is not None and acting.reason in (BUDGET, SYSTEM):
                 reason = acting.reason  # the machine's turn, even at a planned moment
                 if self.lease is not None and not self.lease.acquire(s.grace + LEASE_SLACK):
                     continue  # another run is restarting for the machine: look again later
             if reason is not None:
                 return Outcome("restart", reason)
-
-    def _turn(self, machine_critical: bool) -> str | None:
-        """Whether this run gives way for the machine (``"budget"``/``"system"``), another
-        does (``"wait"``), or nothing is shared (None); events when that changes."""
-        assert self.machine is not None
-        verdict = self.machine.check(machine_critical)
-        if verdict is not None and os.getpid() not in verdict.pids:
-            return None  # this run's own live file is not there (unwritable): act alone
-        if verdict is None or (not verdict.over and not machine_critical):
-            self._over = self._chosen = self._passed = False  # the episode is over
-            return None
-        if verdict.over and not self._over:
-            self._event(
-                "budget_over", total_bytes=verdict.total, budget_bytes=verdict.budget,
-                next_pid=verdict.chosen.pid if verdict.chosen else None, why=verdict.why,
-            )  # fmt: skip
-        self._over = verdict.over
-        mine = verdict.chosen is not None and verdict.chosen.pid == os.getpid()
-        if mine and not self._chosen:
-            why = "over the machine budget" if verdict.over else "the machine is critical"
-            self.ui.warn(
-                f"{why} ({format_bytes(verdict.total)} in all runs): {self.name} gives way "
-                f"({verdict.why}), at its next quiet moment"
-            )
-            self._event("chosen", total_bytes=verdict.total, budget_bytes=verdict.budget,
-                        why=verdict.why)  # fmt: skip
-        self._chosen = mine
-        if not mine:
-            return decide.WAIT
-        return decide.BUDGET if verdict.over else "system"
 
     def _growth_changed(self, growing: bool) -> None:
         st = self.status()
@@ -581,7 +544,7 @@ class Supervisor:
             if self.protection.mode == degrade.EMERGENCY_STOP:
                 return True, self._emergency_stop(child)
             if not allowed:
-                if outcome.reason in (decide.BUDGET, "system"):
+                if outcome.reason in (BUDGET, SYSTEM) and self.turns is not None:
                     self._pass_turn(outcome.reason)
                 continue  # monitor-only: the child stays, watched
             self.capture(outcome.reason)
@@ -634,10 +597,10 @@ class Supervisor:
     def _pass_turn(self, reason: str) -> None:
         """Restart protection refused this run's turn: the next run in the ranking gives
         way instead (this one's live file says so)."""
-        self._passed = True
+        assert self.turns is not None
+        self.turns.pass_turn(reason)
         if self.lease is not None:
             self.lease.release()
-        self._event("passed_turn", reason=reason)
         self.obs.update_live(self.status(), force=True)
 
     def _emergency_stop(self, child: Child) -> int:
