@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from guardrun.errors import ConfigError
 
@@ -294,16 +295,53 @@ _BUILTIN: tuple[tuple[tuple[str, ...], _Lazy, _Replace], ...] = (
 _MAX_ROUNDS = 4
 
 
-def _compile_extra(pattern: str) -> re.Pattern[str]:
+def can_match_empty(compiled: re.Pattern[str]) -> bool:
+    """Whether the pattern can match the empty string anywhere in some text: ``x*``,
+    ``a|``, ``^``, ``\\b``, ``(?=x)``. An empty match hides nothing, and such a
+    pattern was accepted and then turned every custom pattern off; ``fullmatch("")``
+    alone misses ``\\b`` and lookarounds.
+
+    The least width ``re``'s own parser computes for the pattern is exact for this; a
+    Python without that parser falls back to ``fullmatch("")``.
+    """
+    import importlib
+
+    try:
+        parser: Any = importlib.import_module("re._parser")  # 3.11+; sre_parse warns there
+    except ImportError:  # pragma: no cover - Python 3.10
+        parser = importlib.import_module("sre_parse")
+    try:
+        least = parser.parse(compiled.pattern, compiled.flags).getwidth()[0]
+    except Exception:  # pragma: no cover - a parser that changed shape
+        return compiled.fullmatch("") is not None
+    return bool(least == 0)
+
+
+def check_pattern(pattern: str) -> re.Pattern[str]:
+    """An extra pattern compiled; ValueError (naming the pattern, shortened) when it is
+    not a regular expression or can match the empty string."""
+    from guardrun.units import shown
+
     try:
         compiled = re.compile(pattern)
-    except re.error as err:
-        raise ConfigError(
-            f"state.redact: pattern {pattern!r} is not a valid regular expression: {err}"
-        ) from err
-    if compiled.fullmatch(""):
-        raise ConfigError(f"state.redact: pattern {pattern!r} matches the empty string")
+    except RecursionError:  # the message differs from one Python to the next
+        why = "nested too deeply"
+        raise ValueError(f"{shown(pattern)} is not a regular expression: {why}") from None
+    except (re.error, OverflowError, ValueError) as err:
+        raise ValueError(f"{shown(pattern)} is not a regular expression: {err}") from None
+    if can_match_empty(compiled):
+        raise ValueError(
+            f"{shown(pattern)} can match the empty string: a pattern must match at least "
+            "one character"
+        )
     return compiled
+
+
+def _compile_extra(pattern: str) -> re.Pattern[str]:
+    try:
+        return check_pattern(pattern)
+    except ValueError as err:
+        raise ConfigError(f"state.redact: pattern {err}") from None
 
 
 def _on_extra(m: re.Match[str]) -> str:
