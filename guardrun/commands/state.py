@@ -17,6 +17,7 @@ from typing import Any
 
 from guardrun.errors import CommandNotExecutable, CommandNotFound, StateNotFound, UsageError
 from guardrun.state.project import project_root
+from guardrun.state.redact import clip
 from guardrun.state.store import Entry, Store, check_ref
 from guardrun.units import format_bytes, format_duration, parse_duration
 
@@ -167,7 +168,7 @@ def _describe(state: dict[str, Any]) -> str:
         lines.append(f"transcript {transcript.get('path')} ({copied})")
     for m in (conv.get("last_messages") or [])[-3:]:
         text = " ".join(str(m.get("text", "")).split())
-        lines.append(f"  {m.get('role', '?'):>9}: {text[:100]}")
+        lines.append(f"  {m.get('role', '?'):>9}: {clip(text, 100)}")
     if restart.get("resume_argv"):
         lines.append(f"resume     {shlex.join(restart['resume_argv'])}")
     for err in state.get("errors") or []:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 from guardrun import __version__
 from guardrun.platform import TreeSample, physical_memory, process_name
 from guardrun.state.project import project_facts
-from guardrun.state.redact import Redactor
+from guardrun.state.redact import Redactor, clipping_with
 from guardrun.state.store import TAIL_LIMIT, Store
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ def capture(ctx: CaptureContext) -> CaptureResult:
         "memory": _part(errors, "memory", lambda: _memory(ctx), None),
         "process": _process(ctx, now),
     }
-    session, state["conversation"] = _conversation(ctx, state_id, errors)
+    session, state["conversation"] = _conversation(ctx, state_id, errors, redactor)
     resume = None
     if ctx.agent is not None:  # without a session an adapter may still know (generic: rerun)
         agent = ctx.agent
@@ -128,7 +128,7 @@ def capture(ctx: CaptureContext) -> CaptureResult:
 
 
 def _conversation(
-    ctx: CaptureContext, state_id: str, errors: list[str]
+    ctx: CaptureContext, state_id: str, errors: list[str], redactor: Redactor
 ) -> tuple[Session | None, dict[str, Any]]:
     agent = ctx.agent
     conv: dict[str, Any] = {
@@ -160,9 +160,10 @@ def _conversation(
         )
     if agent is not None:
         none: list[dict[str, str]] = []
-        conv["last_messages"] = _part(
-            errors, "messages", lambda: agent.last_messages(session, ctx.messages), none
-        )
+        with clipping_with(redactor):  # messages are cut at 2000 characters: redacted first
+            conv["last_messages"] = _part(
+                errors, "messages", lambda: agent.last_messages(session, ctx.messages), none
+            )
     return session, conv
 
 
