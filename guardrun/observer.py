@@ -76,6 +76,7 @@ class Observer:
         self._title = ""
         self._sink: Callable[[bytes], None] | None = None
         self._prune_due = False
+        self._problems_said = 0
 
     def attach_terminal(self, sink: Callable[[bytes], None]) -> None:
         """Where title and bell bytes go while the child draws (the relay's queue)."""
@@ -159,6 +160,11 @@ class Observer:
             self.store.prune(keep=self.cfg.state.keep, max_age=self.cfg.state.max_age)
         except (GuardrunError, OSError) as err:
             self.ui.detail(f"pruning old states failed: {err}")
+        # What pruning skipped (a directory named like a state): said once, and pruning
+        # goes on at the next state.
+        for problem in self.store.problems[self._problems_said :]:
+            self.ui.warn(problem)
+        self._problems_said = len(self.store.problems)
 
     def started(self, st: RunStatus) -> None:
         self._warned_capture = False
