@@ -73,6 +73,7 @@ class Observer:
         self._notifier: Notifier | None = None
         self.live = LiveFile(state_dir, os.getpid())
         self._warned_capture = False
+        self._live_warned = False
         self._title = ""
         self._sink: Callable[[bytes], None] | None = None
         self._prune_due = False
@@ -210,6 +211,11 @@ class Observer:
             },
             force=force,
         )
+        if self.live.error and not self._live_warned:  # once: the run goes on without it
+            self._live_warned = True
+            self.ui.warn(
+                f"no live file ({self.live.error}): `guardrun status` will not list this run"
+            )
 
     def title(self, st: RunStatus) -> None:
         """Show the figure in the terminal title, written only when its text changes."""

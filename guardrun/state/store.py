@@ -169,8 +169,13 @@ class Store:
         except OSError as err:
             raise StoreError(f"cannot create {self.state_dir.parent}: {err.strerror}") from err
         for d in (self.state_dir, self.projects_dir, self.project_dir, self.states_dir,
-                  self.runs_dir, self.live_dir):  # fmt: skip
+                  self.runs_dir):  # fmt: skip
             ensure_dir(d, follow=d is self.state_dir)  # the root may be a user's own link
+        try:
+            ensure_dir(self.live_dir, follow=False)
+        except StoreError:
+            pass  # a symlink planted there costs the run its live file (guardrun.live says
+            # so and writes nothing through it), not every state it would save
         self._ready = True
 
     def atomic_write(self, directory: Path, name: str, chunks: Iterable[bytes]) -> int:
@@ -473,6 +478,8 @@ class Store:
         """Remove temp files left by a crash: their pid is gone, or they are an hour old."""
         removed: builtins.list[Path] = []
         for d in (self.states_dir, self.runs_dir, self.live_dir):
+            if not stat.S_ISDIR(lstat_mode(d)):
+                continue  # missing, or a symlink: nothing of ours is behind it
             try:
                 names = os.listdir(d)
             except OSError:
