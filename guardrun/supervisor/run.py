@@ -31,7 +31,7 @@ from guardrun.supervisor.settings import RunSettings
 from guardrun.supervisor.signals import Signals, name_of
 from guardrun.supervisor.status import RunStatus
 from guardrun.supervisor.stop import stop_tree
-from guardrun.supervisor.terminal import Terminal, reset_modes
+from guardrun.supervisor.terminal import HANGUP, Terminal, hung_up, reset_modes
 from guardrun.supervisor.tree import TREE_MARKER, Tree
 from guardrun.ui import Reporter
 from guardrun.units import format_bytes
@@ -262,6 +262,8 @@ class Supervisor:
         next_sample = clock()
         while True:
             relay.pump(next_sample)
+            if relay.hangup:  # EIO on the caller's terminal: nobody is there any more
+                return Outcome("stop", HANGUP, signal.SIGHUP)
             if self.signals.pending:
                 outcome = self._on_signals(child)
                 if outcome is not None:
@@ -305,7 +307,8 @@ class Supervisor:
             elif what == "resize":
                 self._resize(child)
             elif what == "stop":
-                outcome = Outcome("stop", f"received {name_of(sig)}", sig)
+                hup = sig == signal.SIGHUP and hung_up(0)  # the terminal went, not a kill -HUP
+                outcome = Outcome("stop", HANGUP if hup else f"received {name_of(sig)}", sig)
             elif what == "restart" and outcome is None:
                 outcome = Outcome("restart", "signal")
             elif what == "capture":
@@ -447,7 +450,8 @@ class Supervisor:
                 self.ui.info(f"not restarting {self.name}: quit during the cooldown")
                 if deferred is not None:
                     self.obs.capture(*deferred)
-                return 130  # the user interrupted the restart (was the old child's 143)
+                # The user interrupted the restart (was the old child's 143), or hung up.
+                return 128 + signal.SIGHUP if hung_up(0) else 130
             self.protection.record_restart()
             self.restarts += 1
             argv = self.obs.restart_argv(deferred[0] if deferred is not None else self.status())
@@ -464,6 +468,8 @@ class Supervisor:
                 self._between_runs(child)
                 code = child.returncode
                 self._event("child_exited", child=child, reason=outcome.reason)
+                if outcome.reason == HANGUP:  # 128+SIGHUP, whatever the child made of it
+                    return True, 128 + signal.SIGHUP
                 return True, code if code is not None else 128 + outcome.signal
             if outcome.kind == "exited":
                 return self._exited(child)
