@@ -527,12 +527,19 @@ class Supervisor:
         return False, self._announce(why)
 
     def _emergency_stop(self, child: Child) -> int:
+        # The tree first: capture takes only what needs the live tree here; the copy of
+        # the transcript (seconds when it is big) is written meanwhile, and waited for.
         state = self.capture("emergency")
         self._stop(child)
         self._between_runs(child)
+        self.obs.wait_captures()
+        error = self.obs.capture_error(state)
         self.ui.error(
             f"stopped {self.name} at emergency memory after restarts were exhausted"
-            + (f"; state saved as {state}" if state else "")
+            + ("" if error else f"; state saved as {state}")
         )
-        self.ui.info("resume the conversation with: guardrun state resume")
+        if error:  # `state resume` would take an older state: never suggest it then
+            self.ui.error(f"the state could not be saved: {error}")
+        else:
+            self.ui.info("resume the conversation with: guardrun state resume")
         return EXIT_EMERGENCY_STOP
