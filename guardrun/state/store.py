@@ -153,6 +153,7 @@ class Store:
         # What listing and pruning skipped or could not remove, one line each (the commands
         # print them as warnings; a run logs them): never a reason to stop.
         self.problems: builtins.list[str] = []
+        self._issued: set[str] = set()  # ids handed out by new_id in this process
 
     def _problem(self, text: str) -> None:
         if text not in self.problems:
@@ -211,8 +212,11 @@ class Store:
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
         while True:
             state_id = f"{stamp}-{reason}-{os.urandom(2).hex()}"
+            if state_id in self._issued:  # begun, maybe not written yet (capture.finish)
+                continue
             if not any(os.path.lexists(self.states_dir / (state_id + s))
                        for s in (STATE_SUFFIX, TRANSCRIPT_SUFFIX)):  # fmt: skip
+                self._issued.add(state_id)
                 return state_id
 
     def write_state(self, state: dict[str, Any]) -> Path:
