@@ -71,7 +71,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERNAL
 
 
+_LONG_MESSAGE = 2000  # a message this long quotes something huge: shorten its long words
+_LONG_WORD = 240
+
+
 def _say(text: str) -> None:
+    if len(text) > _LONG_MESSAGE:  # the last guard: a huge argument is never echoed whole
+        import re
+
+        from guardrun.units import SHOWN
+
+        text = re.sub(
+            rf"\S{{{_LONG_WORD},}}", lambda m: f"{m[0][:SHOWN]}… ({len(m[0])} characters)", text
+        )
     try:
         sys.stderr.write(f"guardrun: {text}\n")
         sys.stderr.flush()

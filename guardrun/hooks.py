@@ -2,9 +2,10 @@
 
 ``HookRunner.run`` only starts threads and returns (measured: ~0.3 ms, where
 the fork+exec it leaves to the thread costs 5-15 ms). One daemon thread per
-hook starts it, reads its output (keeping the first ``OUTPUT_CAP`` bytes and draining the rest so a
-chatty hook never blocks on a full pipe), enforces the timeout, and records one
-event when the hook ends: ``hook_output`` on exit 0, ``hook_failed`` otherwise.
+hook starts it, reads its output (keeping the first ``OUTPUT_CAP`` characters,
+redacted before they are cut, and draining the rest so a chatty hook never
+blocks on a full pipe), enforces the timeout, and records one event when the
+hook ends: ``hook_output`` on exit 0, ``hook_failed`` otherwise.
 
 Each hook is a session leader (``start_new_session``), so at its timeout its
 whole process group gets SIGTERM and, ``KILL_AFTER`` seconds later, SIGKILL.
@@ -25,7 +26,10 @@ from collections.abc import Sequence
 
 from guardrun.events import EventLog
 
-OUTPUT_CAP = 8192
+OUTPUT_CAP = 8192  # characters of a hook's output in its event
+# Bytes read into memory: the cap and the margin redacted with it (``redact.CLIP_MARGIN``),
+# at up to 4 bytes a character.
+_KEEP = 4 * (OUTPUT_CAP + 1024)
 KILL_AFTER = 1.0
 MAX_RUNNING = 16  # a flapping supervisor must not fork-bomb the machine with hooks
 # Orphans found after a hook ends are still named by pids() for this long.
@@ -200,8 +204,8 @@ class HookRunner:
                 if not chunk:
                     break
                 total += len(chunk)
-                if len(kept) < OUTPUT_CAP:
-                    kept += chunk[: OUTPUT_CAP - len(kept)]
+                if len(kept) < _KEEP:
+                    kept += chunk[: _KEEP - len(kept)]
         except OSError:
             pass
         finally:
@@ -235,15 +239,20 @@ class HookRunner:
             pass
 
     def _record(self, hook: _Hook, output: bytes, total: int) -> None:
+        from guardrun.state.redact import clip
+
         code = hook.proc.returncode
+        whole = output.decode("utf-8", "replace")
+        # Redacted before it is cut: a token the cap splits would keep its start otherwise.
+        text = clip(whole, OUTPUT_CAP, self.log.scrub)
         fields: dict[str, object] = {
             "trigger": hook.event,
             "argv": hook.argv,
             "pid": hook.proc.pid,
             "returncode": code,
             "duration_s": round(time.monotonic() - hook.started, 3),
-            "output": output.decode("utf-8", "replace"),
-            "truncated": total > len(output),
+            "output": text,
+            "truncated": total > len(output) or (len(whole) > OUTPUT_CAP and text.endswith("…")),
         }
         if hook.killed_reason:
             self.log.emit("hook_failed", reason=hook.killed_reason, **fields)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 import time
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,10 @@ class LiveFile:
         tmp = self.dir / f".{self.pid}.{os.urandom(4).hex()}.tmp"
         try:
             make_private_dirs(self.dir)
+            refused = _refused(self.dir)
+            if refused:
+                self.error = refused
+                return False
             flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
             fd = os.open(tmp, flags, 0o600)
             try:
@@ -105,6 +110,20 @@ class LiveFile:
 
     def remove(self) -> None:
         _unlink(self.path)
+
+
+def _refused(directory: Path) -> str | None:
+    """Why ``directory`` is not used for live files: a symlink (planted, it would make
+    guardrun write and delete files wherever it points) or not a directory; None if fine."""
+    try:
+        st = os.lstat(directory)
+    except OSError as err:
+        return f"cannot use {directory}: {err.strerror or err}"
+    if stat.S_ISLNK(st.st_mode):
+        return f"refusing symlink in the state store: {directory}"
+    if not stat.S_ISDIR(st.st_mode):
+        return f"not a directory: {directory}"
+    return None
 
 
 def _unlink(path: Path) -> None:
@@ -137,6 +156,11 @@ def list_live(state_dir: Path, problems: list[str] | None = None) -> list[dict[s
     """Live runs, oldest first. Stale files are deleted; corrupt ones skipped and reported
     in ``problems`` (deleted as well when their pid is gone)."""
     directory = live_dir(state_dir)
+    refused = _refused(directory) if os.path.lexists(directory) else None
+    if refused:  # its stale files would be deleted wherever it points
+        if problems is not None:
+            problems.append(refused)
+        return []
     try:
         names = sorted(os.listdir(directory))
     except OSError:

@@ -87,9 +87,13 @@ class Observer:
         self._notifier: Notifier | None = None
         self.live = LiveFile(state_dir, os.getpid())
         self._warned_capture = False
+        self._live_warned = False
         self._title = ""
         self._sink: Callable[[bytes], None] | None = None
         self._prune_due = False
+        self._problems_said = 0
+        self._capture_thread: Any = None  # the last capture's thread (threading.Thread)
+        self._capture_errors: dict[str, str] = {}  # state id -> why it is not saved
 
     def attach_terminal(self, sink: Callable[[bytes], None]) -> None:
         """Where title and bell bytes go while the child draws (the relay's queue)."""
@@ -163,10 +167,20 @@ class Observer:
         argvs: list[str] = getattr(self.cfg.hooks, name)
         if not argvs:
             return
+        runner = self.hooks
+        thread = self._capture_thread
+        if thread is not None and thread.is_alive():
+            # GUARDRUN_STATE_FILE names the state just begun (on_restart's): the hook
+            # starts once it is written, without holding up the run meanwhile.
+            self._in_background(lambda: self._start_hook(runner, name, argvs, st))
+        else:
+            self._start_hook(runner, name, argvs, st)
+
+    def _start_hook(self, runner: HookRunner, name: str, argvs: list[str], st: RunStatus) -> None:
         from guardrun.hooks import hook_env
 
         env = hook_env(self.run_id, st.child_pid, st.memory_bytes, st.level, self.last_state_file)
-        self.hooks.run(name, argvs, env)
+        runner.run(name, argvs, env)
 
     # ------------------------------------------------------------ lifecycle
     def prune(self) -> None:
@@ -178,6 +192,11 @@ class Observer:
             self.store.prune(keep=self.cfg.state.keep, max_age=self.cfg.state.max_age)
         except (GuardrunError, OSError) as err:
             self.ui.detail(f"pruning old states failed: {err}")
+        # What pruning skipped (a directory named like a state): said once, and pruning
+        # goes on at the next state.
+        for problem in self.store.problems[self._problems_said :]:
+            self.ui.warn(problem)
+        self._problems_said = len(self.store.problems)
 
     def started(self, st: RunStatus) -> None:
         self._warned_capture = False
@@ -260,6 +279,11 @@ class Observer:
             },
             force=force,
         )
+        if self.live.error and not self._live_warned:  # once: the run goes on without it
+            self._live_warned = True
+            self.ui.warn(
+                f"no live file ({self.live.error}): `guardrun status` will not list this run"
+            )
 
     def title(self, st: RunStatus) -> None:
         """Show the figure in the terminal title, written only when its text changes."""
@@ -314,7 +338,15 @@ class Observer:
 
     # -------------------------------------------------------------- capture
     def capture(self, st: RunStatus, reason: str) -> str | None:
-        from guardrun.state.capture import CaptureContext, capture
+        """Save a state; returns its id (None when nothing could be begun).
+
+        What needs the live tree is taken now (milliseconds); the rest (the transcript's
+        copy, git, the last messages, the write) runs in a thread of its own, one capture
+        after the other, so the caller goes on at once: the relay keeps relaying and an
+        emergency stops the tree without waiting for a copy. ``wait_captures`` (and
+        ``close``) wait for them; ``capture_error`` says whether one was saved.
+        """
+        from guardrun.state.capture import CaptureContext, begin
 
         if st.child_pid is None or st.child_started_wall is None:
             return None
@@ -345,13 +377,67 @@ class Observer:
         )
         started = time.monotonic()
         try:
-            result = capture(ctx)
-        except (GuardrunError, OSError) as err:
-            self.ui.warn(f"could not save state: {err}")
-            self.event("capture_failed", st, reason=reason, error=str(err))
+            pending = begin(ctx)
+        except (GuardrunError, OSError, ValueError) as err:
+            self._capture_failed(st, reason, None, err)
             return None
-        if result.session is not None and result.session.session_id:
-            self.session = result.session
+        if pending.session is not None and pending.session.session_id:
+            self.session = pending.session  # the restart's resume argv needs it now
+        self._capture_errors[pending.id] = "not saved yet"
+        self._in_background(lambda: self._finish(pending, st, reason, started))
+        return pending.id
+
+    def _in_background(self, job: Callable[[], None]) -> None:
+        """Run ``job`` in a thread after the jobs before it (FIFO: one capture at a time,
+        so a later one can hard-link an earlier one's copy of an unchanged transcript)."""
+        import threading
+
+        before = self._capture_thread
+
+        def run() -> None:
+            if before is not None:
+                before.join()
+            job()
+
+        thread = threading.Thread(target=run, name="guardrun-capture", daemon=True)
+        self._capture_thread = thread
+        thread.start()
+
+    def wait_captures(self) -> None:
+        """Until every capture begun so far is written (or has failed)."""
+        thread = self._capture_thread
+        if thread is not None:
+            thread.join()
+
+    def capture_error(self, state_id: str | None) -> str | None:
+        """Why the state ``state_id`` is not saved (None: it is). After ``wait_captures``."""
+        if state_id is None:
+            return "no state was begun"
+        return self._capture_errors.get(state_id)
+
+    def _capture_failed(
+        self, st: RunStatus, reason: str, state_id: str | None, err: BaseException
+    ) -> None:
+        text = str(err) or type(err).__name__
+        if state_id is not None:
+            self._capture_errors[state_id] = text
+        self.ui.warn(f"could not save state: {text}")
+        self.event("capture_failed", st, reason=reason, error=text)
+
+    def _finish(self, pending: Any, st: RunStatus, reason: str, started: float) -> None:
+        from guardrun.state.capture import finish
+
+        try:
+            result = finish(pending)
+        except (GuardrunError, OSError) as err:
+            self._capture_failed(st, reason, pending.id, err)
+            return
+        except Exception as err:  # a bug: the thread must still say so, and not die mute
+            self._capture_failed(
+                st, reason, pending.id, RuntimeError(f"{type(err).__name__}: {err}")
+            )
+            return
+        self._capture_errors.pop(pending.id, None)
         if reason == "exit":  # one exit state per conversation is enough
             sid = result.session.session_id if result.session else None
             for gone in self.store.supersede(result.id, "exit", sid):
@@ -378,7 +464,6 @@ class Observer:
             self.ui.info(f"state saved: {result.id}")
         for problem in result.errors:
             self.ui.detail(f"capture: {problem}")
-        return result.id
 
     def find_session(self, st: RunStatus) -> Session | None:
         """The live session, when capture has not found it (or is off)."""
@@ -449,6 +534,7 @@ class Observer:
 
     def close(self, st: RunStatus, code: int) -> None:
         """The run is over: on every way out, the title the terminal had comes back."""
+        self.wait_captures()  # a state begun is written before the run ends
         self.event("stopped", st, exit_code=code)
         self.hook("on_exit", st)
         self.prune()

@@ -57,6 +57,12 @@ class Reporter:
         if self.drawing and self._tty:
             self._held.append((style, text))
             return
+        try:
+            self._write(style, text)
+        except (OSError, ValueError):
+            pass  # the terminal hung up (EIO) or stderr is closed: the log file has the line
+
+    def _write(self, style: str, text: str) -> None:
         if self._tty:
             # Plain SGR codes, not rich: importing rich costs ~25 ms, and the first line
             # printed is often "restarting claude", on the path a user waits on.

@@ -30,9 +30,20 @@ _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, 
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|m|h|d|)\s*$")
 
 SIZE_EXAMPLES = "examples: 800MB, 12GiB, 1.5G, 70%"
+SHOWN = 60  # characters of a value a message repeats; the rest is counted, not echoed
 DURATION_EXAMPLES = "examples: 250ms, 2s, 5m, 1h, 7d"
 RATE_EXAMPLES = "examples: 200MB/min, 5MB/s, 1GB/h, off"
 _RATE_PER = {"s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "hour": 3600.0}
+
+
+def shown(value: object, limit: int = SHOWN) -> str:
+    """``repr(value)`` for a message, shortened past ``limit`` characters: a 1 MB bad value
+    in a config file is named by its start and its length, never echoed whole."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    size = len(value) if isinstance(value, (str, bytes)) else len(text)
+    return f"{text[:limit]}… ({size} characters)"
 
 
 class Threshold(NamedTuple):
@@ -56,15 +67,15 @@ class Threshold(NamedTuple):
 def parse_size(text: str | int) -> int:
     """Parse ``800MB``, ``12GiB``, ``1.5G`` or a plain number of bytes."""
     if isinstance(text, bool):
-        raise ValueError(f"{text!r} is not a size ({SIZE_EXAMPLES})")
+        raise ValueError(f"{shown(text)} is not a size ({SIZE_EXAMPLES})")
     if isinstance(text, int):
         if text < 0:
-            raise ValueError(f"{text!r} is not a size ({SIZE_EXAMPLES})")
+            raise ValueError(f"{shown(text)} is not a size ({SIZE_EXAMPLES})")
         return text
     m = _SIZE_RE.match(str(text))
     unit = m.group(2).lower() if m else ""
     if not m or unit not in _SIZE_UNITS:
-        raise ValueError(f"{text!r} is not a size ({SIZE_EXAMPLES})")
+        raise ValueError(f"{shown(text)} is not a size ({SIZE_EXAMPLES})")
     return int(float(m.group(1)) * _SIZE_UNITS[unit])
 
 
@@ -75,30 +86,30 @@ def parse_threshold(text: str | int | float) -> Threshold:
         if m:
             value = float(m.group(1))
             if not 0 < value <= 100:
-                raise ValueError(f"{text!r} is not a percentage between 0 and 100")
+                raise ValueError(f"{shown(text)} is not a percentage between 0 and 100")
             return Threshold(value, True)
     if isinstance(text, float) and not isinstance(text, bool):
         text = int(text)
     try:
         size = parse_size(text)
     except ValueError:
-        raise ValueError(f"{text!r} is not a size or a percentage ({SIZE_EXAMPLES})") from None
+        raise ValueError(f"{shown(text)} is not a size or a percentage ({SIZE_EXAMPLES})") from None
     if size <= 0:
-        raise ValueError(f"{text!r} is not a size or a percentage ({SIZE_EXAMPLES})")
+        raise ValueError(f"{shown(text)} is not a size or a percentage ({SIZE_EXAMPLES})")
     return Threshold(float(size), False)
 
 
 def parse_duration(text: str | int | float) -> float:
     """Parse ``250ms``, ``2s``, ``5m``, ``1h``, ``7d`` or a number of seconds."""
     if isinstance(text, bool):
-        raise ValueError(f"{text!r} is not a duration ({DURATION_EXAMPLES})")
+        raise ValueError(f"{shown(text)} is not a duration ({DURATION_EXAMPLES})")
     if isinstance(text, (int, float)):
         if text < 0:
-            raise ValueError(f"{text!r} is not a duration ({DURATION_EXAMPLES})")
+            raise ValueError(f"{shown(text)} is not a duration ({DURATION_EXAMPLES})")
         return float(text)
     m = _DURATION_RE.match(text)
     if not m:
-        raise ValueError(f"{text!r} is not a duration ({DURATION_EXAMPLES})")
+        raise ValueError(f"{shown(text)} is not a duration ({DURATION_EXAMPLES})")
     return float(m.group(1)) * _DURATION_UNITS[m.group(2)]
 
 

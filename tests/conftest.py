@@ -118,3 +118,57 @@ def claude(tmp_path: Path) -> tuple[Path, Path, dict[str, str]]:
     cwd = tmp_path / "project"
     cwd.mkdir()
     return found, cwd, child_env(prepare_config(tmp_path, cwd))
+
+
+def _mount(*args: str) -> None:
+    import subprocess
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting a filesystem needs root")
+    r = subprocess.run(["mount", *args], capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"mount {' '.join(args)} failed: {r.stderr.strip()}")
+
+
+def _umount(path: Path) -> None:
+    import subprocess
+
+    for _ in range(50):  # a process that just exited may still hold a file open
+        if subprocess.run(["umount", str(path)], capture_output=True).returncode == 0:
+            return
+        time.sleep(0.1)
+    subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+
+@pytest.fixture
+def full_fs(tmp_path: Path) -> Iterator[Path]:
+    """A directory on a 256 KiB tmpfs that a file fills to the last block: every write
+    there fails with ENOSPC, also as root (permission bits do not stop root)."""
+    mount = tmp_path / "full"
+    mount.mkdir()
+    _mount("-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs", str(mount))
+    try:
+        fd = os.open(mount / "filler", os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            while os.write(fd, b"\0" * 4096):
+                pass
+        except OSError:  # ENOSPC: full
+            pass
+        finally:
+            os.close(fd)
+        yield mount
+    finally:
+        _umount(mount)
+
+
+@pytest.fixture
+def read_only_dir(tmp_path: Path) -> Iterator[Path]:
+    """An empty directory bind-mounted read-only: writes fail with EROFS, also as root."""
+    ro = tmp_path / "read-only"
+    ro.mkdir(mode=0o700)
+    _mount("--bind", str(ro), str(ro))
+    try:
+        _mount("-o", "remount,ro,bind", str(ro))
+        yield ro
+    finally:
+        _umount(ro)

@@ -17,6 +17,7 @@ from typing import Any
 
 from guardrun.errors import CommandNotExecutable, CommandNotFound, StateNotFound, UsageError
 from guardrun.state.project import project_root
+from guardrun.state.redact import clip
 from guardrun.state.store import Entry, Store, check_ref
 from guardrun.units import format_bytes, format_duration, parse_duration
 
@@ -62,6 +63,16 @@ def run_state(
     if ref is not None:
         check_ref(ref)  # before anything becomes a path
     store = Store(state_dir, project_root(cwd))
+    try:
+        return _run(store, args, ref, keep, max_age)
+    finally:
+        for problem in store.problems:  # skipped, never fatal: on stderr, after the output
+            print(f"guardrun: warning: {problem}", file=sys.stderr)
+
+
+def _run(
+    store: Store, args: argparse.Namespace, ref: str | None, keep: int, max_age: str | float
+) -> int:
     command = args.state_command
     if command == "list":
         return _list(store, args.all, args.json)
@@ -91,10 +102,16 @@ def _list(store: Store, all_projects: bool, as_json: bool) -> int:
     from rich.table import Table
 
     table = Table(box=None, header_style="bold")
-    for column in ("id", "age", "reason", "agent", "session", "memory", "size"):
-        table.add_column(column, justify="right" if column in ("memory", "size") else "left")
+    # The id is never cut: its last 4 hex are what tell two states of one second apart,
+    # and a cut id cannot be given back to `state show`. The other columns give way,
+    # each on one line, shortened with an ellipsis.
+    table.add_column("id", no_wrap=True, min_width=max(len(e.id) for e in entries))
+    for column in ("age", "reason", "agent", "session"):
+        table.add_column(column, no_wrap=True, overflow="ellipsis")
+    for column in ("memory", "size"):
+        table.add_column(column, justify="right", no_wrap=True, overflow="ellipsis")
     if all_projects:
-        table.add_column("project")
+        table.add_column("project", no_wrap=True, overflow="ellipsis")
     now = time.time()
     for e in entries:
         table.add_row(*_row(e, now), *([e.project] if all_projects else []))
@@ -167,7 +184,7 @@ def _describe(state: dict[str, Any]) -> str:
         lines.append(f"transcript {transcript.get('path')} ({copied})")
     for m in (conv.get("last_messages") or [])[-3:]:
         text = " ".join(str(m.get("text", "")).split())
-        lines.append(f"  {m.get('role', '?'):>9}: {text[:100]}")
+        lines.append(f"  {m.get('role', '?'):>9}: {clip(text, 100)}")
     if restart.get("resume_argv"):
         lines.append(f"resume     {shlex.join(restart['resume_argv'])}")
     for err in state.get("errors") or []:

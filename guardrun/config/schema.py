@@ -177,7 +177,8 @@ KEYS: tuple[Key, ...] = (
        "What is kept of the agent's transcript: all, the end, or nothing.",
        choices=("copy", "tail", "none")),
     _k("state.redact", "regexes", [],
-       "Extra regular expressions whose matches are scrubbed from saved states."),
+       "Extra regular expressions whose matches are scrubbed from saved states (each must "
+       "match at least one character: `x*` or `^` is an error)."),
 
     _k("hooks.on_warning", "argv", [],
        "Command run (no shell) when memory reaches warning."),

@@ -25,6 +25,7 @@ from guardrun.units import (
     parse_rate,
     parse_size,
     parse_threshold,
+    shown,
 )
 
 if TYPE_CHECKING:
@@ -47,8 +48,7 @@ def describe(raw: object) -> str:
         return "a list"
     if isinstance(raw, dict):
         return "a mapping"
-    text = repr(raw)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return shown(raw)
 
 
 def parse_value(key: Key, raw: object, base: Path) -> object:
@@ -114,8 +114,11 @@ def _parse(key: Key, raw: object, base: Path) -> object:
         if kind == "command" and not items:
             raise ValueError("expected a command such as [claude], got an empty list")
         if kind == "regexes":
-            for item in items:
-                _check_regex(item)
+            for i, item in enumerate(items, 1):
+                try:
+                    _check_regex(item)
+                except ValueError as err:
+                    raise ValueError(f"item {i}: {err}") from None
         return items
     if kind == "path":
         return _parse_path(raw, base)
@@ -134,14 +137,14 @@ def _parse_margin(raw: str | int | float) -> Threshold:
         try:
             value = float(text[:-1])
         except ValueError:
-            raise ValueError(f"{raw!r} is not a percentage") from None
+            raise ValueError(f"{shown(raw)} is not a percentage") from None
         if not 0 <= value < 100:
-            raise ValueError(f"{raw!r} is not a percentage from 0 up to 100")
+            raise ValueError(f"{shown(raw)} is not a percentage from 0 up to 100")
         return Threshold(value, True)
     try:
         return Threshold(float(parse_size(raw if isinstance(raw, (int, str)) else text)), False)
     except ValueError:
-        raise ValueError(f"{raw!r} is not a size or a percentage ({SIZE_EXAMPLES})") from None
+        raise ValueError(f"{shown(raw)} is not a size or a percentage ({SIZE_EXAMPLES})") from None
 
 
 def _parse_bool(raw: object) -> bool:
@@ -197,10 +200,11 @@ def _one_line(err: BaseException) -> str:
 
 
 def _check_regex(pattern: str) -> None:
-    try:
-        re.compile(pattern)
-    except (re.error, RecursionError, OverflowError, ValueError) as err:
-        raise ValueError(f"{pattern!r} is not a regular expression: {err}") from None
+    # The redactor's own check, so `config check` and a run reject the same patterns (an
+    # empty-matching one used to pass here and then turn every custom pattern off).
+    from guardrun.state.redact import check_pattern
+
+    check_pattern(pattern)
 
 
 def _parse_path(raw: object, base: Path) -> Path | None:

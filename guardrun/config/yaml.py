@@ -9,6 +9,7 @@ because importing yaml costs a few milliseconds of start-up.
 from __future__ import annotations
 
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -110,6 +111,9 @@ def parse_text(text: str, shown: str) -> list[tuple[str, object, int]]:
     return out
 
 
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_.-]{1,80}\Z")
+
+
 def _items(
     node: MappingNode, prefix: str, shown: str, constructor: SafeConstructor
 ) -> list[tuple[str, Node, Node]]:
@@ -128,7 +132,9 @@ def _items(
         name = str(knode.value)
         dotted = prefix + name
         if dotted not in BY_PATH and (prefix or name not in TOP_LEVEL):
-            raise ConfigError(f"{shown}:{_line(knode)}: {dotted}: unknown key{suggest(dotted)}")
+            # A key is a stranger's text too: quoted and shortened unless a plain name.
+            what = dotted if _PLAIN_KEY.match(dotted) else describe(dotted)
+            raise ConfigError(f"{shown}:{_line(knode)}: {what}: unknown key{suggest(dotted)}")
         if name in seen:
             raise ConfigError(f"{shown}:{_line(knode)}: {dotted}: repeated key")
         seen.add(name)

@@ -1,12 +1,17 @@
 """Build a schema-1 state (docs/state-format.md) from what the supervisor knows.
 
-Capture runs before a restart, so it must be quick whatever the size of the
-transcript: it stats the transcript and leaves reading it to the agent adapter
-(which seeks from the end for the last messages); only ``transcript: copy`` or
-``tail`` reads it, to copy it. Each part (git, agent, transcript) is tried on its
-own: a failure is recorded in ``errors`` and the rest is still saved. Only a
-store that cannot be written raises (StoreError). Every string of the state goes
-through the Redactor; the transcript copy is kept byte for byte (see the docs).
+A capture has two halves. ``begin`` takes what needs the live tree (which session
+is the run's, the memory, the top processes): milliseconds, so that an emergency
+stops the tree at once after it. ``finish`` takes what files still hold after
+the tree is gone, and writes the state: it stats the transcript and leaves
+reading it to the agent adapter (which seeks from the end for the last
+messages); only ``transcript: copy`` or ``tail`` reads it, to copy it (about
+200 MB/s: seconds for a big transcript, which is why the observer runs
+``finish`` in a thread of its own, never in the relay's loop). Each part (git,
+agent, transcript) is tried on its own: a failure is recorded in ``errors`` and
+the rest is still saved. Only a store that cannot be written raises (StoreError).
+Every string of the state goes through the Redactor; the transcript copy is kept
+byte for byte (see the docs).
 """
 
 from __future__ import annotations
@@ -22,8 +27,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 from guardrun import __version__
 from guardrun.platform import TreeSample, physical_memory, process_name
 from guardrun.state.project import project_facts
-from guardrun.state.redact import Redactor
-from guardrun.state.store import TAIL_LIMIT, Store
+from guardrun.state.redact import Redactor, clipping_with
+from guardrun.state.store import STATE_SUFFIX, TAIL_LIMIT, Store
 
 if TYPE_CHECKING:
     from guardrun.state.agents import Agent, Session
@@ -84,8 +89,31 @@ class CaptureResult(NamedTuple):
     errors: list[str]
 
 
+class Pending(NamedTuple):
+    """What ``begin`` gathered while the tree was there; ``finish`` completes it."""
+
+    ctx: CaptureContext
+    id: str
+    path: Path  # where the state will be, once ``finish`` has written it
+    state: dict[str, Any]
+    session: Session | None
+    errors: list[str]
+    redactor: Redactor
+    git: _Background
+
+
 def capture(ctx: CaptureContext) -> CaptureResult:
     """Save a state for ``ctx``; StoreError only when the store cannot be written."""
+    return finish(begin(ctx))
+
+
+def begin(ctx: CaptureContext) -> Pending:
+    """The part of a capture that needs the live tree, and only that: the id, which
+    session is the run's (the agent's files name the live pid: Claude's sessions file is
+    gone after its exit, Codex's rollout is known by the fd its process holds), the
+    memory and its top processes, the command. A few milliseconds, whatever the size of
+    the transcript: the tree can be stopped right after (``finish`` reads only files
+    that stay on disk)."""
     now = time.time()
     state_id = ctx.store.new_id(ctx.reason, now)
     errors: list[str] = []
@@ -103,7 +131,7 @@ def capture(ctx: CaptureContext) -> CaptureResult:
         "memory": _part(errors, "memory", lambda: _memory(ctx), None),
         "process": _process(ctx, now),
     }
-    session, state["conversation"] = _conversation(ctx, state_id, errors)
+    session = _session(ctx, errors)
     resume = None
     if ctx.agent is not None:  # without a session an adapter may still know (generic: rerun)
         agent = ctx.agent
@@ -113,7 +141,16 @@ def capture(ctx: CaptureContext) -> CaptureResult:
         "resume_argv": resume,
         "breaker": dict(ctx.breaker) if ctx.breaker is not None else None,
     }
-    project = git.result(errors, "git")
+    path = ctx.store.states_dir / (state_id + STATE_SUFFIX)
+    return Pending(ctx, state_id, path, state, session, errors, redactor, git)
+
+
+def finish(p: Pending) -> CaptureResult:
+    """The rest, from files only: the transcript's copy (seconds for hundreds of MB), the
+    last messages, git's facts; then the state is redacted and written, the copy first."""
+    ctx, state, errors, redactor = p.ctx, p.state, p.errors, p.redactor
+    state["conversation"] = _conversation(ctx, p.id, errors, redactor, p.session)
+    project = p.git.result(errors, "git")
     git_error = project.pop("git_error", None) if project else None
     if git_error:
         errors.append(str(git_error))
@@ -123,24 +160,13 @@ def capture(ctx: CaptureContext) -> CaptureResult:
     if not isinstance(clean, dict):  # never write unredacted: keep only what cannot leak
         clean = {k: state[k] for k in ("schema", "created_at", "reason")}
         clean["errors"] = [e.split(":")[0] + ": failed" for e in errors]
-    clean["id"] = state_id  # generated here from digits, a reason word and hex
+    clean["id"] = p.id  # generated here from digits, a reason word and hex
     path = ctx.store.write_state(clean)
-    return CaptureResult(state_id, path, clean, session, errors)
+    return CaptureResult(p.id, path, clean, p.session, errors)
 
 
-def _conversation(
-    ctx: CaptureContext, state_id: str, errors: list[str]
-) -> tuple[Session | None, dict[str, Any]]:
-    agent = ctx.agent
-    conv: dict[str, Any] = {
-        "agent": getattr(agent, "name", None),
-        "session_id": None,
-        "session_source": None,
-        "session_note": None,
-        "transcript": None,
-        "last_messages": [],
-    }
-    session = ctx.session
+def _session(ctx: CaptureContext, errors: list[str]) -> Session | None:
+    agent, session = ctx.agent, ctx.session
     if session is None and agent is not None:
         pids = ctx.sample.pids if ctx.sample else [p for p in (ctx.pid,) if p]
         session = _part(
@@ -151,8 +177,27 @@ def _conversation(
             ),
             None,
         )
+    return session
+
+
+def _conversation(
+    ctx: CaptureContext,
+    state_id: str,
+    errors: list[str],
+    redactor: Redactor,
+    session: Session | None,
+) -> dict[str, Any]:
+    agent = ctx.agent
+    conv: dict[str, Any] = {
+        "agent": getattr(agent, "name", None),
+        "session_id": None,
+        "session_source": None,
+        "session_note": None,
+        "transcript": None,
+        "last_messages": [],
+    }
     if session is None:
-        return None, conv
+        return conv
     conv["session_id"], conv["session_source"] = session.session_id, session.source
     conv["session_note"] = session.note or None  # why it is the run's, or why none is taken
     if session.transcript is not None:
@@ -161,10 +206,11 @@ def _conversation(
         )
     if agent is not None:
         none: list[dict[str, str]] = []
-        conv["last_messages"] = _part(
-            errors, "messages", lambda: agent.last_messages(session, ctx.messages), none
-        )
-    return session, conv
+        with clipping_with(redactor):  # messages are cut at 2000 characters: redacted first
+            conv["last_messages"] = _part(
+                errors, "messages", lambda: agent.last_messages(session, ctx.messages), none
+            )
+    return conv
 
 
 def _transcript(ctx: CaptureContext, state_id: str, session: Session) -> dict[str, Any]:

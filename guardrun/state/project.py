@@ -87,12 +87,19 @@ def project_facts(cwd: Path, timeout: float = 2.0) -> dict[str, Any]:
         return facts
     facts["root"] = top.decode(errors="surrogateescape").strip()
     if st_code != 0:
-        facts["git_error"] = f"git status: {st_err.decode(errors='replace').strip()[:200]}"
+        facts["git_error"] = f"git status: {_clip(st_err.decode(errors='replace').strip())}"
         return facts
     git = parse_status(status)
     git["remote"] = _pick_remote(remotes.decode(errors="surrogateescape"), git.pop("upstream"))
     facts["git"] = git
     return facts
+
+
+def _clip(text: str) -> str:
+    """git's message in 200 characters, redacted first (a remote's URL may hold a password)."""
+    from guardrun.state.redact import clip
+
+    return clip(text, 200)
 
 
 def parse_status(raw: bytes) -> dict[str, Any]:

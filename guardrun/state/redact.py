@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar, Token
+from typing import Any
 
 from guardrun.errors import ConfigError
 
@@ -294,16 +296,53 @@ _BUILTIN: tuple[tuple[tuple[str, ...], _Lazy, _Replace], ...] = (
 _MAX_ROUNDS = 4
 
 
-def _compile_extra(pattern: str) -> re.Pattern[str]:
+def can_match_empty(compiled: re.Pattern[str]) -> bool:
+    """Whether the pattern can match the empty string anywhere in some text: ``x*``,
+    ``a|``, ``^``, ``\\b``, ``(?=x)``. An empty match hides nothing, and such a
+    pattern was accepted and then turned every custom pattern off; ``fullmatch("")``
+    alone misses ``\\b`` and lookarounds.
+
+    The least width ``re``'s own parser computes for the pattern is exact for this; a
+    Python without that parser falls back to ``fullmatch("")``.
+    """
+    import importlib
+
+    try:
+        parser: Any = importlib.import_module("re._parser")  # 3.11+; sre_parse warns there
+    except ImportError:  # pragma: no cover - Python 3.10
+        parser = importlib.import_module("sre_parse")
+    try:
+        least = parser.parse(compiled.pattern, compiled.flags).getwidth()[0]
+    except Exception:  # pragma: no cover - a parser that changed shape
+        return compiled.fullmatch("") is not None
+    return bool(least == 0)
+
+
+def check_pattern(pattern: str) -> re.Pattern[str]:
+    """An extra pattern compiled; ValueError (naming the pattern, shortened) when it is
+    not a regular expression or can match the empty string."""
+    from guardrun.units import shown
+
     try:
         compiled = re.compile(pattern)
-    except re.error as err:
-        raise ConfigError(
-            f"state.redact: pattern {pattern!r} is not a valid regular expression: {err}"
-        ) from err
-    if compiled.fullmatch(""):
-        raise ConfigError(f"state.redact: pattern {pattern!r} matches the empty string")
+    except RecursionError:  # the message differs from one Python to the next
+        why = "nested too deeply"
+        raise ValueError(f"{shown(pattern)} is not a regular expression: {why}") from None
+    except (re.error, OverflowError, ValueError) as err:
+        raise ValueError(f"{shown(pattern)} is not a regular expression: {err}") from None
+    if can_match_empty(compiled):
+        raise ValueError(
+            f"{shown(pattern)} can match the empty string: a pattern must match at least "
+            "one character"
+        )
     return compiled
+
+
+def _compile_extra(pattern: str) -> re.Pattern[str]:
+    try:
+        return check_pattern(pattern)
+    except ValueError as err:
+        raise ConfigError(f"state.redact: pattern {err}") from None
 
 
 def _on_extra(m: re.Match[str]) -> str:
@@ -363,6 +402,54 @@ class Redactor:
 
 
 DEFAULT = Redactor()
+
+# Text past a cap that is redacted with the part kept: a secret that starts before the cut
+# is then seen whole, or by far more characters than any rule needs to know it (a prefix
+# and 20 to 60 characters), and is a marker before anything is cut.
+CLIP_MARGIN = 1024
+# The redactor ``clip`` uses where its caller passes none: capture sets the run's own
+# (built-in rules plus state.redact) around the adapters' reading of the last messages.
+_IN_USE: ContextVar[Callable[[str], str] | None] = ContextVar("guardrun_clip", default=None)
+
+
+class clipping_with:  # noqa: N801 - used as a context manager, like contextlib's
+    """``with clipping_with(redactor):`` every ``clip`` inside redacts with ``redactor``."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        self._scrub = redactor.redact
+        self._token: Token[Callable[[str], str] | None] | None = None
+
+    def __enter__(self) -> None:
+        self._token = _IN_USE.set(self._scrub)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._token is not None:
+            _IN_USE.reset(self._token)
+
+
+def clip(text: str, limit: int, scrub: Callable[[str], str] | None = None) -> str:
+    """``text`` in at most ``limit`` characters, redacted before it is cut.
+
+    Cut first, a token would keep the part before the cut ("sk-ant-api03-" is too short
+    for any rule) and the redaction that follows would leave it there. So the kept part
+    and ``CLIP_MARGIN`` more are redacted (``scrub``, else the redactor of the enclosing
+    ``clipping_with``, else the built-in rules), then
+    cut, never inside a marker. The result ends with "…" when anything was cut; text
+    within the limit is returned as it is (the caller redacts it with the rest).
+    """
+    if len(text) <= limit:
+        return text
+    end = limit + CLIP_MARGIN
+    window = (scrub or _IN_USE.get() or DEFAULT.redact)(text[:end])
+    if len(window) <= limit and len(text) <= end:
+        return window  # the markers made it short enough
+    cut = window[: max(0, limit - 1)]  # room for the "…"
+    opened = cut.rfind("[")
+    rest = cut[opened:]
+    if opened >= 0 and "]" not in rest and (rest.startswith(_MARKER_PREFIX) or
+                                           _MARKER_PREFIX.startswith(rest)):  # fmt: skip
+        cut = cut[:opened]  # "[REDACTED:anthr…" or "[RED…" says less than nothing
+    return cut + "…"
 
 
 def redact(text: str) -> str:

@@ -150,6 +150,14 @@ class Store:
         self.live_dir = self.state_dir / "live"
         self._ready = False
         self._copies: dict[str, dict[str, Any]] = {}  # source path -> its last copy's metadata
+        # What listing and pruning skipped or could not remove, one line each (the commands
+        # print them as warnings; a run logs them): never a reason to stop.
+        self.problems: builtins.list[str] = []
+        self._issued: set[str] = set()  # ids handed out by new_id in this process
+
+    def _problem(self, text: str) -> None:
+        if text not in self.problems:
+            self.problems.append(text)
 
     # -- directories and the write protocol ---------------------------------------------
 
@@ -162,8 +170,13 @@ class Store:
         except OSError as err:
             raise StoreError(f"cannot create {self.state_dir.parent}: {err.strerror}") from err
         for d in (self.state_dir, self.projects_dir, self.project_dir, self.states_dir,
-                  self.runs_dir, self.live_dir):  # fmt: skip
+                  self.runs_dir):  # fmt: skip
             ensure_dir(d, follow=d is self.state_dir)  # the root may be a user's own link
+        try:
+            ensure_dir(self.live_dir, follow=False)
+        except StoreError:
+            pass  # a symlink planted there costs the run its live file (guardrun.live says
+            # so and writes nothing through it), not every state it would save
         self._ready = True
 
     def atomic_write(self, directory: Path, name: str, chunks: Iterable[bytes]) -> int:
@@ -199,8 +212,11 @@ class Store:
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
         while True:
             state_id = f"{stamp}-{reason}-{os.urandom(2).hex()}"
+            if state_id in self._issued:  # begun, maybe not written yet (capture.finish)
+                continue
             if not any(os.path.lexists(self.states_dir / (state_id + s))
                        for s in (STATE_SUFFIX, TRANSCRIPT_SUFFIX)):  # fmt: skip
+                self._issued.add(state_id)
                 return state_id
 
     def write_state(self, state: dict[str, Any]) -> Path:
@@ -304,12 +320,22 @@ class Store:
                     st = os.lstat(states / name)
                 except OSError:
                     continue
-                e = Entry(
-                    states / name,
-                    project,
-                    st.st_size + file_size(states / (sid + TRANSCRIPT_SUFFIX)),
-                    st.st_mtime_ns,
-                )
+                if stat.S_ISDIR(st.st_mode):
+                    # A directory named like a state: not one, and not for guardrun to
+                    # remove; left where it is, and said once. (A FIFO or a socket is
+                    # listed as corrupt, as a file that cannot be read, and may be pruned.)
+                    self._problem(f"skipping {states / name}: a directory, not a state file")
+                    continue
+                try:
+                    e = Entry(
+                        states / name,
+                        project,
+                        st.st_size + file_size(states / (sid + TRANSCRIPT_SUFFIX)),
+                        st.st_mtime_ns,
+                    )
+                except ValueError:  # 20250101T250000Z: the digits of no time
+                    self._problem(f"skipping {states / name}: its name holds no valid time")
+                    continue
                 if is_link:
                     e.corrupt = "symlink in the store (refused)"
                 entries.append(e)
@@ -379,18 +405,39 @@ class Store:
         for i, e in enumerate(entries):
             expired = i >= keep or (max_age is not None and now - e.created > max_age)
             if expired and e.path not in protected:
-                doomed.append(e.path)
-                tr = e.path.with_name(e.id + TRANSCRIPT_SUFFIX)
-                if os.path.lexists(tr):
-                    doomed.append(tr)
+                doomed += self._with_copy(e)
         alive = {e.id for e in entries} - {p.name[: -len(STATE_SUFFIX)] for p in doomed}
-        doomed += self._orphan_copies(alive, now)
-        if not dry_run:
-            for p in doomed:  # a state goes before its transcript copy
-                unlink_quietly(p)
-            if doomed:
-                fsync_dir(self.states_dir)
-        return doomed
+        doomed += [p for p in self._orphan_copies(alive, now) if p not in doomed]
+        return doomed if dry_run else self._remove(doomed)
+
+    def _with_copy(self, e: Entry) -> builtins.list[Path]:
+        """A state's file and, when there is one, its transcript copy (in that order)."""
+        tr = e.path.with_name(e.id + TRANSCRIPT_SUFFIX)
+        mode = lstat_mode(tr)
+        return [e.path, tr] if mode and not stat.S_ISDIR(mode) else [e.path]
+
+    def _remove(self, doomed: builtins.list[Path]) -> builtins.list[Path]:
+        """Unlink ``doomed`` in order; the paths removed. A file that cannot be removed is
+        a problem, not an error (the rest still goes), and a state that stays keeps its
+        transcript copy: a state that exists is complete."""
+        removed: builtins.list[Path] = []
+        kept: set[str] = set()
+        for p in doomed:
+            sid = p.name.split(".", 1)[0]
+            if p.name.endswith(TRANSCRIPT_SUFFIX) and sid in kept:
+                continue
+            try:
+                os.unlink(p)
+            except FileNotFoundError:
+                continue  # a concurrent prune was first
+            except OSError as err:
+                self._problem(f"cannot remove {p}: {err.strerror or err}")
+                kept.add(sid)
+                continue
+            removed.append(p)
+        if removed:
+            fsync_dir(self.states_dir)
+        return removed
 
     def supersede(self, keep_id: str, reason: str, session_id: str | None) -> builtins.list[Path]:
         """Remove the other states of ``reason`` for ``session_id`` (and their copies), so
@@ -404,15 +451,8 @@ class Store:
             if e.id == keep_id or e.corrupt or m is None or m.group(2) != reason:
                 continue
             if e.summary.get("session_id") == session_id:
-                doomed.append(e.path)
-                tr = e.path.with_name(e.id + TRANSCRIPT_SUFFIX)
-                if os.path.lexists(tr):
-                    doomed.append(tr)
-        for p in doomed:
-            unlink_quietly(p)
-        if doomed:
-            fsync_dir(self.states_dir)
-        return [p for p in doomed if p.name.endswith(STATE_SUFFIX)]
+                doomed += self._with_copy(e)
+        return [p for p in self._remove(doomed) if p.name.endswith(STATE_SUFFIX)]
 
     def _orphan_copies(self, alive: set[str], now: float) -> builtins.list[Path]:
         try:
@@ -422,15 +462,28 @@ class Store:
         out: builtins.list[Path] = []
         for n in names:
             sid = n[: -len(TRANSCRIPT_SUFFIX)]
-            if n.endswith(TRANSCRIPT_SUFFIX) and ID_RE.match(sid) and sid not in alive:
-                if now - id_time(sid) > 3600:  # a capture may be between copy and state
-                    out.append(self.states_dir / n)
+            if not n.endswith(TRANSCRIPT_SUFFIX) or not ID_RE.match(sid) or sid in alive:
+                continue
+            path = self.states_dir / n
+            mode = lstat_mode(path)
+            if stat.S_ISDIR(mode):
+                self._problem(f"skipping {path}: a directory, not a transcript copy")
+                continue
+            try:
+                made = id_time(sid)
+            except ValueError:
+                self._problem(f"skipping {path}: its name holds no valid time")
+                continue
+            if now - made > 3600:  # a capture may be between copy and state
+                out.append(path)
         return out
 
     def clean_temp(self) -> builtins.list[Path]:
         """Remove temp files left by a crash: their pid is gone, or they are an hour old."""
         removed: builtins.list[Path] = []
         for d in (self.states_dir, self.runs_dir, self.live_dir):
+            if not stat.S_ISDIR(lstat_mode(d)):
+                continue  # missing, or a symlink: nothing of ours is behind it
             try:
                 names = os.listdir(d)
             except OSError:
@@ -438,6 +491,12 @@ class Store:
             for n in names:
                 m = _TMP_RE.match(n)
                 if m and (not pid_alive(int(m.group(1))) or age(d / n) > _TMP_MAX_AGE):
-                    unlink_quietly(d / n)
+                    if stat.S_ISDIR(lstat_mode(d / n)):
+                        continue  # not ours: a temp file is a file
+                    try:
+                        unlink_quietly(d / n)
+                    except OSError as err:
+                        self._problem(f"cannot remove {d / n}: {err.strerror or err}")
+                        continue
                     removed.append(d / n)
         return removed

@@ -29,8 +29,10 @@ GROUP = "_group"  # extractor's key: adjacent parts of one message (same role an
 
 
 def cap(text: str, limit: int = MAX_TEXT) -> str:
-    text = text.strip()
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """A message's text in ``limit`` characters, redacted before it is cut (``clip``)."""
+    from guardrun.state.redact import clip  # where used: the adapters load at start-up
+
+    return clip(text.strip(), limit)
 
 
 def reversed_lines(
@@ -167,8 +169,9 @@ def one_line(value: object, limit: int = SUMMARY) -> str:
             text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
         except (TypeError, ValueError):
             text = repr(value)
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    from guardrun.state.redact import clip
+
+    return clip(" ".join(text.split()), limit)
 
 
 def block_text(block: object) -> str:

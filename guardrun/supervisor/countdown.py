@@ -64,7 +64,10 @@ def countdown(
                 except OSError:
                     pass
             if 0 in ready:
-                key = os.read(0, 64)
+                try:
+                    key = os.read(0, 64)
+                except OSError:  # EIO: the terminal hung up; quit (the caller says 129)
+                    key = b""
                 if not key or key[:1] in (b"q", b"Q", b"\x03"):
                     return False
                 if key[:1] in (b"\r", b"\n"):
@@ -78,6 +81,9 @@ def countdown(
                 live.update(line(left), refresh=True)
     finally:
         if live is not None:
-            live.stop()
+            try:
+                live.stop()
+            except OSError:
+                pass  # the terminal hung up
         if keys and term is not None:
             term.restore()

@@ -37,6 +37,9 @@ class Relay:
         self.last_in = self.last_out = now
         self.tail = b""  # the last chunk of the child's output (OOM messages are read there)
         self.child_title: str | None = None  # the agent's own latest title
+        # The caller's terminal is gone (EIO writing to it or reading keys from it): the
+        # child's output has nowhere to go; the loop stops the child (exit 129).
+        self.hangup = False
         self._out = bytearray()  # guardrun's queued terminal bytes
         self._to_child = b""
         self._poller = select.poll()
@@ -93,9 +96,14 @@ class Relay:
                             self.master = master = None
                             woke = True
                             continue
-                        n = write(out, data)
-                        if n != len(data):
-                            write_all(out, data[n:])
+                        try:
+                            n = write(out, data)
+                            if n != len(data):
+                                write_all(out, data[n:])
+                        except BlockingIOError:  # EAGAIN: nothing was written
+                            write_all(out, data)
+                        except OSError:  # EIO: the caller's terminal hung up
+                            self.hangup = woke = True
                         last_out = clock()
                         tail = data
                         if b"\x1b]" in data:
@@ -105,9 +113,10 @@ class Relay:
                             data = read(fd, CHUNK)
                         except OSError:
                             data = b""
-                        if not data:
-                            self._poller.unregister(fd)
+                        if not data:  # a terminal in raw mode reads 0 or EIO only when
+                            self._poller.unregister(fd)  # it has hung up
                             self.keys = keys = -1
+                            self.hangup = woke = True
                             continue
                         self.last_in = clock()
                         self._to_child += data
@@ -179,7 +188,11 @@ class Relay:
                 break
             if not data:
                 break
-            write_all(self.out_fd, data)
+            if not self.hangup:
+                try:
+                    write_all(self.out_fd, data)
+                except OSError:  # the terminal hung up: the child's output is read, dropped
+                    self.hangup = True
             tail = (tail + data)[-4096:]
         return tail
 

@@ -31,7 +31,7 @@ from guardrun.supervisor.settings import RunSettings
 from guardrun.supervisor.signals import Signals, name_of
 from guardrun.supervisor.status import RunStatus
 from guardrun.supervisor.stop import stop_tree
-from guardrun.supervisor.terminal import Terminal, reset_modes
+from guardrun.supervisor.terminal import HANGUP, Terminal, hung_up, reset_modes
 from guardrun.supervisor.tree import TREE_MARKER, Tree
 from guardrun.supervisor.turns import BUDGET, SYSTEM, Shared, Turns
 from guardrun.ui import Reporter
@@ -298,6 +298,8 @@ class Supervisor:
         growing = False  # the growth rate is over max_growth (acting as critical)
         while True:
             relay.pump(next_sample)
+            if relay.hangup:  # EIO on the caller's terminal: nobody is there any more
+                return Outcome("stop", HANGUP, signal.SIGHUP)
             if self.signals.pending:
                 outcome = self._on_signals(child)
                 if outcome is not None:
@@ -358,7 +360,8 @@ class Supervisor:
             elif what == "resize":
                 self._resize(child)
             elif what == "stop":
-                outcome = Outcome("stop", f"received {name_of(sig)}", sig)
+                hup = sig == signal.SIGHUP and hung_up(0)  # the terminal went, not a kill -HUP
+                outcome = Outcome("stop", HANGUP if hup else f"received {name_of(sig)}", sig)
             elif what == "restart" and outcome is None:
                 outcome = Outcome("restart", "signal")
             elif what == "capture":
@@ -518,7 +521,8 @@ class Supervisor:
                 self.ui.info(f"not restarting {self.name}: quit during the cooldown")
                 if deferred is not None:
                     self.obs.capture(*deferred)
-                return 130  # the user interrupted the restart (was the old child's 143)
+                # The user interrupted the restart (was the old child's 143), or hung up.
+                return 128 + signal.SIGHUP if hung_up(0) else 130
             self.protection.record_restart()
             self.restarts += 1
             argv = self.obs.restart_argv(deferred[0] if deferred is not None else self.status())
@@ -535,6 +539,8 @@ class Supervisor:
                 self._between_runs(child)
                 code = child.returncode
                 self._event("child_exited", child=child, reason=outcome.reason)
+                if outcome.reason == HANGUP:  # 128+SIGHUP, whatever the child made of it
+                    return True, 128 + signal.SIGHUP
                 return True, code if code is not None else 128 + outcome.signal
             if outcome.kind == "exited":
                 return self._exited(child)
@@ -604,12 +610,19 @@ class Supervisor:
         self.obs.update_live(self.status(), force=True)
 
     def _emergency_stop(self, child: Child) -> int:
+        # The tree first: capture takes only what needs the live tree here; the copy of
+        # the transcript (seconds when it is big) is written meanwhile, and waited for.
         state = self.capture("emergency")
         self._stop(child)
         self._between_runs(child)
+        self.obs.wait_captures()
+        error = self.obs.capture_error(state)
         self.ui.error(
             f"stopped {self.name} at emergency memory after restarts were exhausted"
-            + (f"; state saved as {state}" if state else "")
+            + ("" if error else f"; state saved as {state}")
         )
-        self.ui.info("resume the conversation with: guardrun state resume")
+        if error:  # `state resume` would take an older state: never suggest it then
+            self.ui.error(f"the state could not be saved: {error}")
+        else:
+            self.ui.info("resume the conversation with: guardrun state resume")
         return EXIT_EMERGENCY_STOP

@@ -10,6 +10,7 @@ the common ones before guardrun prints between runs.
 from __future__ import annotations
 
 import atexit
+import errno
 import os
 import termios
 import tty
@@ -52,6 +53,22 @@ class Terminal:
     def close(self) -> None:
         self.restore()
         atexit.unregister(self.restore)
+
+
+HANGUP = "the terminal hung up"  # the reason of the stop that follows (exit 129)
+
+
+def hung_up(fd: int) -> bool:
+    """Whether the terminal on ``fd`` has hung up: its other side (the terminal window,
+    ssh, the PTY master) is gone, and the kernel answers EIO to every request. False for
+    a terminal that is there and for what is not a terminal (ENOTTY)."""
+    try:
+        termios.tcgetattr(fd)
+    except termios.error as err:
+        return bool(err.args and err.args[0] == errno.EIO)
+    except (OSError, ValueError):
+        return False
+    return False
 
 
 def reset_modes(fd: int) -> None:

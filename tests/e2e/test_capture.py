@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -294,3 +295,43 @@ def test_an_uncertain_session_is_saved_as_none_with_its_note(tmp_path: Path) -> 
     assert (conv["session_id"], conv["session_source"]) == (None, "uncertain")
     assert conv["session_note"] == note and conv["transcript"] is None
     assert result.state["restart"]["resume_argv"] is None
+
+
+def _append_message(transcript: Path, cwd: Path, role: str, content: object) -> None:
+    line = {"type": role, "uuid": "9d1c4b8e-0e51-4a8e-9d5b-3b8f2c1a7e60",
+            "parentUuid": None, "sessionId": SESSION, "cwd": str(cwd),
+            "timestamp": "2099-01-01T00:00:00.000Z",
+            "message": {"role": role, "content": content}}  # fmt: skip
+    with open(transcript, "a") as f:
+        f.write(json.dumps(line) + "\n")
+
+
+@pytest.mark.parametrize("start", [1986, 1990, 1998, 2010])
+def test_a_token_cut_by_the_message_cap_keeps_no_prefix(
+    tmp_path: Path, repo: Path, claude_home: Path, start: int
+) -> None:
+    """Messages are kept to 2000 characters. Cut before redaction, a token starting at
+    character 1986 kept "sk-ant-api03-" (13 characters, too short for any rule); a custom
+    pattern's match split by the cut kept its start; a tool call's 160-character summary
+    cut the same way. Redacted first, none of them keeps anything."""
+    transcript = claude_home / "projects" / encode_cwd(repo) / FIXTURE.name
+    text = "x" * (start - 1) + " " + ANTHROPIC + " and ACME-" + "123456 " + "y" * 3000
+    _append_message(transcript, repo, "user", [{"type": "text", "text": text}])
+    custom = "z" * (start - 5) + " " + "ACME-123456 " + "w" * 3000
+    _append_message(transcript, repo, "user", custom)
+    tool = {"command": "a" * 111 + " -H 'Authorization: Bearer " + GH + "'"}
+    _append_message(transcript, repo, "assistant", [{"type": "tool_use", "name": "Bash",
+                                                     "input": tool}])  # fmt: skip
+    store = Store(tmp_path / "state", repo)
+    ctx = context(store, repo, claude_home, os.getpid(), None, ["claude", "--resume", SESSION],
+                  transcript_mode="none", redact_patterns=[r"ACME-\d{6}"])  # fmt: skip
+    result = capture(ctx)
+    messages = result.state["conversation"]["last_messages"]
+    assert len(messages) >= 3
+    texts = [m["text"] for m in messages[-3:]]
+    assert all(len(t) <= 2000 for t in texts)
+    flat = json.dumps(read_state(result.path))
+    for fragment in ("sk-ant", "api03", "ACME-1", "ghp_", GH[:8]):
+        assert fragment not in flat, fragment
+    assert texts[0].startswith("x" * 1000) and texts[0].endswith("…")
+    assert texts[1].startswith("z" * 1000) and texts[1].endswith("…")

@@ -148,6 +148,33 @@ def test_output_capped_and_drained(log: EventLog) -> None:
     assert len(ev["output"]) == OUTPUT_CAP and ev["truncated"] is True
 
 
+@pytest.mark.parametrize("back", [13, 9, 4])
+def test_a_token_cut_by_the_output_cap_keeps_no_prefix(tmp_path: Path, back: int) -> None:
+    """A hook's output is kept to OUTPUT_CAP characters; a token that the cap split kept
+    its first ``back`` characters ("sk-ant-api03-"), which no rule knows. The event log
+    scrubs its lines as the run's observer does (the redactor with a custom pattern)."""
+    from guardrun.state.redact import Redactor
+
+    scrub = Redactor([r"ACME-\d{6}"]).redact
+    log = EventLog(tmp_path / "runs" / "r.jsonl", "20250101T000000Z-abcdef", scrub=scrub)
+    token = "sk-ant-api03-" + "Q7xk2LmN9pR4sT8vW1yZ3bC6dF0gH5jK" * 2
+    filler = OUTPUT_CAP - 1 - back - 1  # the secret starts ``back`` characters before the cut
+    runner = HookRunner(log)
+    for secret in (token, "ACME-123456"):
+        code = f"print('x' * {filler} + ' ' + {secret!r} + ' the rest' * 1000)"
+        runner.run("on_warning", [PY, "-c", code], {})
+    assert log.path is not None
+    events = wait_events(log.path, 2)
+    runner.close(2)
+    assert len(events) == 2
+    raw = log.path.read_text()
+    for fragment in ("sk-ant", "api03", "ACME"):
+        assert fragment not in raw, fragment
+    for ev in events:
+        assert ev["truncated"] is True and len(ev["output"]) <= OUTPUT_CAP
+        assert ev["output"].startswith("x" * filler)
+
+
 def test_killed_by_signal_logged(log: EventLog) -> None:
     code = "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"
     runner = HookRunner(log)

@@ -200,3 +200,46 @@ def test_symlinked_live_file_not_followed(tmp_path: Path) -> None:
     problems: list[str] = []
     assert list_live(tmp_path, problems) == []
     assert len(problems) == 1
+
+
+def test_a_live_symlink_is_refused_for_writing_and_listing(tmp_path: Path) -> None:
+    """``<state dir>/live`` planted as a symlink: no file is written or deleted where it
+    points (the store refused it in words but the live file went through it)."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    stale = elsewhere / f"{dead_pid()}.json"
+    stale.write_text("{}")
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "live").symlink_to(elsewhere)
+    live = LiveFile(state, os.getpid())
+    assert live.update({"level": "normal"}, force=True) is False
+    assert live.error == f"refusing symlink in the state store: {state / 'live'}"
+    problems: list[str] = []
+    assert list_live(state, problems) == []
+    assert problems == [live.error]
+    assert os.listdir(elsewhere) == [stale.name]  # nothing written, the stale file not touched
+
+
+def test_a_run_with_a_live_symlink_warns_and_goes_on(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "live").symlink_to(elsewhere)
+    code = (
+        "import os, signal, sys, time\n"
+        "os.kill(os.getppid(), signal.SIGUSR2)\n"  # a state is still saved
+        f"time.sleep(1.5); print(os.listdir({str(elsewhere)!r}))\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-m", "guardrun", "--state-dir", str(state), "--no-pty", "--",
+         sys.executable, "-c", code],
+        cwd=tmp_path, capture_output=True, text=True, timeout=30,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"  # while the run was live
+    assert f"no live file (refusing symlink in the state store: {state / 'live'})" in r.stderr
+    assert "state saved:" in r.stderr and "nothing will be saved" not in r.stderr
+    assert os.listdir(elsewhere) == []

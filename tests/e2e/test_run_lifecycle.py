@@ -511,3 +511,29 @@ def test_small_faults_are_clear_errors(
     r = run(args, tmp_path)
     assert r.returncode == code, r.stderr
     assert says in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("store", ["full", "read-only"])
+def test_emergency_stop_without_a_saved_state_says_so(
+    tmp_path: Path, request: pytest.FixtureRequest, store: str
+) -> None:
+    """A full disk or a read-only state dir: the state cannot be written, and guardrun
+    says so with the path and the system's reason, instead of offering `guardrun state
+    resume`, which would go back to an older state than this session."""
+    state_dir = request.getfixturevalue("full_fs" if store == "full" else "read_only_dir")
+    log = tmp_path / "starts"
+    r = run(
+        [*FAST, "--no-pty", "--state-dir", str(state_dir), "--max-restarts", "0",
+         "--on-exhausted", "stop", *levels("30MB", "40MB", "60MB"), "--",
+         *child("leak.py", "--starts", str(log), "--to", "120")],
+        tmp_path,
+    )  # fmt: skip
+    assert r.returncode == 75, r.stderr
+    assert not is_alive(starts(log)[0])
+    lines = r.stderr.splitlines()
+    stopped = [line for line in lines if "at emergency memory after restarts" in line]
+    assert len(stopped) == 1 and "state saved" not in stopped[0], r.stderr
+    (why,) = [line for line in lines if line.startswith("guardrun: the state could not be saved")]
+    reason = "No space left on device" if store == "full" else "Read-only file system"
+    assert str(state_dir) in why and why.endswith(reason), why
+    assert "state resume" not in r.stderr

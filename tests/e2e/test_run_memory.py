@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import os
 import signal
 import subprocess
@@ -240,3 +242,67 @@ def test_a_daemon_with_an_empty_environment_is_stopped_with_the_tree(tmp_path: P
         time.sleep(0.6)  # sampled: counted in the tree
         g.stop()
     wait_for(lambda: not is_alive(daemon), timeout=10)
+
+
+def _events(state_dir: Path) -> list[dict[str, object]]:
+    out: list[dict[str, object]] = []
+    for path in sorted(state_dir.glob("projects/*/runs/*.jsonl")):
+        out += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return out
+
+
+def _epoch(stamp: object) -> float:
+    """An event's ``time`` (``2025-01-31T12:00:00.123Z``) as epoch seconds."""
+    import calendar
+
+    text = str(stamp)
+    whole = calendar.timegm(time.strptime(text[:19], "%Y-%m-%dT%H:%M:%S"))
+    return whole + int(text[20:23]) / 1000
+
+
+@pytest.mark.parametrize("how", ["stop", "restart"])
+def test_an_emergency_stops_the_tree_before_copying_a_200mb_transcript(
+    tmp_path: Path, how: str
+) -> None:
+    """A Claude-like agent with a 200 MB transcript it keeps writing to, leaking 100 MB/s.
+    The copy of the transcript (about a second here) used to come before the SIGTERM, so
+    the leak went on meanwhile. Now the tree gets its SIGTERM first and the copy is made
+    afterwards, from the file on disk: the state still holds the whole transcript."""
+    from support.claude import FAKE_SESSION, fake_claude
+
+    cwd = tmp_path / "project"
+    cwd.mkdir()
+    claude, env, transcript = fake_claude(tmp_path, cwd, 200 << 20)
+    env.update(FAKE_LEAK="100,1500", FAKE_APPEND="0.1")
+    state_dir = tmp_path / "state"
+    tail = ["--max-restarts", "0", "--on-exhausted", "stop"] if how == "stop" else []
+    args = guardrun("--no-pty", "--state-dir", str(state_dir), "--interval", "200ms",
+                    *levels("100MB", "150MB", "300MB"), *tail, "--", str(claude))  # fmt: skip
+    proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        if how == "restart":  # the resumed child holds nothing: stop it once the state is in
+            wait_for(lambda: any(e["event"] == "state_captured" and e["reason"] == "emergency"
+                                 for e in _events(state_dir)), timeout=60)  # fmt: skip
+            proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == (75 if how == "stop" else 0), err  # 0: the agent's own, at SIGTERM
+    evs = _events(state_dir)
+    crossed = [e for e in evs if e["event"] == "level_changed" and e.get("level") == "emergency"]
+    saved = [e for e in evs if e["event"] == "state_captured" and e["reason"] == "emergency"]
+    assert crossed and len(saved) == 1, err
+    term_at, rss = (float(x) for x in (tmp_path / "fake-claude.out").read_text().split()[:2])
+    # The SIGTERM came before the copy was done, not after.
+    assert term_at < _epoch(saved[0]["time"]), (term_at, saved[0])
+    assert term_at - _epoch(crossed[0]["time"]) < 1.0  # goal 0.1 s; room for a loaded CI
+    state = json.loads(gzip.decompress(Path(str(saved[0]["path"])).read_bytes()))
+    copy = state["conversation"]["transcript"]["copy"]
+    assert state["conversation"]["session_id"] == FAKE_SESSION
+    assert copy is not None and copy["bytes"] >= 200 << 20 and not copy["truncated"]
+    assert state["restart"]["resume_argv"] == [str(claude), "--resume", FAKE_SESSION]
+    if how == "stop":
+        assert f"state saved as {state['id']}" in err and "guardrun state resume" in err

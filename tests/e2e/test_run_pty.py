@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 
 import pexpect
 import pytest
-from support import child, guardrun, is_alive, wait_for
+from support import CHILDREN, child, guardrun, is_alive, wait_for
 
 DIMS = (33, 101)
 
@@ -172,3 +173,93 @@ def test_guardrun_sigkilled_leaves_nothing_running(tmp_path) -> None:  # type: i
     os.kill(guard_pid, signal.SIGKILL)
     wait_for(lambda: not any(is_alive(pid) for pid in pids), timeout=10)
     p.close(force=True)
+
+
+def _on_a_terminal(argv: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
+    """``argv`` in a session of its own whose controlling terminal is a new PTY; the
+    master side is returned, for the test to read and then close (the hangup)."""
+    import fcntl
+    import termios
+
+    master, slave = os.openpty()
+
+    def ctty() -> None:
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    proc = subprocess.Popen(
+        argv, stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
+        preexec_fn=ctty, env=env, close_fds=True,
+    )  # fmt: skip  # noqa: PLW1509
+    os.close(slave)
+    return proc, master
+
+
+def _read_until(fd: int, marker: bytes, timeout: float = 15.0) -> bytes:
+    import select
+
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while marker not in seen:
+        left = deadline - time.monotonic()
+        assert left > 0, seen[-300:]
+        ready, _, _ = select.select([fd], [], [], left)
+        if ready:
+            seen += os.read(fd, 65536)
+    return seen
+
+
+# The child: says UP, then sleeps (or, "trap", leaves on SIGHUP with its own code 0, or,
+# "deaf", ignores SIGHUP and is killed at the end of --grace); it prints on SIGHUP into a
+# terminal that is gone, as agents do.
+HANGUP_CHILD = {
+    "plain": "import time; print('UP', flush=True); time.sleep(60)",
+    "trap": (
+        "import signal, sys, time\n"
+        "signal.signal(signal.SIGHUP, lambda *a: (print('bye'), sys.exit(0)))\n"
+        "print('UP', flush=True); time.sleep(60)"
+    ),
+    "deaf": (
+        "import signal, time\n"
+        "signal.signal(signal.SIGHUP, signal.SIG_IGN)\n"
+        "print('UP', flush=True)\n"
+        "while True: print('still here', flush=True); time.sleep(0.2)"
+    ),
+}
+
+
+@pytest.mark.parametrize("child_kind", sorted(HANGUP_CHILD))
+@pytest.mark.parametrize("leader", ["guardrun", "shell"])
+def test_a_terminal_hangup_stops_saves_and_exits_129(
+    tmp_path,
+    leader: str,
+    child_kind: str,  # type: ignore[no-untyped-def]
+) -> None:
+    """The terminal's other side (a window, ssh, here the PTY master) goes away. As the
+    session leader guardrun gets SIGHUP; as a shell's job it gets none, only EIO from the
+    terminal. Either way: the child is stopped, its state saved, and guardrun exits 129,
+    never 70 (an internal error, from writing its own lines to the dead terminal)."""
+    state = tmp_path / "state"
+    status = tmp_path / "status"
+    log = tmp_path / "guardrun.log"
+    args = guardrun("--state-dir", str(state), "--grace", "1s", "--log-file", str(log), "-v",
+                    "--", "python3", "-c", HANGUP_CHILD[child_kind])  # fmt: skip
+    if leader == "shell":
+        args = [sys.executable, str(CHILDREN / "session_leader.py"), str(status), *args]
+    env = {**os.environ, "TERM": "xterm-256color"}
+    proc, master = _on_a_terminal(args, env)
+    try:
+        _read_until(master, b"UP")
+        time.sleep(0.3)
+        os.close(master)  # the hangup
+        proc.wait(timeout=20)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    code = int(status.read_text()) if leader == "shell" else proc.returncode
+    assert code == 129, log.read_text()[-2000:]
+    text = log.read_text()
+    assert "the terminal hung up: stopping python3" in text
+    assert "internal error" not in text
+    states = list((state / "projects").glob("*/states/*-stop-*.json.gz"))
+    assert len(states) == 1, text[-2000:]

@@ -193,3 +193,99 @@ def test_resume_missing_command_is_command_not_found(
     save(state_dir, project, restart={"attempt": 1, "resume_argv": ["no-such-agent-xyz"]})
     with pytest.raises(CommandNotFound):
         run(["resume"], state_dir, project)
+
+
+def _plant_old_states(state_dir: Path, project: Path) -> tuple[Store, list[Path], list[Path]]:
+    """Three old states with transcript copies (one session: none is protected but the
+    newest), and, named like states and copies, two directories and a file whose name
+    holds no valid time."""
+    store = Store(state_dir, project)
+    old = [save(state_dir, project, now=1_600_000_000.0 + i * 60) for i in range(3)]
+    for s in old:
+        (store.states_dir / f"{s['id']}.transcript.jsonl.gz").write_bytes(gzip.compress(b"{}\n"))
+    planted = [
+        store.states_dir / "20200101T000000Z-manual-dddd.json.gz",
+        store.states_dir / "20200101T000000Z-manual-eeee.transcript.jsonl.gz",
+    ]
+    for d in planted:
+        d.mkdir()
+        (d / "inside").write_text("not guardrun's")
+    bad_time = store.states_dir / "20200101T250000Z-manual-ffff.json.gz"
+    bad_time.write_bytes(gzip.compress(b"{}"))
+    planted.append(bad_time)
+    files = [store.states_dir / f"{s['id']}{suffix}" for s in old[:2]
+             for suffix in (".json.gz", ".transcript.jsonl.gz")]  # fmt: skip
+    return store, files, planted
+
+
+def _cli(state_dir: Path, cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "guardrun", *args], cwd=cwd, capture_output=True, text=True,
+        timeout=30, env={**os.environ, "GUARDRUN_STATE_DIR": str(state_dir), **env},
+    )  # fmt: skip
+
+
+def test_prune_skips_a_directory_named_like_a_state(state_dir: Path, project: Path) -> None:
+    """It used to exit 70 (IsADirectoryError) after deleting part of the files, and
+    --dry-run listed each doomed transcript twice (as the state's and as an orphan)."""
+    store, doomed, planted = _plant_old_states(state_dir, project)
+    r = _cli(state_dir, project, "state", "prune", "--keep", "1", "--dry-run")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    listed = [line.split(" ", 2)[2] for line in lines if line.startswith("would remove /")]
+    assert sorted(listed) == sorted(map(str, doomed))  # each once, nothing planted
+    assert r.stdout.splitlines()[-1] == "would remove 2 state(s), 2 transcript copies"
+    assert all(p.exists() for p in doomed)
+    r = _cli(state_dir, project, "state", "prune", "--keep", "1")
+    assert r.returncode == 0, r.stderr
+    assert not any(p.exists() for p in doomed)
+    assert all(p.exists() for p in planted) and (planted[0] / "inside").exists()
+    warnings = r.stderr.splitlines()
+    assert f"guardrun: warning: skipping {planted[0]}: a directory, not a state file" in warnings
+    assert f"guardrun: warning: skipping {planted[1]}: a directory, not a transcript copy" in (
+        warnings
+    )
+    assert f"guardrun: warning: skipping {planted[2]}: its name holds no valid time" in warnings
+    assert len(store.entries()) == 1
+    r = _cli(state_dir, project, "state", "list")
+    assert r.returncode == 0 and "skipping" in r.stderr, r.stderr
+
+
+def test_automatic_pruning_goes_past_a_directory_in_the_store(
+    state_dir: Path, project: Path
+) -> None:
+    """A run that saves a state prunes the store (state.keep 1 here): the directory is
+    skipped with a warning and the old states still go."""
+    store, doomed, planted = _plant_old_states(state_dir, project)
+    code = "import os, signal, time; os.kill(os.getppid(), signal.SIGUSR2); time.sleep(1.5)"
+    r = _cli(state_dir, project, "--no-pty", "--", sys.executable, "-c", code,
+             GUARDRUN_STATE_KEEP="1")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "skipping" in r.stderr and "a directory, not a state file" in r.stderr
+    assert not any(p.exists() for p in doomed)
+    assert all(p.exists() for p in planted)
+    # Kept: the run's new state, and the newest of the old session (never pruned).
+    kept = sorted(e.id.split("-")[1] for e in store.entries())
+    assert kept == ["critical", "manual"]
+
+
+@pytest.mark.parametrize("columns", ["80", "60", "40"])
+def test_list_never_cuts_an_id(
+    state_dir: Path, project: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str], columns: str,
+) -> None:  # fmt: skip
+    """The unique suffix is what tells two states of one second apart: other columns give
+    way (rich squeezed the id to "20200103T000000Z-…" at 80 columns)."""
+    monkeypatch.setenv("COLUMNS", columns)
+    saved = [save(state_dir, project, now=1_600_000_000.0 + i) for i in range(3)]
+    store = Store(state_dir, project)
+    (store.states_dir / "20240101T000000Z-memory-beef.json.gz").write_bytes(b"\x1f\x8b broken")
+    assert run(["list"], state_dir, project) == 0
+    out = capsys.readouterr().out
+    for s in saved:
+        assert s["id"] in out, out
+    assert "20240101T000000Z-memory-beef" in out
+    assert max(len(line) for line in out.splitlines()) <= int(columns)
+    assert run(["list", "--all"], state_dir, project) == 0
+    out = capsys.readouterr().out
+    assert all(s["id"] in out for s in saved), out

@@ -204,3 +204,56 @@ def quit_claude(child: pexpect.spawn, timeout: float = 10.0) -> None:
     except pexpect.TIMEOUT:
         child.terminate(force=True)
     child.close()
+
+
+FAKE_SESSION = "7b0e6f1c-2d4a-4c8e-9f3b-5a1d2c3e4f60"
+
+
+def big_transcript(path: Path, size: int) -> Path:
+    """A transcript of about ``size`` bytes: real Claude Code lines (the shared fixture)
+    repeated, the fixture itself at the end, written once and reused when it is there."""
+    from support import CLAUDE_FIXTURES
+
+    fixture = CLAUDE_FIXTURES / "5c0375b4-57a5-4f26-b12d-d022ee4e51b7.jsonl"
+    if not fixture.exists():
+        fixture = Path("/work/shared/fixtures/claude") / fixture.name
+    data = fixture.read_bytes()
+    if path.exists() and path.stat().st_size >= size:
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    block = data * max(1, (8 << 20) // len(data))
+    with open(path, "wb") as f:
+        written = 0
+        while written + len(block) + len(data) < size:
+            f.write(block)
+            written += len(block)
+        while written + len(data) < size:
+            f.write(data)
+            written += len(data)
+        f.write(data)
+    return path
+
+
+def fake_claude(
+    tmp: Path, cwd: Path, transcript_bytes: int, session: str = FAKE_SESSION
+) -> tuple[Path, dict[str, str], Path]:
+    """``claude`` as tests/children/fake_claude.py (a script of that name: guardrun knows
+    an agent by its command's name), a config dir holding a transcript of
+    ``transcript_bytes`` for ``cwd``, and the environment to run it with (add FAKE_LEAK,
+    FAKE_APPEND, FAKE_TICK as wanted). Returns (the command, the env, the transcript)."""
+    import sys
+
+    from support import CHILDREN
+
+    config = tmp / "claude-config"
+    encoded = re.sub(r"[^A-Za-z0-9]", "-", str(cwd))
+    transcript = big_transcript(config / "projects" / encoded / f"{session}.jsonl",
+                                transcript_bytes)  # fmt: skip
+    bin_dir = tmp / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    claude = bin_dir / "claude"
+    claude.write_text(f'#!/bin/sh\nexec {sys.executable} {CHILDREN / "fake_claude.py"} "$@"\n')
+    claude.chmod(0o755)
+    env = {**os.environ, "CLAUDE_CONFIG_DIR": str(config), "FAKE_SESSION": session,
+           "FAKE_OUT": str(tmp / "fake-claude.out")}  # fmt: skip
+    return claude, env, transcript

@@ -101,10 +101,12 @@ def test_warning_captures_a_state_once_per_child(observer: Observer) -> None:
     observer.level_changed(st, "normal", "warning", 120 * MB)
     observer.level_changed(status(), "warning", "normal", 90 * MB)
     observer.level_changed(st, "normal", "warning", 120 * MB)
+    observer.wait_captures()  # the copy and the write run in a thread of their own
     captured = [e for e in events(observer) if e["event"] == "state_captured"]
     assert len(captured) == 1 and captured[0]["reason"] == "warning"
     observer.started(status())  # a new child: the next warning captures again
     observer.level_changed(st, "normal", "warning", 120 * MB)
+    observer.wait_captures()
     assert len([e for e in events(observer) if e["event"] == "state_captured"]) == 2
 
 

@@ -70,8 +70,32 @@ FILE_CASES = [
     ),
     (
         "state: {redact: ['(x']}\n",
-        ".guardrun.yaml:1: state.redact: '(x' is not a regular expression: "
+        ".guardrun.yaml:1: state.redact: item 1: '(x' is not a regular expression: "
         "missing ), unterminated subpattern at position 0",
+    ),
+    *(
+        (
+            f"state:\n  redact: ['ACME-[0-9]+', '{pattern}']\n",
+            f".guardrun.yaml:2: state.redact: item 2: {pattern!r} can match the empty string: "
+            "a pattern must match at least one character",
+        )
+        for pattern in ("x*", "a|", "^", r"\b", "(?=token)", "(?i)(secret)?", "x{0,3}")
+    ),
+    (
+        "memory:\n  warning: " + "x" * 900_000 + "\n",
+        ".guardrun.yaml:2: memory.warning: '" + "x" * 59 + "… (900000 characters) is not a "
+        f"size or a percentage {SIZES}",
+    ),
+    (
+        "memory:\n  sustained: " + "7" * 5 + "x" * 500_000 + "\n",
+        ".guardrun.yaml:2: memory.sustained: expected an integer, got '77777"
+        + "x" * 54
+        + "… (500005 characters)",
+    ),
+    (
+        "state:\n  redact: ['" + "(" * 400_000 + "']\n",
+        ".guardrun.yaml:2: state.redact: item 1: '" + "(" * 59 + "… (400000 characters) is not "
+        "a regular expression: nested too deeply",
     ),
     (
         "memory:\n  warning: 50%\n  critical: [65%\n",

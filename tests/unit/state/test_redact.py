@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from support import CLAUDE_FIXTURES
 
 from guardrun.errors import ConfigError
-from guardrun.state.redact import DEFAULT, Redactor, redact
+from guardrun.state.redact import DEFAULT, Redactor, clip, clipping_with, redact
 
 FIXTURES = CLAUDE_FIXTURES
 if not FIXTURES.is_dir():  # a checkout elsewhere than /work/main
@@ -544,3 +544,48 @@ def test_argv_rules_for_auth_credentials_keys_and_database_passwords(
     argv: list[str], want: list[str]
 ) -> None:
     assert DEFAULT.redact_obj(argv) == want
+
+
+# --- redact before cutting ----------------------------------------------------------
+
+CUT_CASES = [c for c in CASES if isinstance(c[1], str) and c[2] in c[1]]
+
+
+@pytest.mark.parametrize(
+    ("ctx", "rendered", "secret", "kind"),
+    CUT_CASES,
+    ids=[f"{i}-{ctx}-{kind}" for i, (ctx, _, _, kind) in enumerate(CUT_CASES)],
+)
+def test_a_cut_never_keeps_the_start_of_a_secret(
+    ctx: str, rendered: str, secret: str, kind: str
+) -> None:
+    """Wherever the cap falls inside the secret, what a plain cut would keep of it (a
+    prefix too short for any rule) is not in the clipped text."""
+    text = "lead " * 40 + rendered + " and the rest" * 200
+    if secret in redact(text):  # e.g. a quote left open: not a secret in this text at all
+        return
+    start = text.index(secret)
+    for kept in sorted({4, 6, 9, 13, 20, len(secret) // 2, len(secret) - 1}):
+        if not 4 <= kept < len(secret):
+            continue
+        limit = start + kept + 1  # clip keeps limit - 1 characters and an ellipsis
+        out = clip(text, limit)
+        assert len(out) <= limit and out.endswith("…")
+        before = text[:start].count(secret[:kept])  # "[pypi]" ahead of a pypi- token
+        assert out.count(secret[:kept]) == before, (kept, out[-80:])
+
+
+def test_clip_uses_the_redactor_in_use_and_keeps_short_text() -> None:
+    custom = Redactor([r"ACME-\d{6}"])
+    text = "x" * 90 + " ACME-123456 " + "y" * 200
+    assert clip(text, 100).endswith(" ACME-123…")  # the built-in rules do not know it
+    with clipping_with(custom):
+        out = clip(text, 100)
+    assert out == "x" * 90 + " …"  # redacted, and never half a marker
+    assert clip("short ghp_x", 100) == "short ghp_x"  # within the limit: the caller redacts
+    assert clip(text, 100, custom.redact) == out
+    marker = "[REDACTED:custom]"
+    assert clip("ACME-123456" * 10, 40, custom.redact) == marker * 2 + "…"
+    many = "ACME-123456 " * 20  # 240 characters; 360 once redacted
+    assert clip(many, 200, custom.redact) == (marker + " ") * 11 + "…"
+    assert clip("ACME-12345678" * 10, 100, custom.redact) == (marker + "78") * 5 + "…"
