@@ -5,14 +5,17 @@ machine is critical. No daemon: every run reads the same files and decides alike
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from guardrun.live import list_live
-from guardrun.supervisor.budget import Member, Verdict, judge
+
+if TYPE_CHECKING:  # imported when first needed: most runs share nothing
+    from guardrun.supervisor.budget import Member, Verdict
 
 
 def member(run: dict[str, Any]) -> Member:
     """A live file's run as the ranking sees it (anything malformed reads as a default)."""
+    from guardrun.supervisor.budget import Member
 
     def number(name: str) -> float | None:
         value = run.get(name)
@@ -43,5 +46,7 @@ class MachineWatch:
         the machine not critical: then no file is read at all)."""
         if self.budget is None and not machine_critical:
             return None
+        from guardrun.supervisor.budget import judge
+
         runs = list_live(self.state_dir)
         return judge([member(r) for r in runs], self.budget, machine_critical)

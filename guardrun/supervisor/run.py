@@ -33,12 +33,14 @@ from guardrun.supervisor.status import RunStatus
 from guardrun.supervisor.stop import stop_tree
 from guardrun.supervisor.terminal import HANGUP, Terminal, hung_up, reset_modes
 from guardrun.supervisor.tree import TREE_MARKER, Tree
-from guardrun.supervisor.turns import BUDGET, SYSTEM, Shared, Turns
 from guardrun.ui import Reporter
 from guardrun.units import format_bytes, format_duration, format_eta, format_rate
 
 if TYPE_CHECKING:
     from guardrun.observer import Observer
+    from guardrun.supervisor.turns import Shared, Turns
+
+BUDGET, SYSTEM = decide.BUDGET, decide.SYSTEM
 
 PROBE_RETRY = 10  # unwatched: try the backends again every this many poll intervals
 LEASE_SLACK = 60.0  # a shared restart's lease lasts the grace and this (a hung holder)
@@ -110,11 +112,11 @@ class Supervisor:
         self._deferred: tuple[RunStatus, str] | None = None  # a crash's capture, for later
         self._oom: OomWatch | None = None
         self.lease = lease  # one budget or machine restart at a time, across runs
-        self.turns = (  # the other runs of this user: the budget, who gives way
-            None
-            if machine is None
-            else Turns(machine, os.getpid(), self.name, self._event, reporter.warn)
-        )
+        self.turns: Turns | None = None  # the other runs of this user: who gives way
+        if machine is not None:
+            from guardrun.supervisor.turns import Turns
+
+            self.turns = Turns(machine, os.getpid(), self.name, self._event, reporter.warn)
 
     # ------------------------------------------------------------ the snapshot
     def status(self, full: bool = False) -> RunStatus:
