@@ -157,12 +157,8 @@ class EventLog:
             self._close_fd()
 
     def _close_fd(self) -> None:
-        if self._fd is not None:
-            try:
-                os.close(self._fd)
-            except OSError:
-                pass
-            self._fd = None
+        close_quietly(self._fd)
+        self._fd = None
 
     def close(self) -> None:
         with self._lock:
@@ -173,6 +169,15 @@ class EventLog:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def close_quietly(fd: int | None) -> None:
+    """Close ``fd`` if open, ignoring errors (a log that failed is closed, not fatal)."""
+    if fd is not None:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
 
 
 def read_events(path: Path) -> list[dict[str, Any]]:

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from guardrun.events import make_private_dirs
+from guardrun.events import close_quietly, make_private_dirs
 
 FLUSH = 5.0  # seconds between appends: what a crash can lose
 COMPACT = 600.0  # seconds between rewrites that merge old points
@@ -253,12 +253,8 @@ class History:
         self._close_fd()
 
     def _close_fd(self) -> None:
-        if self._fd is not None:
-            try:
-                os.close(self._fd)
-            except OSError:
-                pass
-            self._fd = None
+        close_quietly(self._fd)
+        self._fd = None
 
     def close(self) -> None:
         self.flush()
