@@ -129,8 +129,10 @@ def test_any_steady_leak_within_ten_percent_after_a_window(
 def test_no_sawtooth_within_the_window_reads_as_growth(
     period: float, amplitude: float, phase: float
 ) -> None:
+    """Once each third of what was seen holds a whole period and a bucket either side
+    (before that, a third can lie on a rising edge: found by hypothesis at 88 s)."""
     _, seen = feed(lambda t: 3000 * MB + amplitude * MB * (((t / period) + phase) % 1.0), 15 * MIN)
-    assert all(r is None for t, r in seen if t >= 3 * MIN)
+    assert all(r is None for t, r in seen if t >= max(3 * MIN, 3 * (period + 20)))
 
 
 def test_the_time_left_counts_from_the_top_of_the_recent_samples() -> None:
