@@ -12,6 +12,9 @@ the process itself, not its children) of each is read from ``schedstat`` over
 ``proc`` backend's ``sample``, as ``bench_probe.py`` times it) is given too, so the
 rest of guardrun's per-tick work shows.
 
+``--metrics`` turns on ``metrics.textfile`` (a file in the temporary directory), so
+the cost of the Prometheus textfile shows against a run without it.
+
 Goals (issue 9): guardrun at most 1 ms of CPU per second (0.1% of a core), and at
 most 0.25x the psutil poller.
 """
@@ -76,10 +79,16 @@ def main() -> int:
     p.add_argument("--size", type=int, default=50)
     p.add_argument("--interval", default="1s")
     p.add_argument("--warmup", type=float, default=5.0)
+    p.add_argument("--metrics", action="store_true", help="with metrics.textfile set")
     a = p.parse_args()
     interval = parse_duration(a.interval)
     with tempfile.TemporaryDirectory(prefix="guardrun-bench-idle-") as tmp:
         env = {**os.environ, "XDG_STATE_HOME": tmp, "XDG_CONFIG_HOME": tmp}
+        # This checkout's guardrun, not whichever one the interpreter has installed.
+        root = str(Path(__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+        if a.metrics:
+            env["GUARDRUN_METRICS_TEXTFILE"] = str(Path(tmp) / "guardrun.prom")
         guard = subprocess.Popen(
             [sys.executable, "-m", "guardrun", "--no-pty", "--no-config", "--interval",
              a.interval, "--", sys.executable, "-c", TREE, str(a.size)],
@@ -109,6 +118,8 @@ def main() -> int:
             t0, g0, q0 = time.monotonic(), cpu_seconds(guard.pid), cpu_seconds(poller.pid)
             time.sleep(a.seconds)
             t1, g1, q1 = time.monotonic(), cpu_seconds(guard.pid), cpu_seconds(poller.pid)
+            if a.metrics:
+                assert (Path(tmp) / "guardrun.prom").exists(), "no metrics file written"
         finally:
             for proc in (poller, guard):
                 if proc is not None:
@@ -117,11 +128,12 @@ def main() -> int:
     wall = t1 - t0
     g_ms, q_ms = (g1 - g0) / wall * 1e3, (q1 - q0) / wall * 1e3
     ratio = g_ms / q_ms if q_ms else float("inf")
+    metrics = "; metrics.textfile on" if a.metrics else ""
     print(
         f"Machine: {platform.system()} {platform.release()}, {os.cpu_count()} CPUs (shared), "
         f"Python {platform.python_version()}; tree of {a.size} processes; interval "
-        f"{a.interval}; {wall:.0f} s measured after {a.warmup:.0f} s warm-up (CPU time from "
-        f"schedstat); load average {os.getloadavg()[0]:.2f}.\n"
+        f"{a.interval}{metrics}; {wall:.0f} s measured after {a.warmup:.0f} s warm-up (CPU "
+        f"time from schedstat); load average {os.getloadavg()[0]:.2f}.\n"
     )
     print("| process | CPU per second of wall time | share of a core |")
     print("|---|---:|---:|")

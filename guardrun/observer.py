@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     from guardrun.config.schema import Config
     from guardrun.hooks import HookRunner
+    from guardrun.metrics import Metrics
     from guardrun.notify import Notifier
 
 # A resume the agent refuses ends at once: Codex in 0.6 s, Claude in ~1 s, Gemini in ~3 s.
@@ -94,6 +95,20 @@ class Observer:
         self._problems_said = 0
         self._capture_thread: Any = None  # the last capture's thread (threading.Thread)
         self._capture_errors: dict[str, str] = {}  # state id -> why it is not saved
+        self.metrics: Metrics | None = self._metrics()
+
+    def _metrics(self) -> Metrics | None:
+        """The Prometheus textfile (``metrics.textfile``), when one is set."""
+        setting = self.cfg.metrics.textfile
+        if setting is None:
+            return None
+        from guardrun import __version__, metrics
+
+        labels = {"run_id": self.run_id, "project": self.store.project, "agent": self.agent.name}
+        name = os.path.basename(self.argv[0]) if self.argv else ""
+        info = {"version": __version__, "metric": self.cfg.memory.metric, "command": name}
+        path = metrics.target(setting, self.run_id)
+        return metrics.Metrics(path, labels, info, warn=self.ui.warn)
 
     def attach_terminal(self, sink: Callable[[bytes], None]) -> None:
         """Where title and bell bytes go while the child draws (the relay's queue)."""
@@ -157,6 +172,8 @@ class Observer:
             fields.setdefault("level", st.level)
             fields.setdefault("mode", st.mode)
         self.events.emit(kind, **fields)
+        if self.metrics is not None and self.metrics.note(kind, fields) and st is not None:
+            self.metrics.update(st, force=True)  # news: a start, a level, a mode, a capture
 
     def trend(self, st: RunStatus) -> None:
         """The growth rate and the time left to each threshold (at level changes and
@@ -228,6 +245,8 @@ class Observer:
             self.update_live(st, force=True)
         if self._sink is not None and self.cfg.notify.title:
             self.title(st)
+        if self.metrics is not None:
+            self.metrics.update(st)  # every metrics.INTERVAL at most
 
     def _record(self, st: RunStatus) -> None:
         """The sample into the history (buffered: ``History`` writes every few seconds)."""
@@ -543,6 +562,8 @@ class Observer:
         if self._hooks is not None:
             self._hooks.close(wait=2.0)
         self.live.remove()
+        if self.metrics is not None:
+            self.metrics.close(st, code)
         self.history.close()
         self.events.close()
 

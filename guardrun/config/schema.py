@@ -34,6 +34,7 @@ KIND_DOC = {
     "regexes": "list of regular expressions",
     "rate": "size per time, or `off`",
     "budget": "size or percent, or `off`",
+    "file": "`off` or a path",
 }
 
 
@@ -204,6 +205,11 @@ KEYS: tuple[Key, ...] = (
     _k("machine.budget", "budget", "off",
        "All live guardrun runs of this user together (e.g. 60% or 12GB); over it, one "
        "run restarts, chosen by priority, idleness and size."),
+    _k("metrics.textfile", "file", "off",
+       "Prometheus text format for node_exporter's textfile collector: a file ending in "
+       ".prom, or a directory where each run writes guardrun-<run id>.prom; rewritten "
+       "every 5s and at level changes and restarts, removed at exit (kept, marked gone, "
+       "after an emergency stop)."),
 
     _k("notify.title", "bool", True,
        "Show the memory level in the terminal title."),
@@ -244,6 +250,10 @@ class SystemConfig(NamedTuple):
 
 class MachineConfig(NamedTuple):
     budget: Threshold | None
+
+
+class MetricsConfig(NamedTuple):
+    textfile: Path | None  # None: off
 
 
 class GpuConfig(NamedTuple):
@@ -303,9 +313,10 @@ class Config:
     where values came from (``sources``, ``files``)."""
 
     __slots__ = ("command", "agent", "priority", "memory", "system", "gpu", "restart",
-                 "state", "hooks", "agents", "machine", "notify", "sources", "files")  # fmt: skip
+                 "state", "hooks", "agents", "machine", "metrics", "notify", "sources",
+                 "files")  # fmt: skip
     _COMPARED = ("command", "agent", "priority", "memory", "system", "gpu", "restart",
-                 "state", "hooks", "agents", "machine", "notify")  # fmt: skip
+                 "state", "hooks", "agents", "machine", "metrics", "notify")  # fmt: skip
 
     def __init__(
         self,
@@ -320,6 +331,7 @@ class Config:
         agents: AgentsConfig,
         notify: NotifyConfig,
         machine: MachineConfig | None = None,
+        metrics: MetricsConfig | None = None,
         priority: int = 0,
         sources: dict[str, str] | None = None,
         files: list[Path] | None = None,
@@ -335,6 +347,7 @@ class Config:
         self.agents = agents
         self.notify = notify
         self.machine = machine if machine is not None else MachineConfig(None)
+        self.metrics = metrics if metrics is not None else MetricsConfig(None)
         self.priority = priority
         # dotted key -> "default" | "<file>:<line>" | "env GUARDRUN_X" | "flag --x"
         self.sources: dict[str, str] = sources if sources is not None else {}
@@ -374,5 +387,6 @@ SECTION_TYPES: dict[str, Any] = {  # section name -> its record type
     "hooks": HooksConfig,
     "agents": AgentsConfig,
     "machine": MachineConfig,
+    "metrics": MetricsConfig,
     "notify": NotifyConfig,
 }

@@ -122,6 +122,10 @@ def _parse(key: Key, raw: object, base: Path) -> object:
         return items
     if kind == "path":
         return _parse_path(raw, base)
+    if kind == "file":
+        if raw is None or raw is False or (isinstance(raw, str) and raw.strip().lower() in _OFF):
+            return None
+        return _parse_path(raw, base, "off")
     if kind == "rate":
         if raw is None or raw is False:
             return None
@@ -207,10 +211,11 @@ def _check_regex(pattern: str) -> None:
     check_pattern(pattern)
 
 
-def _parse_path(raw: object, base: Path) -> Path | None:
+def _parse_path(raw: object, base: Path, none: str = "auto") -> Path | None:
+    """A path (relative to ``base``, ``~`` expanded); ``auto`` is None (``state.dir``)."""
     if not isinstance(raw, str) or not raw.strip():
-        raise ValueError(f"expected auto or a path, got {describe(raw)}")
-    if raw.strip() == "auto":
+        raise ValueError(f"expected {none} or a path, got {describe(raw)}")
+    if none == "auto" and raw.strip() == "auto":
         return None
     if "\0" in raw:
         raise ValueError("contains a NUL character")
@@ -279,6 +284,8 @@ def render_value(key: Key, value: object) -> object:
         return format_duration_exact(float(value))  # type: ignore[arg-type]
     if key.kind == "path":
         return "auto" if value is None else str(value)
+    if key.kind == "file":
+        return "off" if value is None else str(value)
     if key.kind == "budget" and value is None:
         return "off"
     if key.kind == "rate":
