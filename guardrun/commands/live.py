@@ -123,15 +123,63 @@ def _command(run: dict[str, Any]) -> str:
     return "?"
 
 
+BARS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(
+    points: list[tuple[float, int]], now: float, span: float = 300.0, width: int = 20
+) -> str:
+    """The tree's memory over the last ``span`` seconds in ``width`` characters, each the
+    highest sample of its slice, scaled from the lowest to the highest shown ("" if none)."""
+    slots: list[int | None] = [None] * width
+    start = now - span
+    for t, value in points:
+        if t < start or t > now:
+            continue
+        i = min(width - 1, int((t - start) / span * width))
+        old = slots[i]
+        slots[i] = value if old is None else max(old, value)
+    known = [v for v in slots if v is not None]
+    if not known:
+        return ""
+    low, high = min(known), max(known)
+    out = []
+    for v in slots:
+        if v is None:
+            out.append(" ")
+        elif high == low:
+            out.append(BARS[0])
+        else:
+            out.append(BARS[round((v - low) / (high - low) * (len(BARS) - 1))])
+    return "".join(out).rstrip()
+
+
+def _recent(state_dir: Path, run: dict[str, Any], now: float) -> str:
+    """The run's last 5 minutes from its sample history, as a sparkline ("" if none)."""
+    from guardrun.events import RUN_ID_RE
+    from guardrun.history import read_history
+
+    run_id = run.get("run_id")
+    if not isinstance(run_id, str) or not RUN_ID_RE.match(run_id):
+        return ""  # never a path from an unchecked id
+    for path in state_dir.glob(f"projects/*/runs/{run_id}.samples.ndjson"):
+        points = read_history(path, since=now - SPAN).points
+        return sparkline([(p["t"], p["b"]) for p in points], now, SPAN)
+    return ""
+
+
+SPAN = 300.0  # seconds of history in a status sparkline
+
+
 _COLUMNS = (("PID", 8), ("RUN", 25), ("MEMORY", 9), ("TREND", 13), ("LEVEL", 11), ("RESTARTS", 0))
 _LEVEL_STYLE = {"warning": "yellow", "critical": "red", "emergency": "bold red"}
 TREND_FIELDS = ("growth_bytes_per_second", "eta_critical_seconds", "eta_emergency_seconds")
 
 
-def _table(runs: list[dict[str, Any]]) -> Any:
+def _table(runs: list[dict[str, Any]], state_dir: Path | None = None) -> Any:
     """Two lines per run so it reads in 80 columns: the numbers (memory, its growth
-    rate, level), then command, child, cwd, the mode when not normal and the time left
-    until the next threshold at the current rate."""
+    rate, level), then the last 5 minutes as a sparkline, command, child, cwd, the mode
+    when not normal and the time left until the next threshold at the current rate."""
     from rich.text import Text
 
     def line(cells: list[str]) -> str:
@@ -157,6 +205,9 @@ def _table(runs: list[dict[str, Any]]) -> Any:
         out.append(line(cells) + "\n", style=_LEVEL_STYLE.get(cells[4]))
         child = run.get("child_pid")
         detail = f"{_command(run)}  (child {child or '-'})  in {run.get('cwd', '?')}"
+        recent = _recent(state_dir, run, time.time()) if state_dir is not None else ""
+        if recent:
+            detail = f"{recent}  {detail}"
         if run.get("mode") not in (None, "normal"):
             detail += f" · mode {run.get('mode')}"
         for level in ("critical", "emergency"):
@@ -181,7 +232,7 @@ def run_status(args: argparse.Namespace, state_dir: Path, cwd: Path) -> int:
         else:
             from rich.console import Console
 
-            Console(highlight=False).print(_table(runs))
+            Console(highlight=False).print(_table(runs, state_dir))
         return 0
     try:
         if as_json:
@@ -196,7 +247,7 @@ def run_status(args: argparse.Namespace, state_dir: Path, cwd: Path) -> int:
         def view() -> Any:
             runs = _live(state_dir)
             stamp = Text(time.strftime("%H:%M:%S") + "  Ctrl-C to stop", style="dim")
-            return Group(_table(runs) if runs else Text("no live guardrun runs"), stamp)
+            return Group(_table(runs, state_dir) if runs else Text("no live guardrun runs"), stamp)
 
         with Live(view(), auto_refresh=False, transient=False) as live:
             while True:

@@ -150,6 +150,15 @@ def test_status_json_and_table(
     for text in (str(pa.pid), str(pb.pid), A, B, "claude --model x", "1.5 GB", "warning"):
         assert text in table
     assert "RESTARTS" in table
+    # The last 5 minutes from run A's sample history, as a sparkline on its second line.
+    runs_dir = state / "projects" / "proj-0123abcd" / "runs"
+    runs_dir.mkdir(parents=True)
+    now = time.time()
+    rows = [{"t": now - 240 + 12 * i, "b": (100 + 10 * i) * 1_000_000} for i in range(20)]
+    (runs_dir / f"{A}.samples.ndjson").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert run_status(parse("status"), state, tmp_path) == 0
+    table = capsys.readouterr().out
+    assert "▁" in table and "█" in table, table
 
 
 def test_status_reports_corrupt_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -115,3 +115,18 @@ def test_rates_and_etas_as_shown() -> None:
     assert [
         format_eta(s) for s in (30, 90, 7 * 60 + 40, 25 * 60 + 20, 3 * 3600 + 600, 3 * 86400)
     ] == ["<1 min", "~2 min", "~8 min", "~25 min", "~3 h", "~3 d"]
+
+
+def test_sparkline_scales_the_last_minutes() -> None:
+    from guardrun.commands.live import sparkline
+
+    now = 1000.0
+    rising = [(now - 300 + 15 * i, 100 + i) for i in range(20)]
+    line = sparkline(rising, now)
+    bars = "▁▂▃▄▅▆▇█"
+    assert len(line) == 20 and line[0] == "▁" and line[-1] == "█"
+    assert [bars.index(c) for c in line] == sorted(bars.index(c) for c in line)  # rising
+    assert sparkline([(now - 10, 5)], now).strip() == "▁"  # flat: the lowest bar
+    assert sparkline([(now - 400, 5)], now) == ""  # older than the span: nothing
+    gap = sparkline([(now - 290, 1), (now - 5, 9)], now)
+    assert gap.startswith("▁") and gap.endswith("█") and " " in gap
