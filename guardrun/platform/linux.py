@@ -138,7 +138,9 @@ class ProcProbe:
             procs.append(ProcSample(pid, ppid, int(data.split(None, 2)[1]) * page))
             for cfd in entry.children:
                 try:
-                    kids = pread(cfd, 65536, 0)
+                    kids = pread(cfd, 4096, 0)  # ~580 pids: a page, not 64 KiB, per read
+                    if len(kids) == 4096:
+                        kids = pread(cfd, 1 << 20, 0)
                 except OSError:
                     continue
                 for kid in kids.split():
