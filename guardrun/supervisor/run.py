@@ -112,11 +112,8 @@ class Supervisor:
         self._deferred: tuple[RunStatus, str] | None = None  # a crash's capture, for later
         self._oom: OomWatch | None = None
         self.lease = lease  # one budget or machine restart at a time, across runs
-        self.turns: Turns | None = None  # the other runs of this user: who gives way
-        if machine is not None:
-            from guardrun.supervisor.turns import Turns
-
-            self.turns = Turns(machine, os.getpid(), self.name, self._event, reporter.warn)
+        self.machine = machine  # the other runs of this user (the budget, their files)
+        self.turns: Turns | None = None  # ... and who gives way: made when first needed
 
     # ------------------------------------------------------------ the snapshot
     def status(self, full: bool = False) -> RunStatus:
@@ -152,7 +149,7 @@ class Supervisor:
             priority=self.s.priority,
             idle_since=self._idle_since(),
             passed=self.turns.passed if self.turns is not None else False,
-            budget=self.turns.budget if self.turns is not None else None,
+            budget=self.machine.budget if self.machine is not None else None,
             machine_level=mem.external_level,
             growth=est.rate,
             eta_critical=est.eta_critical,
@@ -327,7 +324,7 @@ class Supervisor:
                 self.obs.external_changed(self.status(), ext.level, ext.source, ext.reason)
             est = self.mem.estimate
             ext_level = ext.level if ext else NORMAL
-            turn = self.turns.turn(ext_level == CRITICAL) if self.turns is not None else None
+            turn = self._turn(ext_level == CRITICAL)
             acting = decider.level(tick.level, ext_level, ext.source if ext else "", est, now, turn)
             if (acting.reason == decide.GROWTH) != growing:
                 growing = not growing
@@ -343,6 +340,20 @@ class Supervisor:
                     continue  # another run is restarting for the machine: look again later
             if reason is not None:
                 return Outcome("restart", reason)
+
+    def _turn(self, machine_critical: bool) -> str | None:
+        """This run's turn to give way for the machine (``turns.Turns``), once a budget is
+        set or the machine has been critical; None when nothing is shared."""
+        machine = self.machine
+        if machine is None or (
+            self.turns is None and machine.budget is None and not machine_critical
+        ):
+            return None
+        if self.turns is None:
+            from guardrun.supervisor.turns import Turns  # most runs never share: lazily
+
+            self.turns = Turns(machine, os.getpid(), self.name, self._event, self.ui.warn)
+        return self.turns.turn(machine_critical)
 
     def _growth_changed(self, growing: bool) -> None:
         st = self.status()
