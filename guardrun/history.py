@@ -23,7 +23,6 @@ their buckets. Never raises into the loop: the first I/O failure turns it off.
 
 from __future__ import annotations
 
-import bisect
 import json
 import os
 import time
@@ -82,6 +81,8 @@ def merge(points: Sequence[Point], width: float) -> Point:
 def downsample(points: Sequence[Point], now: float) -> list[Point]:
     """``points`` (oldest first) with each merged into the bucket its age calls for."""
     # The newest (the raw tier, at the end) stay as they are: only the older part is walked.
+    import bisect  # at compaction only: not on the start path
+
     recent = bisect.bisect_left(points, now - TIERS[0][0], key=_time)
     out: list[Point] = []
     group: list[Point] = []

@@ -12,7 +12,6 @@ is bounded (git runs with a short timeout in a thread while the rest is gathered
 
 from __future__ import annotations
 
-import heapq
 import os
 import time
 from pathlib import Path
@@ -259,7 +258,7 @@ class Observer:
                 thresholds=st.thresholds.as_dict(), name=st.name, argv=self._safe_argv()
             )
         procs = sample.procs
-        top = procs if len(procs) <= TOP else heapq.nlargest(TOP, procs, key=_rss)
+        top = procs if len(procs) <= TOP else sorted(procs, key=_rss, reverse=True)[:TOP]
         t = st.history[-1][0] if st.history else time.time()
         self.history.add(t, value, st.level, st.mode, st.growth, [(p.pid, p.rss) for p in top])
 
