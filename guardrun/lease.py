@@ -17,7 +17,6 @@ from pathlib import Path
 
 from guardrun.events import make_private_dirs
 from guardrun.live import is_same_process, live_dir, process_identity
-from guardrun.platform.locks import lock, unlock
 
 NAME = "restart.lease"
 
@@ -52,6 +51,8 @@ class Lease:
     def _locked(
         self, change: Callable[[dict[str, object] | None], dict[str, object] | None]
     ) -> bool:
+        from guardrun.platform.locks import lock, unlock  # only a shared restart locks
+
         make_private_dirs(self.path.parent)
         flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
         try:
