@@ -35,6 +35,8 @@ KINDS = frozenset(
         "degraded",
         "recovered",
         "child_exited",
+        "child_stopped",
+        "child_continued",
         "stopped",
         "probe_fallback",
         "hook_output",

@@ -37,6 +37,7 @@ marked = _facts.marked
 open_files = _facts.open_files
 own_children = _facts.own_children
 parent_death_signal = _facts.parent_death_signal
+parent_of = _facts.parent_of
 process_argv = _facts.process_argv
 process_name = _facts.process_name
 set_subreaper = _facts.set_subreaper
@@ -58,6 +59,7 @@ __all__ = [
     "open_files",
     "own_children",
     "parent_death_signal",
+    "parent_of",
     "process_argv",
     "process_name",
     "set_subreaper",

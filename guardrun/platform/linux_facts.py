@@ -41,6 +41,15 @@ def start_time(pid: int, proc: str = PROC) -> int | None:
         return None
 
 
+def parent_of(pid: int, proc: str = PROC) -> int | None:
+    """Field 4 of ``stat``: the parent's pid (0 for a process without one), or None."""
+    rest = _stat_fields(pid, proc)
+    try:
+        return int(rest[1]) if rest is not None else None
+    except (IndexError, ValueError):
+        return None
+
+
 def alive(pid: int) -> bool:
     """True for a process that exists and is not a zombie."""
     rest = _stat_fields(pid)

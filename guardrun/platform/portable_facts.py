@@ -31,6 +31,13 @@ def start_time(pid: int) -> int | None:
         return None
 
 
+def parent_of(pid: int) -> int | None:
+    try:
+        return int(_ps().Process(pid).ppid())
+    except Exception:  # gone, not permitted, or no psutil
+        return None
+
+
 def alive(pid: int) -> bool:
     ps = _ps()
     try:

@@ -1,11 +1,20 @@
 """Spawn the command under a PTY or with inherited stdio, wait for it, stop its tree.
 
 Spawning is a plain fork+exec so that everything the child needs happens in one
-place between the two: a new session with the PTY as controlling terminal (PTY
-mode) or its own process group (inherited stdio), the caller's window size,
-default signal dispositions (Python ignores SIGPIPE and the child must not
-inherit that), a parent-death signal on Linux, and exec errors sent back over a
-close-on-exec pipe so they are raised in the parent, as ptyprocess does.
+place between the two: its own process group, the caller's window size, default
+signal dispositions (Python ignores SIGPIPE and the child must not inherit that), a
+parent-death signal on Linux, and exec errors sent back over a close-on-exec pipe
+so they are raised in the parent, as ptyprocess does.
+
+Under a PTY the child is not the session leader: a small monitor, forked from
+guardrun, leads the PTY's session and is the parent of the child's process group,
+as ``sudo`` does with a pseudo-terminal. A group whose every member's parent is
+outside its session is *orphaned*, and the kernel discards the stop signals
+(SIGTSTP, SIGTTIN, SIGTTOU) sent to it: an agent that suspends itself on Ctrl-Z
+(Claude Code calls ``kill(0, SIGTSTP)``) would never stop. With the monitor in the
+session the group can stop; the monitor waits for it with ``WUNTRACED`` and reports
+each stop, continue and exit over a pipe (then SIGCHLD), so guardrun can stop
+itself with the same signal and the user's shell shows the job as stopped.
 """
 
 from __future__ import annotations
@@ -41,6 +50,7 @@ _RESET = [
         "SIGTTIN",
         "SIGTSTP",
         "SIGALRM",
+        "SIGCONT",
     )
     if hasattr(signal, s)
 ]
@@ -63,7 +73,14 @@ def _pdeathsig() -> Callable[[], object] | None:
 
 class Child:
     def __init__(
-        self, argv: list[str], pid: int, master_fd: int | None, started: float, started_wall: float
+        self,
+        argv: list[str],
+        pid: int,
+        master_fd: int | None,
+        started: float,
+        started_wall: float,
+        monitor: int | None = None,
+        reports: int | None = None,
     ) -> None:
         self.argv = argv
         self.pid = pid
@@ -72,6 +89,10 @@ class Child:
         self.started_wall = started_wall  # time.time()
         self.status: int | None = None  # raw wait status once reaped
         self.signals_sent: list[int] = []
+        self.stopped: int | None = None  # the signal that stopped it, while it is stopped
+        self.monitor = monitor  # PTY mode: the session's leader, the child's parent
+        self._reports = reports  # ... and the pipe it reports on
+        self._partial = b""
 
     @property
     def pgid(self) -> int:
@@ -82,16 +103,74 @@ class Child:
         return None if self.status is None else exit_code(self.status)
 
     def poll(self) -> int | None:
-        """Reap the child if it has exited; its exit code (128+N for a signal) or None."""
+        """Take the child's news (stopped, continued, exited); its exit code (128+N for a
+        signal) once it has exited, else None."""
         if self.status is None:
-            try:
-                pid, status = os.waitpid(self.pid, os.WNOHANG)
-            except ChildProcessError:
-                pid, status = self.pid, 255 << 8  # reaped elsewhere: status unknown
-            if pid == 0:
-                return None
-            self.status = status
+            if self._reports is not None:
+                self._read_reports()
+            else:
+                self._wait(self.pid)
         return self.returncode
+
+    def _wait(self, pid: int) -> None:
+        while self.status is None:
+            try:
+                got, status = os.waitpid(pid, os.WNOHANG | os.WUNTRACED | os.WCONTINUED)
+            except ChildProcessError:
+                got, status = pid, 255 << 8  # reaped elsewhere: status unknown
+            if got == 0:
+                return
+            self._news(status)
+
+    def _news(self, status: int) -> None:
+        if os.WIFSTOPPED(status):
+            self.stopped = os.WSTOPSIG(status)
+        elif os.WIFCONTINUED(status):
+            self.stopped = None
+        else:
+            self.status, self.stopped = status, None
+
+    def _read_reports(self) -> None:
+        """The monitor's lines: ``S<sig>`` stopped, ``C`` continued, ``X<status>`` exited."""
+        fd = self._reports
+        assert fd is not None
+        while True:
+            try:
+                data = os.read(fd, 512)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = b""
+            if not data:  # the monitor is gone
+                self._monitor_gone()
+                return
+            *lines, self._partial = (self._partial + data).split(b"\n")
+            for line in lines:
+                kind, value = line[:1], line[1:]
+                if kind == b"S":
+                    self.stopped = int(value)
+                elif kind == b"C":
+                    self.stopped = None
+                elif kind == b"X":
+                    self.status, self.stopped = int(value), None
+            if self.status is not None:
+                self._monitor_gone()
+                return
+
+    def _monitor_gone(self) -> None:
+        if self._reports is not None:
+            os.close(self._reports)
+            self._reports = None
+        if self.monitor is not None:
+            try:
+                os.waitpid(self.monitor, 0)  # it exits right after its last report
+            except ChildProcessError:
+                pass
+            self.monitor = None
+        if self.status is None:
+            # Killed before the child: the child is reparented to guardrun (a subreaper)
+            # and waited for directly from now on.
+            self._wait(self.pid)
 
     def term_signal(self) -> int | None:
         if self.status is not None and os.WIFSIGNALED(self.status):
@@ -111,6 +190,8 @@ class Child:
             except OSError:
                 pass
             self.master_fd = None
+        if self._reports is not None and self.status is not None:
+            self._monitor_gone()
 
 
 def spawn(
@@ -122,7 +203,8 @@ def spawn(
     winsize: bytes | None = None,
     foreground_fd: int | None = None,
 ) -> Child:
-    """Start ``argv``. PTY mode gives it a new session on a fresh PTY; else its own group.
+    """Start ``argv``. PTY mode: on a fresh PTY, in a session led by a monitor; else in
+    its own process group.
 
     ``foreground_fd``: in inherited-stdio mode with a terminal on stdin, make the
     child's group the terminal's foreground group, as a shell does, so it can
@@ -133,15 +215,11 @@ def spawn(
         raise GuardrunError("no command to run")
     if not argv[0]:
         raise CommandNotFound("command not found: '' (the command name is empty)")
-    master = slave = None
-    if use_pty:
-        master, slave = os.openpty()
-        if winsize is not None:
-            fcntl.ioctl(slave, termios.TIOCSWINSZ, winsize)
-        os.set_inheritable(master, False)
     pdeath = _pdeathsig()
-    r, w = os.pipe2(os.O_CLOEXEC) if hasattr(os, "pipe2") else os.pipe()
+    r, w = _pipe()
     env_b = dict(env)
+    if use_pty:
+        return _spawn_pty(argv, env_b, cwd, winsize, pdeath, r, w)
     with warnings.catch_warnings():
         # Python 3.12+ warns when forking with threads (hook reapers). The child
         # only calls async-signal-safe syscalls before exec.
@@ -150,64 +228,222 @@ def spawn(
     if pid == 0:  # pragma: no cover - runs in the child, reported through the pipe
         try:
             os.close(r)
-            if slave is not None:
-                os.setsid()
-                fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
-                for fd in (0, 1, 2):
-                    os.dup2(slave, fd)
-                if slave > 2:
-                    os.close(slave)
-                if master is not None:
-                    os.close(master)
-            else:
-                os.setpgid(0, 0)
-                if foreground_fd is not None:
-                    signal.signal(signal.SIGTTOU, signal.SIG_IGN)
-                    try:
-                        os.tcsetpgrp(foreground_fd, os.getpid())
-                    except OSError:
-                        pass
-            for name in _RESET:
-                signal.signal(getattr(signal, name), signal.SIG_DFL)
-            signal.pthread_sigmask(signal.SIG_SETMASK, [])
-            if pdeath is not None:
-                pdeath()
-            if cwd:
-                os.chdir(cwd)
-            os.execvpe(argv[0], argv, env_b)
-        except OSError as err:
-            os.write(w, f"{err.errno}:{err.strerror}".encode())
+            os.setpgid(0, 0)
+            if foreground_fd is not None:
+                signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+                try:
+                    os.tcsetpgrp(foreground_fd, os.getpid())
+                except OSError:
+                    pass
+            _exec(argv, env_b, cwd, pdeath)
         except BaseException as err:  # noqa: B036 - anything must reach the parent
-            os.write(w, f"0:{err}".encode())
+            _report_error(w, err)
         os._exit(127)
     os.close(w)
-    if slave is not None:
-        os.close(slave)
     if foreground_fd is not None:
-        _set_foreground(foreground_fd, pid)
-    try:
-        data = b""
-        while True:
-            chunk = os.read(r, 512)
-            if not chunk:
-                break
-            data += chunk
-    finally:
-        os.close(r)
+        give_foreground(foreground_fd, pid)
+    data = _read_all(r)
     if data:
         os.waitpid(pid, 0)
-        if master is not None:
+        _raise_exec_error(argv[0], data)
+    return Child(argv, pid, None, time.monotonic(), time.time())
+
+
+def _spawn_pty(
+    argv: list[str],
+    env: dict[str, str],
+    cwd: str | None,
+    winsize: bytes | None,
+    pdeath: Callable[[], object] | None,
+    r: int,
+    w: int,
+) -> Child:
+    master, slave = os.openpty()
+    if winsize is not None:
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, winsize)
+    os.set_inheritable(master, False)
+    reports_r, reports_w = _pipe()
+    guardrun = os.getpid()
+    monitor_death = parent_death_signal(signal.SIGKILL)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # as in spawn()
+        monitor = os.fork()
+    if monitor == 0:  # pragma: no cover - the monitor; its errors reach the parent
+        try:
+            os.close(r)
+            os.close(reports_r)
             os.close(master)
-        code, _, text = data.decode(errors="replace").partition(":")
-        if int(code or 0) == errno.ENOENT:
-            raise CommandNotFound(f"command not found: {argv[0]}")
-        if int(code or 0) in (errno.EACCES, errno.ENOEXEC, errno.EISDIR, errno.EPERM):
-            raise CommandNotExecutable(f"command not executable: {argv[0]} ({text})")
-        raise GuardrunError(f"cannot start {argv[0]}: {text}")
-    return Child(argv, pid, master, time.monotonic(), time.time())
+            _monitor(argv, env, cwd, pdeath, monitor_death, slave, w, reports_w, guardrun)
+        except BaseException as err:  # noqa: B036 - anything must reach the parent
+            _report_error(w, err, b"\0")
+        os._exit(127)
+    for fd in (w, reports_w, slave):
+        os.close(fd)
+    # The monitor writes "P<pid>\n"; the child (or the monitor) an error ending in NUL.
+    # Each is one write under PIPE_BUF, so they arrive whole, in either order.
+    data, pid, error = _read_all(r), 0, b""
+    while data:
+        if data.startswith(b"P") and b"\n" in data:
+            line, _, data = data.partition(b"\n")
+            pid = int(line[1:])
+        else:
+            error, _, data = data.partition(b"\0")
+    if error or not pid:
+        os.close(master)
+        os.close(reports_r)
+        os.waitpid(monitor, 0)  # it reports the failed child's exit and ends
+        _raise_exec_error(argv[0], error or b"0:the monitor could not start the command")
+    os.set_blocking(reports_r, False)
+    return Child(argv, pid, master, time.monotonic(), time.time(), monitor, reports_r)
 
 
-def _set_foreground(fd: int, pgid: int) -> None:
+# What the monitor ignores: the PTY's hangup when guardrun closes its side (it must
+# live to report the child's exit), the keys' signals and job control; SIGKILL and its
+# parent's death end it. What the child (or anyone) sends the child's parent is meant
+# for guardrun and goes there: `kill -USR1 $PPID` from the agent's shell restarts it,
+# SIGTERM stops the tree, and the signals guardrun forwards reach the child's group.
+_MONITOR_IGNORES = [
+    getattr(signal, s) for s in ("SIGHUP", "SIGINT", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGCONT")
+]
+_MONITOR_PASSES = [
+    getattr(signal, s)
+    for s in ("SIGTERM", "SIGUSR1", "SIGUSR2", "SIGQUIT", "SIGALRM", "SIGPWR", "SIGURG")
+    if hasattr(signal, s)
+]
+
+
+def _monitor(  # pragma: no cover - runs in the forked monitor
+    argv: list[str],
+    env: dict[str, str],
+    cwd: str | None,
+    pdeath: Callable[[], object] | None,
+    own_death: Callable[[], object] | None,
+    slave: int,
+    w: int,
+    reports: int,
+    guardrun: int,
+) -> None:
+    """Lead the PTY's session, start the command in a group of its own as the PTY's
+    foreground, then wait for it and report what happens to it, until it exits."""
+    signal.set_wakeup_fd(-1)  # guardrun's wake-up pipe is not this process's
+    for name in _RESET:
+        signal.signal(getattr(signal, name), signal.SIG_DFL)
+    for sig in _MONITOR_IGNORES:
+        signal.signal(sig, signal.SIG_IGN)
+
+    def pass_on(got: int, _frame: object) -> None:
+        try:
+            os.kill(guardrun, got)
+        except OSError:
+            pass
+
+    for sig in _MONITOR_PASSES:
+        signal.signal(sig, pass_on)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    if own_death is not None:
+        own_death()
+    os.setsid()
+    fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(reports)
+            os.setpgid(0, 0)
+            try:
+                os.tcsetpgrp(slave, os.getpid())  # SIGTTOU is ignored here
+            except OSError:
+                pass
+            for fd in (0, 1, 2):
+                os.dup2(slave, fd)
+            if slave > 2:
+                os.close(slave)
+            _exec(argv, env, cwd, pdeath)
+        except BaseException as err:  # noqa: B036 - anything must reach the parent
+            _report_error(w, err, b"\0")
+        os._exit(127)
+    try:
+        os.setpgid(pid, pid)  # the child does it too; whichever runs first wins
+    except OSError:
+        pass
+    os.write(w, b"P%d\n" % pid)
+    os.close(w)
+    os.close(slave)  # the PTY closes when the child's side does, not when the monitor's
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)  # not the caller's terminal
+    os.dup2(reports, 3)
+    os.closerange(4, 1 << 16)  # guardrun's files: the log, the live file, probes, pipes
+    flags = os.WUNTRACED | os.WCONTINUED
+    while True:
+        try:
+            _, status = os.waitpid(pid, flags)
+        except ChildProcessError:
+            status = 255 << 8
+        if os.WIFSTOPPED(status):
+            line = b"S%d\n" % os.WSTOPSIG(status)
+        elif os.WIFCONTINUED(status):
+            line = b"C\n"
+        else:
+            line = b"X%d\n" % status
+        try:
+            os.write(3, line)
+            os.kill(guardrun, signal.SIGCHLD)  # wakes guardrun's loop, which reads the line
+        except OSError:
+            pass
+        if line[:1] == b"X":
+            os._exit(0)
+
+
+def _exec(  # pragma: no cover - runs in the child
+    argv: list[str], env: dict[str, str], cwd: str | None, pdeath: Callable[[], object] | None
+) -> None:
+    for name in _RESET:
+        signal.signal(getattr(signal, name), signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    if pdeath is not None:
+        pdeath()
+    if cwd:
+        os.chdir(cwd)
+    os.execvpe(argv[0], argv, env)
+
+
+def _report_error(  # pragma: no cover - in the child
+    w: int, err: BaseException, end: bytes = b""
+) -> None:
+    text = f"{err.errno}:{err.strerror}" if isinstance(err, OSError) else f"0:{err}"
+    try:
+        os.write(w, text.encode().replace(b"\0", b" ") + end)
+    except OSError:
+        pass
+
+
+def _pipe() -> tuple[int, int]:
+    return os.pipe2(os.O_CLOEXEC) if hasattr(os, "pipe2") else os.pipe()
+
+
+def _read_all(fd: int) -> bytes:
+    data = b""
+    try:
+        while True:
+            chunk = os.read(fd, 512)
+            if not chunk:
+                return data
+            data += chunk
+    finally:
+        os.close(fd)
+
+
+def _raise_exec_error(name: str, data: bytes) -> None:
+    code, _, text = data.decode(errors="replace").partition(":")
+    number = int(code) if code.isdigit() else 0
+    if number == errno.ENOENT:
+        raise CommandNotFound(f"command not found: {name}")
+    if number in (errno.EACCES, errno.ENOEXEC, errno.EISDIR, errno.EPERM):
+        raise CommandNotExecutable(f"command not executable: {name} ({text})")
+    raise GuardrunError(f"cannot start {name}: {text}")
+
+
+def give_foreground(fd: int, pgid: int) -> None:
     """tcsetpgrp from a process that may be in the background: SIGTTOU must be ignored."""
     old = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
     try:

@@ -77,6 +77,8 @@ def countdown(
                     return False
                 if what == "restart":
                     return True
+                if what == "suspend":  # Ctrl-Z at the countdown (cbreak: ISIG is on)
+                    _suspend(term if keys else None)
             if live is not None:
                 live.update(line(left), refresh=True)
     finally:
@@ -87,3 +89,16 @@ def countdown(
                 pass  # the terminal hung up
         if keys and term is not None:
             term.restore()
+
+
+def _suspend(term: Terminal | None) -> None:
+    """Stop guardrun (the shell shows the job stopped); on ``fg`` the countdown goes on."""
+    import signal
+
+    from guardrun.supervisor.jobs import stop_self
+
+    if term is not None:
+        term.restore()
+    stop_self(signal.SIGTSTP)
+    if term is not None:
+        term.cbreak()

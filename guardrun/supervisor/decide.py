@@ -165,8 +165,17 @@ class Decider:
         return acting
 
     def restart(
-        self, acting: Acting, now: float, last_io: float | None, trend: Estimate
+        self,
+        acting: Acting,
+        now: float,
+        last_io: float | None,
+        trend: Estimate,
+        stopped: bool = False,
     ) -> str | None:
+        """``restart_now`` for this sample. A stopped child (Ctrl-Z) is neither idle nor
+        at a quiet moment: the user put it aside, and only emergency restarts it."""
+        if stopped:
+            return EMERGENCY if acting.level == EMERGENCY else None
         reason = restart_now(acting, self.since, now, last_io, self.when, trend)
         w = self.when
         if (

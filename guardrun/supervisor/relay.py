@@ -58,6 +58,16 @@ class Relay:
         self.last_in = self.last_out = self.clock()
         self.tail, self._to_child, self.child_title = b"", b"", None
 
+    def listen_keys(self, on: bool) -> None:
+        """Read the caller's keys or not (off while guardrun is a background job: the keys
+        are the shell's, and reading them would stop guardrun with SIGTTIN)."""
+        if on and self.keys < 0 and self.master is not None and os.isatty(self.in_fd):
+            self.keys = self.in_fd
+            self._poller.register(self.keys, select.POLLIN)
+        elif not on and self.keys >= 0:
+            self._poller.unregister(self.keys)
+            self.keys = -1
+
     def detach(self) -> None:
         self.master, self.keys = None, -1
         self.flush(force=True)

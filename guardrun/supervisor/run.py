@@ -22,7 +22,13 @@ from guardrun.platform.cgroup import MemoryLimit
 from guardrun.platform.cgroup_events import OomWatch
 from guardrun.platform.types import TreeSample
 from guardrun.supervisor import decide, degrade
-from guardrun.supervisor.child import Child, spawn, take_foreground_back, window_size
+from guardrun.supervisor.child import (
+    Child,
+    give_foreground,
+    spawn,
+    take_foreground_back,
+    window_size,
+)
 from guardrun.supervisor.levels import CRITICAL, EMERGENCY, NORMAL
 from guardrun.supervisor.memory import MemoryWatch, Pressure
 from guardrun.supervisor.protection import Protection
@@ -38,6 +44,7 @@ from guardrun.units import format_bytes, format_duration, format_eta, format_rat
 
 if TYPE_CHECKING:
     from guardrun.observer import Observer
+    from guardrun.supervisor.jobs import StoppedWatch
     from guardrun.supervisor.turns import Shared, Turns
 
 BUDGET, SYSTEM = decide.BUDGET, decide.SYSTEM
@@ -114,6 +121,11 @@ class Supervisor:
         self.lease = lease  # one budget or machine restart at a time, across runs
         self.machine = machine  # the other runs of this user (the budget, their files)
         self.turns: Turns | None = None  # ... and who gives way: made when first needed
+        # Job control (``jobs``): guardrun followed the child's stop and has not continued
+        # it yet; the stop last acted on; the watch while guardrun is stopped.
+        self.suspended = False
+        self._seen_stop: int | None = None
+        self.watcher: StoppedWatch | None = None
 
     # ------------------------------------------------------------ the snapshot
     def status(self, full: bool = False) -> RunStatus:
@@ -188,6 +200,7 @@ class Supervisor:
             foreground_fd=0 if not use_pty and os.isatty(0) else None,
         )
         self.child = child
+        self.suspended, self._seen_stop = False, None
         self.mem.new_child(child.pid)
         self.relay.attach(child.master_fd, keys=os.isatty(0))
         self._oom = OomWatch(child.pid)  # no memory cgroup (not Linux): counts nothing
@@ -203,7 +216,13 @@ class Supervisor:
         return [p for p in pids if p not in spared] if spared else pids
 
     def _not_ours(self) -> set[int]:
+        """guardrun's own helpers among its children: the sentinel, the child's monitor
+        (PTY mode), the watch while stopped, hooks."""
         pids = {self._sentinel.pid if self._sentinel and self._sentinel.pid else -1}
+        if self.child is not None and self.child.monitor is not None:
+            pids.add(self.child.monitor)
+        if self.watcher is not None and self.watcher.pid is not None:
+            pids.add(self.watcher.pid)
         return pids | self.obs.hook_pids()
 
     def _stop(self, child: Child, first: int = signal.SIGTERM) -> None:
@@ -303,6 +322,8 @@ class Supervisor:
                 outcome = self._on_signals(child)
                 if outcome is not None:
                     return outcome
+            if child.stopped != self._seen_stop and child.status is None:
+                self._job_changed(child)
             if child.status is not None:
                 self.output_tail = relay.tail[-4096:] + relay.drain(child.master_fd)
                 return Outcome("exited")
@@ -333,7 +354,7 @@ class Supervisor:
             if not s.restart or not self.protection.may_ask(now):
                 continue
             last_io = relay.last_io if child.master_fd is not None else None
-            reason = decider.restart(acting, now, last_io, est)
+            reason = decider.restart(acting, now, last_io, est, stopped=child.stopped is not None)
             if reason is not None and acting.reason in (BUDGET, SYSTEM):
                 reason = acting.reason  # the machine's turn, even at a planned moment
                 if self.lease is not None and not self.lease.acquire(s.grace + LEASE_SLACK):
@@ -379,11 +400,98 @@ class Supervisor:
                 outcome = Outcome("restart", "signal")
             elif what == "capture":
                 self.capture("manual")
-            elif what == "forward" and child.status is None:
+            elif what == "continued" and self.suspended:
+                self._resume(child)  # fg (or bg) after guardrun stopped with the child
+            elif what == "suspend" and child.status is None and child.stopped is None:
+                child.killpg(signal.SIGTSTP)  # guardrun follows once the child has stopped
+            elif what in ("forward", "continued") and child.status is None:
                 # Sent on the sender's behalf: a child it ends has not crashed.
                 child.signals_sent.append(sig)
                 child.killpg(sig)
         return outcome
+
+    # ------------------------------------------------------------ job control
+    def _job_changed(self, child: Child) -> None:
+        """The child stopped or was continued (its monitor or ``waitpid`` says)."""
+        from guardrun.supervisor import jobs  # a stop is rare: not on the start path
+
+        sig = self._seen_stop = child.stopped
+        if sig is None:
+            if self.suspended:  # continued by someone else: the job is guardrun's again
+                self.suspended = False
+            self._event("child_continued")
+            return
+        self._event("child_stopped", signal=name_of(sig))
+        if not jobs.group_orphaned():
+            self._suspend(child, sig)
+        elif sig in jobs.JOB_STOPS:
+            # The kernel would discard this stop sent to guardrun's orphaned group (PID 1,
+            # a session leader): nobody could continue the job. So does guardrun.
+            self.ui.detail(f"{self.name} stopped ({name_of(sig)}) with no job control: continued")
+            child.killpg(signal.SIGCONT)
+
+    def _suspend(self, child: Child, sig: int) -> None:
+        """Stop guardrun with the child's signal, so that the shell shows the job stopped;
+        returns once guardrun is continued."""
+        from guardrun.supervisor import jobs
+
+        self.suspended = True
+        self.relay.flush(force=True)
+        if self._term is not None:
+            self._term.restore()
+        self.obs.update_live(self.status(), force=True)
+        if self.watcher is None:
+            self.watcher = jobs.StoppedWatch()
+        probe, metric = self.tree.probe, self.mem.metric
+        if probe is not None and self.protection.mode != degrade.UNWATCHED:
+            self.tree.members(child_alive=True)  # the orphans adopted by now, as roots
+            roots = [child.pid, *self.tree.adopted]
+
+            def total() -> int | None:
+                try:
+                    return probe.sample(roots).total(metric)
+                except ProbeError:
+                    return None
+
+            self.watcher.start(total, self.mem.thresholds.emergency, self.s.interval)
+        self.ui.set_drawing(False)
+        jobs.stop_self(sig)
+        self.watcher.end()
+        self._resume(child)
+
+    def _resume(self, child: Child) -> None:
+        """In the terminal's foreground: take the terminal back and continue the child.
+        In the background (``bg``, or woken at emergency): the child stays stopped and
+        guardrun watches, without the terminal's keys, until ``fg``."""
+        from guardrun.supervisor import jobs
+
+        if child.status is not None:
+            self.suspended = False
+            return
+        if not jobs.in_foreground(0):
+            self.relay.listen_keys(False)
+            return
+        self.suspended = False
+        if self._term is not None:
+            self._term.raw()
+            self.ui.set_drawing(True)
+        elif os.isatty(0):
+            give_foreground(0, child.pgid)
+        self.relay.listen_keys(True)
+        self._resize(child)
+        child.killpg(signal.SIGCONT)
+
+    def _wait_foreground(self) -> None:
+        """A restart due while guardrun runs in the background waits for ``fg``: the new
+        child draws on the caller's terminal. The kernel stops a background job that
+        writes its terminal's modes; guardrun asks for that stop itself, before spawning."""
+        from guardrun.supervisor import jobs
+
+        while self._term is not None and not jobs.in_foreground(0):
+            if jobs.group_orphaned():
+                return
+            self.ui.info(f"{self.name} restarts when guardrun is in the foreground again (fg)")
+            jobs.stop_self(signal.SIGTTOU)
 
     def _resize(self, child: Child) -> None:
         size = window_size(0)
@@ -530,6 +638,7 @@ class Supervisor:
                 self.restarts += 1
                 argv = self.obs.launch_argv()
                 continue
+            self._wait_foreground()
             if not self._cooldown(value):
                 self.ui.info(f"not restarting {self.name}: quit during the cooldown")
                 if deferred is not None:

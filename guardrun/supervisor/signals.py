@@ -21,11 +21,15 @@ TABLE: dict[int, str] = {
     signal.SIGINT: "stop",  # Ctrl-C that reached guardrun, not the child's terminal
     signal.SIGUSR1: "restart",  # restart now, through restart protection
     signal.SIGUSR2: "capture",  # save state now
+    signal.SIGCONT: "continued",  # fg/bg after guardrun stopped with the child (jobs.py)
+    signal.SIGTSTP: "suspend",  # stop the child; guardrun follows once it has stopped
 }
 # Signals guardrun has no use for go on to the child's process group, as tini and
 # dumb-init pass them on: the default action of most would end guardrun itself (exit
 # 128+N, no capture, the child left a hang-up), and those that do nothing by default
-# (SIGURG, SIGCONT) would be lost. Job control (SIGTSTP, SIGTTIN, SIGTTOU) is not here.
+# (SIGURG) would be lost. SIGCONT is forwarded too when guardrun is not stopped with the
+# child. SIGTTIN and SIGTTOU keep their default: the kernel sends them to a background
+# guardrun that touches its terminal, and stopping is the answer (a handler would loop).
 FORWARDED = tuple(
     sig
     for name in (
@@ -37,7 +41,6 @@ FORWARDED = tuple(
         "SIGXFSZ",
         "SIGPWR",
         "SIGURG",
-        "SIGCONT",
         "SIGTRAP",
         "SIGSYS",
         "SIGIO",

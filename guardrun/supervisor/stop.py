@@ -52,6 +52,8 @@ def stop_tree(
         if child.status is None:
             child.signals_sent.append(first)
         _send(child, pids, first)
+        if child.stopped is not None:  # a stopped process acts on SIGTERM once continued
+            _send(child, pids, signal.SIGCONT)
     signalled = set(pids)
     deadline = time.monotonic() + grace
     while True:

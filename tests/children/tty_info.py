@@ -1,7 +1,9 @@
 """Reports what it sees of its terminal, echoes lines, and reports terminal signals.
 
-Prints ISATTY (0/1/2), SIZE, TERM, CTTY (session leader with a controlling
-terminal), PPID; RESIZED on SIGWINCH; GOT <SIG> for SIGINT, SIGQUIT, SIGTSTP.
+Prints ISATTY (0/1/2), SIZE, TERM, CTTY (leader of the foreground group of its
+controlling terminal), JOBS (its group is not orphaned: the parent is in the same
+session and another group, so job-control stops work), PPID; RESIZED on SIGWINCH;
+GOT <SIG> for SIGINT, SIGQUIT, SIGTSTP.
 A line "exit N" exits with N.
 """
 
@@ -26,8 +28,11 @@ def main() -> None:
     say(f"ISATTY {int(os.isatty(0))}{int(os.isatty(1))}{int(os.isatty(2))}")
     say(f"SIZE {size()}")
     say(f"TERM {os.environ.get('TERM')}")
-    ctty = os.getsid(0) == os.getpid() and os.tcgetpgrp(0) == os.getpgrp()
+    ctty = os.getpgrp() == os.getpid() and os.tcgetpgrp(0) == os.getpgrp()
     say(f"CTTY {int(ctty)}")
+    parent = os.getppid()
+    jobs = os.getsid(parent) == os.getsid(0) and os.getpgid(parent) != os.getpgrp()
+    say(f"JOBS {int(jobs)}")
     say(f"PPID {os.getppid()}")
     signal.signal(signal.SIGWINCH, lambda *_: say(f"RESIZED {size()}"))
     for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGTSTP):

@@ -38,7 +38,7 @@ from support.claude import (
     wait_for_file,
     wait_until,
 )
-from support.guarded_agent import children_of, cmdline
+from support.guarded_agent import agents_of, cmdline
 
 pytestmark = [pytest.mark.claude, pytest.mark.slow]
 
@@ -74,7 +74,7 @@ def spawned(reaper: list[int]) -> Iterator[list[pexpect.spawn]]:
     yield runs
     for run in runs:
         if run.isalive():
-            reaper.extend(children_of(run.pid))
+            reaper.extend(agents_of(run.pid))
             run.terminate(force=True)
         run.close()
 
@@ -83,14 +83,14 @@ def claude_child(p: Project, guard_pid: int, other_than: int = 0) -> tuple[int, 
     """The pid and argv of guardrun's ``claude`` child (not ``other_than``), once it has exec'd."""
 
     def find() -> tuple[int, list[str]] | None:
-        for pid in children_of(guard_pid):
+        for pid in agents_of(guard_pid):
             argv = cmdline(pid)
             if pid != other_than and argv[:1] == [str(p.claude)]:
                 return pid, argv
         return None
 
     found = wait_until(find, timeout=WAIT)
-    assert found, f"no claude child of guardrun {guard_pid}: {children_of(guard_pid)}"
+    assert found, f"no claude child of guardrun {guard_pid}: {agents_of(guard_pid)}"
     return found  # type: ignore[no-any-return]
 
 
@@ -196,7 +196,7 @@ def test_sigusr1_restarts_claude_into_the_same_conversation(
     screen.wait_for(marker, timeout=WAIT, start=start)  # the old conversation, reprinted
     screen.wait_for(PROMPT_READY, timeout=WAIT, start=start)
     assert wait_until(lambda: session_id_of(p, new_pid), timeout=WAIT) == session
-    assert old_pid not in children_of(guard.pid)
+    assert old_pid not in agents_of(guard.pid)
 
     quit_claude(guard, timeout=WAIT)
     assert (guard.exitstatus, guard.signalstatus) == (0, None)
@@ -311,5 +311,5 @@ def test_memory_restart_before_the_first_prompt_reruns_the_plain_command(
     assert new_pid == restarted[0]["child_pid"] and new_argv == [str(p.claude)]
     screen.wait_for(PROMPT_READY, timeout=WAIT, start=0)
     time.sleep(1.0)  # the CLI would have exited at once on a bad --resume
-    assert new_pid in children_of(guard.pid)
+    assert new_pid in agents_of(guard.pid)
     assert not [e for e in events(p) if e["event"] == "child_exited"]

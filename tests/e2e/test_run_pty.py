@@ -36,6 +36,8 @@ def test_child_sees_a_terminal_with_callers_size_and_term() -> None:
     assert p.match.group(1) == b"xterm-256color"
     p.expect("CTTY (\\d)")
     assert p.match.group(1) == b"1"
+    p.expect("JOBS (\\d)")  # the monitor leads the session: Ctrl-Z can stop the group
+    assert p.match.group(1) == b"1"
     p.expect("READY")
     p.sendline("hello there")
     p.expect("ECHO hello there")
@@ -165,11 +167,17 @@ def test_guardrun_sigkilled_leaves_nothing_running(tmp_path) -> None:  # type: i
     assert isinstance(roles, dict)
     pids = [pid for group in roles.values() for pid in group]
     assert all(is_alive(pid) for pid in pids)
-    guard_pid = int(
-        subprocess.run(
-            ["ps", "-o", "ppid=", "-p", str(roles["parent"][0])], capture_output=True, text=True
-        ).stdout
-    )
+
+    def ppid(pid: int) -> int:
+        return int(
+            subprocess.run(
+                ["ps", "-o", "ppid=", "-p", str(pid)], capture_output=True, text=True
+            ).stdout
+        )
+
+    monitor = ppid(roles["parent"][0])  # the PTY session's leader, forked from guardrun
+    assert os.getsid(monitor) == monitor
+    guard_pid = ppid(monitor)
     os.kill(guard_pid, signal.SIGKILL)
     wait_for(lambda: not any(is_alive(pid) for pid in pids), timeout=10)
     p.close(force=True)

@@ -42,6 +42,20 @@ def children_of(pid: int) -> list[int]:
     return found
 
 
+def agents_of(guard_pid: int) -> list[int]:
+    """The processes guardrun runs the command as: its children with inherited stdio;
+    under a PTY the children of its monitor, the child of guardrun that leads the PTY's
+    session (the command's group then has a parent in its session: Ctrl-Z works)."""
+    found: list[int] = []
+    for pid in children_of(guard_pid):
+        try:
+            monitor = os.getsid(pid) == pid and cmdline(pid) == cmdline(guard_pid)
+        except OSError:
+            continue
+        found += children_of(pid) if monitor else [pid]
+    return found
+
+
 def tree_of(pid: int) -> list[int]:
     out, todo = [], [pid]
     while todo:
@@ -71,14 +85,14 @@ def agent_child(
     def find() -> tuple[int, list[str]] | None:
         if screen is not None:
             screen.drain(0.05)
-        for pid in children_of(guard_pid):
+        for pid in agents_of(guard_pid):
             argv = cmdline(pid)
             if pid != other_than and str(script) in argv[:2]:
                 return pid, argv[argv.index(str(script)) + 1 :]
         return None
 
     found = wait_until(find, timeout=WAIT)
-    now = {pid: cmdline(pid) for pid in children_of(guard_pid)}
+    now = {pid: cmdline(pid) for pid in agents_of(guard_pid)}
     assert found, f"no {script.name} child of guardrun {guard_pid} but {other_than}: {now}"
     return found  # type: ignore[no-any-return]
 
@@ -144,4 +158,4 @@ def stays_alive(run: Run, seconds: float) -> bool:
     """Whether the agent is still guardrun's child after ``seconds`` (a refused resume exits
     at once: Gemini 42 in ~3 s, Codex 1 in ~0.6 s, Claude 1 in ~1 s)."""
     run.screen.drain(seconds)
-    return run.pid in children_of(run.guard.pid)
+    return run.pid in agents_of(run.guard.pid)

@@ -208,3 +208,18 @@ def test_the_wait_for_the_plan_does_not_count_toward_idle_wait() -> None:
     d.level(CRITICAL, NORMAL, "", far, 0.0)
     assert d.restart(acting, 4.9, None, far) is None
     assert d.restart(acting, 5.0, None, far) == CRITICAL
+
+
+def test_a_stopped_child_is_never_idle_nor_quiet_only_emergency_restarts_it() -> None:
+    """Ctrl-Z: the user put the agent aside. Its silence is no idle moment for a planned
+    restart, no quiet moment at critical; emergency still acts (the machine first)."""
+    d = Decider(WHEN)
+    near = Estimate(1e6, None, 3 * MIN)
+    for level in (WARNING, CRITICAL):
+        acting = d.level(level, NORMAL, "", near, 0.0)
+        assert d.restart(acting, 0.0, 0.0, near) is None
+        # An hour of silence later: a running child would be restarted (planned/critical).
+        assert d.restart(acting, 3600.0, 0.0, near) is not None
+        assert d.restart(acting, 3600.0, 0.0, near, stopped=True) is None
+    acting = d.level(EMERGENCY, NORMAL, "", near, 3601.0)
+    assert d.restart(acting, 3601.0, 3600.0, near, stopped=True) == EMERGENCY

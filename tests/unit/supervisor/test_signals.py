@@ -33,11 +33,15 @@ def test_signals_are_recorded_in_order_and_wake_the_loop() -> None:
     s.restore()  # twice is harmless
 
 
-def test_signals_without_a_use_are_forwarded_and_job_control_is_not() -> None:
+def test_signals_without_a_use_are_forwarded_and_job_control_has_its_own() -> None:
     from guardrun.supervisor.signals import FORWARDED
 
-    for name in ("SIGQUIT", "SIGALRM", "SIGVTALRM", "SIGPROF", "SIGXCPU", "SIGURG", "SIGCONT"):
+    for name in ("SIGQUIT", "SIGALRM", "SIGVTALRM", "SIGPROF", "SIGXCPU", "SIGURG"):
         assert TABLE[getattr(signal, name)] == "forward"
-    for sig in (signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU, signal.SIGKILL):
+    # SIGCONT: fg/bg after guardrun stopped with the child (forwarded otherwise);
+    # SIGTSTP: stop the child, and guardrun with it.
+    assert TABLE[signal.SIGCONT] == "continued" and TABLE[signal.SIGTSTP] == "suspend"
+    # The kernel's stops for a background guardrun keep their default: stop.
+    for sig in (signal.SIGTTIN, signal.SIGTTOU, signal.SIGKILL, signal.SIGSTOP):
         assert sig not in TABLE and sig not in FORWARDED
     assert TABLE[signal.SIGWINCH] == "resize"  # used, not forwarded as such
