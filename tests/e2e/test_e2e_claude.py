@@ -313,3 +313,49 @@ def test_memory_restart_before_the_first_prompt_reruns_the_plain_command(
     time.sleep(1.0)  # the CLI would have exited at once on a bad --resume
     assert new_pid in agents_of(guard.pid)
     assert not [e for e in events(p) if e["event"] == "child_exited"]
+
+
+def test_ctrl_z_suspends_claude_to_the_shell_and_fg_brings_it_back(
+    project: Project, spawned: list[pexpect.spawn]
+) -> None:
+    """In an interactive bash, as a user: Ctrl-Z on ``guardrun -- claude`` gives the shell's
+    ``Stopped`` and its prompt, ``fg`` brings Claude back and a typed prompt reaches its
+    transcript; the same after a SIGUSR1 restart (the restarted agent has the same
+    arrangement: its group is not orphaned)."""
+    from support.guarded_agent import children_of
+
+    p = project
+    env = {**p.env, "PS1": "PROMPT$ ", "PROMPT_COMMAND": "", "HOME": str(p.cwd.parent)}
+    shell, screen = spawn(["bash", "--norc", "--noprofile", "-i"], p.cwd, env)
+    spawned.append(shell)
+    screen.wait_for("PROMPT$", timeout=WAIT)
+    run = [sys.executable, "-m", "guardrun", "--no-config", "--cooldown", "100ms", "--"]
+    shell.sendline(shlex.join([*run, str(p.claude)]))
+    screen.wait_for(PROMPT_READY, timeout=WAIT)
+
+    def guardrun_pid() -> int | None:
+        return next((c for c in children_of(shell.pid) if "guardrun" in cmdline(c)), None)
+
+    guard = wait_until(guardrun_pid, timeout=WAIT)
+    assert guard, "no guardrun under the shell"
+    pid, _ = claude_child(p, guard)
+    for turn in ("first", "after-restart"):
+        mark = len(screen.raw)
+        shell.sendcontrol("z")
+        screen.wait_for("Stopped", timeout=WAIT, start=mark)
+        screen.wait_for("PROMPT$", timeout=WAIT, start=mark)
+        assert pid in agents_of(guard)  # suspended, not ended
+        mark = len(screen.raw)
+        shell.sendline("fg")
+        screen.wait_for(PROMPT_READY, timeout=WAIT, start=mark)  # redrawn in raw mode again
+        marker = f"{turn}{uuid.uuid4().hex[:8]}"
+        _, transcript = converse(p, screen, pid, marker)  # typed after fg, in the transcript
+        assert transcript_has(transcript, marker)
+        if turn == "first":
+            old = pid
+            mark = len(screen.raw)
+            os.kill(guard, signal.SIGUSR1)
+            pid, argv = claude_child(p, guard, other_than=old)
+            assert argv[1:2] == ["--resume"]
+            screen.wait_for(PROMPT_READY, timeout=WAIT, start=mark)
+    quit_claude(shell)

@@ -237,3 +237,35 @@ def test_with_no_job_control_a_stop_is_undone_and_sigstop_is_watched(tmp_path: P
     p.send("q\r")
     p.expect(pexpect.EOF)
     p.close()
+
+
+FORWARDED = ["SIGQUIT", "SIGALRM", "SIGVTALRM", "SIGPROF", "SIGXCPU", "SIGPWR", "SIGURG", "SIGCONT"]
+
+
+def test_under_a_pty_every_signal_guardrun_has_no_use_for_reaches_the_child(
+    tmp_path: Path,
+) -> None:
+    """The same as the ``--no-pty`` test in test_run_lifecycle.py, through the monitor: each
+    signal reaches the child's group, guardrun stays up, and a signal sent to the child's
+    parent (the monitor) is guardrun's (SIGUSR2 saves a state)."""
+    got, state = tmp_path / "got", tmp_path / "state"
+    cmd = guardrun("--no-config", "--state-dir", str(state), "--")
+    cmd += child("signal_printer.py", str(got))
+    p = pexpect.spawn(cmd[0], cmd[1:], env=child_env({}), dimensions=(30, 100), timeout=30)
+    p.expect("READY")
+    started = wait_for(lambda: [e for e in events(state) if e["event"] == "started"])
+    agent_pid = int(started[0]["child_pid"])  # type: ignore[index]
+    guard = guardrun_of(agent_pid)
+    assert guard == p.pid
+    for name in FORWARDED:
+        os.kill(guard, getattr(signal, name))
+        wait_for(lambda name=name: got.exists() and name in got.read_text().split(), timeout=5)
+    assert p.isalive()
+    assert got.read_text().split() == FORWARDED
+    os.kill(parent_of(agent_pid), signal.SIGUSR2)  # the monitor passes it on: capture
+    wait_for(lambda: list(state.glob("projects/*/states/*-manual-*.json.gz")), timeout=10)
+    assert "SIGUSR2" not in got.read_text().split()
+    os.kill(guard, signal.SIGTERM)
+    p.expect(pexpect.EOF)
+    p.close()
+    assert p.exitstatus == 0
