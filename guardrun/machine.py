@@ -33,6 +33,7 @@ def member(run: dict[str, Any]) -> Member:
         memory=int(number("memory_bytes") or 0),
         started=str(run.get("started_at", "")),
         passed=run.get("passed") is True,
+        stopped=run.get("stopped") is not None,
     )
 
 

@@ -234,7 +234,7 @@ class Observer:
         self._record(st)
         key: tuple[object, ...] = (
             st.child_pid, st.level, st.mode, st.restarts, st.processes, st.breaker.get("state"),
-            st.passed, st.machine_level,
+            st.passed, st.machine_level, st.stopped,
         )  # fmt: skip
         if st.budget is not None and st.idle_since is not None:
             # Under a budget the runs rank each other by idleness from these files: a busy
@@ -291,6 +291,7 @@ class Observer:
                 "priority": st.priority,
                 "idle_since": None if st.idle_since is None else round(st.idle_since, 1),
                 "passed": st.passed,
+                "stopped": st.stopped,
                 "budget_bytes": st.budget,
                 "machine_level": st.machine_level,
                 **st.trend(),

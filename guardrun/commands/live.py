@@ -210,6 +210,8 @@ def _table(runs: list[dict[str, Any]], state_dir: Path | None = None) -> Any:
             detail = f"{recent}  {detail}"
         if run.get("mode") not in (None, "normal"):
             detail += f" · mode {run.get('mode')}"
+        if run.get("stopped"):
+            detail += f" · stopped ({run.get('stopped')}: fg brings it back)"
         for level in ("critical", "emergency"):
             eta = run.get(f"eta_{level}_seconds")
             if isinstance(eta, (int, float)):

@@ -4,7 +4,9 @@ Every run reads the same live files and computes the same ranking, so exactly on
 restarts when the runs together are over ``machine.budget`` or the machine is critical:
 the lowest ``priority`` first, then the one idle for longest (no output, no keys), then
 the largest tree, then the oldest start (then the lowest pid, so there is no tie). A run
-whose restart protection refused has *passed its turn* and is skipped.
+whose restart protection refused has *passed its turn* and is skipped, and so is a run
+whose agent is stopped (Ctrl-Z): only its own emergency restarts it, and while its job
+is stopped guardrun itself is stopped too.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ class Member(NamedTuple):
     memory: int = 0  # its tree's bytes
     started: str = ""  # ISO-8601 UTC of the run's start: sorts by time
     passed: bool = False  # its protection refused a turn: skip it
+    stopped: bool = False  # its agent is stopped (job control): it cannot give way
 
 
 class Verdict(NamedTuple):
@@ -54,9 +57,10 @@ def judge(members: Sequence[Member], budget: int | None, machine_critical: bool)
     pids = tuple(m.pid for m in members)
     if not (over or machine_critical):
         return Verdict(total, budget, over, None, "", pids)
-    ranked = [m for m in ranking(members) if not m.passed]
+    ranked = [m for m in ranking(members) if not (m.passed or m.stopped)]
     if not ranked:
-        return Verdict(total, budget, over, None, "every run has passed its turn", pids)
+        why = "no run can give way (each has passed its turn or is stopped)"
+        return Verdict(total, budget, over, None, why, pids)
     first = ranked[0]
     return Verdict(total, budget, over, first, _why(first, ranked[1:]), pids)
 

@@ -161,6 +161,7 @@ class Supervisor:
             priority=self.s.priority,
             idle_since=self._idle_since(),
             passed=self.turns.passed if self.turns is not None else False,
+            stopped=name_of(child.stopped) if child and child.stopped else None,
             budget=self.machine.budget if self.machine is not None else None,
             machine_level=mem.external_level,
             growth=est.rate,
@@ -416,6 +417,7 @@ class Supervisor:
         from guardrun.supervisor import jobs  # a stop is rare: not on the start path
 
         sig = self._seen_stop = child.stopped
+        self.obs.update_live(self.status(), force=True)  # `status` says so; budgets skip it
         if sig is None:
             if self.suspended:  # continued by someone else: the job is guardrun's again
                 self.suspended = False

@@ -37,6 +37,7 @@ class RunStatus(NamedTuple):
     priority: int = 0  # several runs: the lowest gives way first
     idle_since: float | None = None  # wall time of the child's last output or keys
     passed: bool = False  # restart protection refused this run's turn to give way
+    stopped: str | None = None  # the signal that stopped the child (Ctrl-Z), while stopped
     budget: int | None = None  # machine.budget in bytes (None: none set)
     machine_level: str = "normal"  # the machine's pressure level (RAM, PSI, GPU)
     growth: float | None = None  # bytes per second over the trend's window (None: unknown)

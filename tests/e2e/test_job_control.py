@@ -10,9 +10,11 @@ terminal's own Ctrl-Z (cooked mode, ISIG). The real Claude Code CLI is in
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -227,6 +229,15 @@ def test_with_no_job_control_a_stop_is_undone_and_sigstop_is_watched(tmp_path: P
     p.expect("LINE still-here")
     os.kill(agent, signal.SIGSTOP)
     wait_for(lambda: any(e["event"] == "child_stopped" for e in events(state)))
+    shown = subprocess.run(
+        guardrun("status", "--json"),
+        env={**child_env({}), "GUARDRUN_STATE_DIR": str(state)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    (run,) = json.loads(shown.stdout)
+    assert run["stopped"] == "SIGSTOP" and run["child_pid"] == agent
     time.sleep(2.0)  # idle far longer than restart.idle: a stopped agent is not idle
     assert is_alive(agent)
     assert not [e for e in events(state) if e["event"] == "restart_requested"]

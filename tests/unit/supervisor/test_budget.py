@@ -44,7 +44,15 @@ def test_a_run_that_passed_its_turn_is_skipped() -> None:
     first, second = Member(1, 0, memory=MB, passed=True), Member(2, 1, memory=MB)
     assert judge([first, second], 0, False).chosen == second
     v = judge([first], 0, False)
-    assert v.chosen is None and v.why == "every run has passed its turn"
+    assert v.chosen is None and v.why.startswith("no run can give way")
+
+
+def test_a_run_whose_agent_is_stopped_is_skipped() -> None:
+    # Ctrl-Z: the idlest of all by its silence, but its guardrun is stopped with it.
+    stopped = Member(1, 0, idle_since=0.0, memory=MB, stopped=True)
+    busy = Member(2, 0, idle_since=100.0, memory=MB)
+    assert judge([stopped, busy], 0, False).chosen == busy
+    assert judge([stopped], 0, True).chosen is None
 
 
 def test_the_machine_critical_chooses_even_without_a_budget() -> None:
