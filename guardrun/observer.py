@@ -321,6 +321,13 @@ class Observer:
             self._title = text
             self.notifier.title(text)
 
+    def suspended(self) -> None:
+        """guardrun stops with the child (Ctrl-Z): the shell gets back the title the
+        terminal had; the next sample after ``fg`` saves it again and shows the figure."""
+        if self._notifier is not None:
+            self._notifier.restore_title()
+        self._title = ""
+
     def level_changed(self, st: RunStatus, old: str, new: str, value: int) -> None:
         up = RANK[new] > RANK[old]
         arrow = "▲" if up else "▼"

@@ -438,6 +438,7 @@ class Supervisor:
         from guardrun.supervisor import jobs
 
         self.suspended = True
+        self.obs.suspended()  # the caller's title back, queued
         self.relay.flush(force=True)
         if self._term is not None:
             self._term.restore()
@@ -475,6 +476,7 @@ class Supervisor:
             return
         self.suspended = False
         if self._term is not None:
+            self._term.resave()  # what the shell left is what to put back at the end
             self._term.raw()
             self.ui.set_drawing(True)
         elif os.isatty(0):

@@ -36,6 +36,15 @@ class Terminal:
             tty.setraw(self.fd, termios.TCSANOW)
             self.raw_on = True
 
+    def resave(self) -> None:
+        """Take the terminal's settings now as the ones to restore (after ``fg``: the
+        shell may have changed them while guardrun was stopped)."""
+        if not self.raw_on:
+            try:
+                self.saved = termios.tcgetattr(self.fd)
+            except termios.error:
+                pass
+
     def cbreak(self) -> None:
         """Keys one at a time, with echo off and Ctrl-C still a signal (countdowns)."""
         self.restore()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -68,12 +69,17 @@ def finish(p: pexpect.spawn) -> None:
     p.close()
 
 
+POP_TITLE = b"\x1b[23;0t"  # the caller's title back (notify.py)
+
+
 def suspend_and_back(p: pexpect.spawn, lines: Path, text: str) -> None:
-    """Ctrl-Z: the shell says the job stopped and prompts; ``fg``: the agent redraws
-    and a typed line reaches it."""
+    """Ctrl-Z: the shell gets its title back, says the job stopped and prompts; ``fg``:
+    the agent redraws, guardrun's title is back and a typed line reaches it."""
+    p.expect(re.escape(b"\x1b]0;guardrun"))  # a sample has shown guardrun's title
     p.sendcontrol("z")
     p.expect("SUSPENDING")
     p.expect(STOPPED)
+    assert POP_TITLE in p.before  # put back before the shell's "Stopped"
     p.expect_exact(PROMPT)
     p.sendline("fg")
     p.expect("RESUMED")
