@@ -19,7 +19,6 @@ import fcntl
 import os
 import signal
 import statistics
-import subprocess
 import sys
 import termios
 import time

@@ -218,6 +218,8 @@ def spawn(
     pdeath = _pdeathsig()
     r, w = _pipe()
     env_b = dict(env)
+    if foreground_fd is not None and not _owns(foreground_fd):
+        foreground_fd = None  # a background guardrun does not take the shell's terminal
     if use_pty:
         return _spawn_pty(argv, env_b, cwd, winsize, pdeath, r, w)
     with warnings.catch_warnings():
@@ -458,15 +460,25 @@ def give_foreground(fd: int, pgid: int) -> None:
         signal.signal(signal.SIGTTOU, old)
 
 
-def take_foreground_back(fd: int) -> None:
-    """Make guardrun's own group the terminal's foreground group again."""
+def take_foreground_back(fd: int, pgid: int) -> None:
+    """Make guardrun's own group the terminal's foreground group again, if the child's
+    group ``pgid`` has it (not when the shell took it back: guardrun is a background job)."""
     old = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
     try:
-        os.tcsetpgrp(fd, os.getpgrp())
+        if os.tcgetpgrp(fd) == pgid:
+            os.tcsetpgrp(fd, os.getpgrp())
     except OSError:
         pass
     finally:
         signal.signal(signal.SIGTTOU, old)
+
+
+def _owns(fd: int) -> bool:
+    """Whether guardrun's group is the foreground of the terminal on ``fd``."""
+    try:
+        return os.tcgetpgrp(fd) == os.getpgrp()
+    except OSError:
+        return False
 
 
 def window_size(fd: int) -> bytes | None:

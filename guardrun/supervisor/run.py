@@ -242,7 +242,7 @@ class Supervisor:
             if child.signals_sent or not self._clean(child):
                 reset_modes(1)
         elif os.isatty(0) and child.master_fd is None:
-            take_foreground_back(0)
+            take_foreground_back(0, child.pgid)
         self.ui.set_drawing(False)
 
     def _clean(self, child: Child) -> bool:

@@ -286,3 +286,27 @@ def test_under_a_pty_every_signal_guardrun_has_no_use_for_reaches_the_child(
     p.expect(pexpect.EOF)
     p.close()
     assert p.exitstatus == 0
+
+
+def test_started_in_the_background_it_leaves_the_shell_its_terminal(tmp_path: Path) -> None:
+    """``guardrun --no-pty -- cat &``: the shell keeps the terminal (guardrun must not give
+    it to cat's group); cat reading it is stopped by the kernel (SIGTTIN) and guardrun
+    with it, so the shell reports the job stopped, and ``fg`` runs it."""
+    p = shell(tmp_path)
+    p.sendline(run_line(tmp_path / "state", "--no-pty", "--", "cat") + " &")
+    p.expect_exact(PROMPT)
+    p.sendline("echo SHELL-HAS-IT")
+    p.expect("SHELL-HAS-IT\r\n")  # the shell read the line, not cat
+    p.expect_exact(PROMPT)
+    p.sendline("sleep 1; jobs")
+    p.expect(STOPPED)
+    p.expect_exact(PROMPT)
+    p.sendline("fg")
+    time.sleep(0.5)
+    p.sendline("typed")
+    p.expect("typed\r\n.*typed")
+    p.sendcontrol("d")
+    p.expect_exact(PROMPT)
+    p.sendline("echo RC=$?")
+    p.expect("RC=0")
+    finish(p)
