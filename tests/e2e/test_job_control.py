@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import pexpect
+import pytest
 from support import child, guardrun, is_alive, wait_for
 from support.claude import child_env
 
@@ -123,34 +124,19 @@ def test_ctrl_z_works_after_a_restart(tmp_path: Path) -> None:
     finish(p)
 
 
+@pytest.mark.parametrize("mode", [(), ("--no-pty",)], ids=["pty", "no-pty"])
 def test_a_cooked_mode_child_is_stopped_by_the_terminal_and_continued_by_fg(
-    tmp_path: Path,
+    tmp_path: Path, mode: tuple[str, ...]
 ) -> None:
+    """``cat``: Ctrl-Z is the terminal's (ISIG): under a PTY the PTY's line discipline
+    sends SIGTSTP to cat's group; with ``--no-pty`` cat's group has the caller's terminal
+    and the kernel stops it there. Either way the shell says Stopped and ``fg`` works."""
     p = shell(tmp_path)
-    p.sendline(run_line(tmp_path / "state", "--", "cat"))
+    p.sendline(run_line(tmp_path / "state", *mode, "--", "cat"))
     time.sleep(0.5)
     p.sendline("one")
-    p.expect("one\r\n.*one")  # the PTY's echo, then cat's
-    p.sendcontrol("z")  # the PTY's line discipline turns it into SIGTSTP for cat's group
-    p.expect(STOPPED)
-    p.expect_exact(PROMPT)
-    p.sendline("fg")
-    p.sendline("two")
-    p.expect("two\r\n.*two")
-    p.sendcontrol("d")
-    p.expect_exact(PROMPT)
-    p.sendline("echo RC=$?")
-    p.expect("RC=0")
-    finish(p)
-
-
-def test_without_a_pty_ctrl_z_and_fg_work_too(tmp_path: Path) -> None:
-    p = shell(tmp_path)
-    p.sendline(run_line(tmp_path / "state", "--no-pty", "--", "cat"))
-    time.sleep(0.5)
-    p.sendline("one")
-    p.expect("one\r\n.*one")
-    p.sendcontrol("z")  # cat's group has the terminal: the kernel stops it
+    p.expect("one\r\n.*one")  # the terminal's echo, then cat's
+    p.sendcontrol("z")
     p.expect(STOPPED)
     p.expect_exact(PROMPT)
     p.sendline("fg")
