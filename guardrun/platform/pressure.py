@@ -84,6 +84,25 @@ def parse_psi(text: str) -> dict[str, dict[str, float]] | None:
     return out
 
 
+def psi_some_avg10(text: str) -> float | None:
+    """``some avg10`` from PSI text, as ``parse_psi`` reads it, without parsing the rest
+    (read once a second all day long); None when there is none or it is not a number."""
+    at = text.find("some ")
+    while at > 0 and text[at - 1] != "\n":
+        at = text.find("some ", at + 1)
+    if at < 0:
+        return None
+    end = text.find("\n", at)
+    for pair in text[at + 5 : end if end >= 0 else None].split():
+        key, _, value = pair.partition("=")
+        if key == "avg10":
+            try:
+                return float(value)
+            except ValueError:
+                return None
+    return None
+
+
 def psi_memory(path: Path = PSI_MEMORY) -> dict[str, dict[str, float]] | None:
     """Parsed memory PSI, or None where the file is absent (no PSI) or unreadable."""
     try:

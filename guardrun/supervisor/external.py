@@ -25,6 +25,9 @@ class Reading(NamedTuple):
     reason: str = ""
 
 
+_NORMAL = Reading()
+
+
 class ExternalPressure:
     def __init__(
         self,
@@ -57,7 +60,9 @@ class ExternalPressure:
         if now >= self._next_system:
             self._next_system = now + self.system_every
             self._system = self._read_system()
-        if self.gpu_critical is not None and self.gpu_off is None and now >= self._next_gpu:
+        if self.gpu_critical is None:
+            return self._system  # no GPU watched (most runs): nothing to compare
+        if self.gpu_off is None and now >= self._next_gpu:
             self._next_gpu = now + self.gpu_every
             self._gpu = self._read_gpu(pids)
         return max(self._system, self._gpu, key=lambda r: _RANK[r.level])
@@ -75,15 +80,12 @@ class ExternalPressure:
             return Reading()
         assert self._psi_file is not None
         text = self._psi_file.read()  # None where there is no PSI (not Linux, old kernel)
-        psi = p.parse_psi(text) if text is not None else None
-        from guardrun.platform.pressure import system_level, system_reason
-
-        some = psi["some"]["avg10"] if psi and "some" in psi else None
+        some = p.psi_some_avg10(text) if text is not None else None
         args = (used, some, self.system_warning, self.system_critical, self.psi)
-        level = system_level(*args)
+        level = p.system_level(*args)
         if level == NORMAL:
-            return Reading()
-        return Reading(level, "system", system_reason(*args))
+            return _NORMAL
+        return Reading(level, "system", p.system_reason(*args))
 
     def _read_gpu(self, pids: list[int]) -> Reading:
         from guardrun.platform.gpu import GpuProbe, gpu_level

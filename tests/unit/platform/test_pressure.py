@@ -20,6 +20,7 @@ from guardrun.platform.pressure import (
     parse_meminfo,
     parse_psi,
     psi_memory,
+    psi_some_avg10,
     system_level,
     system_memory,
     system_reason,
@@ -48,6 +49,25 @@ def test_psi_absent_or_garbled(tmp_path: Path) -> None:
     bad = tmp_path / "memory"
     bad.write_text("some avg10=x\n")
     assert psi_memory(bad) is None
+
+
+def test_psi_some_avg10_reads_what_parse_psi_reads(tmp_path: Path) -> None:
+    """The once-a-second reading takes ``some avg10`` alone; it agrees with the full parse."""
+    recorded = ("psi_memory_idle.txt", "psi_memory_thrashing.txt")
+    texts = [(RECORDED / name).read_text() for name in recorded]
+    texts += [
+        "full avg10=1.00 avg60=0 avg300=0 total=0\nsome avg10=7.50 avg60=0 avg300=0 total=9\n",
+        "some avg60=1.00 avg10=2.25 avg300=0 total=0",  # no newline, another order
+        "wholesome avg10=9.00\nsome avg10=3.00 avg60=0 avg300=0 total=0\n",
+    ]
+    for text in texts:
+        psi = parse_psi(text)
+        assert psi is not None
+        assert psi_some_avg10(text) == psi["some"]["avg10"], text
+    assert psi_some_avg10((RECORDED / "psi_memory_thrashing.txt").read_text()) == 13.05
+    for none in ("", "full avg10=1.00 avg60=0 avg300=0 total=0\n", "some avg60=1.0\n"):
+        assert psi_some_avg10(none) is None
+    assert psi_some_avg10("some avg10=x\n") is None  # garbled: no reading, not an error
 
 
 def test_psi_live_if_present() -> None:
