@@ -21,7 +21,7 @@ from guardrun.errors import GuardrunError, StoreError
 from guardrun.events import EventLog, new_run_id, run_log_path
 from guardrun.history import TOP, History, history_path
 from guardrun.live import LiveFile
-from guardrun.platform.types import ProcSample
+from guardrun.platform.types import RSS
 from guardrun.state.agents import Agent, AgentSettings, Session, detect
 from guardrun.state.project import project_root
 from guardrun.state.store import Store
@@ -258,7 +258,7 @@ class Observer:
                 thresholds=st.thresholds.as_dict(), name=st.name, argv=self._safe_argv()
             )
         procs = sample.procs
-        top = procs if len(procs) <= TOP else sorted(procs, key=_rss, reverse=True)[:TOP]
+        top = procs if len(procs) <= TOP else sorted(procs, key=RSS, reverse=True)[:TOP]
         t = st.history[-1][0] if st.history else time.time()
         self.history.add(t, value, st.level, st.mode, st.growth, [(p.pid, p.rss) for p in top])
 
@@ -573,10 +573,6 @@ class Observer:
             self.metrics.close(st, code)
         self.history.close()
         self.events.close()
-
-
-def _rss(p: ProcSample) -> int:
-    return p.rss
 
 
 def _ram_total() -> int | None:

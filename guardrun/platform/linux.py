@@ -107,6 +107,7 @@ class ProcProbe:
         rescan = self._polls % self._rescan_every == 0
         page = self._page
         pread = os.pread
+        new = tuple.__new__
         entries = self._entries
         procs: list[ProcSample] = []
         seen: set[int] = set()
@@ -123,7 +124,12 @@ class ProcProbe:
                     continue
             elif rescan:
                 self._rescan(pid, entry)
-            data = self._statm(pid, entry)
+            try:  # inline: once per process per poll (``_statm`` for the cold paths)
+                data = pread(entry.statm, 256, 0)
+            except OSError as err:
+                if err.errno not in _GONE:
+                    raise ProbeError(f"reading {self._proc}/{pid}/statm: {err}") from err
+                data = b""
             if not data:
                 # The process behind the kept fd exited (ESRCH). The pid came from a
                 # current children list (or is our unreaped child), so whatever
@@ -135,7 +141,10 @@ class ProcProbe:
                     self._drop(pid)
                     continue
                 entry = reopened
-            procs.append(ProcSample(pid, ppid, int(data.split(None, 2)[1]) * page))
+            # tuple.__new__: ProcSample's own __new__ is a Python call (twice the cost).
+            procs.append(
+                new(ProcSample, (pid, ppid, int(data.split(None, 2)[1]) * page, None, None))
+            )
             for cfd in entry.children:
                 try:
                     kids = pread(cfd, 4096, 0)  # ~580 pids: a page, not 64 KiB, per read

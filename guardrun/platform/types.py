@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from operator import itemgetter
 from typing import NamedTuple, Protocol
+
+RSS = itemgetter(2)  # ProcSample.rss, read in C (a tree's total, several times a sample)
 
 
 class ProcSample(NamedTuple):
@@ -25,7 +28,7 @@ class TreeSample(NamedTuple):
 
     @property
     def rss(self) -> int:
-        return sum(p.rss for p in self.procs)
+        return sum(map(RSS, self.procs))
 
     @property
     def pids(self) -> list[int]:

@@ -67,9 +67,13 @@ class Tree:
         self.adopted = []
 
     def _adopted_roots(self) -> list[int]:
-        skip = self._not_ours() | {self.child_pid}
-        out = []
+        out: list[int] = []
+        skip: set[int] | None = None  # built only when there is more than the child
         for pid in own_children():
+            if pid == self.child_pid:
+                continue
+            if skip is None:
+                skip = self._not_ours()
             if pid in skip:
                 continue
             ours = self._verdicts.get(pid)
