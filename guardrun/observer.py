@@ -584,12 +584,21 @@ def _ram_total() -> int | None:
         return None
 
 
-def _system_used() -> int | None:
-    """The machine's RAM in use (total less available), for the report's background."""
-    from guardrun.platform.pressure import system_memory
+_meminfo: Any = None  # a KeptReader on /proc/meminfo, opened at the first flush
 
+
+def _system_used() -> int | None:
+    """The machine's RAM in use (total less available), for the report's background:
+    at every history flush, so /proc/meminfo is read with ``pread`` on a kept fd."""
+    global _meminfo
+    from guardrun.platform import pressure
+
+    if _meminfo is None:
+        _meminfo = pressure.KeptReader(pressure.MEMINFO)
+    text = _meminfo.read()
     try:
-        _, total, available = system_memory()
+        parsed = pressure.parse_meminfo(text) if text is not None else None
+        _, total, available = parsed if parsed is not None else pressure.system_memory()
     except Exception:  # psutil missing or failing: the history does without
         return None
     return total - available
