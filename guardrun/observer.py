@@ -584,12 +584,12 @@ def _ram_total() -> int | None:
         return None
 
 
-_meminfo: Any = None  # a KeptReader on /proc/meminfo, opened at the first flush
+_meminfo: Any = None  # a KeptReader on meminfo, opened at the first flush
 
 
 def _system_used() -> int | None:
     """The machine's RAM in use (total less available), for the report's background:
-    at every history flush, so /proc/meminfo is read with ``pread`` on a kept fd."""
+    at every history flush, so meminfo is read with ``pread`` on a kept fd."""
     global _meminfo
     from guardrun.platform import pressure
 
