@@ -10,6 +10,22 @@ listed only in that thread's file). Thread lists are re-read every
 that has exited fails with ESRCH, so a reused pid is never misread: it is
 reopened as the new process it now is, if the walk still reaches it.
 
+Between walks the tree can only gain a process by a fork or a clone, and every
+one takes a pid: the last pid the kernel handed out (the last field of
+``/proc/loadavg``, of guardrun's pid namespace, which holds the pids of every
+namespace below it) stands still while nothing on the machine forks. While it
+stands still, the roots are the same and every process of the last walk still
+has its memory (a process that exits, even a zombie not yet reaped, reads 0 in
+``statm``'s first field, and its children move to a subreaper: a new root), the
+tree is the last walk's: only the ``statm`` files are read, not the ``children``
+ones (half the reads). The counter is trusted once it was seen to move, and
+never again once a walk finds a newcomer it did not show (a kernel where it
+stands still, or a fake ``/proc`` without it, walks every time); after the
+counter moves the tree is walked twice (a fork in flight as the counter was read
+is linked to its parent a moment later), and every ``rescan_every`` polls the
+tree is walked anyway. A machine where something forks every second walks
+every time, as before.
+
 ``/proc/<pid>/statm`` fields, in pages: size resident shared text lib data dt.
 """
 
@@ -25,6 +41,9 @@ from guardrun.platform.types import ProcSample, TreeSample
 
 _FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
 _GONE = (errno.ESRCH, errno.ENOENT)
+
+
+_FORKS_UNKNOWN = b""
 
 
 class _Entry:
@@ -49,12 +68,29 @@ class ProcProbe:
 
     name = "proc"
 
-    def __init__(self, proc: str = "/proc", rescan_every: int = 10) -> None:
+    def __init__(
+        self, proc: str = "/proc", rescan_every: int = 10, loadavg: str | None = None
+    ) -> None:
         self._proc = proc
         self._rescan_every = max(1, rescan_every)
         self._page = os.sysconf("SC_PAGE_SIZE")
         self._entries: dict[int, _Entry] = {}
         self._polls = 0
+        # The quick poll (module docstring): the last walk, its roots and the fork
+        # counter read before it.
+        self._walk: list[tuple[int, int, int, bool]] = []  # pid, ppid, statm fd, zombie
+        self._walk_roots: tuple[int, ...] = ()
+        self._walk_forks = _FORKS_UNKNOWN
+        self._last_forks = _FORKS_UNKNOWN  # as read at the previous poll
+        self._settled = False  # the last walk came after a whole poll without forks
+        self._moved = False  # the counter was seen to move: it follows forks
+        self._stuck = False  # a walk found a newcomer the counter did not show
+        self._opened = False  # the walk opened a pid it had not seen
+        self._zombies: set[int] = set()  # the walk's processes without memory (exited)
+        try:
+            self._loadavg: int | None = os.open(loadavg or f"{proc}/loadavg", _FLAGS)
+        except OSError:
+            self._loadavg = None
         me = f"{proc}/self"
         try:
             os.close(os.open(f"{me}/statm", _FLAGS))
@@ -68,6 +104,7 @@ class ProcProbe:
             entry = _Entry(os.open(f"{self._proc}/{pid}/statm", _FLAGS))
         except OSError:
             return None
+        self._opened = True
         self._entries[pid] = entry
         self._rescan(pid, entry)
         return entry
@@ -102,9 +139,74 @@ class ProcProbe:
         if entry is not None:
             entry.close()
 
+    def _forks(self) -> bytes:
+        """The last pid handed out, as ``/proc/loadavg`` says it (b"": unknown)."""
+        if self._loadavg is None:
+            return _FORKS_UNKNOWN
+        try:
+            data = os.pread(self._loadavg, 128, 0)
+        except OSError:
+            return _FORKS_UNKNOWN
+        return data[data.rfind(b" ") + 1 :]
+
+    def _quick(self) -> tuple[ProcSample, ...] | None:
+        """The last walk's processes with their memory now; None if one exited."""
+        page = self._page
+        pread = os.pread
+        new = tuple.__new__
+        procs: list[ProcSample] = []
+        for pid, ppid, fd, zombie in self._walk:
+            try:
+                data = pread(fd, 256, 0)
+            except OSError:
+                return None  # gone (ESRCH): the walk says what became of it
+            fields = data.split(None, 2)
+            if len(fields) < 2 or (fields[0] == b"0") != zombie:
+                return None  # exiting: its children go to a subreaper
+            procs.append(new(ProcSample, (pid, ppid, int(fields[1]) * page, None, None)))
+        return tuple(procs)
+
     def sample(self, roots: Iterable[int]) -> TreeSample:
         self._polls += 1
         rescan = self._polls % self._rescan_every == 0
+        roots = tuple(roots)
+        forks = self._forks()
+        settled = forks == self._last_forks
+        if not settled and self._last_forks and forks:
+            self._moved = True
+        self._last_forks = forks
+        if (
+            settled
+            and self._settled
+            and self._moved
+            and not self._stuck
+            and not rescan
+            and forks == self._walk_forks
+            and roots == self._walk_roots
+        ):
+            quick = self._quick()
+            if quick is not None:
+                return TreeSample(time.monotonic(), quick)
+        self._opened = False
+        self._zombies = set()
+        sample = self._walk_tree(roots, rescan)
+        if (
+            self._opened
+            and self._settled
+            and forks
+            and forks == self._walk_forks
+            and roots == self._walk_roots
+        ):
+            # A newcomer, though nothing forked since a walk that missed no fork in
+            # flight: this counter does not follow forks here. Walk every time.
+            self._stuck = True
+        self._settled = settled
+        self._walk_forks, self._walk_roots = forks, roots
+        entries, zombies = self._entries, self._zombies
+        self._walk = [(p.pid, p.ppid, entries[p.pid].statm, p.pid in zombies) for p in sample.procs]
+        return sample
+
+    def _walk_tree(self, roots: tuple[int, ...], rescan: bool) -> TreeSample:
         page = self._page
         pread = os.pread
         new = tuple.__new__
@@ -141,10 +243,11 @@ class ProcProbe:
                     self._drop(pid)
                     continue
                 entry = reopened
+            fields = data.split(None, 2)
+            if fields[0] == b"0":
+                self._zombies.add(pid)  # no memory: exited, not yet reaped
             # tuple.__new__: ProcSample's own __new__ is a Python call (twice the cost).
-            procs.append(
-                new(ProcSample, (pid, ppid, int(data.split(None, 2)[1]) * page, None, None))
-            )
+            procs.append(new(ProcSample, (pid, ppid, int(fields[1]) * page, None, None)))
             for cfd in entry.children:
                 try:
                     kids = pread(cfd, 4096, 0)  # ~580 pids: a page, not 64 KiB, per read
@@ -162,3 +265,7 @@ class ProcProbe:
     def close(self) -> None:
         for pid in list(self._entries):
             self._drop(pid)
+        self._walk = []
+        if self._loadavg is not None:
+            os.close(self._loadavg)
+            self._loadavg = None

@@ -153,3 +153,131 @@ def test_backend_that_fails_at_runtime_raises_probe_error(tmp_path: Path) -> Non
     # The supervisor catches exactly this and hands over to the next backend.
     with pytest.raises(ProbeError, match="failed: ps: cannot open /proc"):
         probe.sample([os.getpid()])
+
+
+FORKER = """
+import os, sys, time
+print(os.getpid(), flush=True)
+for line in sys.stdin:  # a line: one more sleeping child, whose pid is printed
+    pid = os.fork()
+    if pid == 0:
+        time.sleep(600)
+        os._exit(0)
+    print(pid, flush=True)
+"""
+
+
+class _Counted:
+    """A ProcProbe whose full walks are counted (the quick poll reads statm alone)."""
+
+    def __init__(self, loadavg: Path, rescan_every: int = 10) -> None:
+        from guardrun.platform.linux import ProcProbe
+
+        self.probe = ProcProbe(rescan_every=rescan_every, loadavg=str(loadavg))
+        self.walks = 0
+        walk = self.probe._walk_tree
+
+        def counted(roots: tuple[int, ...], rescan: bool) -> TreeSample:
+            self.walks += 1
+            return walk(roots, rescan)
+
+        self.probe._walk_tree = counted  # type: ignore[method-assign]
+
+    def pids(self, root: int) -> set[int]:
+        return set(self.probe.sample([root]).pids)
+
+
+def _forks(path: Path, last_pid: int) -> None:
+    path.write_text(f"0.00 0.00 0.00 1/100 {last_pid}\n")
+
+
+@pytest.fixture
+def forker() -> Iterator[subprocess.Popen[str]]:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", FORKER],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stdout.readline().strip() == str(proc.pid)
+    try:
+        yield proc
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        proc.stdin.close()  # type: ignore[union-attr]
+        proc.stdout.close()
+
+
+def _fork(proc: subprocess.Popen[str]) -> int:
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write("\n")
+    proc.stdin.flush()
+    return int(proc.stdout.readline())
+
+
+def test_proc_quick_poll_while_nothing_forks(tmp_path: Path, forker: subprocess.Popen[str]) -> None:
+    """While the last pid stands still the tree is the last walk's (statm alone); a fork,
+    an exit or a zombie sends the probe back to walking the children files."""
+    kids = {_fork(forker) for _ in range(3)}
+    loadavg = tmp_path / "loadavg"
+    _forks(loadavg, 1000)
+    counted = _Counted(loadavg, rescan_every=100)  # no rescan walk in this test
+    try:
+        tree = {forker.pid, *kids}
+        assert counted.pids(forker.pid) == tree  # the first walk
+        assert counted.pids(forker.pid) == tree  # not yet seen to move: walks
+        assert counted.walks == 2
+        _forks(loadavg, 1001)
+        for _ in range(2):  # moved: walked twice (a fork in flight is linked a moment later)
+            assert counted.pids(forker.pid) == tree
+        assert counted.walks == 4
+        for _ in range(3):
+            assert counted.pids(forker.pid) == tree
+        assert counted.walks == 4  # quick polls
+        new = _fork(forker)
+        _forks(loadavg, 1002)
+        assert counted.pids(forker.pid) == tree | {new}  # the counter moved: walked
+        tree.add(new)
+        for _ in range(2):  # walked once more, then quick again
+            assert counted.pids(forker.pid) == tree
+        assert counted.walks == 6
+        # An exit: the killed child stays a zombie (its parent does not reap it), memory 0.
+        gone = min(kids)
+        os.kill(gone, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and _state(gone) != "Z":
+            time.sleep(0.02)
+        walks = counted.walks
+        sample = counted.probe.sample([forker.pid])
+        assert counted.walks == walks + 1  # statm read 0 where it was not: walked
+        assert {p.pid: p.rss for p in sample.procs}.get(gone, 0) == 0
+        for _ in range(3):
+            counted.probe.sample([forker.pid])
+        assert counted.walks == walks + 1  # a known zombie: quick again
+        assert counted.pids(os.getpid()) != tree  # other roots: walked
+        assert counted.walks == walks + 2
+    finally:
+        counted.probe.close()
+
+
+def test_proc_walks_every_time_where_the_counter_misses_forks(
+    tmp_path: Path, forker: subprocess.Popen[str]
+) -> None:
+    """A counter that moved once but then missed a fork: the newcomer is found at the next
+    rescan walk at the latest, and from then on every poll walks."""
+    loadavg = tmp_path / "loadavg"
+    _forks(loadavg, 1000)
+    counted = _Counted(loadavg, rescan_every=4)
+    try:
+        counted.pids(forker.pid)
+        _forks(loadavg, 1001)
+        for _ in range(2):
+            counted.pids(forker.pid)
+        new = _fork(forker)  # the fake counter stands still
+        seen = [new in counted.pids(forker.pid) for _ in range(4)]
+        assert seen[-1], seen  # within rescan_every polls
+        walks = counted.walks
+        for _ in range(5):
+            assert new in counted.pids(forker.pid)
+        assert counted.walks == walks + 5
+    finally:
+        counted.probe.close()
