@@ -489,9 +489,11 @@ class Supervisor:
         """A restart due while guardrun runs in the background waits for ``fg``: the new
         child draws on the caller's terminal. The kernel stops a background job that
         writes its terminal's modes; guardrun asks for that stop itself, before spawning."""
+        if self._term is None:
+            return  # no PTY: a background child is stopped by the kernel, and guardrun follows
         from guardrun.supervisor import jobs
 
-        while self._term is not None and not jobs.in_foreground(0):
+        while not jobs.in_foreground(0):
             if jobs.group_orphaned():
                 return
             self.ui.info(f"{self.name} restarts when guardrun is in the foreground again (fg)")
