@@ -51,6 +51,10 @@ BUDGET, SYSTEM = decide.BUDGET, decide.SYSTEM
 
 PROBE_RETRY = 10  # unwatched: try the backends again every this many poll intervals
 LEASE_SLACK = 60.0  # a shared restart's lease lasts the grace and this (a hung holder)
+# A crash's state is saved once the new child has drawn its first output, or this long
+# after its start: the capture's Python work (and its thread's hold on the GIL) would
+# otherwise delay relaying that first output, the end of the user's wait.
+CAPTURE_AFTER = 0.1
 
 
 class Outcome(NamedTuple):
@@ -117,6 +121,7 @@ class Supervisor:
         self._probe_retry_at = 0.0
         self._fresh = False  # the next start is a new conversation, not a counted restart
         self._deferred: tuple[RunStatus, str] | None = None  # a crash's capture, for later
+        self._later: tuple[RunStatus, str] | None = None  # ... once the next child is up
         self._oom: OomWatch | None = None
         self.lease = lease  # one budget or machine restart at a time, across runs
         self.machine = machine  # the other runs of this user (the budget, their files)
@@ -316,7 +321,13 @@ class Supervisor:
         next_sample = clock()
         growing = False  # the growth rate is over max_growth (acting as critical)
         while True:
-            relay.pump(next_sample)
+            until = next_sample
+            if self._later is not None:  # a crash's state, once this child is up
+                if relay.tail or clock() >= child.started + CAPTURE_AFTER:
+                    self._capture_later()
+                else:
+                    until = min(until, child.started + CAPTURE_AFTER)
+            relay.pump(until)
             if relay.hangup:  # EIO on the caller's terminal: nobody is there any more
                 return Outcome("stop", HANGUP, signal.SIGHUP)
             if self.signals.pending:
@@ -593,6 +604,7 @@ class Supervisor:
             self.exit_code = self._run()
             return self.exit_code
         finally:
+            self._capture_later()
             child = self.child
             if child is not None and (child.status is None or self._members()):
                 self._stop(child)
@@ -627,15 +639,15 @@ class Supervisor:
             child = self._start(argv)
             if self.lease is not None and self.lease.held:
                 self.lease.release()  # the new child is up: the next run may go
-            if deferred is not None:  # a crash's state, saved while the new child starts
-                self.obs.capture(*deferred)
-                deferred = None
+            if deferred is not None:  # a crash's state, saved once the new child is up
+                self._later, deferred = deferred, None
             if restarted:
                 self.obs.hook("on_restart", self.status())
             if self._term is not None:
                 self._term.raw()
             self.ui.set_drawing(self._term is not None)
             done, value = self._supervise(child)
+            self._capture_later()  # the child ended before it was saved
             deferred, self._deferred = self._deferred, None
             if done:
                 return int(value)
@@ -655,6 +667,11 @@ class Supervisor:
             self.restarts += 1
             argv = self.obs.restart_argv(deferred[0] if deferred is not None else self.status())
             restarted = True
+
+    def _capture_later(self) -> None:
+        if self._later is not None:
+            later, self._later = self._later, None
+            self.obs.capture(*later)
 
     def _supervise(self, child: Child) -> tuple[bool, float]:
         """Watch one child run. (True, exit code) to exit; (False, cooldown) to restart."""

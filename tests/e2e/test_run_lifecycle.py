@@ -86,6 +86,20 @@ def test_clean_exit_and_user_interrupt_are_not_restarted(tmp_path: Path) -> None
     assert r.returncode == 130 and len(starts(log)) == 2
 
 
+def test_a_crash_is_saved_even_when_the_next_child_ends_at_once(tmp_path: Path) -> None:
+    """The crash's state is begun only once the new child is up (its first output, or
+    100 ms: the capture would slow that start, bench_restart.py); a new child that is gone
+    before then must not take the crash's state with it."""
+    marker = tmp_path / "crashed-once"
+    script = f"if [ -e {marker} ]; then exit 0; fi; touch {marker}; sleep 2.3; exit 1"
+    r = run([*FAST, "--no-pty", "--", "sh", "-c", script], tmp_path)
+    assert r.returncode == 0, r.stderr
+    evs = kinds(events())
+    assert evs.count("restarted") == 1 and evs.count("state_captured") == 1
+    assert evs.index("state_captured") > evs.index("restarted"), evs
+    assert [s["reason"] for s in states(tmp_path)] == ["crash"]
+
+
 def test_no_crash_restart_when_disabled_by_config(tmp_path: Path) -> None:
     (tmp_path / ".guardrun.yaml").write_text("restart:\n  on_crash: false\n")
     log = tmp_path / "starts"
