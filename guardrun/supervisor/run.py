@@ -122,6 +122,7 @@ class Supervisor:
         self._fresh = False  # the next start is a new conversation, not a counted restart
         self._deferred: tuple[RunStatus, str] | None = None  # a crash's capture, for later
         self._later: tuple[RunStatus, str] | None = None  # ... once the next child is up
+        self._hook_later = False  # on_restart waits for that state (GUARDRUN_STATE_FILE)
         self._oom: OomWatch | None = None
         self.lease = lease  # one budget or machine restart at a time, across runs
         self.machine = machine  # the other runs of this user (the budget, their files)
@@ -641,7 +642,9 @@ class Supervisor:
                 self.lease.release()  # the new child is up: the next run may go
             if deferred is not None:  # a crash's state, saved once the new child is up
                 self._later, deferred = deferred, None
-            if restarted:
+            if restarted and self._later is not None:
+                self._hook_later = True
+            elif restarted:
                 self.obs.hook("on_restart", self.status())
             if self._term is not None:
                 self._term.raw()
@@ -672,6 +675,9 @@ class Supervisor:
         if self._later is not None:
             later, self._later = self._later, None
             self.obs.capture(*later)
+        if self._hook_later:
+            self._hook_later = False
+            self.obs.hook("on_restart", self.status())
 
     def _supervise(self, child: Child) -> tuple[bool, float]:
         """Watch one child run. (True, exit code) to exit; (False, cooldown) to restart."""

@@ -100,6 +100,26 @@ def test_a_crash_is_saved_even_when_the_next_child_ends_at_once(tmp_path: Path) 
     assert [s["reason"] for s in states(tmp_path)] == ["crash"]
 
 
+def test_on_restart_after_a_crash_names_the_crashs_state(tmp_path: Path) -> None:
+    """The crash's state is saved once the new child is up; on_restart waits for it, so
+    its GUARDRUN_STATE_FILE is that state, not an older one."""
+    out = tmp_path / "hook-env.json"
+    dump = (
+        "import json, os; json.dump({k: v for k, v in os.environ.items() "
+        f"if k.startswith('GUARDRUN_')}}, open({str(out)!r}, 'w'))"
+    )
+    (tmp_path / ".guardrun.yaml").write_text(
+        f"hooks:\n  on_restart: [{sys.executable!r}, '-c', {dump!r}]\n"
+    )
+    marker = tmp_path / "crashed-once"
+    script = f"if [ -e {marker} ]; then sleep 3; exit 0; fi; touch {marker}; sleep 2.3; exit 1"
+    r = run([*FAST, "--no-pty", "--", "sh", "-c", script], tmp_path)
+    assert r.returncode == 0, r.stderr
+    env = json.loads(out.read_text())
+    assert "-crash-" in Path(env["GUARDRUN_STATE_FILE"]).name
+    assert Path(env["GUARDRUN_STATE_FILE"]).exists()
+
+
 def test_no_crash_restart_when_disabled_by_config(tmp_path: Path) -> None:
     (tmp_path / ".guardrun.yaml").write_text("restart:\n  on_crash: false\n")
     log = tmp_path / "starts"
