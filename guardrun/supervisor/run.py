@@ -416,7 +416,12 @@ class Supervisor:
             elif what == "continued" and self.suspended:
                 self._resume(child)  # fg (or bg) after guardrun stopped with the child
             elif what == "suspend" and child.status is None and child.stopped is None:
-                child.killpg(signal.SIGTSTP)  # guardrun follows once the child has stopped
+                from guardrun.supervisor import jobs
+
+                # guardrun follows once the child has stopped; in an orphaned group the
+                # kernel would discard this stop for guardrun, and so does guardrun.
+                if not jobs.group_orphaned():
+                    child.killpg(signal.SIGTSTP)
             elif what in ("forward", "continued") and child.status is None:
                 # Sent on the sender's behalf: a child it ends has not crashed.
                 child.signals_sent.append(sig)

@@ -219,6 +219,10 @@ def test_with_no_job_control_a_stop_is_undone_and_sigstop_is_watched(tmp_path: P
     p.expect("RESUMED")  # continued at once, as the kernel discards a stop of such a group
     p.send("still-here\r")
     p.expect("LINE still-here")
+    os.kill(p.pid, signal.SIGTSTP)  # discarded, as the kernel discards it for such a group
+    p.send("still-here-2\r")
+    p.expect("LINE still-here-2")
+    assert sum(e["event"] == "child_stopped" for e in events(state)) == 1  # Ctrl-Z's only
     os.kill(agent, signal.SIGSTOP)
     wait_for(lambda: any(e["event"] == "child_stopped" for e in events(state)))
     shown = subprocess.run(
