@@ -12,6 +12,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from guardrun.supervisor import jobs
 from guardrun.supervisor.child import Child
 
@@ -44,18 +46,26 @@ def test_a_group_of_its_own_under_a_parent_of_the_same_session_is_not() -> None:
     assert _ask(process_group=0) == "0"
 
 
-def test_a_group_shared_with_the_parent_looks_further_up() -> None:
-    # `sh -c 'guardrun ...'` without job control: guardrun shares the shell's group, and
-    # the shell's parent decides. Here the shell is a session leader: orphaned.
+@pytest.mark.parametrize(
+    ("popen", "orphaned"),
+    [({"start_new_session": True}, "1"), ({"process_group": 0}, "0")],
+    ids=["shell-leads-a-session", "shell-is-a-job"],
+)
+def test_a_group_shared_with_the_parent_looks_further_up(
+    popen: dict[str, object], orphaned: str
+) -> None:
+    """`sh -c 'guardrun ...'` without job control: guardrun shares the shell's group, so
+    the shell's parent decides (the walk up the ancestry). ``; exit`` keeps the shell
+    there as the parent instead of letting it exec the command."""
     code = ASK.format(root=ROOT)
     done = subprocess.run(
-        ["sh", "-c", f'"{sys.executable}" -c "{code}"'],
+        ["sh", "-c", f'"{sys.executable}" -c "{code}"; exit $?'],
         capture_output=True,
         text=True,
         timeout=30,
-        start_new_session=True,
+        **popen,  # type: ignore[call-overload]
     )
-    assert done.stdout.strip() == "1", done.stderr
+    assert done.stdout.strip() == orphaned, done.stderr
 
 
 def test_not_a_terminal_counts_as_the_foreground() -> None:
