@@ -20,7 +20,11 @@ import re
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+
+from guardrun.records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 KINDS = frozenset(
     {

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
 
 from guardrun.config.schema import KEYS, Key
+from guardrun.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import argparse
+    from typing import Any
 
 # The run options that are not configuration keys: (names, metavar or "" for a switch, help).
 OWN_OPTIONS: tuple[tuple[tuple[str, ...], str, str], ...] = (

@@ -28,9 +28,12 @@ import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
 from guardrun.events import close_quietly, make_private_dirs
+from guardrun.records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 FLUSH = 5.0  # seconds between appends: what a crash can lose
 COMPACT = 600.0  # seconds between rewrites that merge old points
@@ -39,7 +42,7 @@ TIERS: tuple[tuple[float, float], ...] = ((600.0, 0.0), (3 * 3600.0, 10.0), (flo
 TOP = 3  # processes kept per point
 RANKS = {"normal": 0, "warning": 1, "critical": 2, "emergency": 3}
 
-Point = dict[str, Any]
+Point = dict[str, "Any"]  # quoted: typing is not imported at run time (guardrun.records)
 
 
 def history_path(log_path: Path) -> Path:

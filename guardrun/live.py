@@ -17,10 +17,13 @@ import re
 import stat
 import time
 from pathlib import Path
-from typing import Any
 
 from guardrun.events import make_private_dirs, utc_now_iso
 from guardrun.platform import is_same_process, process_identity
+from guardrun.records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["LiveFile", "is_same_process", "list_live", "live_dir", "process_identity"]
 

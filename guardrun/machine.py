@@ -5,9 +5,12 @@ machine is critical. No daemon: every run reads the same files and decides alike
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from guardrun.live import list_live
+from guardrun.records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 if TYPE_CHECKING:  # imported when first needed: most runs share nothing
     from guardrun.supervisor.budget import Member, Verdict

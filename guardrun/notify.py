@@ -18,11 +18,14 @@ import shutil
 import subprocess
 import threading
 from collections.abc import Callable
-from typing import Any
 
 from guardrun.events import EventLog
 from guardrun.platform import SYSTEM
+from guardrun.records import TYPE_CHECKING
 from guardrun.units import format_bytes, format_eta, format_rate
+
+if TYPE_CHECKING:
+    from typing import Any
 
 PUSH_TITLE = b"\x1b[22;0t"
 POP_TITLE = b"\x1b[23;0t"

@@ -15,13 +15,13 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from guardrun.errors import GuardrunError, StoreError
 from guardrun.events import EventLog, new_run_id, run_log_path
 from guardrun.history import TOP, History, history_path
 from guardrun.live import LiveFile
 from guardrun.platform.types import RSS
+from guardrun.records import TYPE_CHECKING
 from guardrun.state.agents import Agent, AgentSettings, Session, detect
 from guardrun.state.project import project_root
 from guardrun.state.store import Store
@@ -32,6 +32,7 @@ from guardrun.units import format_bytes
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import Any
 
     from guardrun.config.schema import Config
     from guardrun.hooks import HookRunner

@@ -5,15 +5,16 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from guardrun.errors import UsageError
+from guardrun.records import TYPE_CHECKING
 from guardrun.supervisor.breaker import Policy
 from guardrun.supervisor.settings import RunSettings
 from guardrun.units import Threshold
 
 if TYPE_CHECKING:
     import argparse
+    from typing import Any
 
     from guardrun.config.schema import Config
     from guardrun.supervisor.external import ExternalPressure

@@ -13,7 +13,11 @@ import os
 import re
 import sys
 import time
-from typing import TextIO
+
+from guardrun.records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import TextIO
 
 PREFIX = "guardrun:"
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+
+from guardrun.records import NamedTuple
 
 # Decimal and binary suffixes; a bare "G"/"M"/"K" is binary, as `free -g` and
 # most memory tools use, and "GB" is decimal as the SI says.

@@ -16,7 +16,6 @@ import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 from guardrun import __version__
 from guardrun.errors import GuardrunError
@@ -27,7 +26,11 @@ from guardrun.platform import (
     make_probe,
     physical_memory,
 )
+from guardrun.records import TYPE_CHECKING
 from guardrun.units import format_bytes
+
+if TYPE_CHECKING:
+    from typing import Any
 
 AGENTS = ("claude", "codex", "gemini", "aider")
 AGENT_TIMEOUT = 10.0  # seconds; `claude --version` answers in ~0.1-0.7 s here

@@ -16,11 +16,14 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from guardrun.errors import GuardrunError, UsageError
 from guardrun.live import is_same_process, list_live
+from guardrun.records import TYPE_CHECKING
 from guardrun.units import format_bytes, format_eta, format_rate
+
+if TYPE_CHECKING:
+    from typing import Any
 
 # A run id (``20250131T120000Z-a1b2c3``) or a prefix of one; a pid is all digits.
 _RUN_REF_RE = re.compile(r"^[0-9A-Za-z-]{1,32}$")

@@ -13,15 +13,18 @@ import re
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from guardrun.commands.report_data import RunData, clock, describe, event_time, top_at
 from guardrun.errors import StateNotFound, UsageError
 from guardrun.events import RUN_ID_RE, read_events
 from guardrun.history import read_history
+from guardrun.records import TYPE_CHECKING
 from guardrun.state.project import project_root
 from guardrun.state.store import Store
 from guardrun.units import format_bytes, format_duration, parse_duration
+
+if TYPE_CHECKING:
+    from typing import Any
 
 _REF_RE = re.compile(r"^[0-9A-Za-z-]{1,40}$")  # checked before it is compared to file names
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import calendar
 import time
-from typing import Any, NamedTuple
 
 from guardrun.history import Point
+from guardrun.records import TYPE_CHECKING, NamedTuple
 from guardrun.units import format_bytes
+
+if TYPE_CHECKING:
+    from typing import Any
 
 # Events drawn as markers on the chart (and listed under it): what guardrun did and why.
 MARKERS = (

@@ -13,13 +13,16 @@ import shlex
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from guardrun.errors import CommandNotExecutable, CommandNotFound, StateNotFound, UsageError
+from guardrun.records import TYPE_CHECKING
 from guardrun.state.project import project_root
 from guardrun.state.redact import clip
 from guardrun.state.store import Entry, Store, check_ref
 from guardrun.units import format_bytes, format_duration, parse_duration
+
+if TYPE_CHECKING:
+    from typing import Any
 
 DEFAULT_KEEP = 50
 DEFAULT_MAX_AGE = "7d"

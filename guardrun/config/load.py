@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, NamedTuple
 
 from guardrun.config.schema import (
     BY_ENV,
@@ -34,7 +33,11 @@ from guardrun.config.schema import (
 )
 from guardrun.config.values import parse_value, render_value
 from guardrun.errors import ConfigError
+from guardrun.records import TYPE_CHECKING, NamedTuple
 from guardrun.units import Threshold
+
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "Config",

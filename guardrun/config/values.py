@@ -13,9 +13,9 @@ import math
 import re
 import shlex
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from guardrun.config.schema import KEYS, Key
+from guardrun.records import TYPE_CHECKING
 from guardrun.units import (
     DURATION_EXAMPLES,
     RATE_EXAMPLES,
@@ -29,6 +29,8 @@ from guardrun.units import (
 )
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from guardrun.config.schema import Config
 
 _OFF = {"off", "none", "false", "no"}

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
 
 from guardrun.errors import ProbeError, UsageError
 from guardrun.platform.types import Probe, ProcSample, TreeSample
+from guardrun.records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 # The one place that asks which OS this is; the rest of guardrun asks this module.
 SYSTEM = sys.platform

@@ -10,9 +10,9 @@ mount. "max" (v2) or a value near 2**63 (v1) means no limit.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import NamedTuple
 
 from guardrun.platform import physical_memory
+from guardrun.records import NamedTuple
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 _V1_UNLIMITED = 1 << 60

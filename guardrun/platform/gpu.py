@@ -22,11 +22,15 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
 
+from guardrun.records import TYPE_CHECKING
 from guardrun.units import Threshold
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from typing import Any, TypeVar
+
+    T = TypeVar("T")
+
 
 _NOT_SUPPORTED = 3  # NVML_ERROR_NOT_SUPPORTED: this device cannot list its processes
 

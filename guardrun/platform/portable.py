@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from typing import Any
 
 from guardrun.errors import ProbeError
 from guardrun.platform.types import ProcSample, TreeSample
+from guardrun.records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class PsutilProbe:

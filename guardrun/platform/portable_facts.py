@@ -13,7 +13,11 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Sequence
-from typing import Any
+
+from guardrun.records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 HAS_START_TIMES = True
 

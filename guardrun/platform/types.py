@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from operator import itemgetter
-from typing import NamedTuple, Protocol
+
+from guardrun.records import NamedTuple, Protocol
 
 RSS = itemgetter(2)  # ProcSample.rss, read in C (a tree's total, several times a sample)
 

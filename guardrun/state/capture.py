@@ -22,18 +22,21 @@ import signal
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from guardrun import __version__
 from guardrun.platform import TreeSample, physical_memory, process_name
+from guardrun.records import TYPE_CHECKING, NamedTuple
 from guardrun.state.project import project_facts
 from guardrun.state.redact import Redactor, clipping_with
 from guardrun.state.store import STATE_SUFFIX, TAIL_LIMIT, Store
 
 if TYPE_CHECKING:
+    from typing import Any, TypeVar
+
+    T = TypeVar("T")
+
     from guardrun.state.agents import Agent, Session
 
-T = TypeVar("T")
 SCHEMA = 1
 TAIL_MODE_LIMIT = 8 * 1024 * 1024  # ``transcript: tail`` keeps this much of the end
 TRANSCRIPT_MODES = ("copy", "tail", "none")

@@ -12,9 +12,12 @@ import time
 import zlib
 from collections.abc import Iterable
 from pathlib import Path
-from typing import IO, Any
 
 from guardrun.errors import StateCorrupt, StateNotFound, StoreError
+from guardrun.records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import IO, Any
 
 NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 CLOEXEC = getattr(os, "O_CLOEXEC", 0)

@@ -14,11 +14,12 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+
+from guardrun.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import subprocess
-from typing import Any
+    from typing import Any
 
 MAX_FILES = 100  # dirty and untracked lists are capped; the counts are not
 _ENV_OVERRIDES = {"LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0"}

@@ -27,9 +27,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar, Token
-from typing import Any
 
 from guardrun.errors import ConfigError
+from guardrun.records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class _Lazy:

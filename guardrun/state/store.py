@@ -26,9 +26,9 @@ import stat
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from guardrun.errors import StateCorrupt, StateNotFound, StoreError, UsageError
+from guardrun.records import TYPE_CHECKING
 from guardrun.state.files import (
     OPEN_NEW,
     GzipReader,
@@ -47,6 +47,9 @@ from guardrun.state.files import (
     unlink_quietly,
     write_all,
 )
+
+if TYPE_CHECKING:
+    from typing import Any
 
 REASONS = frozenset(
     {"memory", "warning", "critical", "emergency", "system", "gpu", "signal", "manual"}

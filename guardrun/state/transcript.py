@@ -15,10 +15,14 @@ import os
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, BinaryIO
+
+from guardrun.records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any, BinaryIO
 
 Message = dict[str, str]
-Extract = Callable[[dict[str, Any]], list[Message]]
+Extract = Callable[[dict[str, "Any"]], list[Message]]  # quoted: no typing at run time
 
 BLOCK = 1 << 16
 MAX_SCAN = 64 << 20

@@ -19,7 +19,8 @@ Stable uptime of ``reset_after`` since the last restart forgets history in any s
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+
+from guardrun.records import NamedTuple
 
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
 

@@ -12,7 +12,8 @@ is stopped guardrun itself is stopped too.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import NamedTuple
+
+from guardrun.records import NamedTuple
 
 
 class Member(NamedTuple):

@@ -11,10 +11,13 @@ import os
 import select
 import sys
 import time
-from typing import Any
 
+from guardrun.records import TYPE_CHECKING
 from guardrun.supervisor.signals import Signals
 from guardrun.supervisor.terminal import Terminal
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def countdown(

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Iterable
-from typing import NamedTuple
 
+from guardrun.records import NamedTuple
 from guardrun.supervisor.levels import CRITICAL, EMERGENCY, RANK, WARNING
 from guardrun.supervisor.trend import Estimate
 

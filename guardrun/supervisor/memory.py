@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from guardrun.errors import ProbeError
 from guardrun.platform.cgroup import MemoryLimit
 from guardrun.platform.types import TreeSample
+from guardrun.records import TYPE_CHECKING, NamedTuple, Protocol
 from guardrun.supervisor.levels import (
     NORMAL,
     RANK,

@@ -6,8 +6,8 @@ answers what to do and what to say; the supervisor does it and the observer says
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
 
+from guardrun.records import NamedTuple
 from guardrun.supervisor import decide, degrade
 from guardrun.supervisor.breaker import Breaker, Policy
 from guardrun.supervisor.levels import EMERGENCY

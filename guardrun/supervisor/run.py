@@ -14,13 +14,13 @@ import os
 import signal
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from guardrun.errors import EXIT_EMERGENCY_STOP, ProbeError
 from guardrun.platform import set_subreaper
 from guardrun.platform.cgroup import MemoryLimit
 from guardrun.platform.cgroup_events import OomWatch
 from guardrun.platform.types import TreeSample
+from guardrun.records import TYPE_CHECKING, NamedTuple, Protocol
 from guardrun.supervisor import decide, degrade
 from guardrun.supervisor.child import (
     Child,

@@ -4,8 +4,7 @@ config's memory and restart sections and the terminal flags. What the observer n
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
+from guardrun.records import NamedTuple
 from guardrun.supervisor.breaker import Policy
 from guardrun.units import Threshold
 

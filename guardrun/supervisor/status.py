@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import NamedTuple
 
 from guardrun.platform.types import TreeSample
+from guardrun.records import NamedTuple
 from guardrun.supervisor.levels import Thresholds
 
 

@@ -14,7 +14,11 @@ import errno
 import os
 import termios
 import tty
-from typing import Any
+
+from guardrun.records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 # Leave the alternate screen, show the cursor, stop mouse reporting and
 # bracketed paste, pop the kitty keyboard mode, reset colours.

@@ -36,7 +36,8 @@ until the window has filled with it (a lag of up to one window).
 from __future__ import annotations
 
 from collections import deque
-from typing import NamedTuple
+
+from guardrun.records import NamedTuple
 
 BUCKETS = 30  # per window
 # A horizon needs this many closed buckets: 2 minutes at the default window. Sooner, the

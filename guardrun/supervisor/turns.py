@@ -6,8 +6,8 @@ here is what this run makes of it, and the events when that changes."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
 
+from guardrun.records import Protocol
 from guardrun.supervisor.budget import Verdict
 from guardrun.supervisor.decide import BUDGET, SYSTEM, WAIT
 from guardrun.units import format_bytes

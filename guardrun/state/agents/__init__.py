@@ -11,9 +11,9 @@ small and stateless, so each ``detect``/``get`` builds its own with the settings
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import NamedTuple
 
 from guardrun.errors import UsageError
+from guardrun.records import NamedTuple
 from guardrun.state.agents.base import UNCERTAIN, Agent, Message, Session
 from guardrun.state.agents.starts import which
 

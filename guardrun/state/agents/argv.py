@@ -17,8 +17,8 @@ Anything else starting with ``-`` is a flag; the rest is positional (prompt or s
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from typing import NamedTuple
 
+from guardrun.records import NamedTuple
 from guardrun.state.agents.base import split_option
 
 

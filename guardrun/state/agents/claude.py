@@ -19,8 +19,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
+from guardrun.records import TYPE_CHECKING
 from guardrun.state.agents.base import (
     Message,
     Session,
@@ -36,6 +36,9 @@ from guardrun.state.agents.base import (
 from guardrun.state.agents.claude_argv import argv_session, forks, new_conversation, resume_args
 from guardrun.state.agents.starts import claude as command_start
 from guardrun.state.transcript import GROUP, content_text, tail_jsonl
+
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_ENCODED = 200  # Claude keeps this many characters of the encoded path, then adds a hash
 

@@ -20,8 +20,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
+from guardrun.records import TYPE_CHECKING
 from guardrun.state.agents.argv import Token, first_positional, has_option, option_value, tokenize
 from guardrun.state.agents.argv import without as argv_without
 from guardrun.state.agents.base import (
@@ -43,6 +43,9 @@ from guardrun.state.agents.codex_files import (
 )
 from guardrun.state.agents.starts import codex as _command_start
 from guardrun.state.transcript import tail_jsonl
+
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["CodexAgent", "codex_home", "has_user_message", "message_of", "rollout_meta"]
 

@@ -6,10 +6,13 @@ import time
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
+from guardrun.records import TYPE_CHECKING
 from guardrun.state.agents.base import Message, head_records, home_dir, scan_records
 from guardrun.state.transcript import block_text, one_line
+
+if TYPE_CHECKING:
+    from typing import Any
 
 # Codex's own user-role items: the environment and instructions it sends before a prompt.
 BOILERPLATE = ("<environment_context>", "<user_instructions>", "# AGENTS.md instructions")

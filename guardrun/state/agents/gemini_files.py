@@ -20,8 +20,8 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
+from guardrun.records import TYPE_CHECKING
 from guardrun.state.agents.base import (
     Message,
     head_records,
@@ -31,6 +31,9 @@ from guardrun.state.agents.base import (
     scan_records,
 )
 from guardrun.state.transcript import cap, content_text, one_line
+
+if TYPE_CHECKING:
+    from typing import Any
 
 _SESSION_ID = re.compile(rb'"sessionId"\s*:\s*"([0-9a-fA-F-]{36})"')
 _ROLES = {"user": "user", "gemini": "assistant"}
