@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from pathlib import Path
@@ -168,10 +169,10 @@ def run_command(
             **shared(cfg, limit.bytes),
         )
         # Everything imported so far lives as long as guardrun: keep it out of the
-        # collector's passes (each one walks it all), during the run and at exit.
-        import gc
-
+        # collector's passes (each one walks it all), during the run and at exit. The
+        # collector was off while it was made (cli.main).
         gc.freeze()
+        gc.enable()
         return supervisor.run()
     finally:
         reporter.close()

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import pickle
-import subprocess
-import sys
 import typing
 
 import pytest
@@ -81,17 +79,3 @@ def test_what_typing_refuses_is_refused() -> None:
 
     with pytest.raises(TypeError):
         NamedTuple("P", [("a", int)])  # type: ignore[operator]
-
-
-def test_the_start_path_imports_no_typing() -> None:
-    """typing (and the ForwardRef compiles of typing.NamedTuple) cost every start."""
-    code = (
-        "import sys; sys.argv = ['guardrun', '--no-pty', '--', 'true']\n"
-        "from guardrun.cli import main\n"
-        "rc = main()\n"
-        "print(rc, 'typing' in sys.modules)"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
-    ).stdout
-    assert out.split() == ["0", "False"]
