@@ -62,6 +62,43 @@ def test_the_same_class_as_typing_builds() -> None:
         Mine()  # type: ignore[call-arg]
 
 
+class MineBare(NamedTuple):
+    a: int
+    b: int
+    c: int
+
+
+class TheirsBare(typing.NamedTuple):
+    a: int
+    b: int
+    c: int
+
+
+@pytest.mark.parametrize(
+    "args, kwargs",
+    [((), {}), ((1, 2, 3, 4), {}), ((1,), {"d": 3}), ((1,), {"a": 3}), ((), {"b": 1}),
+     ((1,), {}), ((), {"c": 1}), ((1, 2), {"c": 3, "a": 1})],
+)  # fmt: skip
+def test_arguments_bind_as_typing_binds_them(
+    args: tuple[object, ...], kwargs: dict[str, object]
+) -> None:
+    """The same tuple, or the same TypeError, word for word."""
+
+    def call(cls: type) -> object:
+        try:
+            return tuple(cls(*args, **kwargs))
+        except TypeError as err:
+            return str(err).replace("Theirs", "Mine")
+
+    assert call(Mine) == call(Theirs)
+    assert call(MineBare) == call(TheirsBare)
+    assert isinstance(call(MineBare), str) or len(args) + len(kwargs) == 3
+    with pytest.raises(TypeError, match="Expected 3 arguments, got 1"):
+        Mine._make([1])
+    with pytest.raises(ValueError, match="unexpected field names"):
+        Mine(1)._replace(d=1)  # type: ignore[call-arg]
+
+
 def test_what_typing_refuses_is_refused() -> None:
     with pytest.raises(TypeError, match="without a default"):
 
