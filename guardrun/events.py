@@ -16,11 +16,11 @@ from __future__ import annotations
 import _thread
 import json
 import os
-import re
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from guardrun.lazyre import lazy
 from guardrun.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ KINDS = frozenset(
     }
 )
 RESERVED = ("time", "run_id", "event")
-RUN_ID_RE = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
+RUN_ID_RE = lazy(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
 
 Mirror = Callable[[str], None]
 

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import stat
 import time
 from pathlib import Path
 
 from guardrun.events import make_private_dirs, utc_now_iso
+from guardrun.lazyre import lazy
 from guardrun.platform import is_same_process, process_identity
 from guardrun.records import TYPE_CHECKING
 
@@ -34,8 +34,8 @@ HEARTBEAT = 10.0
 MEMORY_STEP = 0.02  # memory that moved by 2% is news (the machine budget reads it)
 SCHEMA = 1
 MAX_FILE = 1 << 20  # a status file is a few hundred bytes; refuse to parse anything huge
-_LIVE_RE = re.compile(r"^(\d{1,10})\.json$")
-_TEMP_RE = re.compile(r"^\.(\d{1,10})\.[0-9a-f]+\.tmp$")
+_LIVE_RE = lazy(r"^(\d{1,10})\.json$")
+_TEMP_RE = lazy(r"^\.(\d{1,10})\.[0-9a-f]+\.tmp$")
 
 
 def live_dir(state_dir: Path) -> Path:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import re
-
+from guardrun.lazyre import lazy
 from guardrun.records import NamedTuple
 
 # Decimal and binary suffixes; a bare "G"/"M"/"K" is binary, as `free -g` and
@@ -24,11 +23,11 @@ _SIZE_UNITS = {
     "tb": 1000**4,
     "tib": 1024**4,
 }
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*([a-zA-Z]*)\s*$")
-_PERCENT_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
+_SIZE_RE = lazy(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*([a-zA-Z]*)\s*$")
+_PERCENT_RE = lazy(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
 
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "": 1.0}
-_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|m|h|d|)\s*$")
+_DURATION_RE = lazy(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|m|h|d|)\s*$")
 
 SIZE_EXAMPLES = "examples: 800MB, 12GiB, 1.5G, 70%"
 SHOWN = 60  # characters of a value a message repeats; the rest is counted, not echoed

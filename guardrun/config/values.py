@@ -10,11 +10,11 @@ output loads again to the same configuration.
 from __future__ import annotations
 
 import math
-import re
 import shlex
 from pathlib import Path
 
 from guardrun.config.schema import KEYS, Key
+from guardrun.lazyre import lazy
 from guardrun.records import TYPE_CHECKING
 from guardrun.units import (
     DURATION_EXAMPLES,
@@ -36,8 +36,8 @@ if TYPE_CHECKING:
 _OFF = {"off", "none", "false", "no"}
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
-_INT_RE = re.compile(r"^\s*[+-]?\d+\s*$")
-_FLOAT_RE = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*%?\s*$")
+_INT_RE = lazy(r"^\s*[+-]?\d+\s*$")
+_FLOAT_RE = lazy(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*%?\s*$")
 
 
 def describe(raw: object) -> str:

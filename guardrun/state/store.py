@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from guardrun.errors import StateCorrupt, StateNotFound, StoreError, UsageError
+from guardrun.lazyre import lazy
 from guardrun.records import TYPE_CHECKING
 from guardrun.state.files import (
     OPEN_NEW,
@@ -55,12 +56,12 @@ REASONS = frozenset(
     {"memory", "warning", "critical", "emergency", "system", "gpu", "signal", "manual"}
     | {"restart", "stop", "exit", "crash", "oom", "planned", "growth", "budget"}
 )
-ID_RE = re.compile(r"^(\d{8}T\d{6}Z)-([a-z]+)-([0-9a-f]{4})\Z")
-_REF_RE = re.compile(r"^[0-9A-Za-z-]{1,64}\Z")  # the characters ids are made of; no . or /
+ID_RE = lazy(r"^(\d{8}T\d{6}Z)-([a-z]+)-([0-9a-f]{4})\Z")
+_REF_RE = lazy(r"^[0-9A-Za-z-]{1,64}\Z")  # the characters ids are made of; no . or /
 STATE_SUFFIX = ".json.gz"
 TRANSCRIPT_SUFFIX = ".transcript.jsonl.gz"
 TMP_PREFIX = ".tmp-"
-_TMP_RE = re.compile(r"^\.tmp-(\d+)-[0-9a-f]+-")
+_TMP_RE = lazy(r"^\.tmp-(\d+)-[0-9a-f]+-")
 _TMP_MAX_AGE = 3600.0  # a temp file this old is debris even if its pid was reused
 # O_NONBLOCK: a FIFO planted in the store must not block the open (fstat then rejects it).
 TAIL_LIMIT = 256 * 1024 * 1024  # transcripts above this keep only their tail

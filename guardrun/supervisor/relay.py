@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 import select
 from collections.abc import Callable
+
+from guardrun.lazyre import lazy
 
 CHUNK = 65536
 QUIET = 0.05  # seconds of no child output before guardrun's own bytes go out
 # OSC 0 (icon and title) or OSC 2 (title), ended by BEL or ST.
-_TITLE = re.compile(rb"\x1b\][02];([^\x07\x1b]*)(?:\x07|\x1b\\)")
+_TITLE = lazy(rb"\x1b\][02];([^\x07\x1b]*)(?:\x07|\x1b\\)")
 
 
 class Relay:

@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
+from guardrun.lazyre import lazy
 from guardrun.records import TYPE_CHECKING, NamedTuple, Protocol
 
 if TYPE_CHECKING:
@@ -20,9 +21,9 @@ if TYPE_CHECKING:
 
 Message = dict[str, str]
 
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_UUID = lazy(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 # A single directory or file name: no separators, no "." or "..", nothing hidden or odd.
-_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
+_SAFE_NAME = lazy(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
 
 # File mtimes can lag a process's start time by filesystem timestamp granularity (1-2 s on
 # some filesystems); a file touched this long before the child started still counts.
