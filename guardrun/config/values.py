@@ -10,7 +10,6 @@ output loads again to the same configuration.
 from __future__ import annotations
 
 import math
-import shlex
 from pathlib import Path
 
 from guardrun.config.schema import KEYS, Key
@@ -171,6 +170,8 @@ def _parse_list(raw: object) -> list[str]:
         if raw.strip().startswith("["):
             raw = _flow_list(raw)
         else:
+            import shlex  # for a list given as text only: every start imports this module
+
             try:
                 raw = shlex.split(raw)
             except ValueError as err:

@@ -9,7 +9,6 @@ import json
 import os
 import stat
 import time
-import zlib
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -94,6 +93,8 @@ class GzipReader:
         self.digest = bulk_sha256()
 
     def chunks(self) -> Iterable[bytes]:
+        import zlib  # at a capture only: every start imports this module
+
         comp = zlib.compressobj(1, zlib.DEFLATED, 31)  # wbits 31: gzip framing
         self.f.seek(self.start)
         remaining = self.end - self.start  # the agent may append meanwhile: stop at end
