@@ -20,6 +20,7 @@ from guardrun.errors import GuardrunError, StoreError
 from guardrun.events import EventLog, new_run_id, run_log_path
 from guardrun.history import TOP, History, history_path
 from guardrun.live import LiveFile
+from guardrun.platform.cgroup import read_text
 from guardrun.platform.types import RSS
 from guardrun.records import TYPE_CHECKING
 from guardrun.state.agents import Agent, AgentSettings, Session, detect
@@ -605,13 +606,12 @@ def _system_used() -> int | None:
     return total - available
 
 
-def _cgroup_current(cgroup_dir: Path | None) -> int | None:
+def _cgroup_current(cgroup_dir: str | None) -> int | None:
     """memory.current of the cgroup the limit comes from, beside the tree's sum."""
     if cgroup_dir is None:
         return None
     for name in ("memory.current", "memory.usage_in_bytes"):
-        try:
-            return int((cgroup_dir / name).read_text())
-        except (OSError, ValueError):
-            continue
+        text = read_text(os.path.join(cgroup_dir, name))
+        if text is not None and text.isdigit():
+            return int(text)
     return None

@@ -63,7 +63,8 @@ def _parent_for_test_cgroup() -> tuple[int, Path]:
     found = memory_cgroup("self")
     if found is None:
         pytest.skip("this process has no memory cgroup (neither v2 with memory nor v1)")
-    version, own = found
+    version, own_dir = found
+    own = Path(own_dir)
     if version == 1:
         return 1, own  # v1 lets a cgroup with processes have children
     # v2: "no internal processes" forbids enabling memory below a cgroup that has

@@ -9,31 +9,36 @@ mount. "max" (v2) or a value near 2**63 (v1) means no limit.
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 from guardrun.platform import physical_memory
 from guardrun.records import NamedTuple
 
-CGROUP_ROOT = Path("/sys/fs/cgroup")
+# Paths here are strings (os.path), as the kernel's files are: every start reads them,
+# and pathlib would cost the start its import (docs/benchmarks.md, start-up).
+CGROUP_ROOT = "/sys/fs/cgroup"
+PROC = "/proc"
 _V1_UNLIMITED = 1 << 60
 
 
 class MemoryLimit(NamedTuple):
     bytes: int
     source: str  # "cgroup v2 /path", "cgroup v1 /path" or "physical RAM"
-    cgroup_dir: Path | None = None
+    cgroup_dir: str | None = None
 
 
-def _read(path: Path) -> str | None:
+def read_text(path: str) -> str | None:
+    """A kernel file's text, stripped; None when it cannot be read."""
     try:
-        return path.read_text().strip()
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read().strip()
     except OSError:
         return None
 
 
-def cgroup_paths(pid: int | str = "self", proc: Path = Path("/proc")) -> dict[str, str]:
+def cgroup_paths(pid: int | str = "self", proc: str | os.PathLike[str] = PROC) -> dict[str, str]:
     """Map of controller ("" for v2) to cgroup path, from /proc/<pid>/cgroup."""
-    text = _read(proc / str(pid) / "cgroup") or ""
+    text = read_text(os.path.join(proc, str(pid), "cgroup")) or ""
     out: dict[str, str] = {}
     for line in text.splitlines():
         parts = line.split(":", 2)
@@ -44,20 +49,28 @@ def cgroup_paths(pid: int | str = "self", proc: Path = Path("/proc")) -> dict[st
     return out
 
 
-def _v2_dirs(rel: str, root: Path) -> list[Path]:
+def v2_base(root: str | os.PathLike[str] = CGROUP_ROOT) -> str:
+    """Where the v2 hierarchy is mounted: ``root``, or ``root/unified`` on hybrid hosts."""
+    unified = os.path.join(root, "unified")
+    return unified if os.path.exists(os.path.join(unified, "cgroup.controllers")) else str(root)
+
+
+def _v2_dirs(rel: str, root: str | os.PathLike[str]) -> list[str]:
     """The cgroup directory and its ancestors, innermost first."""
-    base = root / "unified" if (root / "unified" / "cgroup.controllers").exists() else root
-    d = base / rel.lstrip("/")
+    base = os.path.normpath(v2_base(root))
+    d = os.path.normpath(os.path.join(base, rel.lstrip("/")))
     dirs = []
     while True:
         dirs.append(d)
-        if d == base or base not in d.parents:
+        if d == base or not d.startswith(base + os.sep):
             break
-        d = d.parent
+        d = os.path.dirname(d)
     return dirs
 
 
-def cgroup_limit(pid: int | str = "self", root: Path = CGROUP_ROOT) -> MemoryLimit | None:
+def cgroup_limit(
+    pid: int | str = "self", root: str | os.PathLike[str] = CGROUP_ROOT
+) -> MemoryLimit | None:
     """The tightest cgroup memory limit over ``pid``, or None when there is none."""
     paths = cgroup_paths(pid)
     best: MemoryLimit | None = None
@@ -66,20 +79,21 @@ def cgroup_limit(pid: int | str = "self", root: Path = CGROUP_ROOT) -> MemoryLim
             # memory.high is where the kernel starts to throttle and reclaim hard:
             # for an agent that is already the wall, so the lower of the two counts.
             for name in ("memory.max", "memory.high"):
-                value = _read(d / name)
+                value = read_text(os.path.join(d, name))
                 if value and value != "max" and value.isdigit():
                     if best is None or int(value) < best.bytes:
                         best = MemoryLimit(int(value), f"cgroup v2 {name} of {d}", d)
     if best is None and "memory" in paths:
-        d = root / "memory" / paths["memory"].lstrip("/")
+        top = os.path.normpath(os.path.join(root, "memory"))
+        d = os.path.normpath(os.path.join(top, paths["memory"].lstrip("/")))
         while True:
-            value = _read(d / "memory.limit_in_bytes")
+            value = read_text(os.path.join(d, "memory.limit_in_bytes"))
             if value and value.isdigit() and int(value) < _V1_UNLIMITED:
                 if best is None or int(value) < best.bytes:
                     best = MemoryLimit(int(value), f"cgroup v1 memory.limit_in_bytes of {d}", d)
-            if d == root / "memory" or d == d.parent:
+            if d == top or d == os.path.dirname(d):
                 break
-            d = d.parent
+            d = os.path.dirname(d)
     return best
 
 

@@ -27,9 +27,9 @@ without the memory controller.
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
-from guardrun.platform.cgroup import CGROUP_ROOT, cgroup_paths
+from guardrun.platform.cgroup import CGROUP_ROOT, PROC, cgroup_paths, read_text, v2_base
 from guardrun.records import NamedTuple
 
 _V1_UNLIMITED = 1 << 60  # v1 reports "no limit" as 2**63 rounded down to a page
@@ -37,7 +37,7 @@ _V1_UNLIMITED = 1 << 60  # v1 reports "no limit" as 2**63 rounded down to a page
 
 class CgroupMemory(NamedTuple):
     version: int  # 1 or 2
-    path: Path
+    path: str
     current: int | None
     max: int | None  # None: no hard limit in this cgroup
     high: int | None  # None: unset, or v1
@@ -57,13 +57,6 @@ class CgroupMemory(NamedTuple):
         return 100.0 * self.current / self.limit
 
 
-def _read(path: Path) -> str | None:
-    try:
-        return path.read_text().strip()
-    except OSError:
-        return None
-
-
 def _int(text: str | None, unlimited: int | None = None) -> int | None:
     if text is None or not text.isdigit():
         return None  # also "max" (v2 for "no limit")
@@ -81,50 +74,55 @@ def parse_keyed(text: str | None) -> dict[str, int]:
     return out
 
 
-def _v2_base(root: Path) -> Path:
-    return root / "unified" if (root / "unified" / "cgroup.controllers").exists() else root
-
-
 def memory_cgroup(
-    pid: int | str = "self", root: Path = CGROUP_ROOT, proc: Path = Path("/proc")
-) -> tuple[int, Path] | None:
+    pid: int | str = "self",
+    root: str | os.PathLike[str] = CGROUP_ROOT,
+    proc: str | os.PathLike[str] = PROC,
+) -> tuple[int, str] | None:
     """(version, directory) of the memory cgroup ``pid`` is in; None when there is none."""
     paths = cgroup_paths(pid, proc)
     if "" in paths:
-        d = _v2_base(root) / paths[""].lstrip("/")
-        if (d / "memory.current").exists():
+        d = os.path.join(v2_base(root), paths[""].lstrip("/"))
+        if os.path.exists(os.path.join(d, "memory.current")):
             return 2, d
     if "memory" in paths:
-        d = root / "memory" / paths["memory"].lstrip("/")
-        if (d / "memory.usage_in_bytes").exists():
+        d = os.path.join(root, "memory", paths["memory"].lstrip("/"))
+        if os.path.exists(os.path.join(d, "memory.usage_in_bytes")):
             return 1, d
     return None
 
 
-def read_dir(version: int, d: Path) -> CgroupMemory:
+def read_dir(version: int, d: str | os.PathLike[str]) -> CgroupMemory:
     """Read one cgroup directory (``version`` 1 or 2)."""
+    d = os.fspath(d)
+
+    def _read(name: str) -> str | None:
+        return read_text(os.path.join(d, name))
+
     if version == 2:
-        events = parse_keyed(_read(d / "memory.events"))
+        events = parse_keyed(_read("memory.events"))
         return CgroupMemory(
             2,
             d,
-            current=_int(_read(d / "memory.current")),
-            max=_int(_read(d / "memory.max")),
-            high=_int(_read(d / "memory.high")),
+            current=_int(_read("memory.current")),
+            max=_int(_read("memory.max")),
+            high=_int(_read("memory.high")),
             oom_kills=events.get("oom_kill"),
         )
-    control = parse_keyed(_read(d / "memory.oom_control"))
+    control = parse_keyed(_read("memory.oom_control"))
     return CgroupMemory(
         1,
         d,
-        current=_int(_read(d / "memory.usage_in_bytes")),
-        max=_int(_read(d / "memory.limit_in_bytes"), _V1_UNLIMITED),
+        current=_int(_read("memory.usage_in_bytes")),
+        max=_int(_read("memory.limit_in_bytes"), _V1_UNLIMITED),
         high=None,
         oom_kills=control.get("oom_kill"),
     )
 
 
-def read_memory(pid: int | str = "self", root: Path = CGROUP_ROOT) -> CgroupMemory | None:
+def read_memory(
+    pid: int | str = "self", root: str | os.PathLike[str] = CGROUP_ROOT
+) -> CgroupMemory | None:
     """The memory cgroup of ``pid``, read now; None without a memory cgroup."""
     found = memory_cgroup(pid, root)
     return None if found is None else read_dir(*found)
@@ -138,7 +136,7 @@ class OomWatch:
     fixed at the start: a process may move, the cgroup that charged it does not.
     """
 
-    def __init__(self, pid: int | str = "self", root: Path = CGROUP_ROOT) -> None:
+    def __init__(self, pid: int | str = "self", root: str | os.PathLike[str] = CGROUP_ROOT) -> None:
         self.cgroup = memory_cgroup(pid, root)
         self._base = self._count()
 

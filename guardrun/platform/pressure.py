@@ -24,10 +24,9 @@ page cache at full speed can show plenty "available" while every task waits.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-MEMINFO = Path("/proc/meminfo")
-PSI_MEMORY = Path("/proc/pressure/memory")
+MEMINFO = "/proc/meminfo"  # strings, not pathlib: every start reads these (cgroup.py)
+PSI_MEMORY = "/proc/pressure/memory"
 
 LEVELS = ("normal", "warning", "critical")
 
@@ -48,10 +47,15 @@ def parse_meminfo(text: str) -> tuple[float, int, int] | None:
     return 1.0 - available / total, total, available
 
 
-def system_memory(meminfo: Path = MEMINFO) -> tuple[float, int, int]:
+def _read(path: str | os.PathLike[str]) -> str:
+    with open(path, encoding="ascii", errors="replace") as f:
+        return f.read()
+
+
+def system_memory(meminfo: str | os.PathLike[str] = MEMINFO) -> tuple[float, int, int]:
     """(used_fraction, total bytes, available bytes) of the whole machine."""
     try:
-        parsed = parse_meminfo(meminfo.read_text())
+        parsed = parse_meminfo(_read(meminfo))
     except (OSError, ValueError, IndexError):
         parsed = None
     if parsed is not None:
@@ -103,10 +107,10 @@ def psi_some_avg10(text: str) -> float | None:
     return None
 
 
-def psi_memory(path: Path = PSI_MEMORY) -> dict[str, dict[str, float]] | None:
+def psi_memory(path: str | os.PathLike[str] = PSI_MEMORY) -> dict[str, dict[str, float]] | None:
     """Parsed memory PSI, or None where the file is absent (no PSI) or unreadable."""
     try:
-        return parse_psi(path.read_text())
+        return parse_psi(_read(path))
     except (OSError, ValueError):
         # EOPNOTSUPP on reading when the kernel has PSI compiled in but disabled.
         return None
@@ -158,10 +162,10 @@ def system_reason(
 
 class KeptReader:
     """One small /proc file read with ``pread`` on an fd kept open between reads (~2 µs,
-    against ~30 µs to open, read and decode it through ``Path.read_text`` each second).
+    against ~30 µs to open, read and decode it each second).
     ``read()`` is None once the file cannot be read; callers fall back to the slow path."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = path
         try:
             self._fd: int | None = os.open(path, os.O_RDONLY | os.O_CLOEXEC)

@@ -9,7 +9,6 @@ consistent picture.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 from guardrun.platform.types import TreeSample
 from guardrun.records import NamedTuple
@@ -29,7 +28,7 @@ class RunStatus(NamedTuple):
     sample: TreeSample | None = None
     history: Sequence[tuple[float, int]] = ()  # (time.time(), tree bytes), oldest first
     thresholds: Thresholds | None = None
-    cgroup_dir: Path | None = None  # where the memory limit comes from, if a cgroup
+    cgroup_dir: str | None = None  # where the memory limit comes from, if a cgroup
     breaker: Mapping[str, object] = {}
     next_restart_at: float | None = None  # time.time() when restarts are allowed again
     env: Mapping[str, str] = {}

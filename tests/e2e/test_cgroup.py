@@ -59,16 +59,16 @@ def test_real_cgroup_limit_usage_and_oom_kill(cgroup_dir: tuple[int, Path]) -> N
     )
     try:
         (d / "cgroup.procs").write_text(str(hog.pid))
-        assert memory_cgroup(hog.pid) == (version, d)
+        assert memory_cgroup(hog.pid) == (version, str(d))
         # The lead's limit finder and this module agree on the test's limit.
         limit = cgroup_limit(hog.pid)
-        assert limit is not None and limit.bytes == LIMIT and limit.cgroup_dir == d
+        assert limit is not None and limit.bytes == LIMIT and limit.cgroup_dir == str(d)
         assert memory_limit(hog.pid).bytes == LIMIT
 
         assert _ask(hog, 32)
         mem = read_memory(hog.pid)
         assert mem is not None
-        assert mem.version == version and mem.path == d
+        assert mem.version == version and mem.path == str(d)
         assert mem.max == LIMIT and mem.limit == LIMIT
         assert mem.high is None
         assert mem.current is not None and 32 * MIB <= mem.current < LIMIT
@@ -107,9 +107,9 @@ def test_v2_files(tmp_path: Path) -> None:
     proc.mkdir(parents=True)
     (proc / "cgroup").write_text("0::/user.slice/agent.scope\n")
 
-    assert memory_cgroup(77, root, tmp_path / "proc") == (2, d)
+    assert memory_cgroup(77, root, tmp_path / "proc") == (2, str(d))
     mem = read_dir(2, d)
-    assert mem == CgroupMemory(2, d, 512 * MIB, None, 1024 * MIB, 1)
+    assert mem == CgroupMemory(2, str(d), 512 * MIB, None, 1024 * MIB, 1)
     assert mem.limit == 1024 * MIB and mem.percent == 50.0
 
     (d / "memory.max").write_text("805306368\n")
