@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from pathlib import Path
 
 from guardrun.config.schema import (
     BY_ENV,
@@ -37,6 +36,7 @@ from guardrun.records import TYPE_CHECKING, NamedTuple
 from guardrun.units import Threshold
 
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Any
 
 __all__ = [
@@ -93,42 +93,53 @@ def default_config() -> Config:
 
 def load_config(
     *,
-    cwd: Path,
+    cwd: str | os.PathLike[str],
     env: Mapping[str, str],
     flags: Mapping[str, tuple[object, str]],
-    config_path: Path | None = None,
+    config_path: str | os.PathLike[str] | None = None,
     no_config: bool = False,
-    user_config_dir: Path | None = None,
+    user_config_dir: str | os.PathLike[str] | None = None,
 ) -> Config:
     """Layer every source; raise ConfigError (one line: where, key, what) on any mistake.
 
     ``flags`` maps a dotted key to (value, flag name); a value of None means "not given".
     ``config_path`` replaces the discovered project file; ``no_config`` skips both files.
+    Paths are strings until there is a file to read: a run without one does not import
+    pathlib (nor yaml).
     """
-    cwd = Path(os.path.abspath(cwd))
+    here = os.path.abspath(cwd)
     entries = _defaults()
-    files: list[tuple[Path, int]] = []
+    found: list[tuple[str, int]] = []
     if not no_config:
         user = _user_file(env, user_config_dir)
         if _exists(user):
-            files.append((user, RANK_USER))
-        project = cwd / config_path.expanduser() if config_path is not None else _discover(cwd)
+            found.append((user, RANK_USER))
+        project = (
+            os.path.join(here, os.path.expanduser(config_path))
+            if config_path is not None
+            else _discover(here)
+        )
         if project is not None:
-            files.append((project, RANK_PROJECT))
-    if files:
+            found.append((project, RANK_PROJECT))
+    files: list[Path] = []
+    if found:
+        from pathlib import Path
+
         from guardrun.config.yaml import read_file  # yaml only when there is a file to read
 
-        for path, rank in files:
-            shown = _display(path, cwd)
+        for name, rank in found:
+            path = Path(name)
+            files.append(path)
+            shown = _display(path, Path(here))
             for dotted, raw, line in read_file(path, shown):
                 where = f"{shown}:{line}"
                 entries[dotted] = _entry(
                     BY_PATH[dotted], raw, path.parent, f"{where}: {dotted}", where, rank
                 )
-    entries.update(_env_entries(env, cwd))
-    entries.update(_flag_entries(flags, cwd))
+    entries.update(_env_entries(env, here))
+    entries.update(_flag_entries(flags, here))
     check_entries(entries)
-    return _build(entries, [path for path, _ in files])
+    return _build(entries, files)
 
 
 _DEFAULTS: dict[str, Entry] = {}
@@ -138,7 +149,7 @@ def _defaults() -> dict[str, Entry]:
     """Parsed once per process; lists are copied so no Config shares one with another."""
     if not _DEFAULTS:
         for k in KEYS:
-            value = parse_value(k, k.default, Path("/"))
+            value = parse_value(k, k.default, "/")
             _DEFAULTS[k.path] = Entry(value, "default", k.path, RANK_DEFAULT)
     return {
         path: e._replace(value=list(e.value)) if isinstance(e.value, list) else e
@@ -146,7 +157,9 @@ def _defaults() -> dict[str, Entry]:
     }
 
 
-def _entry(key: Key, raw: object, base: Path, where: str, source: str, rank: int) -> Entry:
+def _entry(
+    key: Key, raw: object, base: str | os.PathLike[str], where: str, source: str, rank: int
+) -> Entry:
     try:
         value = parse_value(key, raw, base)
     except ValueError as err:
@@ -154,17 +167,17 @@ def _entry(key: Key, raw: object, base: Path, where: str, source: str, rank: int
     return Entry(value, source, where, rank)
 
 
-def _user_file(env: Mapping[str, str], user_config_dir: Path | None) -> Path:
+def _user_file(env: Mapping[str, str], user_config_dir: str | os.PathLike[str] | None) -> str:
     if user_config_dir is None and env.get(CONFIG_HOME_ENV):
-        user_config_dir = Path(env[CONFIG_HOME_ENV]).expanduser()
+        user_config_dir = os.path.expanduser(env[CONFIG_HOME_ENV])
     if user_config_dir is None:
         from guardrun.dirs import user_config_dir as default_dir
 
         user_config_dir = default_dir()
-    return Path(os.path.abspath(user_config_dir / USER_FILE))
+    return os.path.abspath(os.path.join(user_config_dir, USER_FILE))
 
 
-def _exists(path: Path) -> bool:
+def _exists(path: str) -> bool:
     try:
         os.stat(path)
     except (OSError, ValueError):
@@ -172,13 +185,17 @@ def _exists(path: Path) -> bool:
     return True
 
 
-def _discover(cwd: Path) -> Path | None:
-    """Nearest .guardrun.yaml from cwd upward, stopping at the filesystem root."""
-    for directory in (cwd, *cwd.parents):
-        candidate = directory / PROJECT_FILE
+def _discover(cwd: str) -> str | None:
+    """Nearest .guardrun.yaml from ``cwd`` (absolute) upward, to the filesystem root."""
+    directory = cwd
+    while True:
+        candidate = os.path.join(directory, PROJECT_FILE)
         if _exists(candidate):
             return candidate
-    return None
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return None
+        directory = parent
 
 
 def _display(path: Path, cwd: Path) -> str:
@@ -186,13 +203,13 @@ def _display(path: Path, cwd: Path) -> str:
     if path.is_relative_to(cwd):
         return str(path.relative_to(cwd))
     try:
-        home = Path.home()
+        home = type(path).home()
     except (RuntimeError, KeyError):
         return str(path)
     return "~/" + str(path.relative_to(home)) if path.is_relative_to(home) else str(path)
 
 
-def _env_entries(env: Mapping[str, str], cwd: Path) -> dict[str, Entry]:
+def _env_entries(env: Mapping[str, str], cwd: str) -> dict[str, Entry]:
     out: dict[str, Entry] = {}
     for name in sorted(env):
         if not name.startswith("GUARDRUN_") or name in NON_CONFIG_ENV:
@@ -225,7 +242,7 @@ def _reject_env(name: str) -> None:
         raise ConfigError(f"{name}: not a guardrun setting{hint}")
 
 
-def _flag_entries(flags: Mapping[str, tuple[object, str]], cwd: Path) -> dict[str, Entry]:
+def _flag_entries(flags: Mapping[str, tuple[object, str]], cwd: str) -> dict[str, Entry]:
     out: dict[str, Entry] = {}
     for dotted, (raw, flag) in flags.items():
         if raw is None:

@@ -12,12 +12,11 @@ here (its methods are generated with exec), a NamedTuple a tenth of that.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from guardrun.records import TYPE_CHECKING, NamedTuple
 from guardrun.units import Threshold
 
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Any
 
 AGENTS = ("auto", "claude", "codex", "gemini", "aider", "generic")

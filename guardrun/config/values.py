@@ -10,7 +10,7 @@ output loads again to the same configuration.
 from __future__ import annotations
 
 import math
-from pathlib import Path
+import os
 
 from guardrun.config.schema import KEYS, Key
 from guardrun.lazyre import lazy
@@ -28,6 +28,7 @@ from guardrun.units import (
 )
 
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Any
 
     from guardrun.config.schema import Config
@@ -52,7 +53,7 @@ def describe(raw: object) -> str:
     return shown(raw)
 
 
-def parse_value(key: Key, raw: object, base: Path) -> object:
+def parse_value(key: Key, raw: object, base: str | os.PathLike[str]) -> object:
     """Turn ``raw`` (from YAML, an environment string or a flag) into the key's type.
 
     Raises ValueError with a message that does not repeat the key (the caller adds it).
@@ -67,7 +68,7 @@ def parse_value(key: Key, raw: object, base: Path) -> object:
     return value
 
 
-def _parse(key: Key, raw: object, base: Path) -> object:
+def _parse(key: Key, raw: object, base: str | os.PathLike[str]) -> object:
     kind = key.kind
     if kind in ("threshold", "margin", "duration") and isinstance(raw, float):
         if not math.isfinite(raw):
@@ -214,7 +215,7 @@ def _check_regex(pattern: str) -> None:
     check_pattern(pattern)
 
 
-def _parse_path(raw: object, base: Path, none: str = "auto") -> Path | None:
+def _parse_path(raw: object, base: str | os.PathLike[str], none: str = "auto") -> Path | None:
     """A path (relative to ``base``, ``~`` expanded); ``auto`` is None (``state.dir``)."""
     if not isinstance(raw, str) or not raw.strip():
         raise ValueError(f"expected {none} or a path, got {describe(raw)}")
@@ -222,7 +223,9 @@ def _parse_path(raw: object, base: Path, none: str = "auto") -> Path | None:
         return None
     if "\0" in raw:
         raise ValueError("contains a NUL character")
-    return base / Path(raw).expanduser()
+    from pathlib import Path  # only for a path given: a start without one goes without
+
+    return Path(base) / Path(raw).expanduser()
 
 
 def _check_bounds(key: Key, raw: object, value: float) -> None:
