@@ -18,7 +18,6 @@ import json
 import os
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from guardrun.lazyre import lazy
 from guardrun.records import TYPE_CHECKING
@@ -71,28 +70,29 @@ def utc_now_iso() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
 
 
-def make_private_dirs(path: Path) -> None:
+def make_private_dirs(path: str | os.PathLike[str]) -> None:
     """Create ``path`` and missing parents, all 0700 (``os.makedirs`` gives parents 0777-umask)."""
-    missing: list[Path] = []
-    p = path
-    while not p.is_dir():
+    missing: list[str] = []
+    p = os.path.abspath(path)
+    while not os.path.isdir(p):
         missing.append(p)
-        if p.parent == p:
+        parent = os.path.dirname(p)
+        if parent == p:
             break
-        p = p.parent
+        p = parent
     for d in reversed(missing):
         try:
-            d.mkdir(mode=0o700)
+            os.mkdir(d, 0o700)
         except FileExistsError:
-            if not d.is_dir():
+            if not os.path.isdir(d):
                 raise
 
 
-def run_log_path(project_dir: Path, run_id: str) -> Path:
+def run_log_path(project_dir: str | os.PathLike[str], run_id: str) -> str:
     """``<project dir>/runs/<run-id>.jsonl``; the id is checked so it cannot name another path."""
     if not RUN_ID_RE.match(run_id):
         raise ValueError(f"{run_id!r} is not a run id")
-    return project_dir / "runs" / f"{run_id}.jsonl"
+    return os.path.join(project_dir, "runs", f"{run_id}.jsonl")
 
 
 class EventLog:
@@ -100,23 +100,23 @@ class EventLog:
 
     def __init__(
         self,
-        path: Path | None,
+        path: str | os.PathLike[str] | None,
         run_id: str,
         mirror: Mirror | None = None,
         scrub: Callable[[str], str] | None = None,
     ) -> None:
-        self.path = path
+        self.path = None if path is None else os.fspath(path)
         self.run_id = run_id
         self.scrub = scrub
         self.error: str | None = None
         self._mirror = mirror
         self._lock = _thread.allocate_lock()  # a threading.Lock without importing threading
         self._fd: int | None = None
-        if path is not None:
+        if self.path is not None:
             try:
-                make_private_dirs(path.parent)
+                make_private_dirs(os.path.dirname(self.path))
                 flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
-                self._fd = os.open(path, flags, 0o600)
+                self._fd = os.open(self.path, flags, 0o600)
             except OSError as err:
                 self.error = f"cannot open event log {path}: {err.strerror or err}"
 
@@ -186,11 +186,12 @@ def close_quietly(fd: int | None) -> None:
             pass
 
 
-def read_events(path: Path) -> list[dict[str, Any]]:
+def read_events(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """The events in a log, skipping a torn or corrupt line instead of failing on it."""
     events: list[dict[str, Any]] = []
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        with open(path, encoding="utf-8", errors="replace") as f:
+            text = f.read()
     except OSError:
         return events
     for line in text.splitlines():

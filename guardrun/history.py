@@ -27,7 +27,6 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
 
 from guardrun.events import close_quietly, make_private_dirs
 from guardrun.records import TYPE_CHECKING
@@ -45,10 +44,11 @@ RANKS = {"normal": 0, "warning": 1, "critical": 2, "emergency": 3}
 Point = dict[str, "Any"]  # quoted: typing is not imported at run time (guardrun.records)
 
 
-def history_path(log_path: Path) -> Path:
+def history_path(log_path: str | os.PathLike[str]) -> str:
     """The history beside a run's event log (``<run-id>.jsonl`` -> ``<run-id>.samples.ndjson``;
     not ``.jsonl``, so that ``runs/*.jsonl`` stays the event logs)."""
-    return log_path.with_name(log_path.name.removesuffix(".jsonl") + ".samples.ndjson")
+    log_path = os.fspath(log_path)
+    return log_path.removesuffix(".jsonl") + ".samples.ndjson"
 
 
 def _line(obj: dict[str, Any]) -> bytes:
@@ -119,13 +119,13 @@ class History:
 
     def __init__(
         self,
-        path: Path | None,
+        path: str | os.PathLike[str] | None,
         meta: dict[str, Any],
         describe: Callable[[int], dict[str, Any]] | None = None,
         system: Callable[[], int | None] | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
-        self.path = path
+        self.path = None if path is None else os.fspath(path)
         self.error: str | None = None
         self._meta = {"k": "meta", **meta}
         self._describe = describe
@@ -228,9 +228,10 @@ class History:
         data += [_line(line) for line in self._procs.values()]
         data += self._frozen
         data += [encoded[id(p)] for p in self._points]
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        where, name = os.path.split(self.path)
+        tmp = os.path.join(where, f".{name}.{os.getpid()}.tmp")
         try:
-            make_private_dirs(self.path.parent)
+            make_private_dirs(where)
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
             try:
                 blob = b"".join(data)
@@ -245,7 +246,7 @@ class History:
             self._fd = os.open(self.path, flags)
         except OSError as err:
             try:
-                tmp.unlink()
+                os.unlink(tmp)
             except OSError:
                 pass
             self._fail(err)
@@ -274,12 +275,13 @@ class Loaded:
         self.points: list[Point] = []
 
 
-def read_history(path: Path, since: float | None = None) -> Loaded:
+def read_history(path: str | os.PathLike[str], since: float | None = None) -> Loaded:
     """The history at ``path``; a torn last line (a crash mid-write) or a bad one is skipped.
     ``since``: only points at or after that wall time."""
     out = Loaded()
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        with open(path, encoding="utf-8", errors="replace") as f:
+            text = f.read()
     except OSError:
         return out
     for raw in text.splitlines():

@@ -13,7 +13,6 @@ import json
 import os
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from guardrun.events import make_private_dirs
 from guardrun.live import is_same_process, live_dir, process_identity
@@ -22,8 +21,8 @@ NAME = "restart.lease"
 
 
 class Lease:
-    def __init__(self, state_dir: Path, pid: int | None = None) -> None:
-        self.path = live_dir(state_dir) / NAME
+    def __init__(self, state_dir: str | os.PathLike[str], pid: int | None = None) -> None:
+        self.path = os.path.join(live_dir(state_dir), NAME)
         self.pid = os.getpid() if pid is None else pid
         self.identity = process_identity(self.pid)
         self.held = False
@@ -53,7 +52,7 @@ class Lease:
     ) -> bool:
         from guardrun.platform.locks import lock, unlock  # only a shared restart locks
 
-        make_private_dirs(self.path.parent)
+        make_private_dirs(os.path.dirname(self.path))
         flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
         try:
             fd = os.open(self.path, flags, 0o600)

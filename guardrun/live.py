@@ -15,7 +15,6 @@ import json
 import os
 import stat
 import time
-from pathlib import Path
 
 from guardrun.events import make_private_dirs, utc_now_iso
 from guardrun.lazyre import lazy
@@ -38,17 +37,17 @@ _LIVE_RE = lazy(r"^(\d{1,10})\.json$")
 _TEMP_RE = lazy(r"^\.(\d{1,10})\.[0-9a-f]+\.tmp$")
 
 
-def live_dir(state_dir: Path) -> Path:
-    return state_dir / "live"
+def live_dir(state_dir: str | os.PathLike[str]) -> str:
+    return os.path.join(state_dir, "live")
 
 
 class LiveFile:
     """The status file of run ``pid`` (normally ``os.getpid()``) under ``state_dir``."""
 
-    def __init__(self, state_dir: Path, pid: int) -> None:
+    def __init__(self, state_dir: str | os.PathLike[str], pid: int) -> None:
         self.pid = pid
         self.dir = live_dir(state_dir)
-        self.path = self.dir / f"{pid}.json"
+        self.path = os.path.join(self.dir, f"{pid}.json")
         self.identity = process_identity(pid)
         self.started_at = utc_now_iso()
         self.error: str | None = None
@@ -90,7 +89,7 @@ class LiveFile:
         doc.update(info)
         doc.update(pid=self.pid, identity=self.identity, updated_at=utc_now_iso())
         data = json.dumps(doc, default=str, ensure_ascii=False, indent=1).encode("utf-8")
-        tmp = self.dir / f".{self.pid}.{os.urandom(4).hex()}.tmp"
+        tmp = os.path.join(self.dir, f".{self.pid}.{os.urandom(4).hex()}.tmp")
         try:
             make_private_dirs(self.dir)
             refused = _refused(self.dir)
@@ -115,7 +114,7 @@ class LiveFile:
         _unlink(self.path)
 
 
-def _refused(directory: Path) -> str | None:
+def _refused(directory: str) -> str | None:
     """Why ``directory`` is not used for live files: a symlink (planted, it would make
     guardrun write and delete files wherever it points) or not a directory; None if fine."""
     try:
@@ -129,14 +128,14 @@ def _refused(directory: Path) -> str | None:
     return None
 
 
-def _unlink(path: Path) -> None:
+def _unlink(path: str) -> None:
     try:
-        path.unlink()
+        os.unlink(path)
     except OSError:
         pass
 
 
-def _read(path: Path) -> dict[str, Any]:
+def _read(path: str) -> dict[str, Any]:
     """The file's object; ValueError when it is not one."""
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
     try:
@@ -155,7 +154,9 @@ def _read(path: Path) -> dict[str, Any]:
     return obj
 
 
-def list_live(state_dir: Path, problems: list[str] | None = None) -> list[dict[str, Any]]:
+def list_live(
+    state_dir: str | os.PathLike[str], problems: list[str] | None = None
+) -> list[dict[str, Any]]:
     """Live runs, oldest first. Stale files are deleted; corrupt ones skipped and reported
     in ``problems`` (deleted as well when their pid is gone)."""
     directory = live_dir(state_dir)
@@ -170,7 +171,7 @@ def list_live(state_dir: Path, problems: list[str] | None = None) -> list[dict[s
         return []
     runs: list[dict[str, Any]] = []
     for name in names:
-        path = directory / name
+        path = os.path.join(directory, name)
         temp = _TEMP_RE.match(name)
         if temp:
             # Left by a run killed between write and rename.

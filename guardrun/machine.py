@@ -4,7 +4,7 @@ machine is critical. No daemon: every run reads the same files and decides alike
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 from guardrun.live import list_live
 from guardrun.records import TYPE_CHECKING
@@ -41,7 +41,7 @@ def member(run: dict[str, Any]) -> Member:
 
 
 class MachineWatch:
-    def __init__(self, state_dir: Path, budget: int | None) -> None:
+    def __init__(self, state_dir: str | os.PathLike[str], budget: int | None) -> None:
         self.state_dir = state_dir
         self.budget = budget  # bytes, or None: no budget (only the machine's pressure)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
+from functools import cached_property
 
 from guardrun.errors import GuardrunError, StoreError
 from guardrun.events import EventLog, new_run_id, run_log_path
@@ -33,6 +33,7 @@ from guardrun.units import format_bytes
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
     from typing import Any
 
     from guardrun.config.schema import Config
@@ -48,11 +49,16 @@ IDLE_STEP = 5.0  # seconds: how stale a busy run's idle_since may be in its live
 
 class Observer:
     def __init__(
-        self, cfg: Config, argv: list[str], cwd: Path, state_dir: Path, ui: Reporter
+        self,
+        cfg: Config,
+        argv: list[str],
+        cwd: str | os.PathLike[str],
+        state_dir: str | os.PathLike[str],
+        ui: Reporter,
     ) -> None:
         self.cfg = cfg
         self.argv = list(argv)
-        self.cwd = cwd
+        self._cwd = os.fspath(cwd)
         self.ui = ui
         self.run_id = new_run_id()
         agents = AgentSettings(cfg.agents.codex_no_daemon, cfg.agents.gemini_session_id)
@@ -63,19 +69,19 @@ class Observer:
         self.last_state: str | None = None
         self.last_state_file: str | None = None
         self.store = Store(state_dir, project_root(cwd))
-        log_path: Path | None
+        log_path: str | None
         try:
             self.store.ensure()
             for leftover in self.store.clean_temp():
                 ui.detail(f"removed a temporary file left by a crash: {leftover}")
-            log_path = run_log_path(self.store.project_dir, self.run_id)
+            log_path = run_log_path(self.store.dirs.project, self.run_id)
         except (StoreError, OSError) as err:
             ui.warn(f"state directory unusable, nothing will be saved: {err}")
             log_path = None
         self._redactor: Any = None
         self.events = EventLog(log_path, self.run_id, mirror=self._mirror, scrub=self._scrub)
         meta = {"run_id": self.run_id, "started": time.time(), "agent": self.agent.name,
-                "metric": cfg.memory.metric, "cwd": self._scrub(str(cwd)),
+                "metric": cfg.memory.metric, "cwd": self._scrub(self._cwd),
                 "ram_total": _ram_total()}  # fmt: skip
         self.history = History(
             history_path(log_path) if log_path is not None else None,
@@ -97,6 +103,13 @@ class Observer:
         self._capture_thread: Any = None  # the last capture's thread (threading.Thread)
         self._capture_errors: dict[str, str] = {}  # state id -> why it is not saved
         self.metrics: Metrics | None = self._metrics()
+
+    @cached_property
+    def cwd(self) -> Path:
+        """The run's directory as a Path, for capture and the agents' session lookup."""
+        from pathlib import Path  # not at the start: a run that ends at once has no use for it
+
+        return Path(self._cwd)
 
     def _metrics(self) -> Metrics | None:
         """The Prometheus textfile (``metrics.textfile``), when one is set."""
@@ -277,7 +290,7 @@ class Observer:
         self.live.update(
             {
                 "argv": self._safe_argv(),
-                "cwd": str(self.cwd),
+                "cwd": self._cwd,
                 "run_id": self.run_id,
                 "child_pid": st.child_pid,
                 "memory_bytes": st.memory_bytes,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import gc
 import os
 import time
-from pathlib import Path
 
 from guardrun.errors import UsageError
 from guardrun.records import TYPE_CHECKING
@@ -23,21 +22,23 @@ if TYPE_CHECKING:
 
 
 def load(
-    ns: argparse.Namespace, flags: dict[str, tuple[object, str]], project_file: Path | None = None
+    ns: argparse.Namespace,
+    flags: dict[str, tuple[object, str]],
+    project_file: str | os.PathLike[str] | None = None,
 ) -> Config:
     """The effective configuration; ``project_file`` (config check FILE) beats ``--config``."""
     from guardrun.config.load import load_config
 
     return load_config(
-        cwd=Path.cwd(),
+        cwd=os.getcwd(),
         env=os.environ,
         flags=flags,
-        config_path=project_file or (Path(ns.config) if ns.config else None),
+        config_path=project_file or (ns.config if ns.config else None),
         no_config=ns.no_config,
     )
 
 
-def state_dir(cfg: Config) -> Path:
+def state_dir(cfg: Config) -> str:
     from guardrun.state.store import state_dir_setting
 
     return state_dir_setting(cfg.state.dir)
@@ -157,7 +158,7 @@ def run_command(
     reporter = Reporter(quiet=ns.quiet, verbose=ns.verbose, log_file=ns.log_file)
     try:
         admit(cfg, reporter, ns.force)
-        observer = Observer(cfg, command, Path.cwd(), state_dir(cfg), reporter)
+        observer = Observer(cfg, command, os.getcwd(), state_dir(cfg), reporter)
         limit = memory_limit()
         supervisor = Supervisor(
             settings,

@@ -52,7 +52,7 @@ def run_subcommand(ns: argparse.Namespace, words: list[str]) -> int:
 
         return run_config(args, lambda path: load(ns, flags, path))
     cfg = load(ns, flags)
-    directory = state_dir(cfg)
+    directory = Path(state_dir(cfg))  # the commands work with Paths
     if args.subcommand == "state":
         from guardrun.commands.state import run_state
 

@@ -147,7 +147,7 @@ def _state_dir(state_dir: Path | None) -> dict[str, Any]:
     if state_dir is None:
         from guardrun.dirs import user_state_dir
 
-        state_dir = user_state_dir()
+        state_dir = Path(user_state_dir())
     existing = state_dir
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent  # free space of the filesystem it would be created on
@@ -168,7 +168,7 @@ def _config_files(cwd: Path) -> dict[str, Any]:
     else:
         from guardrun.dirs import user_config_dir
 
-        user_dir = user_config_dir()
+        user_dir = Path(user_config_dir())
     user = user_dir / USER_FILE
     project = next(
         (d / PROJECT_FILE for d in (cwd, *cwd.parents) if (d / PROJECT_FILE).is_file()), None

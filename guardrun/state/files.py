@@ -10,12 +10,12 @@ import os
 import stat
 import time
 from collections.abc import Iterable
-from pathlib import Path
 
 from guardrun.errors import StateCorrupt, StateNotFound, StoreError
 from guardrun.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    StrPath = str | os.PathLike[str]  # a path, as os takes it
     from typing import IO, Any
 
 NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -27,7 +27,7 @@ CHUNK = 1 << 20
 FP_TAIL = 1 << 16  # bytes at the end of a transcript hashed to tell "unchanged"
 
 
-def read_state(path: Path) -> dict[str, Any]:
+def read_state(path: StrPath) -> dict[str, Any]:
     """Parse one state file; StateCorrupt for anything but a complete JSON object."""
     try:
         data = json.loads(read_gzip(path))
@@ -38,7 +38,7 @@ def read_state(path: Path) -> dict[str, Any]:
     return data
 
 
-def read_gzip(path: Path) -> bytes:
+def read_gzip(path: StrPath) -> bytes:
     try:
         fd = os.open(path, OPEN_READ)
     except FileNotFoundError as err:
@@ -111,7 +111,7 @@ class GzipReader:
         yield comp.flush()
 
 
-def fingerprint(f: IO[bytes], size: int, mtime_ns: int, path: Path) -> dict[str, Any]:
+def fingerprint(f: IO[bytes], size: int, mtime_ns: int, path: StrPath) -> dict[str, Any]:
     """Size, mtime and a hash of the last 64 KiB: transcripts are append-only JSONL, so
     any new line changes all three; only a same-size rewrite of the middle that also
     restores the mtime would go unseen."""
@@ -132,7 +132,7 @@ def line_start(f: IO[bytes], pos: int) -> int:
     return pos
 
 
-def write_all(fd: int, chunk: bytes, final: Path) -> int:
+def write_all(fd: int, chunk: bytes, final: StrPath) -> int:
     view = memoryview(chunk)
     while view:
         n: int = store_op(os.write, final, fd, view)
@@ -140,14 +140,14 @@ def write_all(fd: int, chunk: bytes, final: Path) -> int:
     return len(chunk)
 
 
-def store_op(op: Any, final: Path, *args: Any) -> Any:
+def store_op(op: Any, final: StrPath, *args: Any) -> Any:
     try:
         return op(*args)
     except OSError as err:  # ENOSPC, EFBIG, EROFS, EACCES, EIO: one line naming the file
         raise StoreError(f"cannot write {final}: {err.strerror or err}") from err
 
 
-def ensure_dir(path: Path, follow: bool) -> None:
+def ensure_dir(path: StrPath, follow: bool) -> None:
     try:
         os.mkdir(path, 0o700)
     except FileExistsError:
@@ -168,7 +168,7 @@ def ensure_dir(path: Path, follow: bool) -> None:
             raise StoreError(f"cannot restrict {path} to mode 0700: {err.strerror}") from err
 
 
-def fsync_dir(path: Path) -> None:
+def fsync_dir(path: StrPath) -> None:
     """Make the rename durable; not every platform can open a directory (Windows)."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | CLOEXEC)
@@ -182,21 +182,21 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def file_size(path: Path) -> int:
+def file_size(path: StrPath) -> int:
     try:
         return os.lstat(path).st_size
     except OSError:
         return 0
 
 
-def lstat_mode(path: Path) -> int:
+def lstat_mode(path: StrPath) -> int:
     try:
         return os.lstat(path).st_mode
     except OSError:
         return 0
 
 
-def unlink_quietly(path: Path) -> None:
+def unlink_quietly(path: StrPath) -> None:
     try:
         os.unlink(path)
     except FileNotFoundError:
@@ -215,7 +215,7 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def age(path: Path) -> float:
+def age(path: StrPath) -> float:
     try:
         return time.time() - os.lstat(path).st_mtime
     except OSError:

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
 from guardrun.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import subprocess
+    from pathlib import Path
     from typing import Any
 
 MAX_FILES = 100  # dirty and untracked lists are capped; the counts are not
@@ -50,7 +50,7 @@ def _collect(proc: subprocess.Popen[bytes], timeout: float) -> tuple[int, bytes,
     return proc.returncode, out, err
 
 
-def project_root(cwd: Path, timeout: float = 2.0) -> Path:
+def project_root(cwd: str | os.PathLike[str], timeout: float = 2.0) -> str:
     """The git top level containing ``cwd``, else ``cwd`` itself (resolved).
 
     Found by looking for ``.git`` (a directory, or the file of a worktree or
@@ -58,15 +58,20 @@ def project_root(cwd: Path, timeout: float = 2.0) -> Path:
     every start, and spawning git costs milliseconds where a few stats cost
     microseconds. ``timeout`` is kept for callers; nothing here can hang.
     """
-    start = Path(cwd).resolve()
-    for d in (start, *start.parents):
+    start = d = os.path.realpath(cwd)  # as Path.resolve(): links followed, none required
+    while True:
         if os.path.exists(os.path.join(d, ".git")):
             return d
-    return start
+        parent = os.path.dirname(d)
+        if parent == d:
+            return start
+        d = parent
 
 
 def project_facts(cwd: Path, timeout: float = 2.0) -> dict[str, Any]:
     """``{"root", "git", "git_error"}``; ``git`` is None outside a repository or without git."""
+    from pathlib import Path  # at a capture: every start imports this module
+
     cwd = Path(cwd)
     facts: dict[str, Any] = {"root": str(cwd.resolve()), "git": None, "git_error": None}
     try:

@@ -25,11 +25,11 @@ import re
 import stat
 import time
 from collections.abc import Iterable
-from pathlib import Path
+from functools import cached_property
 
 from guardrun.errors import StateCorrupt, StateNotFound, StoreError, UsageError
 from guardrun.lazyre import lazy
-from guardrun.records import TYPE_CHECKING
+from guardrun.records import TYPE_CHECKING, NamedTuple
 from guardrun.state.files import (
     OPEN_NEW,
     GzipReader,
@@ -50,6 +50,7 @@ from guardrun.state.files import (
 )
 
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Any
 
 REASONS = frozenset(
@@ -67,22 +68,22 @@ _TMP_MAX_AGE = 3600.0  # a temp file this old is debris even if its pid was reus
 TAIL_LIMIT = 256 * 1024 * 1024  # transcripts above this keep only their tail
 
 
-def default_state_dir() -> Path:
+def default_state_dir() -> str:
     from guardrun.dirs import user_state_dir
 
     return user_state_dir()
 
 
-def state_dir_setting(value: str | os.PathLike[str] | None) -> Path:
+def state_dir_setting(value: str | os.PathLike[str] | None) -> str:
     """The state dir for config ``state.dir`` (``auto`` or unset: the platform default)."""
     if value is None or str(value) == "auto":
         return default_state_dir()
-    return Path(value).expanduser()
+    return os.path.expanduser(value)
 
 
-def project_key(root: Path) -> str:
+def project_key(root: str | os.PathLike[str]) -> str:
     """``<basename sanitized>-<first 8 hex of sha256 of the resolved path>``."""
-    resolved = str(Path(root).resolve())
+    resolved = os.path.realpath(root)  # as Path.resolve()
     name = re.sub(r"[^A-Za-z0-9._-]", "-", os.path.basename(resolved)).lstrip(".")[:40]
     digest = sha256(resolved.encode("utf-8", "surrogateescape")).hexdigest()[:8]
     return f"{name or 'root'}-{digest}"
@@ -141,17 +142,37 @@ def _sort_key(e: Entry) -> tuple[float, int, str]:
     return (e.created, e.mtime_ns, e.id)
 
 
-class Store:
-    """The states of one project (plus listing across projects)."""
+class Dirs(NamedTuple):
+    """A store's directories, as strings: what a run's start needs (``ensure``,
+    ``clean_temp``, the run log's place) goes without pathlib's import."""
 
-    def __init__(self, state_dir: Path, project_root: Path) -> None:
-        self.state_dir = Path(state_dir)
+    state: str
+    projects: str
+    project: str
+    states: str
+    runs: str
+    live: str
+
+
+class Store:
+    """The states of one project (plus listing across projects). The directories are
+    ``dirs`` (strings) and, for everything else, the ``*_dir`` Paths."""
+
+    def __init__(
+        self, state_dir: str | os.PathLike[str], project_root: str | os.PathLike[str]
+    ) -> None:
         self.project = project_key(project_root)
-        self.projects_dir = self.state_dir / "projects"
-        self.project_dir = self.projects_dir / self.project
-        self.states_dir = self.project_dir / "states"
-        self.runs_dir = self.project_dir / "runs"
-        self.live_dir = self.state_dir / "live"
+        state = os.fspath(state_dir)
+        projects = os.path.join(state, "projects")
+        project = os.path.join(projects, self.project)
+        self.dirs = Dirs(
+            state,
+            projects,
+            project,
+            os.path.join(project, "states"),
+            os.path.join(project, "runs"),
+            os.path.join(state, "live"),
+        )
         self._ready = False
         self._copies: dict[str, dict[str, Any]] = {}  # source path -> its last copy's metadata
         # What listing and pruning skipped or could not remove, one line each (the commands
@@ -163,21 +184,49 @@ class Store:
         if text not in self.problems:
             self.problems.append(text)
 
+    @cached_property
+    def state_dir(self) -> Path:
+        from pathlib import Path  # not at import: a run's start has no use for it
+
+        return Path(self.dirs.state)
+
+    @cached_property
+    def projects_dir(self) -> Path:
+        return self.state_dir / "projects"
+
+    @cached_property
+    def project_dir(self) -> Path:
+        return self.projects_dir / self.project
+
+    @cached_property
+    def states_dir(self) -> Path:
+        return self.project_dir / "states"
+
+    @cached_property
+    def runs_dir(self) -> Path:
+        return self.project_dir / "runs"
+
+    @cached_property
+    def live_dir(self) -> Path:
+        return self.state_dir / "live"
+
     # -- directories and the write protocol ---------------------------------------------
 
     def ensure(self) -> None:
         """Create the directories 0700; tighten looser ones we own; refuse symlinks."""
         if self._ready:
             return
+        d = self.dirs
+        top = os.path.dirname(os.path.abspath(d.state))
         try:
-            os.makedirs(self.state_dir.parent, mode=0o700, exist_ok=True)
+            os.makedirs(top, mode=0o700, exist_ok=True)
         except OSError as err:
-            raise StoreError(f"cannot create {self.state_dir.parent}: {err.strerror}") from err
-        for d in (self.state_dir, self.projects_dir, self.project_dir, self.states_dir,
-                  self.runs_dir):  # fmt: skip
-            ensure_dir(d, follow=d is self.state_dir)  # the root may be a user's own link
+            raise StoreError(f"cannot create {top}: {err.strerror}") from err
+        ensure_dir(d.state, follow=True)  # the root may be a user's own link
+        for sub in (d.projects, d.project, d.states, d.runs):
+            ensure_dir(sub, follow=False)
         try:
-            ensure_dir(self.live_dir, follow=False)
+            ensure_dir(d.live, follow=False)
         except StoreError:
             pass  # a symlink planted there costs the run its live file (guardrun.live says
             # so and writes nothing through it), not every state it would save
@@ -248,7 +297,7 @@ class Store:
         name = state_id + TRANSCRIPT_SUFFIX
         with open(src, "rb") as f:
             st = os.fstat(f.fileno())
-            source = fingerprint(f, st.st_size, st.st_mtime_ns, Path(src))
+            source = fingerprint(f, st.st_size, st.st_mtime_ns, src)
             earlier = self._earlier_copy(source)
             linked = self._link_copy(earlier, name) if earlier else None
             if linked:
@@ -482,10 +531,10 @@ class Store:
                 out.append(path)
         return out
 
-    def clean_temp(self) -> builtins.list[Path]:
+    def clean_temp(self) -> builtins.list[str]:
         """Remove temp files left by a crash: their pid is gone, or they are an hour old."""
-        removed: builtins.list[Path] = []
-        for d in (self.states_dir, self.runs_dir, self.live_dir):
+        removed: builtins.list[str] = []
+        for d in (self.dirs.states, self.dirs.runs, self.dirs.live):
             if not stat.S_ISDIR(lstat_mode(d)):
                 continue  # missing, or a symlink: nothing of ours is behind it
             try:
@@ -494,13 +543,14 @@ class Store:
                 continue
             for n in names:
                 m = _TMP_RE.match(n)
-                if m and (not pid_alive(int(m.group(1))) or age(d / n) > _TMP_MAX_AGE):
-                    if stat.S_ISDIR(lstat_mode(d / n)):
+                path = os.path.join(d, n)
+                if m and (not pid_alive(int(m.group(1))) or age(path) > _TMP_MAX_AGE):
+                    if stat.S_ISDIR(lstat_mode(path)):
                         continue  # not ours: a temp file is a file
                     try:
-                        unlink_quietly(d / n)
+                        unlink_quietly(path)
                     except OSError as err:
-                        self._problem(f"cannot remove {d / n}: {err.strerror or err}")
+                        self._problem(f"cannot remove {path}: {err.strerror or err}")
                         continue
-                    removed.append(d / n)
+                    removed.append(path)
         return removed

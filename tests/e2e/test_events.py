@@ -165,7 +165,7 @@ def test_read_events_skips_torn_line(tmp_path: Path) -> None:
 
 def test_run_log_path_checks_id(tmp_path: Path) -> None:
     rid = new_run_id()
-    assert run_log_path(tmp_path, rid) == tmp_path / "runs" / f"{rid}.jsonl"
+    assert run_log_path(tmp_path, rid) == str(tmp_path / "runs" / f"{rid}.jsonl")
     with pytest.raises(ValueError):
         run_log_path(tmp_path, "../../etc/passwd")
 

@@ -167,7 +167,7 @@ def test_a_token_cut_by_the_output_cap_keeps_no_prefix(tmp_path: Path, back: int
     events = wait_events(log.path, 2)
     runner.close(2)
     assert len(events) == 2
-    raw = log.path.read_text()
+    raw = Path(log.path).read_text()
     for fragment in ("sk-ant", "api03", "ACME"):
         assert fragment not in raw, fragment
     for ev in events:

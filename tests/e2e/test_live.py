@@ -82,17 +82,17 @@ def test_update_rate_limited_atomic_private(tmp_path: Path) -> None:
     live = LiveFile(tmp_path / "state", os.getpid())
     assert live.update({"level": "normal"}) is True
     assert live.update({"level": "warning"}) is False  # within a second
-    assert json.loads(live.path.read_text())["level"] == "normal"
+    assert json.loads(Path(live.path).read_text())["level"] == "normal"
     assert live.update({"level": "critical", "pid": 1}, force=True) is True
-    doc = json.loads(live.path.read_text())
+    doc = json.loads(Path(live.path).read_text())
     assert doc["level"] == "critical" and doc["pid"] == os.getpid()  # pid cannot be overridden
-    assert stat.S_IMODE(live.path.stat().st_mode) == 0o600
-    assert stat.S_IMODE(live.dir.stat().st_mode) == 0o700
+    assert stat.S_IMODE(Path(live.path).stat().st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(live.dir).st_mode) == 0o700
     assert stat.S_IMODE((tmp_path / "state").stat().st_mode) == 0o700
     assert os.listdir(live.dir) == [f"{os.getpid()}.json"]  # no temp files left
     live.remove()
     live.remove()
-    assert not live.path.exists()
+    assert not Path(live.path).exists()
 
 
 def test_update_never_raises(tmp_path: Path) -> None:
@@ -109,7 +109,7 @@ def test_stale_dead_pid_deleted(tmp_path: Path) -> None:
     assert live.identity == {}  # a dead pid has no start time
     live.update({"level": "normal"}, force=True)
     assert list_live(tmp_path) == []
-    assert not live.path.exists()
+    assert not Path(live.path).exists()
 
 
 def test_reused_pid_deleted(tmp_path: Path) -> None:
@@ -117,12 +117,12 @@ def test_reused_pid_deleted(tmp_path: Path) -> None:
     live = LiveFile(tmp_path, os.getpid())
     live.update({"level": "normal"}, force=True)
     assert [r["pid"] for r in list_live(tmp_path)] == [os.getpid()]
-    doc = json.loads(live.path.read_text())
+    doc = json.loads(Path(live.path).read_text())
     key = next(iter(doc["identity"]))
     doc["identity"][key] -= 1
-    live.path.write_text(json.dumps(doc))
+    Path(live.path).write_text(json.dumps(doc))
     assert list_live(tmp_path) == []
-    assert not live.path.exists()
+    assert not Path(live.path).exists()
 
 
 def test_zombie_is_not_alive() -> None:

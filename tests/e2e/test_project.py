@@ -55,7 +55,7 @@ def test_dirty_staged_renamed_untracked_from_a_subdirectory(repo: Path) -> None:
     g = facts["git"]
     assert sorted(g["dirty"]) == [" M a.txt", "A  staged.txt", "R  d e.txt"]
     assert g["untracked"] == ["sub/"]
-    assert project_root(repo / "sub") == repo
+    assert project_root(repo / "sub") == str(repo)
 
 
 def test_lists_are_capped_but_counts_are_not(repo: Path) -> None:
@@ -98,7 +98,7 @@ def test_outside_a_repository_git_is_none_not_an_error(tmp_path: Path) -> None:
     plain.mkdir()
     facts = project_facts(plain)
     assert facts == {"root": str(plain), "git": None, "git_error": None}
-    assert project_root(plain) == plain
+    assert project_root(plain) == str(plain)
 
 
 def test_without_git_installed(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -106,7 +106,7 @@ def test_without_git_installed(repo: Path, tmp_path: Path, monkeypatch: pytest.M
     facts = project_facts(repo)
     assert facts["git"] is None
     assert facts["git_error"] and facts["git_error"].startswith("git:")
-    assert project_root(repo) == repo
+    assert project_root(repo) == str(repo)
 
 
 def test_a_hanging_git_is_cut_at_the_timeout(

@@ -386,11 +386,11 @@ def test_clean_temp_removes_only_dead_writers_files(store: Store) -> None:
         theirs = store.states_dir / f".tmp-{live.pid}-00ff-y.json.gz"
         for p in (mine, theirs):
             p.write_bytes(b"partial")
-        assert store.clean_temp() == [mine]
+        assert store.clean_temp() == [str(mine)]
         assert theirs.exists() and not mine.exists()
         old = time.time() - 2 * 3600
         os.utime(theirs, (old, old))  # an hour-old temp file is debris, pid reused or not
-        assert store.clean_temp() == [theirs]
+        assert store.clean_temp() == [str(theirs)]
     finally:
         live.kill()
         live.wait()

@@ -224,7 +224,7 @@ def test_writer_killed_mid_write_leaves_no_file_under_the_final_name(tmp_path: P
     assert not os.path.lexists(final), "a partial file under the final name"
     left = os.listdir(store.states_dir)
     assert len(left) == 1 and left[0].startswith(TMP_PREFIX) and left[0].endswith(name), left
-    assert store.clean_temp() == [store.states_dir / left[0]]  # its writer is gone
+    assert store.clean_temp() == [str(store.states_dir / left[0])]  # its writer is gone
     assert os.listdir(store.states_dir) == []
 
 

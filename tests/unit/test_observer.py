@@ -64,11 +64,11 @@ def test_events_carry_memory_level_and_mode_and_never_a_secret(observer: Observe
 
 def test_live_file_shows_the_snapshot(observer: Observer) -> None:
     observer.update_live(status(level="warning", restarts=2), force=True)
-    doc = json.loads(observer.live.path.read_text())
+    doc = json.loads(Path(observer.live.path).read_text())
     assert doc["level"] == "warning" and doc["restarts"] == 2 and doc["memory_bytes"] == 120 * MB
     assert doc["breaker"] == "closed" and doc["child_pid"] == 4242
     assert "sk-ant-api03-x" not in json.dumps(doc)
-    assert oct(observer.live.path.stat().st_mode & 0o777) == "0o600"
+    assert oct(os.stat(observer.live.path).st_mode & 0o777) == "0o600"
 
 
 def test_title_goes_through_the_sink_once_per_visible_change(
@@ -181,7 +181,7 @@ def test_samples_go_to_the_history_beside_the_event_log(observer: Observer) -> N
         observer.sampled(status(rss=(120 + i) * MB))
     observer.close(status(), 0)
     assert observer.events.path is not None
-    got = read_history(observer.events.path.with_name(f"{observer.run_id}.samples.ndjson"))
+    got = read_history(Path(observer.events.path).with_name(f"{observer.run_id}.samples.ndjson"))
     assert [p["b"] for p in got.points] == [120 * MB, 121 * MB, 122 * MB]
     thresholds = {"warning": 100 * MB, "critical": 200 * MB, "emergency": 300 * MB}
     assert got.meta["thresholds"] == thresholds

@@ -11,12 +11,12 @@ import json
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from pathlib import Path
 
 from guardrun.lazyre import lazy
 from guardrun.records import TYPE_CHECKING, NamedTuple, Protocol
 
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Any
 
 Message = dict[str, str]
@@ -96,6 +96,8 @@ def safe_name(value: object) -> bool:
 
 
 def home_dir(env: Mapping[str, str]) -> Path:
+    from pathlib import Path  # the adapters' own paths: not imported by every start
+
     home = env.get("HOME") or env.get("USERPROFILE")
     return Path(home) if home else Path.home()
 
@@ -190,6 +192,8 @@ def same_dir(a: str | Path, b: str | Path) -> bool:
 
 def open_files(pids: Sequence[int], pattern: re.Pattern[str]) -> list[Path]:
     """Files held open by ``pids`` whose path matches ``pattern`` (every OS: platform/)."""
+    from pathlib import Path
+
     from guardrun.platform import open_files as held
 
     return [Path(p) for p in held(pids, pattern)]

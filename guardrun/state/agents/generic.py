@@ -7,9 +7,12 @@ supervisor's to append; this adapter knows nothing of the config.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
+from guardrun.records import TYPE_CHECKING
 from guardrun.state.agents.base import Message, Session
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 class GenericAgent:
