@@ -24,8 +24,9 @@ median is reported:
   git there), with bytecode (``PYTHONPYCACHEPREFIX`` in the temp dir, so the
   lazy imports of the restart path do not compile, as after ``pip install``,
   and nothing is written to the checkout). Its run log gives where the time
-  goes: exit to ``child_exited``, to ``state_captured``, to ``restarted`` (the
-  new child spawned), to the child's first line.
+  goes: exit to ``child_exited``, to ``restarted`` (the new child spawned), to the
+  child's first line; and, off that path, the crash's state (``state_captured``),
+  saved once the new child is up.
 * PM2 (``npm install pm2@latest`` into a temp dir, ``PM2_HOME`` there, one daemon
   for the run): ``pm2 start child.py --interpreter PY --name x`` with default
   restart settings per sample, its first restart measured, then ``pm2 delete x``.
@@ -208,13 +209,15 @@ class Bench:
         exited = next(t for t in ev["child_exited"] if t >= exit_t - 0.002)
         captured = next(t for t in ev["state_captured"] if t >= exited)
         restarted = ev["restarted"][0]
+        # The crash's state is saved once the new child is up (run.CAPTURE_AFTER): after
+        # ``restarted``, off the latency, so it is shown beside the path, not on it.
         return {
             "exit → `child_exited` event": exited - exit_t,
-            "`child_exited` → `state_captured` (stop, capture)": captured - exited,
-            "  of which the capture itself (`took_ms`)": ev["took_ms"][0] / 1e3,
-            "`state_captured` → `restarted` (new child spawned)": restarted - captured,
+            "`child_exited` → `restarted` (decide, stop what is left, spawn)": restarted - exited,
             "`restarted` → child's first line": start_t - restarted,
             "total": latency,
+            "(after) `restarted` → `state_captured`, the crash's state": captured - restarted,
+            "(after)   of which the capture itself (`took_ms`)": ev["took_ms"][0] / 1e3,
         }
 
     # ---------------------------------------------------------------- PM2
