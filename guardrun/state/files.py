@@ -60,17 +60,24 @@ def read_gzip(path: StrPath) -> bytes:
     return data
 
 
+_make_sha256: Any = None
+
+
 def sha256(data: bytes = b"") -> Any:
     """hashlib's sha256 without importing hashlib, whose OpenSSL binding costs ~4 ms of
-    every start-up (the project directory's name holds a hash); the same digest."""
-    try:
-        from _sha2 import sha256 as make  # type: ignore[import-not-found]  # 3.12+
-    except ImportError:
+    every start-up (the project directory's name holds a hash); the same digest. The
+    module is looked up once: a failed import searches the whole path each time."""
+    global _make_sha256
+    if _make_sha256 is None:
         try:
-            from _sha256 import sha256 as make  # type: ignore[import-not-found]  # 3.10, 3.11
-        except ImportError:  # pragma: no cover - a Python without the builtin module
-            from hashlib import sha256 as make
-    return make(data)
+            from _sha2 import sha256 as make  # type: ignore[import-not-found]  # 3.12+
+        except ImportError:
+            try:
+                from _sha256 import sha256 as make  # type: ignore[import-not-found]  # 3.10, 3.11
+            except ImportError:  # pragma: no cover - a Python without the builtin module
+                from hashlib import sha256 as make
+        _make_sha256 = make
+    return _make_sha256(data)
 
 
 def bulk_sha256() -> Any:
