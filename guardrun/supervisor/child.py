@@ -56,6 +56,9 @@ _RESET = [
 ]
 
 
+_RESET_SIGNALS = tuple(getattr(signal, name) for name in _RESET)
+
+
 def exit_code(status: int) -> int:
     """A wait status as a shell reports it: the exit code, or 128+N for signal N."""
     if os.WIFSIGNALED(status):
@@ -209,17 +212,31 @@ def spawn(
     ``foreground_fd``: in inherited-stdio mode with a terminal on stdin, make the
     child's group the terminal's foreground group, as a shell does, so it can
     read keys and gets Ctrl-C itself.
+
+    Inherited stdio without a terminal to give, in guardrun's own directory and PATH
+    (scripts, CI, a container's command): ``posix_spawn``, which execs from a vfork
+    in ~0.2 ms where fork, the child's Python and exec take ~2.5 ms (at every start
+    and every restart). It cannot ask for the parent-death signal: there the sentinel
+    alone ends the tree of a SIGKILLed guardrun (SIGTERM, then SIGKILL).
     """
     argv = list(argv)
     if not argv:
         raise GuardrunError("no command to run")
     if not argv[0]:
         raise CommandNotFound("command not found: '' (the command name is empty)")
-    pdeath = _pdeathsig()
-    r, w = _pipe()
     env_b = dict(env)
     if foreground_fd is not None and not _owns(foreground_fd):
         foreground_fd = None  # a background guardrun does not take the shell's terminal
+    if (
+        not use_pty
+        and foreground_fd is None
+        and not cwd
+        and hasattr(os, "posix_spawnp")
+        and env_b.get("PATH") == os.environ.get("PATH")  # the same search as execvpe's
+    ):
+        return _posix_spawn(argv, env_b)
+    pdeath = _pdeathsig()
+    r, w = _pipe()
     if use_pty:
         return _spawn_pty(argv, env_b, cwd, winsize, pdeath, r, w)
     with warnings.catch_warnings():
@@ -248,6 +265,19 @@ def spawn(
     if data:
         os.waitpid(pid, 0)
         _raise_exec_error(argv[0], data)
+    return Child(argv, pid, None, time.monotonic(), time.time())
+
+
+def _posix_spawn(argv: list[str], env: dict[str, str]) -> Child:
+    """The child in a process group of its own, the signals guardrun handles or ignores
+    back to their defaults, none blocked: what ``_exec`` does after a fork."""
+    try:
+        pid = os.posix_spawnp(
+            argv[0], argv, env, setpgroup=0, setsigmask=(), setsigdef=_RESET_SIGNALS
+        )
+    except OSError as err:  # the exec's own error, as the forked child reports it
+        _raise_exec_error(argv[0], f"{err.errno}:{err.strerror}".encode())
+        raise  # pragma: no cover - _raise_exec_error always raises
     return Child(argv, pid, None, time.monotonic(), time.time())
 
 
