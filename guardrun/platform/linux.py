@@ -24,7 +24,9 @@ stands still, or a fake ``/proc`` without it, walks every time); after the
 counter moves the tree is walked twice (a fork in flight as the counter was read
 is linked to its parent a moment later), and every ``rescan_every`` polls the
 tree is walked anyway. A machine where something forks every second walks
-every time, as before.
+every time, as before. At either kind of poll, what reads as at the last one (a
+``statm``, a ``children`` file) is not parsed again, and a tree that stood still
+comes back as the same tuple of samples.
 
 ``/proc/<pid>/statm`` fields, in pages: size resident shared text lib data dt.
 """
