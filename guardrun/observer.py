@@ -90,6 +90,8 @@ class Observer:
             system=_system_used,
         )
         self._history_thresholds: object = None
+        self._top_of: object = None  # the procs the history's top was last taken from ...
+        self._top: list[tuple[int, int]] = []  # ... and that top
         self._argv_shown: list[str] | None = None
         self._hooks: HookRunner | None = None
         self._notifier: Notifier | None = None
@@ -273,9 +275,11 @@ class Observer:
                 thresholds=st.thresholds.as_dict(), name=st.name, argv=self._safe_argv()
             )
         procs = sample.procs
-        top = procs if len(procs) <= TOP else sorted(procs, key=RSS, reverse=True)[:TOP]
+        if procs is not self._top_of:  # a tree that stood still comes as the same tuple
+            top = procs if len(procs) <= TOP else sorted(procs, key=RSS, reverse=True)[:TOP]
+            self._top_of, self._top = procs, [(p.pid, p.rss) for p in top]
         t = st.history[-1][0] if st.history else time.time()
-        self.history.add(t, value, st.level, st.mode, st.growth, [(p.pid, p.rss) for p in top])
+        self.history.add(t, value, st.level, st.mode, st.growth, self._top)
 
     def _describe_pid(self, pid: int) -> dict[str, Any]:
         """A process of the history's top, named once: its name and (scrubbed) command line."""

@@ -24,7 +24,9 @@ stands still, or a fake ``/proc`` without it, walks every time); after the
 counter moves the tree is walked twice (a fork in flight as the counter was read
 is linked to its parent a moment later), and every ``rescan_every`` polls the
 tree is walked anyway. A machine where something forks every second walks
-every time, as before.
+every time, as before. At either kind of poll, what reads as at the last one (a
+``statm``, a ``children`` file) is not parsed again, and a tree that stood still
+comes back as the same tuple of samples.
 
 ``/proc/<pid>/statm`` fields, in pages: size resident shared text lib data dt.
 """
@@ -47,12 +49,17 @@ _FORKS_UNKNOWN = b""
 
 
 class _Entry:
-    __slots__ = ("statm", "children", "tids")
+    __slots__ = ("statm", "children", "tids", "data", "sample", "kids")
 
     def __init__(self, statm: int) -> None:
         self.statm = statm
         self.children: list[int] = []
         self.tids: list[str] = []
+        # What the last walk read (statm, children files) and made of it: what reads the
+        # same is not parsed again (a quiet tree reads the same at every walk).
+        self.data = b""
+        self.sample: ProcSample | None = None
+        self.kids: dict[bytes, list[tuple[int, int]]] = {}  # children file -> stack items
 
     def close(self) -> None:
         for fd in (self.statm, *self.children):
@@ -79,6 +86,10 @@ class ProcProbe:
         # The quick poll (module docstring): the last walk, its roots and the fork
         # counter read before it.
         self._walk: list[tuple[int, int, int, bool]] = []  # pid, ppid, statm fd, zombie
+        # What the quick poll last read of each (b"": not yet), and the samples it made of
+        # it: a statm that reads as before is the sample before, not parsed again.
+        self._walk_data: list[bytes] = []
+        self._walk_procs: tuple[ProcSample, ...] = ()
         self._walk_roots: tuple[int, ...] = ()
         self._walk_forks = _FORKS_UNKNOWN
         self._last_forks = _FORKS_UNKNOWN  # as read at the previous poll
@@ -150,21 +161,34 @@ class ProcProbe:
         return data[data.rfind(b" ") + 1 :]
 
     def _quick(self) -> tuple[ProcSample, ...] | None:
-        """The last walk's processes with their memory now; None if one exited."""
+        """The last walk's processes with their memory now; None if one exited. A statm
+        that reads as at the last quick poll keeps its sample; when none changed, the
+        last tuple itself comes back (readers may skip what they made of it)."""
         page = self._page
         pread = os.pread
         new = tuple.__new__
-        procs: list[ProcSample] = []
-        for pid, ppid, fd, zombie in self._walk:
+        last = self._walk_data
+        procs: list[ProcSample] | None = None  # made at the first change
+        for i, (pid, ppid, fd, zombie) in enumerate(self._walk):
             try:
                 data = pread(fd, 256, 0)
             except OSError:
-                return None  # gone (ESRCH): the walk says what became of it
+                data = b""  # gone (ESRCH)
+            if data == last[i] and data:
+                continue
             fields = data.split(None, 2)
             if len(fields) < 2 or (fields[0] == b"0") != zombie:
-                return None  # exiting: its children go to a subreaper
-            procs.append(new(ProcSample, (pid, ppid, int(fields[1]) * page, None, None)))
-        return tuple(procs)
+                # Gone, or exiting (its children go to a subreaper): a walk must say, and
+                # until one has, nothing read here is taken as read.
+                self._walk_data = [b""] * len(last)
+                return None
+            if procs is None:
+                procs = list(self._walk_procs)
+            procs[i] = new(ProcSample, (pid, ppid, int(fields[1]) * page, None, None))
+            last[i] = data
+        if procs is not None:
+            self._walk_procs = tuple(procs)
+        return self._walk_procs
 
     def sample(self, roots: Iterable[int]) -> TreeSample:
         self._polls += 1
@@ -203,7 +227,14 @@ class ProcProbe:
         self._settled = settled
         self._walk_forks, self._walk_roots = forks, roots
         entries, zombies = self._entries, self._zombies
-        self._walk = [(p.pid, p.ppid, entries[p.pid].statm, p.pid in zombies) for p in sample.procs]
+        walk = [(p.pid, p.ppid, entries[p.pid].statm, p.pid in zombies) for p in sample.procs]
+        if walk == self._walk and sample.procs == self._walk_procs:
+            # The same tree with the same memory (the walk kept its samples): the same
+            # tuple, and the quick poll's reads still stand.
+            return TreeSample(sample.taken_at, self._walk_procs)
+        self._walk = walk
+        self._walk_data = [b""] * len(walk)
+        self._walk_procs = sample.procs
         return sample
 
     def _walk_tree(self, roots: tuple[int, ...], rescan: bool) -> TreeSample:
@@ -243,11 +274,15 @@ class ProcProbe:
                     self._drop(pid)
                     continue
                 entry = reopened
-            fields = data.split(None, 2)
-            if fields[0] == b"0":
+            proc = entry.sample
+            if data != entry.data or proc is None or proc[1] != ppid:
+                fields = data.split(None, 2)
+                # tuple.__new__: ProcSample's own __new__ is a Python call (twice the cost).
+                proc = new(ProcSample, (pid, ppid, int(fields[1]) * page, None, None))
+                entry.data, entry.sample = data, proc
+            if data.startswith(b"0 "):
                 self._zombies.add(pid)  # no memory: exited, not yet reaped
-            # tuple.__new__: ProcSample's own __new__ is a Python call (twice the cost).
-            procs.append(new(ProcSample, (pid, ppid, int(fields[1]) * page, None, None)))
+            procs.append(proc)
             for cfd in entry.children:
                 try:
                     kids = pread(cfd, 4096, 0)  # ~580 pids: a page, not 64 KiB, per read
@@ -255,8 +290,14 @@ class ProcProbe:
                         kids = pread(cfd, 1 << 20, 0)
                 except OSError:
                     continue
-                for kid in kids.split():
-                    stack.append((int(kid), pid))
+                if not kids:
+                    continue
+                items = entry.kids.get(kids)
+                if items is None:
+                    if len(entry.kids) > len(entry.children):
+                        entry.kids.clear()  # kept: the latest of each thread's, about
+                    items = entry.kids[kids] = [(int(kid), pid) for kid in kids.split()]
+                stack.extend(items)
         if len(entries) > len(seen):
             for pid in [p for p in entries if p not in seen]:
                 self._drop(pid)
@@ -265,7 +306,7 @@ class ProcProbe:
     def close(self) -> None:
         for pid in list(self._entries):
             self._drop(pid)
-        self._walk = []
+        self._walk, self._walk_data, self._walk_procs = [], [], ()
         if self._loadavg is not None:
             os.close(self._loadavg)
             self._loadavg = None

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from operator import itemgetter
 
 from guardrun.errors import ProbeError
 from guardrun.platform import (
     Probe,
+    ProcSample,
     TreeSample,
     alive,
     environ_has,
@@ -27,6 +29,8 @@ from guardrun.platform import (
 )
 
 TREE_MARKER = "GUARDRUN_TREE"
+LOOK_EVERY = 10  # samples without looking for the roots, at most (``Tree.sample``)
+_PID, _PPID = itemgetter(0), itemgetter(1)  # ProcSample.pid, .ppid
 
 
 class Tree:
@@ -48,6 +52,14 @@ class Tree:
         self._verdicts: dict[int, bool] = {}
         self._fallbacks: list[str] = []
         self._child_start: int | None = None
+        # The roots as last looked for, whether the look before found the same, and how
+        # many samples may still go without looking (``sample``).
+        self._roots: tuple[int, ...] = ()
+        self._steady = False
+        self._looks_in = 0
+        self._raw: tuple[ProcSample, ...] | None = None  # the probe's last procs ...
+        self._procs: tuple[ProcSample, ...] = ()  # ... with the roots' ppid set
+        self._alive: set[int] = set()  # ... and those with memory (not exited)
 
     def open_probes(self, name: str) -> None:
         """Open the first backend that works; the others are opened only if it fails
@@ -65,6 +77,12 @@ class Tree:
         self._known = {pid}
         self._verdicts = {}
         self.adopted = []
+        self._alive = set()
+        self._changed()
+
+    def _changed(self) -> None:
+        """The roots may have changed: the next two samples look for them."""
+        self._steady = False
 
     def _adopted_roots(self) -> list[int]:
         out: list[int] = []
@@ -101,6 +119,7 @@ class Tree:
         its ``children`` file lists them; what the other threads fork (hooks, git during
         capture) is listed under those threads and reaped by them. The child and our own
         helpers (sentinel, hooks) are left to their owners."""
+        self._changed()  # one of our children ended: an adopted root, maybe
         skip = self._not_ours() | {self.child_pid}
         for pid in own_children():
             if pid in skip:
@@ -126,12 +145,45 @@ class Tree:
         return [p for p in roots if alive(p)]
 
     def sample(self) -> TreeSample | None:
-        """The tree's memory; falls back to the next backend on failure; None when none works."""
+        """The tree's memory; falls back to the next backend on failure; None when none works.
+
+        Adopted roots are guardrun's own children, which change only by guardrun's own
+        forks (the child, the sentinel, hooks: none of them an adopted root), the end of
+        one of them (SIGCHLD: ``reap``) or an orphan handed over when a process of the
+        tree ends. So the roots are looked for when the last two looks did not find the
+        same, when a process of the last sample is gone or has lost its memory (then at
+        once, and the tree sampled again if they changed), after ``reap``, and every
+        ``LOOK_EVERY`` samples anyway; not at every sample (docs/benchmarks.md, idle CPU)."""
+        look = not self._steady or self._looks_in <= 0
+        roots = self._find_roots() if look else self._roots
+        sample = self._sample(roots)
+        if sample is None:
+            return None
+        sample, exited = self._own_roots(sample)
+        if exited and not look:
+            # A process of the tree ended: its children may be ours now, as they would
+            # have been found had the roots been looked for first.
+            look, found = True, self._find_roots()
+            if found != roots:
+                roots, again = found, self._sample(found)
+                if again is None:
+                    return None
+                sample, _ = self._own_roots(again)
+        if look:
+            self._steady = roots == self._roots and not exited
+            self._roots, self._looks_in = roots, LOOK_EVERY
+        else:
+            self._looks_in -= 1
+        return sample
+
+    def _find_roots(self) -> tuple[int, ...]:
         self.adopted = self._adopted_roots()
-        roots = [self.child_pid, *self.adopted]
+        return (self.child_pid, *self.adopted)
+
+    def _sample(self, roots: tuple[int, ...]) -> TreeSample | None:
         while self.probe is not None:
             try:
-                sample = self.probe.sample(roots)
+                return self.probe.sample(roots)
             except ProbeError as err:
                 failed = self.probe
                 self.probes.remove(failed)
@@ -140,13 +192,33 @@ class Tree:
                 if self.probe is not None:
                     self.probes.append(self.probe)
                 self._on_fallback(failed.name, self.probe.name if self.probe else "", str(err))
-                continue
-            self._known.update(sample.pids)
-            # Backends give roots ppid 0; every root is guardrun's own child here.
-            me = os.getpid()
-            procs = tuple(p._replace(ppid=me) if p.ppid == 0 else p for p in sample.procs)
-            return TreeSample(sample.taken_at, procs)
         return None
+
+    def _own_roots(self, sample: TreeSample) -> tuple[TreeSample, bool]:
+        """Backends give roots ppid 0; every root is guardrun's own child here. With it,
+        whether a process of the last sample is gone or without memory (exited). Both
+        made once per tuple of procs: a tree that stood still comes back as the same."""
+        procs = sample.procs
+        exited = False
+        if procs is not self._raw:
+            self._raw = procs
+            alive = {p[0] for p in procs if p[2]}
+            exited = not self._alive <= alive
+            self._alive = alive
+            self._known.update(map(_PID, procs))
+            ppids = list(map(_PPID, procs))  # C speed: the roots are found by index
+            if 0 in ppids:
+                me, fixed = os.getpid(), list(procs)
+                at = ppids.index(0)
+                while True:
+                    fixed[at] = procs[at]._replace(ppid=me)
+                    try:
+                        at = ppids.index(0, at + 1)
+                    except ValueError:
+                        break
+                procs = tuple(fixed)
+            self._procs = procs
+        return TreeSample(sample.taken_at, self._procs), exited
 
     def close(self) -> None:
         for probe in self.probes:

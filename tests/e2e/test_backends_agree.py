@@ -281,3 +281,164 @@ def test_proc_walks_every_time_where_the_counter_misses_forks(
         assert counted.walks == walks + 5
     finally:
         counted.probe.close()
+
+
+def test_proc_a_tree_that_stood_still_comes_back_as_the_same_tuple(
+    tmp_path: Path, forker: subprocess.Popen[str]
+) -> None:
+    """What reads as before is not parsed again: a quick poll or a walk over a tree whose
+    memory and shape stood still gives the tuple it gave before (the supervisor then skips
+    what it made of it); a new process or a change of memory gives a new one."""
+    kids = {_fork(forker) for _ in range(3)}
+    loadavg = tmp_path / "loadavg"
+    _forks(loadavg, 1000)
+    counted = _Counted(loadavg, rescan_every=100)
+    probe, roots = counted.probe, [forker.pid]
+    try:
+        tree = {forker.pid, *kids}
+        # Walks (the counter not yet seen to move), until the new children's memory stops
+        # moving (their first page faults): then a walk gives the tuple of the one before.
+        last, deadline = probe.sample(roots), time.monotonic() + 10
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+            walked = probe.sample(roots)
+            if walked.procs is last.procs:
+                break
+            last = walked
+        assert walked.procs is last.procs and set(walked.pids) == tree
+        _forks(loadavg, 1001)
+        probe.sample(roots)
+        probe.sample(roots)
+        walks = counted.walks
+        quick = [probe.sample(roots) for _ in range(3)]
+        assert counted.walks == walks  # quick polls
+        assert quick[2].procs is quick[1].procs and set(quick[2].pids) == tree
+        assert quick[2].taken_at >= quick[1].taken_at
+        new = _fork(forker)
+        _forks(loadavg, 1002)
+        grown = probe.sample(roots)
+        assert grown.procs is not quick[2].procs and set(grown.pids) == tree | {new}
+        # Memory that moved: a new tuple, with the new figure.
+        big = subprocess.Popen(
+            [sys.executable, "-c", "import sys; b = []\nfor line in sys.stdin: "
+             "b.append(b'\\x01' * (8 << 20)); print(flush=True)"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            assert big.stdin is not None and big.stdout is not None
+            big.stdin.write("\n")
+            big.stdin.flush()
+            big.stdout.readline()
+            _forks(loadavg, 1003)
+            first = [probe.sample([big.pid]) for _ in range(3)][-1]  # walked, walked, quick
+            again = probe.sample([big.pid])
+            assert again.procs is first.procs
+            big.stdin.write("\n")
+            big.stdin.flush()
+            big.stdout.readline()
+            grew = probe.sample([big.pid])  # quick: only statm read, and it moved
+            assert grew.procs is not first.procs
+            assert grew.procs[0].rss >= first.procs[0].rss + (7 << 20)
+        finally:
+            big.kill()
+            big.wait()
+            big.stdin.close()  # type: ignore[union-attr]
+            big.stdout.close()  # type: ignore[union-attr]
+    finally:
+        probe.close()
+
+
+TREE_ROOTS = """
+import os, signal, subprocess, sys, time
+from pathlib import Path
+from guardrun.platform.linux import ProcProbe
+from guardrun.platform.linux_facts import set_subreaper
+import guardrun.supervisor.tree as tree_module
+
+# A child that, on a line, forks a grandchild that forks a sleeping great-grandchild.
+MIDDLE = '''
+import os, sys, time
+for line in sys.stdin:
+    mid = os.fork()
+    if mid == 0:
+        leaf = os.fork()
+        if leaf == 0:
+            time.sleep(600)
+            os._exit(0)
+        print(os.getpid(), leaf, flush=True)
+        time.sleep(600)
+        os._exit(0)
+'''
+assert set_subreaper()
+loadavg = Path(sys.argv[1])
+loadavg.write_text("0 0 0 1/1 1000\\n")
+child = subprocess.Popen([sys.executable, "-c", MIDDLE], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True)
+looked = []
+found = tree_module.own_children
+tree_module.own_children = lambda: looked.append(1) or found()
+tree = tree_module.Tree("test", set, lambda *a: None)
+probe = ProcProbe(rescan_every=100, loadavg=str(loadavg))
+tree.probe, tree.probes = probe, [probe]
+tree.new_child(child.pid)
+try:
+    child.stdin.write("\\n"); child.stdin.flush()
+    mid, leaf = map(int, child.stdout.readline().split())
+    members = {child.pid, mid, leaf}
+    def pids():
+        sample = tree.sample()
+        assert sample is not None
+        return {p.pid for p in sample.procs}, sample
+    for _ in range(2):
+        assert pids()[0] == members  # looked for twice: the same roots
+    assert len(looked) == 2
+    first = pids()[1]
+    loadavg.write_text("0 0 0 1/1 1001\\n")  # something forked somewhere: walked, and ...
+    for _ in range(3):
+        assert pids()[0] == members
+    assert len(looked) == 2, looked  # ... nothing of the tree ended: not looked for
+    assert first.procs[[p.pid for p in first.procs].index(child.pid)].ppid == os.getpid()
+    # The middle process dies (no fork) and its child is handed to us, the subreaper: an
+    # adopted root, found at the very next sample, as when the roots were read each time.
+    os.kill(mid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        with open(f"/proc/{leaf}/stat") as f:
+            if int(f.read().rsplit(")", 1)[1].split()[1]) == os.getpid():
+                break
+        time.sleep(0.01)
+    got, sample = pids()
+    assert leaf in got and tree.adopted == [leaf], (got, tree.adopted)
+    assert {p.pid: p.ppid for p in sample.procs}[leaf] == os.getpid()
+    assert len(looked) == 3
+    for _ in range(2):
+        assert leaf in pids()[0]
+    assert len(looked) == 4  # looked for once more after the change, then not
+    looked.clear()
+    for _ in range(tree_module.LOOK_EVERY + 1):
+        pids()
+    assert len(looked) == 1  # ... but at least every LOOK_EVERY samples
+    # An adopted root ends and is reaped (at SIGCHLD): looked for again, and gone.
+    os.kill(leaf, signal.SIGKILL)
+    os.waitpid(leaf, 0)
+    tree.reap()  # (reads them itself)
+    looked.clear()
+    assert leaf not in pids()[0]
+    assert len(looked) == 1
+    print("ok")
+finally:
+    child.kill()
+    probe.close()
+"""
+
+
+def test_tree_looks_for_its_roots_when_a_process_of_it_ends(tmp_path: Path) -> None:
+    """guardrun's own children (where adopted roots come from) are not read at every
+    sample, only when the last looks disagreed, a process of the tree ended (then an
+    orphan handed to guardrun is an adopted root at that very sample), after a reap, and
+    every LOOK_EVERY samples. In a subprocess: it makes itself a subreaper."""
+    out = subprocess.run(
+        [sys.executable, "-c", TREE_ROOTS, str(tmp_path / "loadavg")],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
