@@ -113,6 +113,7 @@ class Supervisor:
         self.mem = MemoryWatch(settings, limit, self.tree, external, reporter.warn)
         self._sentinel_factory = sentinel
         self._sentinel: Watchdog | None = None
+        self._told: object = None  # the procs tuple the sentinel was last told of
         self.restarts = 0
         self.child: Child | None = None
         self.exit_code: int | None = None
@@ -270,7 +271,9 @@ class Supervisor:
         sample = self.mem.sample()
         if sample is None:
             return None
-        if self._sentinel is not None:
+        # A tree that stood still comes back as the same tuple (the probe): nothing to tell.
+        if self._sentinel is not None and sample.procs is not self._told:
+            self._told = sample.procs
             self._sentinel.update(child.pgid, sample.pids)
         return sample
 
