@@ -36,6 +36,7 @@ from guardrun.supervisor.relay import Relay
 from guardrun.supervisor.settings import RunSettings
 from guardrun.supervisor.signals import Signals, name_of
 from guardrun.supervisor.status import RunStatus
+from guardrun.supervisor.stop import stop_tree
 from guardrun.supervisor.terminal import HANGUP, Terminal, hung_up, reset_modes
 from guardrun.supervisor.tree import TREE_MARKER, Tree
 from guardrun.ui import Reporter
@@ -235,8 +236,6 @@ class Supervisor:
     def _stop(self, child: Child, first: int = signal.SIGTERM) -> None:
         def drain() -> None:  # what the child writes while it stops, without waiting
             self.relay.drain(child.master_fd, wait=0.0)
-
-        from guardrun.supervisor.stop import stop_tree  # a run that ends by itself stops nothing
 
         stop_tree(child, self._members, self.tree.reap, self.s.grace, self.ui.detail, drain, first)
         self.tree.reap()
