@@ -5,7 +5,6 @@ from __future__ import annotations
 import gc
 import os
 import sys
-from collections.abc import Sequence
 
 from guardrun.errors import EXIT_INTERNAL, EXIT_USAGE, GuardrunError
 from guardrun.flags import OWN_OPTIONS, fast_parse, flag_values
@@ -13,6 +12,7 @@ from guardrun.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Sequence
 
 SUBCOMMANDS = ("state", "status", "restart", "capture", "config", "doctor", "report")
 ISSUES_URL = "https://github.com/guardrun/guardrun/issues"

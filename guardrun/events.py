@@ -17,13 +17,15 @@ import _thread
 import json
 import os
 import time
-from collections.abc import Callable
 
 from guardrun.lazyre import lazy
 from guardrun.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
+
+    Mirror = Callable[[str], None]
 
 KINDS = frozenset(
     {
@@ -54,8 +56,6 @@ KINDS = frozenset(
 )
 RESERVED = ("time", "run_id", "event")
 RUN_ID_RE = lazy(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
-
-Mirror = Callable[[str], None]
 
 
 def new_run_id() -> str:

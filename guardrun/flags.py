@@ -8,7 +8,6 @@ is declared once for files, environment variables, flags and docs.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from types import SimpleNamespace
 
 from guardrun.config.schema import KEYS, Key
@@ -16,6 +15,7 @@ from guardrun.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Sequence
     from typing import Any
 
 # The run options that are not configuration keys: (names, metavar or "" for a switch, help).

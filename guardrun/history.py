@@ -26,12 +26,12 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
 
 from guardrun.events import close_quietly, make_private_dirs
 from guardrun.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Sequence
     from typing import Any
 
 FLUSH = 5.0  # seconds between appends: what a crash can lose

@@ -22,9 +22,12 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Sequence
 
 from guardrun.events import EventLog
+from guardrun.records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 OUTPUT_CAP = 8192  # characters of a hook's output in its event
 # Bytes read into memory: the cap and the margin redacted with it (``redact.CLIP_MARGIN``),

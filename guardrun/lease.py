@@ -12,10 +12,13 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable
 
 from guardrun.events import make_private_dirs
 from guardrun.live import is_same_process, live_dir, process_identity
+from guardrun.records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 NAME = "restart.lease"
 

@@ -30,11 +30,14 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from guardrun.records import TYPE_CHECKING
 from guardrun.supervisor.degrade import EMERGENCY_STOP, MODES
 from guardrun.supervisor.status import RunStatus
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
 
 INTERVAL = 5.0  # seconds between renders from samples
 HEARTBEAT = 60.0  # an unchanged text is written again after this long

@@ -17,7 +17,6 @@ import re
 import shutil
 import subprocess
 import threading
-from collections.abc import Callable
 
 from guardrun.events import EventLog
 from guardrun.platform import SYSTEM
@@ -25,6 +24,7 @@ from guardrun.records import TYPE_CHECKING
 from guardrun.units import format_bytes, format_eta, format_rate
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 PUSH_TITLE = b"\x1b[22;0t"

@@ -7,19 +7,23 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 from guardrun.config.load import PROJECT_FILE, Config
 from guardrun.config.schema import KEYS, SECTIONS
 from guardrun.errors import UsageError
+from guardrun.records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    ConfigLoader = Callable[[Path | None], Config]
 
 # Tried in this order by `config init`; the first found on PATH is the project's agent.
 INIT_AGENTS = ("claude", "codex", "gemini", "aider")
 
 # cfg_loader(path): the effective Config, with ``path`` (when given) replacing the
 # project file as --config does; the CLI closes over cwd, environment and flags.
-ConfigLoader = Callable[[Path | None], Config]
 
 
 def add_config_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

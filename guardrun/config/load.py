@@ -11,7 +11,6 @@ imported only when a file exists.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 
 from guardrun.config.schema import (
     BY_ENV,
@@ -36,6 +35,7 @@ from guardrun.records import TYPE_CHECKING, NamedTuple
 from guardrun.units import Threshold
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from pathlib import Path
     from typing import Any
 

@@ -21,12 +21,12 @@ lists with the same figure, so per device it counts once.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterable
 
 from guardrun.records import TYPE_CHECKING
 from guardrun.units import Threshold
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
     from typing import Any, TypeVar
 
     T = TypeVar("T")

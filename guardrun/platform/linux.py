@@ -36,10 +36,13 @@ from __future__ import annotations
 import errno
 import os
 import time
-from collections.abc import Iterable
 
 from guardrun.errors import ProbeError
 from guardrun.platform.types import ProcSample, TreeSample
+from guardrun.records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 _FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
 _GONE = (errno.ESRCH, errno.ENOENT)

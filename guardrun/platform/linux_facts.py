@@ -13,7 +13,11 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Sequence
+
+from guardrun.records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
 
 PROC = "/proc"
 PR_SET_PDEATHSIG = 1

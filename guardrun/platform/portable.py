@@ -10,13 +10,13 @@ new one, and psutil checks its create time so a reused pid is not misread.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
 
 from guardrun.errors import ProbeError
 from guardrun.platform.types import ProcSample, TreeSample
 from guardrun.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from typing import Any
 
 

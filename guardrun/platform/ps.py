@@ -20,10 +20,13 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
-from collections.abc import Iterable
 
 from guardrun.errors import ProbeError
 from guardrun.platform.types import ProcSample, TreeSample
+from guardrun.records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 PS_ARGS = ("-axo", "pid=,ppid=,rss=")
 _TIMEOUT = 10.0  # seconds; ps that hangs this long is a broken system, not a slow one

@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from operator import itemgetter
 
-from guardrun.records import NamedTuple, Protocol
+from guardrun.records import TYPE_CHECKING, NamedTuple, Protocol
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 RSS = itemgetter(2)  # ProcSample.rss, read in C (a tree's total, several times a sample)
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import importlib
 import time
-from collections.abc import Iterable
 
 from guardrun.errors import ProbeError
 from guardrun.platform.ps import tree_from_table
@@ -34,6 +33,7 @@ from guardrun.platform.types import TreeSample
 from guardrun.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from typing import Any
 
 QUERY = "SELECT ProcessId, ParentProcessId, WorkingSetSize, PrivatePageCount FROM Win32_Process"

@@ -20,7 +20,6 @@ import os
 import re
 import signal
 import time
-from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from guardrun import __version__
@@ -31,6 +30,7 @@ from guardrun.state.redact import Redactor, clipping_with
 from guardrun.state.store import STATE_SUFFIX, TAIL_LIMIT, Store
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
     from typing import Any, TypeVar
 
     T = TypeVar("T")

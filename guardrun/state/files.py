@@ -9,12 +9,13 @@ import json
 import os
 import stat
 import time
-from collections.abc import Iterable
 
 from guardrun.errors import StateCorrupt, StateNotFound, StoreError
 from guardrun.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     StrPath = str | os.PathLike[str]  # a path, as os takes it
     from typing import IO, Any
 

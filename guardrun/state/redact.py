@@ -25,14 +25,16 @@ until nothing changes: ordinary text, the common case, costs one round.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
 from contextvars import ContextVar, Token
 
 from guardrun.errors import ConfigError
 from guardrun.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
     from typing import Any
+
+    _Replace = Callable[[re.Match[str]], str]
 
 
 class _Lazy:
@@ -178,8 +180,6 @@ _ARGV_FLAG = _Lazy(
 # psql, ssh and most tools -p is a port, so only these.
 _PASSWORD_P = frozenset({"mysql", "mysqldump", "mysqladmin", "mariadb", "mysqlsh",
                          "mysqlimport", "mysqlcheck", "mysqlshow"})  # fmt: skip
-
-_Replace = Callable[[re.Match[str]], str]
 
 
 def _at_boundary(s: str, i: int) -> bool:

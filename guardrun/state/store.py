@@ -24,7 +24,6 @@ import os
 import re
 import stat
 import time
-from collections.abc import Iterable
 from functools import cached_property
 
 from guardrun.errors import StateCorrupt, StateNotFound, StoreError, UsageError
@@ -50,6 +49,7 @@ from guardrun.state.files import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from pathlib import Path
     from typing import Any
 

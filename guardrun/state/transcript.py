@@ -12,17 +12,18 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
 from guardrun.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
     from typing import Any, BinaryIO
 
 Message = dict[str, str]
-Extract = Callable[[dict[str, "Any"]], list[Message]]  # quoted: no typing at run time
+if TYPE_CHECKING:
+    Extract = Callable[[dict[str, Any]], list[Message]]
 
 BLOCK = 1 << 16
 MAX_SCAN = 64 << 20

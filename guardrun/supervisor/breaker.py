@@ -18,9 +18,10 @@ Stable uptime of ``reset_after`` since the last restart forgets history in any s
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from guardrun.records import TYPE_CHECKING, NamedTuple
 
-from guardrun.records import NamedTuple
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
 

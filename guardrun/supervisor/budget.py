@@ -11,9 +11,10 @@ is stopped guardrun itself is stopped too.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from guardrun.records import TYPE_CHECKING, NamedTuple
 
-from guardrun.records import NamedTuple
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
 
 
 class Member(NamedTuple):

@@ -27,10 +27,13 @@ import struct
 import termios
 import time
 import warnings
-from collections.abc import Callable, Mapping, Sequence
 
 from guardrun.errors import CommandNotExecutable, CommandNotFound, GuardrunError
 from guardrun.platform import parent_death_signal
+from guardrun.records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
 
 # Signals whose disposition the child must get back at its defaults (numbers: the
 # forked child resets them before exec, posix_spawn is given them as setsigdef).

@@ -9,11 +9,13 @@ moment when the trend says emergency is near; critical at a quiet moment, or aft
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterable
 
-from guardrun.records import NamedTuple
+from guardrun.records import TYPE_CHECKING, NamedTuple
 from guardrun.supervisor.levels import CRITICAL, EMERGENCY, RANK, WARNING
 from guardrun.supervisor.trend import Estimate
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 PLANNED = "planned"
 GROWTH = "growth"

@@ -25,9 +25,12 @@ import os
 import signal
 import time
 import warnings
-from collections.abc import Callable
 
 from guardrun.platform import parent_death_signal, parent_of
+from guardrun.records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 # The stops that job control sends; SIGSTOP (a person or a debugger) is never discarded.
 JOB_STOPS = frozenset({signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU})

@@ -9,7 +9,6 @@ what to say and do about it.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 from guardrun.errors import ProbeError
 from guardrun.platform.cgroup import MemoryLimit
@@ -28,6 +27,8 @@ from guardrun.supervisor.tree import Tree
 from guardrun.supervisor.trend import UNKNOWN, Estimate, Trend
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from guardrun.supervisor.external import Reading
 
 HISTORY = 120  # samples kept for states and the title's direction (trimmed to half)

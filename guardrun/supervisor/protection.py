@@ -5,13 +5,14 @@ answers what to do and what to say; the supervisor does it and the observer says
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from guardrun.records import NamedTuple
+from guardrun.records import TYPE_CHECKING, NamedTuple
 from guardrun.supervisor import decide, degrade
 from guardrun.supervisor.breaker import Breaker, Policy
 from guardrun.supervisor.levels import EMERGENCY
 from guardrun.units import format_duration
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 class Verdict(NamedTuple):

@@ -17,9 +17,12 @@ from __future__ import annotations
 import errno
 import os
 import select
-from collections.abc import Callable
 
 from guardrun.lazyre import lazy
+from guardrun.records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 CHUNK = 65536
 QUIET = 0.05  # seconds of no child output before guardrun's own bytes go out

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Callable
 
 from guardrun.errors import EXIT_EMERGENCY_STOP, ProbeError
 from guardrun.platform import set_subreaper
@@ -43,6 +42,8 @@ from guardrun.ui import Reporter
 from guardrun.units import format_bytes, format_duration, format_eta, format_rate
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from guardrun.observer import Observer
     from guardrun.supervisor.jobs import StoppedWatch
     from guardrun.supervisor.turns import Shared, Turns

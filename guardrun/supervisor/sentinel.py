@@ -18,9 +18,12 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterable
 
 from guardrun.platform import HAS_START_TIMES, marked, start_time
+from guardrun.records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 GRACE = 3.0
 

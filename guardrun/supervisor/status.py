@@ -8,11 +8,12 @@ consistent picture.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-
 from guardrun.platform.types import TreeSample
-from guardrun.records import NamedTuple
+from guardrun.records import TYPE_CHECKING, NamedTuple
 from guardrun.supervisor.levels import Thresholds
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
 
 
 class RunStatus(NamedTuple):

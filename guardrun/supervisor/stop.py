@@ -13,10 +13,13 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Callable
 
 from guardrun.platform import alive
+from guardrun.records import TYPE_CHECKING
 from guardrun.supervisor.child import Child
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 POLL = 0.05
 KILL_WAIT = 5.0  # after SIGKILL, how long to wait for the kernel to finish

@@ -12,7 +12,6 @@ once per pid, so the environment is read once per newcomer, not per poll.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from operator import itemgetter
 
 from guardrun.errors import ProbeError
@@ -27,6 +26,10 @@ from guardrun.platform import (
     probe_names,
     start_time,
 )
+from guardrun.records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 TREE_MARKER = "GUARDRUN_TREE"
 LOOK_EVERY = 10  # samples without looking for the roots, at most (``Tree.sample``)

@@ -5,12 +5,13 @@ here is what this run makes of it, and the events when that changes."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from guardrun.records import Protocol
+from guardrun.records import TYPE_CHECKING, Protocol
 from guardrun.supervisor.budget import Verdict
 from guardrun.supervisor.decide import BUDGET, SYSTEM, WAIT
 from guardrun.units import format_bytes
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = ["BUDGET", "SYSTEM", "WAIT", "Shared", "Turns"]
 

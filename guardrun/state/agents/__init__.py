@@ -10,12 +10,13 @@ small and stateless, so each ``detect``/``get`` builds its own with the settings
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-
 from guardrun.errors import UsageError
-from guardrun.records import NamedTuple
+from guardrun.records import TYPE_CHECKING, NamedTuple
 from guardrun.state.agents.base import UNCERTAIN, Agent, Message, Session
 from guardrun.state.agents.starts import which
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
 
 __all__ = [
     "AGENT_NAMES",

@@ -10,12 +10,15 @@ own notices are ``> `` lines and everything else is the assistant's reply.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from guardrun.records import TYPE_CHECKING
 from guardrun.state.agents.base import Message, Session, split_option
 from guardrun.state.agents.starts import aider as _command_start
 from guardrun.state.transcript import cap
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
 
 HISTORY = ".aider.chat.history.md"
 TAIL = 1 << 20  # bytes of the history read for the last messages

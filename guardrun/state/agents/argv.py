@@ -16,10 +16,11 @@ Anything else starting with ``-`` is a flag; the rest is positional (prompt or s
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-
-from guardrun.records import NamedTuple
+from guardrun.records import TYPE_CHECKING, NamedTuple
 from guardrun.state.agents.base import split_option
+
+if TYPE_CHECKING:
+    from collections.abc import Collection, Sequence
 
 
 class Token(NamedTuple):

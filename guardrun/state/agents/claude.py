@@ -17,7 +17,6 @@ before the argv, because after a restart the argv always carries ``--resume <old
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from guardrun.records import TYPE_CHECKING
@@ -38,6 +37,7 @@ from guardrun.state.agents.starts import claude as command_start
 from guardrun.state.transcript import GROUP, content_text, tail_jsonl
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
     from typing import Any
 
 MAX_ENCODED = 200  # Claude keeps this many characters of the encoded path, then adds a hash

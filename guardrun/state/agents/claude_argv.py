@@ -3,12 +3,14 @@ argv that resumes a session (option table from `claude --help` of 2.1.197, Comma
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
+from guardrun.records import TYPE_CHECKING
 from guardrun.state.agents.argv import Token, first_positional, has_option, tokenize
 from guardrun.state.agents.argv import without as argv_without
 from guardrun.state.agents.base import is_uuid, split_option
 from guardrun.state.agents.starts import claude as command_start
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 # Commander `<value>` options: the next argument is the value whatever it looks like.
 _ONE = {"--agent", "--agents", "--append-system-prompt", "--append-system-prompt-file",

@@ -18,7 +18,6 @@ searched.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from guardrun.records import TYPE_CHECKING
@@ -45,6 +44,7 @@ from guardrun.state.agents.starts import codex as _command_start
 from guardrun.state.transcript import tail_jsonl
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
     from typing import Any
 
 __all__ = ["CodexAgent", "codex_home", "has_user_message", "message_of", "rollout_meta"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from guardrun.state.agents.base import Message, head_records, home_dir, scan_rec
 from guardrun.state.transcript import block_text, one_line
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from typing import Any
 
 # Codex's own user-role items: the environment and instructions it sends before a prompt.

@@ -17,9 +17,9 @@ files themselves are described in gemini_files.py:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from guardrun.records import TYPE_CHECKING
 from guardrun.state.agents.argv import (
     Token,
     first_positional,
@@ -48,6 +48,9 @@ from guardrun.state.agents.gemini_files import (
 )
 from guardrun.state.agents.starts import gemini as _command_start
 from guardrun.state.transcript import tail_jsonl
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
 
 __all__ = ["GeminiAgent", "chat_dirs", "has_user_message"]
 

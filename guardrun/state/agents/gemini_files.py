@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from guardrun.state.agents.base import (
 from guardrun.state.transcript import cap, content_text, one_line
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from typing import Any
 
 _SESSION_ID = re.compile(rb'"sessionId"\s*:\s*"([0-9a-fA-F-]{36})"')

@@ -6,12 +6,11 @@ supervisor's to append; this adapter knows nothing of the config.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-
 from guardrun.records import TYPE_CHECKING
 from guardrun.state.agents.base import Message, Session
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
     from pathlib import Path
 
 

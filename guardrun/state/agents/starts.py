@@ -5,7 +5,11 @@ adapter a run needs; importing all four cost ~10 ms of every start-up."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from guardrun.records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
 
 NODES = ("node", "nodejs", "bun", "deno")
 
