@@ -18,7 +18,6 @@ import json
 import os
 import time
 
-from guardrun.lazyre import lazy
 from guardrun.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -55,7 +54,6 @@ KINDS = frozenset(
     }
 )
 RESERVED = ("time", "run_id", "event")
-RUN_ID_RE = lazy(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
 
 
 def new_run_id() -> str:
@@ -88,9 +86,23 @@ def make_private_dirs(path: str | os.PathLike[str]) -> None:
                 raise
 
 
+def is_run_id(text: str) -> bool:
+    """``YYYYMMDDTHHMMSSZ-`` and six lowercase hex digits, as :func:`new_run_id` makes them
+    (ASCII only, nothing after: an id from a command line or a file name is a path part)."""
+    return (
+        len(text) == 23
+        and text.isascii()
+        and text[:8].isdigit()
+        and text[8] == "T"
+        and text[9:15].isdigit()
+        and text[15:17] == "Z-"
+        and all(c in "0123456789abcdef" for c in text[17:])
+    )
+
+
 def run_log_path(project_dir: str | os.PathLike[str], run_id: str) -> str:
     """``<project dir>/runs/<run-id>.jsonl``; the id is checked so it cannot name another path."""
-    if not RUN_ID_RE.match(run_id):
+    if not is_run_id(run_id):
         raise ValueError(f"{run_id!r} is not a run id")
     return os.path.join(project_dir, "runs", f"{run_id}.jsonl")
 

@@ -7,17 +7,20 @@ sequence under a PTY) are not used by a run that ends early, or not until later.
 (``.match``, ``.sub``, ``.pattern``...) compiles it, and keeps what it read on the
 stand-in, so later reads are plain attribute reads.
 
+``re`` itself is imported at the first compile: with the json module kept off the start
+path too, a run that needs no pattern never imports it (5-6 ms with the enum and
+functools it brings).
+
 A stand-in is not a ``re.Pattern``: call its methods, never pass it to ``re.sub``
 and the like (they would take it for a pattern string).
 """
 
 from __future__ import annotations
 
-import re
-
 from guardrun.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import re
     from typing import Any, AnyStr
 
 
@@ -30,6 +33,8 @@ class _Lazy:
             raise AttributeError(name)
         compiled = self.__dict__.get("_compiled")
         if compiled is None:
+            import re  # here, not at import: a run may need no pattern at all
+
             compiled = self._compiled = re.compile(*self._source)
         value = getattr(compiled, name)
         setattr(self, name, value)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import time
-from functools import cached_property
 
 from guardrun.errors import GuardrunError, StoreError
 from guardrun.events import EventLog, new_run_id, run_log_path
@@ -106,12 +105,12 @@ class Observer:
         self._capture_errors: dict[str, str] = {}  # state id -> why it is not saved
         self.metrics: Metrics | None = self._metrics()
 
-    @cached_property
+    @property
     def cwd(self) -> Path:
         """The run's directory as a Path, for capture and the agents' session lookup."""
         from pathlib import Path  # not at the start: a run that ends at once has no use for it
 
-        return Path(self._cwd)
+        return Path(self._cwd)  # made at each read (a microsecond): no functools at the start
 
     def _metrics(self) -> Metrics | None:
         """The Prometheus textfile (``metrics.textfile``), when one is set."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from guardrun.lazyre import lazy
 from guardrun.records import NamedTuple
 
 # Decimal and binary suffixes; a bare "G"/"M"/"K" is binary, as `free -g` and
@@ -23,17 +22,37 @@ _SIZE_UNITS = {
     "tb": 1000**4,
     "tib": 1024**4,
 }
-_SIZE_RE = lazy(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*([a-zA-Z]*)\s*$")
-_PERCENT_RE = lazy(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
-
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "": 1.0}
-_DURATION_RE = lazy(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|m|h|d|)\s*$")
 
 SIZE_EXAMPLES = "examples: 800MB, 12GiB, 1.5G, 70%"
 SHOWN = 60  # characters of a value a message repeats; the rest is counted, not echoed
 DURATION_EXAMPLES = "examples: 250ms, 2s, 5m, 1h, 7d"
 RATE_EXAMPLES = "examples: 200MB/min, 5MB/s, 1GB/h, off"
 _RATE_PER = {"s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "hour": 3600.0}
+
+
+def number(text: str) -> float | None:
+    """A plain decimal as configs write it (``12``, ``1.5``, ``.5``: no sign, exponent,
+    ``_``, ``inf`` or ``nan``, which ``float`` would take), or None.
+
+    Written with ``str`` methods, not a regular expression: parsing the defaults is part
+    of every start, and ``re`` is not imported by a run that never needs it. A digit is
+    what ``\\d`` matches (``str.isdecimal``, Unicode's Nd), as ``float`` reads it.
+    """
+    whole, dot, frac = text.partition(".")
+    if (whole.isdecimal() or (dot and not whole)) and (not dot or frac.isdecimal()):
+        return float(text)
+    return None
+
+
+def split_number(text: str) -> tuple[str, str]:
+    """``text`` without surrounding whitespace, cut after its leading digits and dots,
+    the rest without leading whitespace: ``" 1.5 GB"`` is ``("1.5", "GB")``."""
+    text = text.strip()
+    end = 0
+    while end < len(text) and (text[end] == "." or text[end].isdecimal()):
+        end += 1
+    return text[:end], text[end:].lstrip()
 
 
 def shown(value: object, limit: int = SHOWN) -> str:
@@ -72,19 +91,21 @@ def parse_size(text: str | int) -> int:
         if text < 0:
             raise ValueError(f"{shown(text)} is not a size ({SIZE_EXAMPLES})")
         return text
-    m = _SIZE_RE.match(str(text))
-    unit = m.group(2).lower() if m else ""
-    if not m or unit not in _SIZE_UNITS:
+    digits, unit = split_number(str(text))
+    value = number(digits)
+    # ASCII first: "\u212a".lower() is "k" (the Kelvin sign), and a unit is ASCII letters.
+    scale = _SIZE_UNITS.get(unit.lower()) if unit.isascii() else None
+    if value is None or scale is None:
         raise ValueError(f"{shown(text)} is not a size ({SIZE_EXAMPLES})")
-    return int(float(m.group(1)) * _SIZE_UNITS[unit])
+    return int(value * scale)
 
 
 def parse_threshold(text: str | int | float) -> Threshold:
     """Parse a size or a percentage (``70%``, between 0 and 100)."""
     if isinstance(text, str):
-        m = _PERCENT_RE.match(text)
-        if m:
-            value = float(m.group(1))
+        digits, rest = split_number(text)
+        value = number(digits) if rest == "%" and digits[:1] != "." else None
+        if value is not None:
             if not 0 < value <= 100:
                 raise ValueError(f"{shown(text)} is not a percentage between 0 and 100")
             return Threshold(value, True)
@@ -107,10 +128,12 @@ def parse_duration(text: str | int | float) -> float:
         if text < 0:
             raise ValueError(f"{shown(text)} is not a duration ({DURATION_EXAMPLES})")
         return float(text)
-    m = _DURATION_RE.match(text)
-    if not m:
+    digits, unit = split_number(text)
+    value = number(digits)
+    scale = _DURATION_UNITS.get(unit)
+    if value is None or scale is None:
         raise ValueError(f"{shown(text)} is not a duration ({DURATION_EXAMPLES})")
-    return float(m.group(1)) * _DURATION_UNITS[m.group(2)]
+    return value * scale
 
 
 def parse_rate(text: str) -> float | None:

@@ -159,11 +159,11 @@ def sparkline(
 
 def _recent(state_dir: Path, run: dict[str, Any], now: float) -> str:
     """The run's last 5 minutes from its sample history, as a sparkline ("" if none)."""
-    from guardrun.events import RUN_ID_RE
+    from guardrun.events import is_run_id
     from guardrun.history import read_history
 
     run_id = run.get("run_id")
-    if not isinstance(run_id, str) or not RUN_ID_RE.match(run_id):
+    if not isinstance(run_id, str) or not is_run_id(run_id):
         return ""  # never a path from an unchecked id
     for path in state_dir.glob(f"projects/*/runs/{run_id}.samples.ndjson"):
         points = read_history(path, since=now - SPAN).points

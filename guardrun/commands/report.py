@@ -16,7 +16,7 @@ from pathlib import Path
 
 from guardrun.commands.report_data import RunData, clock, describe, event_time, top_at
 from guardrun.errors import StateNotFound, UsageError
-from guardrun.events import RUN_ID_RE, read_events
+from guardrun.events import is_run_id, read_events
 from guardrun.history import read_history
 from guardrun.records import TYPE_CHECKING
 from guardrun.state.project import project_root
@@ -47,7 +47,7 @@ def run_ids(runs_dir: Path) -> list[str]:
     except OSError:
         return []
     ids = [n.removesuffix(".jsonl") for n in names if n.endswith(".jsonl")]
-    return sorted(i for i in ids if RUN_ID_RE.match(i))
+    return sorted(i for i in ids if is_run_id(i))
 
 
 def pick(refs: list[str], known: list[str]) -> list[str]:

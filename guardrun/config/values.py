@@ -13,18 +13,19 @@ import math
 import os
 
 from guardrun.config.schema import KEYS, Key
-from guardrun.lazyre import lazy
 from guardrun.records import TYPE_CHECKING
 from guardrun.units import (
     DURATION_EXAMPLES,
     RATE_EXAMPLES,
     SIZE_EXAMPLES,
     Threshold,
+    number,
     parse_duration,
     parse_rate,
     parse_size,
     parse_threshold,
     shown,
+    split_number,
 )
 
 if TYPE_CHECKING:
@@ -36,8 +37,13 @@ if TYPE_CHECKING:
 _OFF = {"off", "none", "false", "no"}
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
-_INT_RE = lazy(r"^\s*[+-]?\d+\s*$")
-_FLOAT_RE = lazy(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*%?\s*$")
+
+
+def _is_int(text: str) -> bool:
+    """What ``int`` takes for an integer setting: a sign and digits, with whitespace
+    around (not ``_``, which ``int`` would take too)."""
+    text = text.strip()
+    return text[1:].isdecimal() if text[:1] in ("+", "-") else text.isdecimal()
 
 
 def describe(raw: object) -> str:
@@ -93,14 +99,17 @@ def _parse(key: Key, raw: object, base: str | os.PathLike[str]) -> object:
     if kind == "int":
         if isinstance(raw, int) and not isinstance(raw, bool):
             return raw
-        if isinstance(raw, str) and _INT_RE.match(raw):
+        if isinstance(raw, str) and _is_int(raw):
             return int(raw)
         raise ValueError(f"expected an integer, got {describe(raw)}")
     if kind == "float":
         if isinstance(raw, (int, float)) and not isinstance(raw, bool) and math.isfinite(raw):
             return float(raw)
-        if isinstance(raw, str) and _FLOAT_RE.match(raw):
-            return float(raw.strip().rstrip("%"))
+        if isinstance(raw, str):
+            digits, rest = split_number(raw)
+            value = number(digits) if rest in ("", "%") else None
+            if value is not None:
+                return value
         raise ValueError(f"expected a number, got {describe(raw)}")
     if kind == "bool":
         return _parse_bool(raw)

@@ -12,11 +12,11 @@ the pid identifies a process (a recycled pid has another start time).
 from __future__ import annotations
 
 import os
-import re
 
 from guardrun.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import re
     from collections.abc import Callable, Sequence
 
 PROC = "/proc"

@@ -21,10 +21,8 @@ from __future__ import annotations
 import builtins
 import json
 import os
-import re
 import stat
 import time
-from functools import cached_property
 
 from guardrun.errors import StateCorrupt, StateNotFound, StoreError, UsageError
 from guardrun.lazyre import lazy
@@ -63,6 +61,7 @@ STATE_SUFFIX = ".json.gz"
 TRANSCRIPT_SUFFIX = ".transcript.jsonl.gz"
 TMP_PREFIX = ".tmp-"
 _TMP_RE = lazy(r"^\.tmp-(\d+)-[0-9a-f]+-")
+_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
 _TMP_MAX_AGE = 3600.0  # a temp file this old is debris even if its pid was reused
 # O_NONBLOCK: a FIFO planted in the store must not block the open (fstat then rejects it).
 TAIL_LIMIT = 256 * 1024 * 1024  # transcripts above this keep only their tail
@@ -84,7 +83,8 @@ def state_dir_setting(value: str | os.PathLike[str] | None) -> str:
 def project_key(root: str | os.PathLike[str]) -> str:
     """``<basename sanitized>-<first 8 hex of sha256 of the resolved path>``."""
     resolved = os.path.realpath(root)  # as Path.resolve()
-    name = re.sub(r"[^A-Za-z0-9._-]", "-", os.path.basename(resolved)).lstrip(".")[:40]
+    base = os.path.basename(resolved)
+    name = "".join(c if c in _NAME_CHARS else "-" for c in base).lstrip(".")[:40]
     digest = sha256(resolved.encode("utf-8", "surrogateescape")).hexdigest()[:8]
     return f"{name or 'root'}-{digest}"
 
@@ -184,29 +184,32 @@ class Store:
         if text not in self.problems:
             self.problems.append(text)
 
-    @cached_property
+    # The directories as Paths, for the commands; a run uses the str ``dirs``. Plain
+    # properties: a Path is made in a microsecond, and functools (with the collections
+    # package it imports) stays off the start path.
+    @property
     def state_dir(self) -> Path:
         from pathlib import Path  # not at import: a run's start has no use for it
 
         return Path(self.dirs.state)
 
-    @cached_property
+    @property
     def projects_dir(self) -> Path:
         return self.state_dir / "projects"
 
-    @cached_property
+    @property
     def project_dir(self) -> Path:
         return self.projects_dir / self.project
 
-    @cached_property
+    @property
     def states_dir(self) -> Path:
         return self.project_dir / "states"
 
-    @cached_property
+    @property
     def runs_dir(self) -> Path:
         return self.project_dir / "runs"
 
-    @cached_property
+    @property
     def live_dir(self) -> Path:
         return self.state_dir / "live"
 

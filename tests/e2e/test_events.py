@@ -15,15 +15,27 @@ from typing import Any
 import pytest
 from support import REPO, wait_for
 
-from guardrun.events import RUN_ID_RE, EventLog, new_run_id, read_events, run_log_path
+from guardrun.events import EventLog, is_run_id, new_run_id, read_events, run_log_path
 
 
 def test_run_id_format_and_order() -> None:
     a = new_run_id()
     b = new_run_id()
-    assert RUN_ID_RE.match(a) and RUN_ID_RE.match(b)
+    assert is_run_id(a) and is_run_id(b)
     assert a != b
     assert a[:16] <= b[:16]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["20260101T000000Z-abc12", "20260101T000000Z-abc1234", "20260101T000000Z-ABC123",
+     "20260101T000000Z-abc123\n", "2026010١T000000Z-abc123", "20260101 000000Z-abc123",
+     "20260101T000000Y-abc123", "20260101T000000Z_abc123", "../../../etc/passwd-abc12",
+     "20260101T00000Z-abc1234", ""],
+)  # fmt: skip
+def test_run_ids_are_only_what_new_run_id_makes(text: str) -> None:
+    assert is_run_id("20260101T000000Z-abc123")
+    assert not is_run_id(text)
 
 
 def test_emit_appends_json_lines_with_modes(tmp_path: Path) -> None:

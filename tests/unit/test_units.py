@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import itertools
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from guardrun.config.values import _is_int
 from guardrun.units import (
+    _DURATION_UNITS,
+    _SIZE_UNITS,
     Threshold,
     format_bytes,
     format_eta,
     format_rate,
+    number,
     parse_duration,
     parse_rate,
     parse_size,
     parse_threshold,
+    split_number,
 )
 
 
@@ -130,3 +138,75 @@ def test_sparkline_scales_the_last_minutes() -> None:
     assert sparkline([(now - 400, 5)], now) == ""  # older than the span: nothing
     gap = sparkline([(now - 290, 1), (now - 5, 9)], now)
     assert gap.startswith("▁") and gap.endswith("█") and " " in gap
+
+
+# The parsers were regular expressions until `re` left the start path; these are those
+# expressions, kept as the oracle the str-method parsers must agree with on any text.
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*([a-zA-Z]*)\s*$")
+_PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|m|h|d|)\s*$")
+_INT = re.compile(r"^\s*[+-]?\d+\s*$")
+_FLOAT = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*%?\s*$")
+# Texts made of the pieces these parsers tell apart: digits (ASCII, Arabic-Indic,
+# full-width, a superscript that is not Nd), dots, signs, units and look-alikes (the
+# Kelvin sign lowercases to "k"), Unicode spaces, a newline.
+_PIECES = ["1", "25", "0", "٣", "９", "²", ".", "%", "+", "-", "_", "e3", "GB", "k", "\u212a",
+           "ms", "m", "s", "h", "d", "MiB", "x", " ", "\t", "\n", "\u00a0", "\u2003"]  # fmt: skip
+_TEXT = st.lists(st.sampled_from(_PIECES), max_size=6).map("".join)
+
+
+def _outcome(parse: object, text: str) -> object:
+    try:
+        return parse(text)  # type: ignore[operator]
+    except ValueError:
+        return ValueError
+
+
+def _agrees_on_size(text: str) -> None:
+    m = _SIZE.match(text)
+    unit = m.group(2).lower() if m else ""
+    if m and unit in _SIZE_UNITS:
+        expected: object = int(float(m.group(1)) * _SIZE_UNITS[unit])
+    else:
+        expected = ValueError
+    assert _outcome(parse_size, text) == expected
+
+
+def _agrees_on_percent_and_duration(text: str) -> None:
+    m = _PERCENT.match(text)
+    if m and 0 < float(m.group(1)) <= 100:
+        assert parse_threshold(text) == Threshold(float(m.group(1)), True)
+    elif m:
+        assert _outcome(parse_threshold, text) is ValueError
+    else:
+        got = _outcome(parse_threshold, text)
+        assert got is ValueError or not got.percent  # type: ignore[attr-defined]
+    d = _DURATION.match(text)
+    expected = float(d.group(1)) * _DURATION_UNITS[d.group(2)] if d else ValueError
+    assert _outcome(parse_duration, text) == expected
+
+
+def _agrees_on_int_and_float(text: str) -> None:
+    assert _is_int(text) == bool(_INT.match(text))
+    digits, rest = split_number(text)
+    value = number(digits) if rest in ("", "%") else None
+    m = _FLOAT.match(text)
+    assert value == (float(text.strip().rstrip("%")) if m else None)
+
+
+_CHECKS = (_agrees_on_size, _agrees_on_percent_and_duration, _agrees_on_int_and_float)
+
+
+def test_the_parsers_agree_with_the_regular_expressions_on_every_short_text() -> None:
+    """Every text of up to three pieces (about 20,000), each parser against its oracle."""
+    for size in range(4):
+        for pieces in itertools.product(_PIECES, repeat=size):
+            text = "".join(pieces)
+            for check in _CHECKS:
+                check(text)
+
+
+@given(_TEXT)
+def test_the_parsers_agree_with_the_regular_expressions(text: str) -> None:
+    for check in _CHECKS:
+        check(text)

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
 
 from guardrun.lazyre import lazy
 from guardrun.records import TYPE_CHECKING, NamedTuple, Protocol
 
 if TYPE_CHECKING:
+    import re
     from collections.abc import Iterable, Iterator, Mapping, Sequence
     from pathlib import Path
     from typing import Any
