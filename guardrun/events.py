@@ -14,11 +14,11 @@ mirror.
 from __future__ import annotations
 
 import _thread
-import json
 import os
 import time
 
 from guardrun.records import TYPE_CHECKING
+from guardrun.tojson import dumps
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -146,8 +146,8 @@ class EventLog:
                 raise ValueError(f"event field {name!r} is reserved")
         event: dict[str, Any] = {"time": utc_now_iso(), "run_id": self.run_id, "event": kind}
         event.update(fields)
-        # default=str: paths, enums and the like are recorded by their text, never refused.
-        line = json.dumps(event, default=str, ensure_ascii=False, separators=(",", ":"))
+        # Paths, enums and the like are recorded by their text (str), never refused.
+        line = dumps(event)
         if self.scrub is not None:
             # Secrets (an --api-key in argv, a token in a hook's output) never reach
             # the log; the redactor keeps a JSON line valid JSON.
@@ -200,6 +200,8 @@ def close_quietly(fd: int | None) -> None:
 
 def read_events(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """The events in a log, skipping a torn or corrupt line instead of failing on it."""
+    import json  # reading only: writing uses guardrun.tojson, and a start reads nothing
+
     events: list[dict[str, Any]] = []
     try:
         with open(path, encoding="utf-8", errors="replace") as f:

@@ -11,7 +11,6 @@ time, and deletes it.
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 import time
@@ -20,6 +19,7 @@ from guardrun.events import make_private_dirs, utc_now_iso
 from guardrun.lazyre import lazy
 from guardrun.platform import is_same_process, process_identity
 from guardrun.records import TYPE_CHECKING
+from guardrun.tojson import dumps
 
 if TYPE_CHECKING:
     from typing import Any
@@ -88,7 +88,7 @@ class LiveFile:
         doc: dict[str, Any] = {"schema": SCHEMA, "started_at": self.started_at}
         doc.update(info)
         doc.update(pid=self.pid, identity=self.identity, updated_at=utc_now_iso())
-        data = json.dumps(doc, default=str, ensure_ascii=False, indent=1).encode("utf-8")
+        data = dumps(doc, indent=1).encode("utf-8")
         tmp = os.path.join(self.dir, f".{self.pid}.{os.urandom(4).hex()}.tmp")
         try:
             make_private_dirs(self.dir)
@@ -148,6 +148,8 @@ def _read(path: str) -> dict[str, Any]:
         os.close(fd)
     if len(data) > MAX_FILE:
         raise ValueError("file too large")
+    import json  # reading only: writing uses guardrun.tojson, and a start reads nothing
+
     obj = json.loads(data.decode("utf-8"))
     if not isinstance(obj, dict):
         raise ValueError("not a JSON object")

@@ -5,7 +5,6 @@ atomic write protocol (write all, fsync a directory, translate errors).
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 import time
@@ -30,6 +29,8 @@ FP_TAIL = 1 << 16  # bytes at the end of a transcript hashed to tell "unchanged"
 
 def read_state(path: StrPath) -> dict[str, Any]:
     """Parse one state file; StateCorrupt for anything but a complete JSON object."""
+    import json  # not at import: a run's start reads no state
+
     try:
         data = json.loads(read_gzip(path))
     except (ValueError, UnicodeDecodeError, RecursionError) as err:

@@ -19,7 +19,6 @@ checked by :func:`check_ref` before they become part of any path.
 from __future__ import annotations
 
 import builtins
-import json
 import os
 import stat
 import time
@@ -45,6 +44,7 @@ from guardrun.state.files import (
     unlink_quietly,
     write_all,
 )
+from guardrun.tojson import dumps
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -279,7 +279,7 @@ class Store:
         state_id = str(state.get("id", ""))
         if not ID_RE.match(state_id):
             raise ValueError(f"state has no valid id: {state_id!r}")
-        data = json.dumps(state, ensure_ascii=False, indent=1, default=str).encode()
+        data = dumps(state, indent=1).encode()
         name = state_id + STATE_SUFFIX
         import gzip
 

@@ -7,7 +7,6 @@ path, and directory names read from the agent's files must be a single plain pat
 
 from __future__ import annotations
 
-import json
 import os
 
 from guardrun.lazyre import lazy
@@ -104,6 +103,8 @@ def home_dir(env: Mapping[str, str]) -> Path:
 
 def read_json_file(path: Path, limit: int = 1 << 20) -> Any:
     """A small JSON file's content, or None when missing, too big or not JSON."""
+    import json  # here: the agents' files are read at capture, never at a start
+
     try:
         with open(path, "rb") as f:
             data = f.read(limit + 1)
@@ -119,6 +120,8 @@ def read_json_file(path: Path, limit: int = 1 << 20) -> Any:
 
 def head_records(path: Path, max_lines: int = 50, max_bytes: int = 1 << 20) -> list[dict[str, Any]]:
     """The JSON objects among the first ``max_lines`` lines (at most ``max_bytes`` read)."""
+    import json  # here: the agents' files are read at capture, never at a start
+
     try:
         with open(path, "rb") as f:
             data = f.read(max_bytes)
@@ -141,6 +144,8 @@ def scan_records(
     """The JSON objects of a JSONL file, first to last, from lines holding one of ``needles``
     (a cheap byte test before parsing); stops after ``max_bytes``. A torn or oversized line
     is skipped, never fatal."""
+    import json  # here: the agents' files are read at capture, never at a start
+
     try:
         f = open(path, "rb")
     except OSError:
