@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import os
 import selectors
-import signal
 import subprocess
 import threading
 import time
 
 from guardrun.events import EventLog
+from guardrun.platform.signums import signal
 from guardrun.records import TYPE_CHECKING
 
 if TYPE_CHECKING:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-import signal
 import struct
 import termios
 import time
@@ -30,6 +29,7 @@ import warnings
 
 from guardrun.errors import CommandNotExecutable, CommandNotFound, GuardrunError
 from guardrun.platform import parent_death_signal
+from guardrun.platform.signums import signal
 from guardrun.records import TYPE_CHECKING
 
 if TYPE_CHECKING:

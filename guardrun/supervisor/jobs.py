@@ -22,11 +22,11 @@ the restart waits for ``fg``.
 from __future__ import annotations
 
 import os
-import signal
 import time
 import warnings
 
 from guardrun.platform import parent_death_signal, parent_of
+from guardrun.platform.signums import signal
 from guardrun.records import TYPE_CHECKING
 
 if TYPE_CHECKING:

@@ -11,13 +11,13 @@ table (``signals.TABLE``). ``watch`` returns an ``Outcome`` for one child run, a
 from __future__ import annotations
 
 import os
-import signal
 import time
 
 from guardrun.errors import EXIT_EMERGENCY_STOP, ProbeError
 from guardrun.platform import set_subreaper
 from guardrun.platform.cgroup import MemoryLimit
 from guardrun.platform.cgroup_events import OomWatch
+from guardrun.platform.signums import signal
 from guardrun.platform.types import TreeSample
 from guardrun.records import TYPE_CHECKING, NamedTuple, Protocol
 from guardrun.supervisor import decide, degrade

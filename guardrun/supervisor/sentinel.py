@@ -16,10 +16,10 @@ Wherever the platform gives start times and ``fork`` exists (not Windows).
 from __future__ import annotations
 
 import os
-import signal
 import time
 
 from guardrun.platform import HAS_START_TIMES, marked, start_time
+from guardrun.platform.signums import signal
 from guardrun.records import TYPE_CHECKING
 
 if TYPE_CHECKING:

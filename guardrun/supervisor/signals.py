@@ -9,8 +9,9 @@ means the same thing in both.
 from __future__ import annotations
 
 import os
-import signal
 from types import FrameType
+
+from guardrun.platform.signums import signal, signal_name
 
 # signal -> the name of what it asks for (the run loop has a handler per name).
 TABLE: dict[int, str] = {
@@ -52,10 +53,7 @@ TABLE.update(dict.fromkeys(FORWARDED, "forward"))
 
 
 def name_of(sig: int) -> str:
-    try:
-        return signal.Signals(sig).name
-    except ValueError:
-        return str(sig)
+    return signal_name(sig)
 
 
 class Signals:

@@ -11,10 +11,10 @@ child writing its goodbye never blocks on a full terminal buffer.
 from __future__ import annotations
 
 import os
-import signal
 import time
 
 from guardrun.platform import alive
+from guardrun.platform.signums import signal, signal_name
 from guardrun.records import TYPE_CHECKING
 from guardrun.supervisor.child import Child
 
@@ -50,7 +50,7 @@ def stop_tree(
     if child.status is None or pids:
         log(
             f"stopping {name} (pid {child.pid}, {len(pids)} process"
-            f"{'es' if len(pids) != 1 else ''}): {signal.Signals(first).name}"
+            f"{'es' if len(pids) != 1 else ''}): {signal_name(first)}"
         )
         if child.status is None:
             child.signals_sent.append(first)
