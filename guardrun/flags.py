@@ -8,7 +8,7 @@ is declared once for files, environment variables, flags and docs.
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+import sys
 
 from guardrun.config.schema import KEYS, Key
 from guardrun.records import TYPE_CHECKING
@@ -16,7 +16,10 @@ from guardrun.records import TYPE_CHECKING
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Sequence
+    from types import SimpleNamespace
     from typing import Any
+else:
+    SimpleNamespace = type(sys.implementation)  # as the types module defines it, unimported
 
 # The run options that are not configuration keys: (names, metavar or "" for a switch, help).
 OWN_OPTIONS: tuple[tuple[tuple[str, ...], str, str], ...] = (

@@ -35,11 +35,10 @@ else:
     # (guardrun never checks one with isinstance).
     Protocol = object
 
-    from operator import itemgetter as _itemgetter
-
     try:
         from _collections import _tuplegetter
     except ImportError:  # as collections does where the C helper is missing
+        from operator import itemgetter as _itemgetter
 
         def _tuplegetter(index, doc):
             return property(_itemgetter(index), doc=doc)

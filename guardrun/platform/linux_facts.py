@@ -175,15 +175,33 @@ def process_name(pid: int, proc: str = PROC) -> str | None:
 
 
 def prctl_call() -> Callable[..., int] | None:
-    """libc's ``prctl`` (loaded once), or None without it."""
+    """libc's ``prctl`` (looked up once), or None without it.
+
+    Called through ``_ctypes``, the C half of ``ctypes``: ``import ctypes`` costs every
+    start 2 ms (its types, built in Python at import) for one call. ``call_function``
+    passes Python ints as C ints and returns the C int result, as a ctypes function with
+    no ``argtypes`` does; ``ctypes`` is the fallback where ``_ctypes`` lacks it.
+    """
     global _prctl
     if _prctl is None:
-        import ctypes
-
         try:
-            _prctl = ctypes.CDLL(None, use_errno=True).prctl
-        except (OSError, AttributeError):
-            return None
+            from _ctypes import call_function, dlopen, dlsym
+
+            # dlopen(NULL): the program and the libraries it has loaded, libc among them.
+            address = dlsym(dlopen(None), "prctl")  # type: ignore[arg-type]
+        except (ImportError, OSError):  # pragma: no cover - a Python without these
+            import ctypes
+
+            try:
+                _prctl = ctypes.CDLL(None).prctl
+            except (OSError, AttributeError):
+                return None
+        else:
+
+            def call(*args: int) -> int:
+                return int(call_function(address, args))
+
+            _prctl = call
     return _prctl
 
 

@@ -48,7 +48,7 @@ def parse_meminfo(text: str) -> tuple[float, int, int] | None:
 
 
 def _read(path: str | os.PathLike[str]) -> str:
-    with open(path, encoding="ascii", errors="replace") as f:
+    with open(path, encoding="utf-8", errors="replace") as f:  # ASCII; no codec to import
         return f.read()
 
 

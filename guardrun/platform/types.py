@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from operator import itemgetter
+from _operator import itemgetter  # the C module operator wraps: operator.py is 0.4 ms
 
 from guardrun.records import TYPE_CHECKING, NamedTuple, Protocol
 

@@ -545,6 +545,8 @@ class Store:
             except OSError:
                 continue
             for n in names:
+                if not n.startswith(".tmp-"):
+                    continue  # most names; the pattern (and re) only for what may be ours
                 m = _TMP_RE.match(n)
                 path = os.path.join(d, n)
                 if m and (not pid_alive(int(m.group(1))) or age(path) > _TMP_MAX_AGE):

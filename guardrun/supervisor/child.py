@@ -19,13 +19,13 @@ itself with the same signal and the user's shell shows the job as stopped.
 
 from __future__ import annotations
 
+import _thread
 import errno
 import fcntl
 import os
 import struct
 import termios
 import time
-import warnings
 
 from guardrun.errors import CommandNotExecutable, CommandNotFound, GuardrunError
 from guardrun.platform import parent_death_signal
@@ -198,6 +198,20 @@ class Child:
             self._monitor_gone()
 
 
+def fork() -> int:
+    """``os.fork()`` without Python 3.12's warning about forking with threads (hook
+    reapers): the child only calls async-signal-safe syscalls before exec, or exits.
+    With no thread but this one there is nothing to warn of, and ``warnings`` is not
+    imported (a start forks the sentinel before any hook runs)."""
+    if _thread._count() == 0:  # Python threads besides this one
+        return os.fork()
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return os.fork()
+
+
 def spawn(
     argv: Sequence[str],
     *,
@@ -240,11 +254,7 @@ def spawn(
     r, w = _pipe()
     if use_pty:
         return _spawn_pty(argv, env_b, cwd, winsize, pdeath, r, w)
-    with warnings.catch_warnings():
-        # Python 3.12+ warns when forking with threads (hook reapers). The child
-        # only calls async-signal-safe syscalls before exec.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        pid = os.fork()
+    pid = fork()
     if pid == 0:  # pragma: no cover - runs in the child, reported through the pipe
         try:
             os.close(r)
@@ -296,9 +306,7 @@ def _spawn_pty(
     reports_r, reports_w = _pipe()
     guardrun = os.getpid()
     monitor_death = parent_death_signal(signal.SIGKILL)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # as in spawn()
-        monitor = os.fork()
+    monitor = fork()
     if monitor == 0:  # pragma: no cover - the monitor; its errors reach the parent
         try:
             os.close(r)

@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import os
 import time
-import warnings
 
 from guardrun.platform import parent_death_signal, parent_of
 from guardrun.platform.signums import signal
 from guardrun.records import TYPE_CHECKING
+from guardrun.supervisor.child import fork
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -88,9 +88,7 @@ class StoppedWatch:
     def start(self, total: Callable[[], int | None], limit: int, interval: float) -> None:
         guardrun = os.getpid()
         death = parent_death_signal(signal.SIGKILL)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # threads: see child.spawn
-            self.pid = os.fork()
+        self.pid = fork()  # quiet about hook threads (child.fork)
         if self.pid:
             return
         try:  # pragma: no cover - runs in the fork, measured by the e2e tests

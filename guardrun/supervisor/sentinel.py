@@ -21,6 +21,7 @@ import time
 from guardrun.platform import HAS_START_TIMES, marked, start_time
 from guardrun.platform.signums import signal
 from guardrun.records import TYPE_CHECKING
+from guardrun.supervisor.child import fork
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -98,11 +99,7 @@ class Sentinel:
         if not HAS_START_TIMES or not hasattr(os, "fork"):
             return
         r, w = os.pipe()
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            pid = os.fork()
+        pid = fork()  # quiet about hook threads
         if pid == 0:  # pragma: no cover
             try:
                 os.setsid()

@@ -9,9 +9,12 @@ means the same thing in both.
 from __future__ import annotations
 
 import os
-from types import FrameType
 
 from guardrun.platform.signums import signal, signal_name
+from guardrun.records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from types import FrameType
 
 # signal -> the name of what it asks for (the run loop has a handler per name).
 TABLE: dict[int, str] = {

@@ -50,3 +50,19 @@ def test_gone_pids_have_no_facts() -> None:
         assert facts.start_time(gone) is None
         assert facts.direct_children(gone) == []
         assert facts.process_name(gone) is None
+
+
+def test_prctl_through_ctypes_c_half_answers_as_ctypes() -> None:
+    """prctl is called through _ctypes (not ctypes, 2 ms of every start): the same answers
+    as ctypes gives, for options that return their value, and -1 for one that is not."""
+    import ctypes
+
+    from guardrun.platform.linux_facts import prctl_call
+
+    ours = prctl_call()
+    theirs = ctypes.CDLL(None).prctl
+    assert ours is not None
+    for option in (3, 30):  # PR_GET_DUMPABLE, PR_GET_TIMERSLACK
+        assert ours(option, 0, 0, 0, 0) == theirs(option, 0, 0, 0, 0) >= 0
+    assert ours(999_999, 0, 0, 0, 0) == -1
+    # set_subreaper's effect (orphans come to guardrun) is tested in e2e/test_backends_agree.py.
