@@ -1,13 +1,17 @@
 """Start-up cost: ``guardrun --no-pty -- true`` against ``python -c pass``.
 
 Run:  .venv/bin/python benchmarks/bench_startup.py [--runs 51] [--install regular|current]
-      [--no-bytecode]
+      [--pip current|bundled] [--no-bytecode]
 
 ``--install regular`` (the default) measures what a user gets from ``pip install
 guardrun``: a fresh virtual environment in a temp dir with a regular, non-editable
 install of this checkout (``pip install --no-deps .``), its own
-``python -c pass`` as the baseline. An editable install's finder slows every
-``python -c pass`` of its venv and so hides guardrun's own cost; ``--install
+``python -c pass`` as the baseline. The pip is this interpreter's (``--pip current``, as
+up to date as a user's): it writes the ``guardrun`` launcher, and a current pip's
+imports only ``sys``, where older ones (``--pip bundled``: the 23.2 a Python 3.11 venv
+comes with) add ``import re``, 5-6 ms that guardrun itself no longer imports. An
+editable install's finder slows every ``python -c pass`` of its venv and so hides
+guardrun's own cost; ``--install
 current`` measures the interpreter running this script and the guardrun beside it.
 
 The three commands below are started in turn (interleaved, so load on a
@@ -85,18 +89,22 @@ def guardrun_path() -> str:
     return found
 
 
-def regular_install(venv: Path) -> tuple[str, str]:
-    """A fresh venv with this checkout installed the way users get it (not editable)."""
+def regular_install(venv: Path, pip: str) -> tuple[str, str, str]:
+    """A fresh venv with this checkout installed the way users get it (not editable):
+    (python, guardrun, the pip that wrote the launcher). ``pip="current"``: this
+    interpreter's pip (as up to date as the user's, in CI upgraded first) installs into
+    the venv; ``"bundled"``: the venv's own, the one ensurepip ships with this Python."""
     repo = Path(__file__).resolve().parents[1]
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    own = pip == "bundled"
+    subprocess.run([sys.executable, "-m", "venv", *([] if own else ["--without-pip"]), str(venv)],
+                   check=True)  # fmt: skip
     py = str(venv / "bin" / "python")
-    subprocess.run(
-        [py, "-m", "pip", "install", "-q", "--no-deps", str(repo)],
-        check=True, cwd=venv,
-    )  # fmt: skip
+    installer = [py, "-m", "pip"] if own else [sys.executable, "-m", "pip", "--python", py]
+    subprocess.run([*installer, "install", "-q", "--no-deps", str(repo)], check=True, cwd=venv)
+    version = subprocess.run([*installer, "--version"], capture_output=True, text=True).stdout
     # pip compiles the installed modules, as it does for users; the build dir must go.
     shutil.rmtree(repo / "build", ignore_errors=True)
-    return py, str(venv / "bin" / "guardrun")
+    return py, str(venv / "bin" / "guardrun"), " ".join(version.split()[:2])
 
 
 def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float, int]:
@@ -135,12 +143,21 @@ def main() -> int:
         default="regular",
         help="a fresh non-editable install (default), or this interpreter's",
     )
+    parser.add_argument(
+        "--pip",
+        choices=("current", "bundled"),
+        default="current",
+        help="the pip that installs (and writes the launcher): this interpreter's (default), "
+        "or the one the fresh venv comes with (older pips, as the 23.2 of Python 3.11's venv, "
+        "write `import re` into the launcher)",
+    )
     args = parser.parse_args()
     python = sys.executable
     guardrun = guardrun_path() if args.install == "current" else ""
+    pip = ""
     venv_dir = tempfile.mkdtemp(prefix="guardrun-bench-venv-")
     if args.install == "regular":
-        python, guardrun = regular_install(Path(venv_dir))
+        python, guardrun, pip = regular_install(Path(venv_dir), args.pip)
     commands = {
         "`python -c pass`": [python, "-c", "pass"],
         '`python -c "import guardrun.cli"`': [python, "-c", "import guardrun.cli"],
@@ -170,7 +187,7 @@ def main() -> int:
     shutil.rmtree(venv_dir, ignore_errors=True)
     bytecode = " guardrun without bytecode (no .pyc files)." if args.no_bytecode else ""
     how = (
-        "a regular (non-editable) install in a fresh venv"
+        f"a regular (non-editable) install in a fresh venv, by {pip}"
         if args.install == "regular"
         else ("the current environment's install")
     )
