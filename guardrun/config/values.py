@@ -9,7 +9,6 @@ output loads again to the same configuration.
 
 from __future__ import annotations
 
-import math
 import os
 
 from guardrun.config.schema import KEYS, Key
@@ -37,6 +36,15 @@ if TYPE_CHECKING:
 _OFF = {"off", "none", "false", "no"}
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
+
+
+_INF = float("inf")
+
+
+def _finite(value: float) -> bool:
+    """``math.isfinite`` without the math module (a shared library to load at every
+    start), and true of an int too large for a float, where isfinite raises."""
+    return -_INF < value < _INF
 
 
 def _is_int(text: str) -> bool:
@@ -77,7 +85,7 @@ def parse_value(key: Key, raw: object, base: str | os.PathLike[str]) -> object:
 def _parse(key: Key, raw: object, base: str | os.PathLike[str]) -> object:
     kind = key.kind
     if kind in ("threshold", "margin", "duration") and isinstance(raw, float):
-        if not math.isfinite(raw):
+        if not _finite(raw):
             raise ValueError(f"{raw!r} is not a finite number")
     if kind == "budget":
         if raw is None or raw is False or (isinstance(raw, str) and raw.strip().lower() in _OFF):
@@ -93,7 +101,7 @@ def _parse(key: Key, raw: object, base: str | os.PathLike[str]) -> object:
         if not isinstance(raw, (str, int, float)) or isinstance(raw, bool):
             raise ValueError(f"expected a duration ({DURATION_EXAMPLES}), got {describe(raw)}")
         seconds = parse_duration(raw)
-        if not math.isfinite(seconds):
+        if not _finite(seconds):
             raise ValueError(f"{describe(raw)} is too long a duration")
         return seconds
     if kind == "int":
@@ -103,7 +111,7 @@ def _parse(key: Key, raw: object, base: str | os.PathLike[str]) -> object:
             return int(raw)
         raise ValueError(f"expected an integer, got {describe(raw)}")
     if kind == "float":
-        if isinstance(raw, (int, float)) and not isinstance(raw, bool) and math.isfinite(raw):
+        if isinstance(raw, (int, float)) and not isinstance(raw, bool) and _finite(raw):
             return float(raw)
         if isinstance(raw, str):
             digits, rest = split_number(raw)

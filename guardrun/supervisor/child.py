@@ -21,10 +21,7 @@ from __future__ import annotations
 
 import _thread
 import errno
-import fcntl
 import os
-import struct
-import termios
 import time
 
 from guardrun.errors import CommandNotExecutable, CommandNotFound, GuardrunError
@@ -299,6 +296,9 @@ def _spawn_pty(
     r: int,
     w: int,
 ) -> Child:
+    import fcntl  # here, before the fork: a start without a terminal needs neither
+    import termios
+
     master, slave = os.openpty()
     if winsize is not None:
         fcntl.ioctl(slave, termios.TIOCSWINSZ, winsize)
@@ -381,6 +381,9 @@ def _monitor(  # pragma: no cover - runs in the forked monitor
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
     if own_death is not None:
         own_death()
+    import fcntl  # imported by _spawn_pty before the fork: found in sys.modules
+    import termios
+
     os.setsid()
     fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
     pid = os.fork()
@@ -520,7 +523,10 @@ def _owns(fd: int) -> bool:
 
 def window_size(fd: int) -> bytes | None:
     """The terminal's TIOCGWINSZ struct, or None when ``fd`` is not a terminal."""
+    import fcntl  # here: a start without a terminal has no use for them
+    import termios
+
     try:
-        return fcntl.ioctl(fd, termios.TIOCGWINSZ, struct.pack("HHHH", 0, 0, 0, 0))
+        return fcntl.ioctl(fd, termios.TIOCGWINSZ, bytes(8))  # struct winsize: 4 shorts
     except OSError:
         return None

@@ -12,8 +12,6 @@ from __future__ import annotations
 import atexit
 import errno
 import os
-import termios
-import tty
 
 from guardrun.records import TYPE_CHECKING
 
@@ -29,13 +27,23 @@ RESET_MODES = (
 
 
 class Terminal:
+    """The caller's terminal settings, saved at the start and put back on the way out.
+
+    ``termios`` and ``tty`` are imported by the methods (a lookup after the first): a
+    start with no terminal, as under ``--no-pty``, loads neither."""
+
     def __init__(self, fd: int) -> None:
+        import termios
+
         self.fd = fd
         self.saved: list[Any] | None = termios.tcgetattr(fd)
         self.raw_on = False
         atexit.register(self.restore)
 
     def raw(self) -> None:
+        import termios
+        import tty
+
         if not self.raw_on:
             tty.setraw(self.fd, termios.TCSANOW)
             self.raw_on = True
@@ -43,6 +51,8 @@ class Terminal:
     def resave(self) -> None:
         """Take the terminal's settings now as the ones to restore (after ``fg``: the
         shell may have changed them while guardrun was stopped)."""
+        import termios
+
         if not self.raw_on:
             try:
                 self.saved = termios.tcgetattr(self.fd)
@@ -51,11 +61,16 @@ class Terminal:
 
     def cbreak(self) -> None:
         """Keys one at a time, with echo off and Ctrl-C still a signal (countdowns)."""
+        import termios
+        import tty
+
         self.restore()
         tty.setcbreak(self.fd, termios.TCSANOW)
         self.raw_on = True  # not the saved settings: restore() must run
 
     def restore(self) -> None:
+        import termios
+
         if self.raw_on and self.saved is not None:
             try:
                 termios.tcsetattr(self.fd, termios.TCSADRAIN, self.saved)
@@ -75,6 +90,8 @@ def hung_up(fd: int) -> bool:
     """Whether the terminal on ``fd`` has hung up: its other side (the terminal window,
     ssh, the PTY master) is gone, and the kernel answers EIO to every request. False for
     a terminal that is there and for what is not a terminal (ENOTTY)."""
+    import termios
+
     try:
         termios.tcgetattr(fd)
     except termios.error as err:

@@ -22,7 +22,8 @@ NOT_ON_THE_START_PATH = ("typing", "pathlib", "yaml", "psutil", "platformdirs", 
                          "shlex", "zlib", "subprocess", "threading", "argparse",
                          "re", "json", "enum", "functools", "collections", "signal", "ctypes",
                          "warnings", "contextvars", "operator", "types",
-                         "encodings.ascii")  # fmt: skip
+                         "encodings.ascii", "math", "struct", "termios", "tty",
+                         "fcntl")  # fmt: skip
 
 
 def test_the_start_path_imports_none_of_the_heavy_modules(tmp_path: Path) -> None:
