@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 # Signals whose disposition the child must get back at its defaults (numbers: the
 # forked child resets them before exec, posix_spawn is given them as setsigdef).
-_RESET = tuple(
+RESET_SIGNALS = tuple(
     getattr(signal, s)
     for s in (
         "SIGPIPE",
@@ -280,7 +280,9 @@ def _posix_spawn(argv: list[str], env: dict[str, str]) -> Child:
     """The child in a process group of its own, the signals guardrun handles or ignores
     back to their defaults, none blocked: what ``_exec`` does after a fork."""
     try:
-        pid = os.posix_spawnp(argv[0], argv, env, setpgroup=0, setsigmask=(), setsigdef=_RESET)
+        pid = os.posix_spawnp(
+            argv[0], argv, env, setpgroup=0, setsigmask=(), setsigdef=RESET_SIGNALS
+        )
     except OSError as err:  # the exec's own error, as the forked child reports it
         _raise_exec_error(argv[0], f"{err.errno}:{err.strerror}".encode())
         raise  # pragma: no cover - _raise_exec_error always raises
@@ -365,7 +367,7 @@ def _monitor(  # pragma: no cover - runs in the forked monitor
     """Lead the PTY's session, start the command in a group of its own as the PTY's
     foreground, then wait for it and report what happens to it, until it exits."""
     signal.set_wakeup_fd(-1)  # guardrun's wake-up pipe is not this process's
-    for sig in _RESET:
+    for sig in RESET_SIGNALS:
         signal.signal(sig, signal.SIG_DFL)
     for sig in _MONITOR_IGNORES:
         signal.signal(sig, signal.SIG_IGN)
@@ -439,7 +441,7 @@ def _monitor(  # pragma: no cover - runs in the forked monitor
 def _exec(  # pragma: no cover - runs in the child
     argv: list[str], env: dict[str, str], cwd: str | None, pdeath: Callable[[], object] | None
 ) -> None:
-    for sig in _RESET:
+    for sig in RESET_SIGNALS:
         signal.signal(sig, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
     if pdeath is not None:

@@ -95,3 +95,48 @@ def test_the_sentinel_never_signals_a_recycled_process_group(tmp_path: Path) -> 
         finally:
             victim.kill()
             victim.wait()
+
+
+SENTINEL_SHAPE = """
+import os, sys
+from guardrun.supervisor import sentinel as mod
+if sys.argv[1] == "fork":
+    sys.executable = ""  # no interpreter to start: the fallback
+s = mod.Sentinel(b"GUARDRUN_TREE=shape")
+pid = s.pid
+import time
+for _ in range(100):  # a fork sets itself up after the fork: wait for its session
+    fds = os.listdir(f"/proc/{pid}/fd")
+    if os.getsid(pid) == pid and len(fds) == 4:
+        break
+    time.sleep(0.02)
+cmdline = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\\0")
+env = open(f"/proc/{pid}/environ", "rb").read()
+print(s.spawned, os.getsid(pid) == pid, cmdline[1:3] == [b"-I", b"-S"], len(fds), env == b"")
+if sys.argv[1] == "replace":
+    os.kill(pid, 9)
+    time.sleep(0.2)  # gone, not yet reaped: update() reaps it
+    s.update(os.getpid(), [os.getpid()])  # finds it gone: a fork takes its place
+    for _ in range(100):
+        if os.getsid(s.pid) == s.pid:
+            break
+        time.sleep(0.02)
+    print(s.pid != pid, s.spawned, os.getsid(s.pid) == s.pid)
+s.done()
+"""
+
+
+@pytest.mark.parametrize("how", ["spawn", "fork", "replace"])
+def test_the_sentinel_is_a_program_of_its_own_or_a_fork_where_it_cannot_be(how: str) -> None:
+    """Spawned: python -I -S in a session of its own, an empty environment (no marker:
+    never a member of the tree), stdio and the pipe its only descriptors. Without an
+    interpreter to start it is forked; one that died is replaced by a fork at the next
+    update of the tree."""
+    out = subprocess.run([sys.executable, "-c", SENTINEL_SHAPE, how], capture_output=True,
+                         text=True, timeout=30, check=True).stdout.split()  # fmt: skip
+    if how == "fork":
+        assert out == ["False", "True", "False", "4", "False"]  # guardrun's argv and environment
+    else:
+        assert out[:5] == ["True", "True", "True", "4", "True"]
+    if how == "replace":
+        assert out[5:] == ["True", "False", "True"]
