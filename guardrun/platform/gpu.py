@@ -20,8 +20,6 @@ lists with the same figure, so per device it counts once.
 
 from __future__ import annotations
 
-import importlib
-
 from guardrun.records import TYPE_CHECKING
 from guardrun.units import Threshold
 
@@ -65,7 +63,9 @@ class GpuProbe:
         if self._ok is not None:
             return self._ok, self.reason
         try:
-            self._nvml = importlib.import_module("pynvml")
+            # __import__, not importlib.import_module: importing importlib brings warnings,
+            # at the first sample of every run (gpu.critical is on by default).
+            self._nvml = __import__("pynvml")
         except ImportError:
             self._fail("nvidia-ml-py is not installed (pip install 'guardrun[gpu]')")
             return False, self.reason

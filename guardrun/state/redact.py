@@ -177,6 +177,22 @@ _WORD = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012345678
 _ARGV_FLAG = _Lazy(
     r"(?i)--?[\w-]*(?:password|passwd|passphrase|secret|token|key|auth|credentials?)"
 )
+_FLAG_WORDS = ("pass", "secret", "token", "key", "auth", "credential")
+
+
+def _may_be_secret_flag(arg: str) -> bool:
+    """The keyword prefilter of ``_ARGV_FLAG`` (as the rules have theirs): an ASCII
+    argument without one of its words cannot match, so ``--resume`` or ``--model``
+    compiles nothing. Any other text goes to the pattern: under IGNORECASE some
+    non-ASCII letters match ASCII ones (the Kelvin sign a k, the long s an s)."""
+    if not arg.startswith("-"):
+        return False
+    if not arg.isascii():
+        return True
+    lower = arg.lower()
+    return any(word in lower for word in _FLAG_WORDS)
+
+
 # Database clients whose -p is the password, attached (-pVALUE) or not (-p VALUE): for
 # psql, ssh and most tools -p is a port, so only these.
 _PASSWORD_P = frozenset({"mysql", "mysqldump", "mysqladmin", "mariadb", "mysqlsh",
@@ -399,7 +415,8 @@ class Redactor:
                     items[i] = "-p" + MARKER.format("assignment")  # -pVALUE
                     continue
                 flag = isinstance(prev, str) and (
-                    _ARGV_FLAG.fullmatch(prev) or (mysql and prev == "-p")
+                    (_may_be_secret_flag(prev) and _ARGV_FLAG.fullmatch(prev))
+                    or (mysql and prev == "-p")
                 )
                 if flag and cur and not cur.startswith(("-", _MARKER_PREFIX)):
                     items[i] = MARKER.format("assignment")

@@ -28,22 +28,26 @@ NOT_ON_THE_START_PATH = ("typing", "pathlib", "yaml", "psutil", "platformdirs", 
 
 def test_the_start_path_imports_none_of_the_heavy_modules(tmp_path: Path) -> None:
     """typing (and typing.NamedTuple's ForwardRef compiles), pathlib (with urllib.parse
-    and ipaddress), yaml, re...: a run that ends at once imports none of them. Twice in
-    one state directory: the second start finds the first one's files (a pattern that
-    runs on every name in a directory would import re there only)."""
-    code = (
-        "import sys; sys.argv = ['guardrun', '--no-pty', '--no-config', '--', 'true']\n"
-        "from guardrun.cli import main\n"
-        "rc = main()\n"
-        f"print(rc, *[m for m in {NOT_ON_THE_START_PATH!r} if m in sys.modules])"
-    )
+    and ipaddress), yaml, re...: a run that ends at once imports none of them, nor one
+    that lives a few samples (the GPU, the machine's pressure, the history and live file
+    are read or written at the first). Twice in one state directory: the second start
+    finds the first one's files (a pattern run on every name in a directory would import
+    re there only)."""
     env = {**os.environ, "PYTHONPATH": ROOT, "XDG_STATE_HOME": str(tmp_path)}
-    for _ in range(2):
+    for command in (["true"], ["--interval", "100ms", "--", "sleep", "0.5"]):
+        argv = ["guardrun", "--no-pty", "--no-config", *(["--"] if len(command) == 1 else []),
+                *command]  # fmt: skip
+        code = (
+            f"import sys; sys.argv = {argv!r}\n"
+            "from guardrun.cli import main\n"
+            "rc = main()\n"
+            f"print(rc, *[m for m in {NOT_ON_THE_START_PATH!r} if m in sys.modules])"
+        )
         out = subprocess.run(
             [sys.executable, "-S", "-c", code], capture_output=True, text=True, timeout=60,
             check=True, env=env,
         ).stdout  # fmt: skip
-        assert out.split() == ["0"]
+        assert out.split() == ["0"], command
     assert any(tmp_path.rglob("*.jsonl"))  # the runs did write where this test looks
 
 

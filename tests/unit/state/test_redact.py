@@ -589,3 +589,26 @@ def test_clip_uses_the_redactor_in_use_and_keeps_short_text() -> None:
     many = "ACME-123456 " * 20  # 240 characters; 360 once redacted
     assert clip(many, 200, custom.redact) == (marker + " ") * 11 + "…"
     assert clip("ACME-12345678" * 10, 100, custom.redact) == (marker + "78") * 5 + "…"
+
+
+_FLAG_PIECES = ["-", "--", "api", "-", "_", "KEY", "key", "Pass", "word", "wd", "phrase", "secret",
+                "TOKEN", "auth", "credential", "s", "x", "\u212a", "\u017f", "é", "1"]  # fmt: skip
+
+
+@given(st.lists(st.sampled_from(_FLAG_PIECES), max_size=6).map("".join))
+def test_the_flag_prefilter_lets_through_everything_the_pattern_matches(arg: str) -> None:
+    """``_may_be_secret_flag`` stands before ``_ARGV_FLAG`` (so ``--resume`` compiles and
+    imports nothing); it may let more through, never less."""
+    from guardrun.state.redact import _ARGV_FLAG, _may_be_secret_flag
+
+    if _ARGV_FLAG.fullmatch(arg):
+        assert _may_be_secret_flag(arg), arg
+
+
+def test_the_flag_prefilter_turns_the_common_flags_away() -> None:
+    from guardrun.state.redact import _ARGV_FLAG, _may_be_secret_flag
+
+    for arg in ("--resume", "--model", "-p", "--dangerously-skip-permissions", "sleep"):
+        assert not _may_be_secret_flag(arg)
+    for arg in ("--api-key", "--PASSWORD", "-token", "--db-passwd", "--\u212aey"):
+        assert _may_be_secret_flag(arg) and _ARGV_FLAG.fullmatch(arg), arg
