@@ -28,6 +28,7 @@ _ESCAPES.update(
     }
 )
 _INF = float("inf")
+MAX_DEPTH = 400  # levels of lists and dicts; what guardrun writes has a handful
 
 
 def quote(text: str) -> str:
@@ -90,8 +91,8 @@ def _write(
     elif isinstance(obj, float):
         out.append(_float(obj))
     elif isinstance(obj, (list, tuple, dict)):
-        if depth > 100:
-            raise ValueError("too deeply nested for JSON (more than 100 levels)")
+        if depth > MAX_DEPTH:  # a clear error well before the interpreter's recursion limit
+            raise ValueError(f"too deeply nested for JSON (more than {MAX_DEPTH} levels)")
         if not obj:
             out.append("{}" if isinstance(obj, dict) else "[]")
             return

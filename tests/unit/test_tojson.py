@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from guardrun.tojson import dumps, quote
+from guardrun.tojson import MAX_DEPTH, dumps, quote
 
 
 class Level(IntEnum):
@@ -94,7 +94,9 @@ def test_a_key_json_cannot_write_is_a_type_error() -> None:
 
 def test_nesting_is_bounded() -> None:
     deep: list[object] = []
-    for _ in range(200):
+    for _ in range(MAX_DEPTH):
         deep = [deep]
+    assert dumps(deep) == compact(deep)  # as deep as it goes
+    deep = [deep, deep]
     with pytest.raises(ValueError, match="too deeply nested"):
         dumps(deep)
