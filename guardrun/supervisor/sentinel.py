@@ -104,8 +104,9 @@ def _group_is_ours(pgid: int, live: dict[int, int]) -> bool:
     return False
 
 
-# The spawned sentinel's program: its sys.path (guardrun's, the directory above the
-# package first, for an editable install) is its first argument, the marker its second.
+# The spawned sentinel's program. Its arguments: the sys.path to take (guardrun's, the
+# directory above the package first, for an editable install), the marker, the path
+# separator, the pipe's descriptor.
 BOOT = (
     "import sys; sys.path[:0] = sys.argv[1].split(sys.argv[3]);"
     "from guardrun.supervisor.sentinel import main; main()"
@@ -113,15 +114,20 @@ BOOT = (
 _IGNORED = ("SIGINT", "SIGTERM", "SIGHUP", "SIGTSTP", "SIGUSR1", "SIGUSR2", "SIGPIPE")
 
 
+def _serve(r: int, marker: bytes) -> None:  # pragma: no cover - in the sentinel
+    """Deaf to the signals a terminal or a user sends guardrun's group, holding nothing but
+    the pipe's read end ``r`` (and stdio), watch until guardrun is done or gone."""
+    for name in _IGNORED:
+        signal.signal(getattr(signal, name), signal.SIG_IGN)
+    os.closerange(3, r)
+    os.closerange(r + 1, 65536)
+    _sentinel_main(r, marker)
+
+
 def main() -> None:  # pragma: no cover - the spawned sentinel; test_sentinel drives it
     """The spawned sentinel: ``argv`` is ``-c``, the path, the marker, the path separator,
     the pipe's descriptor."""
-    for name in _IGNORED:
-        signal.signal(getattr(signal, name), signal.SIG_IGN)
-    r = int(sys.argv[4])
-    os.closerange(3, r)
-    os.closerange(r + 1, 65536)
-    _sentinel_main(r, sys.argv[2].encode())
+    _serve(int(sys.argv[4]), sys.argv[2].encode())
 
 
 def _path() -> str:
@@ -135,9 +141,10 @@ def _spawn(r: int, marker: bytes) -> int | None:
     if not exe or getattr(sys, "frozen", False) or not hasattr(os, "posix_spawn"):
         return None  # no interpreter to start (a frozen guardrun's executable is itself)
     null = os.open(os.devnull, os.O_RDWR)
-    os.set_inheritable(r, True)
+    os.set_inheritable(r, True)  # the caller closes it once the sentinel has it
     try:
-        argv = [exe, "-I", "-S", "-c", BOOT, _path(), marker.decode(), os.pathsep, str(r)]
+        flags = ["-I", "-S", *(["-B"] if sys.flags.dont_write_bytecode else [])]  # -I drops env
+        argv = [exe, *flags, "-c", BOOT, _path(), marker.decode(), os.pathsep, str(r)]
         actions = [(os.POSIX_SPAWN_DUP2, null, fd) for fd in (0, 1, 2)]
         return os.posix_spawn(
             exe, argv, {}, file_actions=actions, setsid=True, setsigmask=(), setsigdef=RESET_SIGNALS
@@ -146,7 +153,6 @@ def _spawn(r: int, marker: bytes) -> int | None:
         return None
     finally:
         os.close(null)
-        os.set_inheritable(r, False)
 
 
 def _fork(r: int, marker: bytes) -> int:
@@ -155,16 +161,12 @@ def _fork(r: int, marker: bytes) -> int:
     if pid == 0:  # pragma: no cover
         try:
             os.setsid()
-            for name in _IGNORED:
-                signal.signal(getattr(signal, name), signal.SIG_IGN)
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            signal.set_wakeup_fd(-1)
+            signal.set_wakeup_fd(-1)  # guardrun's wake-up pipe is not the sentinel's
             null = os.open(os.devnull, os.O_RDWR)
             for fd in (0, 1, 2):
                 os.dup2(null, fd)
-            os.closerange(3, r)
-            os.closerange(r + 1, 65536)
-            _sentinel_main(r, marker)
+            _serve(r, marker)
         finally:
             os._exit(0)
     return pid
