@@ -79,7 +79,7 @@ def _write(
     depth: int,
 ) -> None:
     if isinstance(obj, str):
-        out.append('"' + obj.translate(_ESCAPES) + '"')
+        out.append(quote(obj))
     elif obj is None:
         out.append("null")
     elif obj is True:
@@ -108,7 +108,7 @@ def _write(
                 if not first:
                     out.append(comma)
                 first = False
-                out.append('"' + _key(key).translate(_ESCAPES) + '"' + colon)
+                out.append(quote(_key(key)) + colon)
                 _write(value, out, step, inner, depth + 1)
         else:
             for value in obj:
@@ -120,7 +120,7 @@ def _write(
             out.append(newline)
         out.append("}" if isinstance(obj, dict) else "]")
     else:
-        out.append('"' + str(obj).translate(_ESCAPES) + '"')
+        out.append(quote(str(obj)))  # default=str
 
 
 __all__ = ["dumps", "quote"]

@@ -24,13 +24,15 @@ until nothing changes: ordinary text, the common case, costs one round.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+
 from guardrun.errors import ConfigError
 from guardrun.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import re
     from collections.abc import Callable, Sequence
-    from contextvars import ContextVar, Token
+    from contextvars import Token
     from typing import Any
 
     _Replace = Callable[[re.Match[str]], str]
@@ -432,18 +434,7 @@ DEFAULT = Redactor()
 CLIP_MARGIN = 1024
 # The redactor ``clip`` uses where its caller passes none: capture sets the run's own
 # (built-in rules plus state.redact) around the adapters' reading of the last messages.
-# Made at the first use (contextvars is not imported by a start), and made once: setdefault
-# is one step, so two threads cannot each make a variable of their own.
-_VARS: dict[str, ContextVar[Callable[[str], str] | None]] = {}
-
-
-def _in_use() -> ContextVar[Callable[[str], str] | None]:
-    var = _VARS.get("clip")
-    if var is None:
-        from contextvars import ContextVar
-
-        var = _VARS.setdefault("clip", ContextVar("guardrun_clip", default=None))
-    return var
+_IN_USE: ContextVar[Callable[[str], str] | None] = ContextVar("guardrun_clip", default=None)
 
 
 class clipping_with:  # noqa: N801 - used as a context manager, like contextlib's
@@ -454,11 +445,11 @@ class clipping_with:  # noqa: N801 - used as a context manager, like contextlib'
         self._token: Token[Callable[[str], str] | None] | None = None
 
     def __enter__(self) -> None:
-        self._token = _in_use().set(self._scrub)
+        self._token = _IN_USE.set(self._scrub)
 
     def __exit__(self, *exc: object) -> None:
         if self._token is not None:
-            _in_use().reset(self._token)
+            _IN_USE.reset(self._token)
 
 
 def clip(text: str, limit: int, scrub: Callable[[str], str] | None = None) -> str:
@@ -474,7 +465,7 @@ def clip(text: str, limit: int, scrub: Callable[[str], str] | None = None) -> st
     if len(text) <= limit:
         return text
     end = limit + CLIP_MARGIN
-    window = (scrub or _in_use().get() or DEFAULT.redact)(text[:end])
+    window = (scrub or _IN_USE.get() or DEFAULT.redact)(text[:end])
     if len(window) <= limit and len(text) <= end:
         return window  # the markers made it short enough
     cut = window[: max(0, limit - 1)]  # room for the "…"

@@ -21,7 +21,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 NOT_ON_THE_START_PATH = ("typing", "pathlib", "yaml", "psutil", "platformdirs", "hashlib",
                          "shlex", "zlib", "subprocess", "threading", "argparse",
                          "re", "json", "enum", "functools", "collections", "signal", "ctypes",
-                         "warnings", "contextvars", "operator", "types",
+                         "warnings", "operator", "types",
                          "encodings.ascii", "math", "struct", "termios", "tty",
                          "fcntl")  # fmt: skip
 
