@@ -5,10 +5,10 @@ from __future__ import annotations
 import gc
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from guardrun.errors import EXIT_INTERNAL, EXIT_USAGE, GuardrunError
 from guardrun.flags import OWN_OPTIONS, fast_parse, flag_values
-from guardrun.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import argparse

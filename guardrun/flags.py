@@ -9,9 +9,9 @@ is declared once for files, environment variables, flags and docs.
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 from guardrun.config.schema import KEYS, Key
-from guardrun.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import argparse

@@ -5,9 +5,9 @@ from __future__ import annotations
 import gc
 import os
 import time
+from typing import TYPE_CHECKING
 
 from guardrun.errors import UsageError
-from guardrun.records import TYPE_CHECKING
 from guardrun.supervisor.breaker import Policy
 from guardrun.supervisor.settings import RunSettings
 from guardrun.units import Threshold
@@ -87,8 +87,8 @@ def settings_from_config(cfg: Config, command: list[str], ns: argparse.Namespace
 def shared(cfg: Config, total: int) -> dict[str, Any]:
     """The other runs of this user: the machine budget (a share of ``total``, the memory
     available to guardrun: the cgroup limit or RAM) and the lease for a shared restart."""
-    from guardrun.lease import Lease
-    from guardrun.machine import MachineWatch
+    from guardrun.fleet.lease import Lease
+    from guardrun.fleet.machine import MachineWatch
 
     budget = cfg.machine.budget.resolve(total) if cfg.machine.budget is not None else None
     where = state_dir(cfg)
@@ -140,7 +140,7 @@ def admit(cfg: Config, ui: Reporter, force: bool) -> bool:
 def run_command(
     ns: argparse.Namespace, command: list[str], flags: dict[str, tuple[object, str]]
 ) -> int:
-    from guardrun.observer import Observer
+    from guardrun.observe.observer import Observer
     from guardrun.platform.cgroup import memory_limit
     from guardrun.supervisor.run import Supervisor
     from guardrun.supervisor.sentinel import Sentinel

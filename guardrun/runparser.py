@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import argparse
 import os
+from typing import TYPE_CHECKING
 
 from guardrun import __version__
 from guardrun.errors import UsageError
 from guardrun.flags import OWN_OPTIONS, add_key_options
-from guardrun.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from typing import Any

@@ -10,11 +10,10 @@ is measured (eager imports of rich cost ~100 ms).
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
-
-from guardrun.lazyre import lazy
-from guardrun.records import TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from typing import TextIO
@@ -25,7 +24,7 @@ PREFIX = "guardrun:"
 _SGR = {"bold cyan": "\x1b[1;36m", "dim": "\x1b[2m", "bold yellow": "\x1b[1;33m",
         "bold red": "\x1b[1;31m"}  # fmt: skip
 # C0 (but tab), DEL and C1 controls: text from a command line must not drive the terminal.
-_CONTROLS = lazy(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+_CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 
 
 class Reporter:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from guardrun.records import NamedTuple
+from typing import NamedTuple
 
 # Decimal and binary suffixes; a bare "G"/"M"/"K" is binary, as `free -g` and
 # most memory tools use, and "GB" is decimal as the SI says.

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from guardrun.errors import UsageError
-from guardrun.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from typing import Any

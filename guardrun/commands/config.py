@@ -8,11 +8,11 @@ import os
 import shutil
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from guardrun.config.load import PROJECT_FILE, Config
 from guardrun.config.schema import KEYS, SECTIONS
 from guardrun.errors import UsageError
-from guardrun.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -16,6 +16,7 @@ import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from guardrun import __version__
 from guardrun.errors import GuardrunError
@@ -26,7 +27,6 @@ from guardrun.platform import (
     make_probe,
     physical_memory,
 )
-from guardrun.records import TYPE_CHECKING
 from guardrun.units import format_bytes
 
 if TYPE_CHECKING:

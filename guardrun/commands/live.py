@@ -1,6 +1,6 @@
 """``guardrun status|restart|capture``: see and steer live runs from another terminal.
 
-Live runs are found through their status files (:mod:`guardrun.live`). A run is
+Live runs are found through their status files (:mod:`guardrun.observe.live`). A run is
 asked to act by signal, which its supervisor loop records and acts on:
 SIGUSR1 restarts the child (through restart protection), SIGUSR2 captures
 state. rich is imported only when a table is drawn.
@@ -16,10 +16,10 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from guardrun.errors import GuardrunError, UsageError
-from guardrun.live import is_same_process, list_live
-from guardrun.records import TYPE_CHECKING
+from guardrun.observe.live import is_same_process, list_live
 from guardrun.units import format_bytes, format_eta, format_rate
 
 if TYPE_CHECKING:
@@ -84,8 +84,8 @@ def _live(state_dir: Path) -> list[dict[str, Any]]:
 def machine_plan(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """All runs together, as each of them judges it: the total, the budget, the machine's
     level, and when over (or the machine critical) which run gives way next and why."""
-    from guardrun.machine import member
-    from guardrun.supervisor.budget import judge
+    from guardrun.fleet.budget import judge
+    from guardrun.fleet.machine import member
 
     budgets = [r["budget_bytes"] for r in runs if isinstance(r.get("budget_bytes"), int)]
     levels = [str(r.get("machine_level") or "normal") for r in runs]
@@ -159,8 +159,8 @@ def sparkline(
 
 def _recent(state_dir: Path, run: dict[str, Any], now: float) -> str:
     """The run's last 5 minutes from its sample history, as a sparkline ("" if none)."""
-    from guardrun.events import is_run_id
-    from guardrun.history import read_history
+    from guardrun.observe.events import is_run_id
+    from guardrun.observe.history import read_history
 
     run_id = run.get("run_id")
     if not isinstance(run_id, str) or not is_run_id(run_id):

@@ -1,7 +1,7 @@
 """``guardrun report [RUN...|latest] [--since D] [-o FILE] [--open] [--text]``.
 
 What happened in a run, from its event log (``runs/<run-id>.jsonl``) and its sample
-history (``runs/<run-id>.samples.ndjson``, see ``guardrun.history``): one
+history (``runs/<run-id>.samples.ndjson``, see ``guardrun.observe.history``): one
 self-contained HTML file (``report_html``), or with ``--text`` a compact summary for
 a terminal. Several runs of the project can be given; each gets its own chart.
 """
@@ -13,12 +13,12 @@ import re
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from guardrun.commands.report_data import RunData, clock, describe, event_time, top_at
 from guardrun.errors import StateNotFound, UsageError
-from guardrun.events import is_run_id, read_events
-from guardrun.history import read_history
-from guardrun.records import TYPE_CHECKING
+from guardrun.observe.events import is_run_id, read_events
+from guardrun.observe.history import read_history
 from guardrun.state.project import project_root
 from guardrun.state.store import Store
 from guardrun.units import format_bytes, format_duration, parse_duration

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import calendar
 import time
+from typing import TYPE_CHECKING, NamedTuple
 
-from guardrun.history import Point
-from guardrun.records import TYPE_CHECKING, NamedTuple
+from guardrun.observe.history import Point
 from guardrun.units import format_bytes
 
 if TYPE_CHECKING:

@@ -14,9 +14,9 @@ from __future__ import annotations
 import math
 import time
 from html import escape
+from typing import TYPE_CHECKING
 
 from guardrun.commands.report_data import clock, describe
-from guardrun.records import TYPE_CHECKING
 from guardrun.units import format_bytes, format_duration
 
 if TYPE_CHECKING:

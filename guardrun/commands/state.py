@@ -13,9 +13,9 @@ import shlex
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from guardrun.errors import CommandNotExecutable, CommandNotFound, StateNotFound, UsageError
-from guardrun.records import TYPE_CHECKING
 from guardrun.state.project import project_root
 from guardrun.state.redact import clip
 from guardrun.state.store import Entry, Store, check_ref

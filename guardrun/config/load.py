@@ -11,6 +11,7 @@ imported only when a file exists.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING, NamedTuple
 
 from guardrun.config.schema import (
     BY_ENV,
@@ -31,7 +32,6 @@ from guardrun.config.schema import (
 )
 from guardrun.config.values import parse_value, render_value
 from guardrun.errors import ConfigError
-from guardrun.records import TYPE_CHECKING, NamedTuple
 from guardrun.units import Threshold
 
 if TYPE_CHECKING:

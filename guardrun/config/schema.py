@@ -12,7 +12,8 @@ here (its methods are generated with exec), a NamedTuple a tenth of that.
 
 from __future__ import annotations
 
-from guardrun.records import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
 from guardrun.units import Threshold
 
 if TYPE_CHECKING:

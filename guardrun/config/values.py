@@ -10,9 +10,9 @@ output loads again to the same configuration.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from guardrun.config.schema import KEYS, Key
-from guardrun.records import TYPE_CHECKING
 from guardrun.units import (
     DURATION_EXAMPLES,
     RATE_EXAMPLES,

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from guardrun.errors import ProbeError, UsageError
 from guardrun.platform.types import Probe, ProcSample, TreeSample
-from guardrun.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from typing import Any

@@ -10,9 +10,9 @@ mount. "max" (v2) or a value near 2**63 (v1) means no limit.
 from __future__ import annotations
 
 import os
+from typing import NamedTuple
 
 from guardrun.platform import physical_memory
-from guardrun.records import NamedTuple
 
 # Paths here are strings (os.path), as the kernel's files are: every start reads them,
 # and pathlib would cost the start its import (docs/benchmarks.md, start-up).

@@ -28,9 +28,9 @@ without the memory controller.
 from __future__ import annotations
 
 import os
+from typing import NamedTuple
 
 from guardrun.platform.cgroup import CGROUP_ROOT, PROC, cgroup_paths, read_text, v2_base
-from guardrun.records import NamedTuple
 
 _V1_UNLIMITED = 1 << 60  # v1 reports "no limit" as 2**63 rounded down to a page
 

@@ -20,7 +20,8 @@ lists with the same figure, so per device it counts once.
 
 from __future__ import annotations
 
-from guardrun.records import TYPE_CHECKING
+from typing import TYPE_CHECKING
+
 from guardrun.units import Threshold
 
 if TYPE_CHECKING:

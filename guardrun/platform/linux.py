@@ -36,10 +36,10 @@ from __future__ import annotations
 import errno
 import os
 import time
+from typing import TYPE_CHECKING
 
 from guardrun.errors import ProbeError
 from guardrun.platform.types import ProcSample, TreeSample
-from guardrun.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

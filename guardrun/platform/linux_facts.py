@@ -12,8 +12,7 @@ the pid identifies a process (a recycled pid has another start time).
 from __future__ import annotations
 
 import os
-
-from guardrun.records import TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import re

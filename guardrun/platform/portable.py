@@ -10,10 +10,10 @@ new one, and psutil checks its create time so a reused pid is not misread.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from guardrun.errors import ProbeError
 from guardrun.platform.types import ProcSample, TreeSample
-from guardrun.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

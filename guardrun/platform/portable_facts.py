@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import os
 import re
-
-from guardrun.records import TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence

@@ -13,7 +13,7 @@ Use as ``from guardrun.platform.signums import signal``.
 
 from __future__ import annotations
 
-from guardrun.records import TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import signal as signal

@@ -3,9 +3,8 @@
 
 from __future__ import annotations
 
-from _operator import itemgetter  # the C module operator wraps: operator.py is 0.4 ms
-
-from guardrun.records import TYPE_CHECKING, NamedTuple, Protocol
+from operator import itemgetter
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

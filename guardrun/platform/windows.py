@@ -26,11 +26,11 @@ from __future__ import annotations
 
 import importlib
 import time
+from typing import TYPE_CHECKING
 
 from guardrun.errors import ProbeError
 from guardrun.platform.ps import tree_from_table
 from guardrun.platform.types import TreeSample
-from guardrun.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

@@ -21,10 +21,10 @@ import re
 import signal
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 
 from guardrun import __version__
 from guardrun.platform import TreeSample, physical_memory, process_name
-from guardrun.records import TYPE_CHECKING, NamedTuple
 from guardrun.state.project import project_facts
 from guardrun.state.redact import Redactor, clipping_with
 from guardrun.state.store import STATE_SUFFIX, TAIL_LIMIT, Store

@@ -8,9 +8,9 @@ from __future__ import annotations
 import os
 import stat
 import time
+from typing import TYPE_CHECKING
 
 from guardrun.errors import StateCorrupt, StateNotFound, StoreError
-from guardrun.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import os
 import time
-
-from guardrun.records import TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import subprocess

@@ -25,9 +25,9 @@ until nothing changes: ordinary text, the common case, costs one round.
 from __future__ import annotations
 
 from contextvars import ContextVar
+from typing import TYPE_CHECKING
 
 from guardrun.errors import ConfigError
-from guardrun.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import re

@@ -19,13 +19,14 @@ checked by :func:`check_ref` before they become part of any path.
 from __future__ import annotations
 
 import builtins
+import json
 import os
+import re
 import stat
 import time
+from typing import TYPE_CHECKING, NamedTuple
 
 from guardrun.errors import StateCorrupt, StateNotFound, StoreError, UsageError
-from guardrun.lazyre import lazy
-from guardrun.records import TYPE_CHECKING, NamedTuple
 from guardrun.state.files import (
     OPEN_NEW,
     GzipReader,
@@ -44,7 +45,6 @@ from guardrun.state.files import (
     unlink_quietly,
     write_all,
 )
-from guardrun.tojson import dumps
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -55,12 +55,12 @@ REASONS = frozenset(
     {"memory", "warning", "critical", "emergency", "system", "gpu", "signal", "manual"}
     | {"restart", "stop", "exit", "crash", "oom", "planned", "growth", "budget"}
 )
-ID_RE = lazy(r"^(\d{8}T\d{6}Z)-([a-z]+)-([0-9a-f]{4})\Z")
-_REF_RE = lazy(r"^[0-9A-Za-z-]{1,64}\Z")  # the characters ids are made of; no . or /
+ID_RE = re.compile(r"^(\d{8}T\d{6}Z)-([a-z]+)-([0-9a-f]{4})\Z")
+_REF_RE = re.compile(r"^[0-9A-Za-z-]{1,64}\Z")  # the characters ids are made of; no . or /
 STATE_SUFFIX = ".json.gz"
 TRANSCRIPT_SUFFIX = ".transcript.jsonl.gz"
 TMP_PREFIX = ".tmp-"
-_TMP_RE = lazy(r"^\.tmp-(\d+)-[0-9a-f]+-")
+_TMP_RE = re.compile(r"^\.tmp-(\d+)-[0-9a-f]+-")
 _NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
 _TMP_MAX_AGE = 3600.0  # a temp file this old is debris even if its pid was reused
 # O_NONBLOCK: a FIFO planted in the store must not block the open (fstat then rejects it).
@@ -231,7 +231,7 @@ class Store:
         try:
             ensure_dir(d.live, follow=False)
         except StoreError:
-            pass  # a symlink planted there costs the run its live file (guardrun.live says
+            pass  # a symlink planted there costs the run its live file (guardrun.observe.live says
             # so and writes nothing through it), not every state it would save
         self._ready = True
 
@@ -279,7 +279,7 @@ class Store:
         state_id = str(state.get("id", ""))
         if not ID_RE.match(state_id):
             raise ValueError(f"state has no valid id: {state_id!r}")
-        data = dumps(state, indent=1).encode()
+        data = json.dumps(state, indent=1, ensure_ascii=False, default=str).encode()
         name = state_id + STATE_SUFFIX
         import gzip
 

@@ -14,8 +14,7 @@ import json
 import os
 from datetime import datetime, timezone
 from pathlib import Path
-
-from guardrun.records import TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

@@ -18,7 +18,7 @@ Stable uptime of ``reset_after`` since the last restart forgets history in any s
 
 from __future__ import annotations
 
-from guardrun.records import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from collections.abc import Callable

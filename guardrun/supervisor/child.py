@@ -23,11 +23,11 @@ import _thread
 import errno
 import os
 import time
+from typing import TYPE_CHECKING
 
 from guardrun.errors import CommandNotExecutable, CommandNotFound, GuardrunError
 from guardrun.platform import parent_death_signal
 from guardrun.platform.signums import signal
-from guardrun.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence

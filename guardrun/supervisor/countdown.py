@@ -11,8 +11,8 @@ import os
 import select
 import sys
 import time
+from typing import TYPE_CHECKING
 
-from guardrun.records import TYPE_CHECKING
 from guardrun.supervisor.signals import Signals
 from guardrun.supervisor.terminal import Terminal
 

@@ -8,8 +8,9 @@ moment when the trend says emergency is near; critical at a quiet moment, or aft
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, NamedTuple
+
 from guardrun.platform.signums import signal
-from guardrun.records import TYPE_CHECKING, NamedTuple
 from guardrun.supervisor.levels import CRITICAL, EMERGENCY, RANK, WARNING
 from guardrun.supervisor.trend import Estimate
 

@@ -11,7 +11,7 @@ emergency_stop  restarts refused and memory at emergency with on_exhausted=stop:
 
 from __future__ import annotations
 
-from guardrun.records import NamedTuple
+from typing import NamedTuple
 
 NORMAL, MONITOR_ONLY, UNWATCHED, EMERGENCY_STOP = (
     "normal",

@@ -8,7 +8,8 @@ microseconds (once a second), NVML calls cost milliseconds (once every 5 s).
 
 from __future__ import annotations
 
-from guardrun.records import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
 from guardrun.supervisor.levels import CRITICAL, NORMAL, WARNING
 from guardrun.units import Threshold
 

@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import os
 import time
+from typing import TYPE_CHECKING
 
 from guardrun.platform import parent_death_signal, parent_of
 from guardrun.platform.signums import signal
-from guardrun.records import TYPE_CHECKING
 from guardrun.supervisor.child import fork
 
 if TYPE_CHECKING:

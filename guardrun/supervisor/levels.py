@@ -10,7 +10,7 @@ level's threshold, so a tree hovering at a threshold does not flap.
 
 from __future__ import annotations
 
-from guardrun.records import NamedTuple
+from typing import NamedTuple
 
 NORMAL, WARNING, CRITICAL, EMERGENCY = "normal", "warning", "critical", "emergency"
 LEVELS = (NORMAL, WARNING, CRITICAL, EMERGENCY)

@@ -9,11 +9,11 @@ what to say and do about it.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from guardrun.errors import ProbeError
 from guardrun.platform.cgroup import MemoryLimit
 from guardrun.platform.types import TreeSample
-from guardrun.records import TYPE_CHECKING, NamedTuple, Protocol
 from guardrun.supervisor.levels import (
     NORMAL,
     RANK,

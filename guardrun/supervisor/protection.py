@@ -5,7 +5,8 @@ answers what to do and what to say; the supervisor does it and the observer says
 
 from __future__ import annotations
 
-from guardrun.records import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
 from guardrun.supervisor import decide, degrade
 from guardrun.supervisor.breaker import Breaker, Policy
 from guardrun.supervisor.levels import EMERGENCY

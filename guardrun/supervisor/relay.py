@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import select
-
-from guardrun.lazyre import lazy
-from guardrun.records import TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -27,7 +26,7 @@ if TYPE_CHECKING:
 CHUNK = 65536
 QUIET = 0.05  # seconds of no child output before guardrun's own bytes go out
 # OSC 0 (icon and title) or OSC 2 (title), ended by BEL or ST.
-_TITLE = lazy(rb"\x1b\][02];([^\x07\x1b]*)(?:\x07|\x1b\\)")
+_TITLE = re.compile(rb"\x1b\][02];([^\x07\x1b]*)(?:\x07|\x1b\\)")
 
 
 class Relay:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import time
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from guardrun.errors import EXIT_EMERGENCY_STOP, ProbeError
 from guardrun.platform import set_subreaper
@@ -19,7 +20,6 @@ from guardrun.platform.cgroup import MemoryLimit
 from guardrun.platform.cgroup_events import OomWatch
 from guardrun.platform.signums import signal
 from guardrun.platform.types import TreeSample
-from guardrun.records import TYPE_CHECKING, NamedTuple, Protocol
 from guardrun.supervisor import decide, degrade
 from guardrun.supervisor.child import (
     Child,
@@ -44,9 +44,9 @@ from guardrun.units import format_bytes, format_duration, format_eta, format_rat
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from guardrun.observer import Observer
+    from guardrun.fleet.turns import Shared, Turns
+    from guardrun.observe.observer import Observer
     from guardrun.supervisor.jobs import StoppedWatch
-    from guardrun.supervisor.turns import Shared, Turns
 
 BUDGET, SYSTEM = decide.BUDGET, decide.SYSTEM
 
@@ -388,7 +388,7 @@ class Supervisor:
         ):
             return None
         if self.turns is None:
-            from guardrun.supervisor.turns import Turns  # most runs never share: lazily
+            from guardrun.fleet.turns import Turns  # most runs never share: lazily
 
             self.turns = Turns(machine, os.getpid(), self.name, self._event, self.ui.warn)
         return self.turns.turn(machine_critical)

@@ -30,10 +30,10 @@ from __future__ import annotations
 import os
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from guardrun.platform import HAS_START_TIMES, marked, start_time
 from guardrun.platform.signums import signal
-from guardrun.records import TYPE_CHECKING
 from guardrun.supervisor.child import RESET_SIGNALS, fork
 
 if TYPE_CHECKING:

@@ -4,7 +4,8 @@ config's memory and restart sections and the terminal flags. What the observer n
 
 from __future__ import annotations
 
-from guardrun.records import NamedTuple
+from typing import NamedTuple
+
 from guardrun.supervisor.breaker import Policy
 from guardrun.units import Threshold
 

@@ -9,9 +9,9 @@ means the same thing in both.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from guardrun.platform.signums import signal, signal_name
-from guardrun.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from types import FrameType

@@ -8,8 +8,9 @@ consistent picture.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, NamedTuple
+
 from guardrun.platform.types import TreeSample
-from guardrun.records import TYPE_CHECKING, NamedTuple
 from guardrun.supervisor.levels import Thresholds
 
 if TYPE_CHECKING:

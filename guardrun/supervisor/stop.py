@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import os
 import time
+from typing import TYPE_CHECKING
 
 from guardrun.platform import alive
 from guardrun.platform.signums import signal, signal_name
-from guardrun.records import TYPE_CHECKING
 from guardrun.supervisor.child import Child
 
 if TYPE_CHECKING:

@@ -12,8 +12,7 @@ from __future__ import annotations
 import atexit
 import errno
 import os
-
-from guardrun.records import TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from typing import Any

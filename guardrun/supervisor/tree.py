@@ -12,7 +12,8 @@ once per pid, so the environment is read once per newcomer, not per poll.
 from __future__ import annotations
 
 import os
-from _operator import itemgetter  # the C module operator wraps: operator.py is 0.3 ms
+from operator import itemgetter
+from typing import TYPE_CHECKING
 
 from guardrun.errors import ProbeError
 from guardrun.platform import (
@@ -26,7 +27,6 @@ from guardrun.platform import (
     probe_names,
     start_time,
 )
-from guardrun.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Callable

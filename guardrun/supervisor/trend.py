@@ -35,12 +35,8 @@ until the window has filled with it (a lag of up to one window).
 
 from __future__ import annotations
 
-from guardrun.records import TYPE_CHECKING, NamedTuple
-
-if TYPE_CHECKING:
-    from collections import deque
-else:  # the C type collections re-exports, without importing the collections package
-    from _collections import deque
+from collections import deque
+from typing import NamedTuple
 
 BUCKETS = 30  # per window
 # A horizon needs this many closed buckets: 2 minutes at the default window. Sooner, the

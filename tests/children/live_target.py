@@ -9,7 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
-from guardrun.live import LiveFile
+from guardrun.observe.live import LiveFile
 
 state_dir, marker, run_id = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
 

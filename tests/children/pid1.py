@@ -1,4 +1,4 @@
-"""The command under a guardrun that is PID 1 of a PID namespace (tests/e2e/test_pid1.py).
+"""The command under a guardrun that is PID 1 of a PID namespace (tests/e2e/run/test_pid1.py).
 
 pid1.py MARKS exit CODE   leave an orphan that exits at once, see whether it is reaped
                           (its pid gone, not a zombie), then exit CODE

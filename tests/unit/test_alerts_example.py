@@ -9,7 +9,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 from support import REPO
 
-from guardrun.metrics import CAPTURE_REASONS, METRICS, PREFIX, Metrics
+from guardrun.observe.metrics import CAPTURE_REASONS, METRICS, PREFIX, Metrics
 from guardrun.platform.types import ProcSample, TreeSample
 from guardrun.supervisor.degrade import MODES
 from guardrun.supervisor.levels import Thresholds

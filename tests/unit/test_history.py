@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from guardrun.history import COMPACT, FLUSH, History, downsample, merge, read_history
+from guardrun.observe.history import COMPACT, FLUSH, History, downsample, merge, read_history
 
 MB = 1_000_000
 T0 = 1_700_000_000.0

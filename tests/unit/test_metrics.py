@@ -18,8 +18,8 @@ from guardrun import metrics
 from guardrun.commands.live import _live
 from guardrun.config.load import load_config
 from guardrun.errors import ConfigError
-from guardrun.metrics import HEARTBEAT, INTERVAL, MIN_GAP, Metrics
-from guardrun.observer import Observer
+from guardrun.observe.metrics import HEARTBEAT, INTERVAL, MIN_GAP, Metrics
+from guardrun.observe.observer import Observer
 from guardrun.platform.types import ProcSample, TreeSample
 from guardrun.supervisor.levels import Thresholds
 from guardrun.supervisor.status import RunStatus

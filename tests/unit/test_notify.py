@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from guardrun.events import EventLog, read_events
-from guardrun.notify import Notifier, format_title, title_bytes
+from guardrun.observe.events import EventLog, read_events
+from guardrun.observe.notify import Notifier, format_title, title_bytes
 
 
 @pytest.fixture

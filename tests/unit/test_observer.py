@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from guardrun.config.load import load_config
-from guardrun.notify import POP_TITLE, PUSH_TITLE
-from guardrun.observer import Observer
+from guardrun.observe.notify import POP_TITLE, PUSH_TITLE
+from guardrun.observe.observer import Observer
 from guardrun.platform.types import ProcSample, TreeSample
 from guardrun.state.agents import Session
 from guardrun.supervisor.levels import Thresholds
@@ -175,7 +175,7 @@ def test_only_the_first_start_keeps_the_session_the_user_named(tmp_path: Path) -
 
 
 def test_samples_go_to_the_history_beside_the_event_log(observer: Observer) -> None:
-    from guardrun.history import read_history
+    from guardrun.observe.history import read_history
 
     for i in range(3):
         observer.sampled(status(rss=(120 + i) * MB))

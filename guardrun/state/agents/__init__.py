@@ -10,8 +10,9 @@ small and stateless, so each ``detect``/``get`` builds its own with the settings
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, NamedTuple
+
 from guardrun.errors import UsageError
-from guardrun.records import TYPE_CHECKING, NamedTuple
 from guardrun.state.agents.base import UNCERTAIN, Agent, Message, Session
 from guardrun.state.agents.starts import which
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from guardrun.records import TYPE_CHECKING
 from guardrun.state.agents.base import Message, Session, split_option
 from guardrun.state.agents.starts import aider as _command_start
 from guardrun.state.transcript import cap

@@ -16,7 +16,8 @@ Anything else starting with ``-`` is a flag; the rest is positional (prompt or s
 
 from __future__ import annotations
 
-from guardrun.records import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
 from guardrun.state.agents.base import split_option
 
 if TYPE_CHECKING:

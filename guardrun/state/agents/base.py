@@ -8,9 +8,8 @@ path, and directory names read from the agent's files must be a single plain pat
 from __future__ import annotations
 
 import os
-
-from guardrun.lazyre import lazy
-from guardrun.records import TYPE_CHECKING, NamedTuple, Protocol
+import re
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 if TYPE_CHECKING:
     import re
@@ -20,9 +19,9 @@ if TYPE_CHECKING:
 
 Message = dict[str, str]
 
-_UUID = lazy(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 # A single directory or file name: no separators, no "." or "..", nothing hidden or odd.
-_SAFE_NAME = lazy(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
 
 # File mtimes can lag a process's start time by filesystem timestamp granularity (1-2 s on
 # some filesystems); a file touched this long before the child started still counts.

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from guardrun.records import TYPE_CHECKING
 from guardrun.state.agents.base import (
     Message,
     Session,

@@ -3,7 +3,8 @@ argv that resumes a session (option table from `claude --help` of 2.1.197, Comma
 
 from __future__ import annotations
 
-from guardrun.records import TYPE_CHECKING
+from typing import TYPE_CHECKING
+
 from guardrun.state.agents.argv import Token, first_positional, has_option, tokenize
 from guardrun.state.agents.argv import without as argv_without
 from guardrun.state.agents.base import is_uuid, split_option

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from guardrun.records import TYPE_CHECKING
 from guardrun.state.agents.argv import Token, first_positional, has_option, option_value, tokenize
 from guardrun.state.agents.argv import without as argv_without
 from guardrun.state.agents.base import (

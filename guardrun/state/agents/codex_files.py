@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from guardrun.records import TYPE_CHECKING
 from guardrun.state.agents.base import Message, head_records, home_dir, scan_records
 from guardrun.state.transcript import block_text, one_line
 

@@ -19,8 +19,8 @@ import hashlib
 import re
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from guardrun.records import TYPE_CHECKING
 from guardrun.state.agents.base import (
     Message,
     head_records,

@@ -6,7 +6,8 @@ supervisor's to append; this adapter knows nothing of the config.
 
 from __future__ import annotations
 
-from guardrun.records import TYPE_CHECKING
+from typing import TYPE_CHECKING
+
 from guardrun.state.agents.base import Message, Session
 
 if TYPE_CHECKING:

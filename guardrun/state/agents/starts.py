@@ -5,7 +5,7 @@ adapter a run needs; importing all four cost ~10 ms of every start-up."""
 
 from __future__ import annotations
 
-from guardrun.records import TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -7,7 +7,7 @@ import itertools
 from hypothesis import given
 from hypothesis import strategies as st
 
-from guardrun.supervisor.budget import Member, judge, ranking
+from guardrun.fleet.budget import Member, judge, ranking
 
 MB = 1_000_000
 

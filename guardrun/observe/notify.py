@@ -17,10 +17,10 @@ import re
 import shutil
 import subprocess
 import threading
+from typing import TYPE_CHECKING
 
-from guardrun.events import EventLog
+from guardrun.observe.events import EventLog
 from guardrun.platform import SYSTEM
-from guardrun.records import TYPE_CHECKING
 from guardrun.units import format_bytes, format_eta, format_rate
 
 if TYPE_CHECKING:

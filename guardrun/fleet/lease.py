@@ -9,13 +9,13 @@ the file when its restart is done. No daemon, nothing to clean up after a crash.
 
 from __future__ import annotations
 
+import json
 import os
 import time
+from typing import TYPE_CHECKING
 
-from guardrun.events import make_private_dirs
-from guardrun.live import is_same_process, live_dir, process_identity
-from guardrun.records import TYPE_CHECKING
-from guardrun.tojson import dumps
+from guardrun.observe.events import make_private_dirs
+from guardrun.observe.live import is_same_process, live_dir, process_identity
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -68,7 +68,7 @@ class Lease:
                 new = change(held)
                 if new is None:
                     return False
-                data = dumps(new).encode() if new else b""
+                data = json.dumps(new, separators=(",", ":")).encode() if new else b""
                 os.ftruncate(fd, 0)
                 os.pwrite(fd, data, 0)
                 return True
@@ -81,7 +81,6 @@ class Lease:
 
 
 def _live_holder(data: bytes) -> dict[str, object] | None:
-    import json  # reading only: writing uses guardrun.tojson
 
     try:
         record = json.loads(data) if data.strip() else None

@@ -17,7 +17,7 @@ from pathlib import Path
 import pexpect
 from support import child, guardrun, levels, starts, wait_for
 
-from guardrun.events import read_events
+from guardrun.observe.events import read_events
 
 MB = 1_000_000
 RATE = 10  # MB/s, the leaking child's true rate

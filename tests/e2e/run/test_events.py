@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from support import REPO, wait_for
 
-from guardrun.events import EventLog, is_run_id, new_run_id, read_events, run_log_path
+from guardrun.observe.events import EventLog, is_run_id, new_run_id, read_events, run_log_path
 
 
 def test_run_id_format_and_order() -> None:
@@ -129,7 +129,7 @@ def test_no_path_only_mirrors() -> None:
 _WRITER = """
 import sys
 from pathlib import Path
-from guardrun.events import EventLog
+from guardrun.observe.events import EventLog
 log = EventLog(Path(sys.argv[1]), sys.argv[2])
 for i in range(150):
     log.emit("hook_output", n=i, output=sys.argv[2] * 3000)

@@ -18,8 +18,8 @@ import pexpect
 import pytest
 from support import child, guardrun, levels, starts, wait_for
 
-from guardrun.events import read_events
-from guardrun.lease import Lease
+from guardrun.fleet.lease import Lease
+from guardrun.observe.events import read_events
 
 MB = 1_000_000
 QUICK = {"GUARDRUN_RESTART_IDLE_QUIET": "1s", "GUARDRUN_MEMORY_INTERVAL": "250ms"}

@@ -12,7 +12,7 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 from support import Guarded, child, guardrun, levels, starts, wait_for
 
-from guardrun.metrics import LEVELS
+from guardrun.observe.metrics import LEVELS
 
 QUICK = {"GUARDRUN_RESTART_IDLE_QUIET": "1s", "GUARDRUN_MEMORY_INTERVAL": "250ms"}
 

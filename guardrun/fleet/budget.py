@@ -11,7 +11,7 @@ is stopped guardrun itself is stopped too.
 
 from __future__ import annotations
 
-from guardrun.records import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence

@@ -15,7 +15,7 @@ import psutil
 import pytest
 from support import CHILDREN, REPO
 
-from guardrun.live import LiveFile, is_same_process, list_live, process_identity
+from guardrun.observe.live import LiveFile, is_same_process, list_live, process_identity
 
 TARGET = CHILDREN / "live_target.py"
 

@@ -1,6 +1,6 @@
 """``guardrun status|restart|capture`` against real processes that keep live files.
 
-tests/children/live_target.py writes its live file through guardrun.live and
+tests/children/live_target.py writes its live file through guardrun.observe.live and
 records each SIGUSR1 ("restart") and SIGUSR2 ("capture") in a marker file.
 """
 

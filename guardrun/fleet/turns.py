@@ -5,8 +5,9 @@ here is what this run makes of it, and the events when that changes."""
 
 from __future__ import annotations
 
-from guardrun.records import TYPE_CHECKING, Protocol
-from guardrun.supervisor.budget import Verdict
+from typing import TYPE_CHECKING, Protocol
+
+from guardrun.fleet.budget import Verdict
 from guardrun.supervisor.decide import BUDGET, SYSTEM, WAIT
 from guardrun.units import format_bytes
 

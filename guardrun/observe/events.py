@@ -14,11 +14,10 @@ mirror.
 from __future__ import annotations
 
 import _thread
+import json
 import os
 import time
-
-from guardrun.records import TYPE_CHECKING
-from guardrun.tojson import dumps
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -147,7 +146,7 @@ class EventLog:
         event: dict[str, Any] = {"time": utc_now_iso(), "run_id": self.run_id, "event": kind}
         event.update(fields)
         # Paths, enums and the like are recorded by their text (str), never refused.
-        line = dumps(event)
+        line = json.dumps(event, ensure_ascii=False, default=str, separators=(",", ":"))
         if self.scrub is not None:
             # Secrets (an --api-key in argv, a token in a hook's output) never reach
             # the log; the redactor keeps a JSON line valid JSON.
@@ -200,7 +199,6 @@ def close_quietly(fd: int | None) -> None:
 
 def read_events(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """The events in a log, skipping a torn or corrupt line instead of failing on it."""
-    import json  # reading only: writing uses guardrun.tojson, and a start reads nothing
 
     events: list[dict[str, Any]] = []
     try:

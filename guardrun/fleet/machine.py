@@ -5,20 +5,20 @@ machine is critical. No daemon: every run reads the same files and decides alike
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
-from guardrun.live import list_live
-from guardrun.records import TYPE_CHECKING
+from guardrun.observe.live import list_live
 
 if TYPE_CHECKING:
     from typing import Any
 
 if TYPE_CHECKING:  # imported when first needed: most runs share nothing
-    from guardrun.supervisor.budget import Member, Verdict
+    from guardrun.fleet.budget import Member, Verdict
 
 
 def member(run: dict[str, Any]) -> Member:
     """A live file's run as the ranking sees it (anything malformed reads as a default)."""
-    from guardrun.supervisor.budget import Member
+    from guardrun.fleet.budget import Member
 
     def number(name: str) -> float | None:
         value = run.get(name)
@@ -50,7 +50,7 @@ class MachineWatch:
         the machine not critical: then no file is read at all)."""
         if self.budget is None and not machine_critical:
             return None
-        from guardrun.supervisor.budget import judge
+        from guardrun.fleet.budget import judge
 
         runs = list_live(self.state_dir)
         return judge([member(r) for r in runs], self.budget, machine_critical)

@@ -19,7 +19,7 @@ from support import ROOT
 from support.browser import Browser, chromium, coloured_share
 
 from guardrun.commands.report_data import MARKERS
-from guardrun.history import downsample
+from guardrun.observe.history import downsample
 from guardrun.state.project import project_root
 from guardrun.state.store import Store
 

@@ -31,8 +31,8 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from guardrun.records import TYPE_CHECKING
 from guardrun.supervisor.degrade import EMERGENCY_STOP, MODES
 from guardrun.supervisor.status import RunStatus
 

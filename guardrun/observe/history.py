@@ -23,12 +23,12 @@ their buckets. Never raises into the loop: the first I/O failure turns it off.
 
 from __future__ import annotations
 
+import json
 import os
 import time
+from typing import TYPE_CHECKING
 
-from guardrun.events import close_quietly, make_private_dirs
-from guardrun.records import TYPE_CHECKING
-from guardrun.tojson import dumps
+from guardrun.observe.events import close_quietly, make_private_dirs
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
@@ -52,7 +52,7 @@ def history_path(log_path: str | os.PathLike[str]) -> str:
 
 
 def _line(obj: dict[str, Any]) -> bytes:
-    return dumps(obj).encode() + b"\n"
+    return json.dumps(obj, ensure_ascii=False, default=str, separators=(",", ":")).encode() + b"\n"
 
 
 def _width(age: float) -> float:
@@ -278,7 +278,6 @@ class Loaded:
 def read_history(path: str | os.PathLike[str], since: float | None = None) -> Loaded:
     """The history at ``path``; a torn last line (a crash mid-write) or a bad one is skipped.
     ``since``: only points at or after that wall time."""
-    import json  # reading only: writing uses guardrun.tojson, and a start reads nothing
 
     out = Loaded()
     try:

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import os
 import time
+from typing import TYPE_CHECKING
 
 from guardrun.errors import GuardrunError, StoreError
-from guardrun.events import EventLog, new_run_id, run_log_path
-from guardrun.history import TOP, History, history_path
-from guardrun.live import LiveFile
+from guardrun.observe.events import EventLog, new_run_id, run_log_path
+from guardrun.observe.history import TOP, History, history_path
+from guardrun.observe.live import LiveFile
 from guardrun.platform.cgroup import read_text
 from guardrun.platform.types import RSS
-from guardrun.records import TYPE_CHECKING
 from guardrun.state.agents import Agent, AgentSettings, Session, detect
 from guardrun.state.project import project_root
 from guardrun.state.store import Store
@@ -36,9 +36,9 @@ if TYPE_CHECKING:
     from typing import Any
 
     from guardrun.config.schema import Config
-    from guardrun.hooks import HookRunner
-    from guardrun.metrics import Metrics
-    from guardrun.notify import Notifier
+    from guardrun.observe.hooks import HookRunner
+    from guardrun.observe.metrics import Metrics
+    from guardrun.observe.notify import Notifier
 
 # A resume the agent refuses ends at once: Codex in 0.6 s, Claude in ~1 s, Gemini in ~3 s.
 RESUME_REFUSAL_WINDOW = 10.0
@@ -117,7 +117,8 @@ class Observer:
         setting = self.cfg.metrics.textfile
         if setting is None:
             return None
-        from guardrun import __version__, metrics
+        from guardrun import __version__
+        from guardrun.observe import metrics
 
         labels = {"run_id": self.run_id, "project": self.store.project, "agent": self.agent.name}
         name = os.path.basename(self.argv[0]) if self.argv else ""
@@ -133,7 +134,7 @@ class Observer:
     @property
     def hooks(self) -> HookRunner:
         if self._hooks is None:
-            from guardrun import hooks
+            from guardrun.observe import hooks
 
             self._hooks = hooks.HookRunner(self.events)
         return self._hooks
@@ -144,7 +145,7 @@ class Observer:
     @property
     def notifier(self) -> Notifier:
         if self._notifier is None:
-            from guardrun import notify
+            from guardrun.observe import notify
 
             cfg = self.cfg.notify
             out = 1 if os.isatty(1) else None
@@ -209,7 +210,7 @@ class Observer:
             self._start_hook(runner, name, argvs, st)
 
     def _start_hook(self, runner: HookRunner, name: str, argvs: list[str], st: RunStatus) -> None:
-        from guardrun.hooks import hook_env
+        from guardrun.observe.hooks import hook_env
 
         env = hook_env(self.run_id, st.child_pid, st.memory_bytes, st.level, self.last_state_file)
         runner.run(name, argvs, env)
@@ -329,7 +330,7 @@ class Observer:
         trend = 0.0
         if len(st.history) >= 2:
             trend = float(st.history[-1][1] - st.history[-2][1])
-        from guardrun.notify import format_title
+        from guardrun.observe.notify import format_title
 
         text = format_title(
             st.name, st.sample.total(st.metric), st.level, trend, st.child_title or "",

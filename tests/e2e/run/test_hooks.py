@@ -15,8 +15,8 @@ import psutil
 import pytest
 from support import CHILDREN, REPO
 
-from guardrun.events import EventLog, read_events
-from guardrun.hooks import MAX_RUNNING, OUTPUT_CAP, HookRunner, hook_env
+from guardrun.observe.events import EventLog, read_events
+from guardrun.observe.hooks import MAX_RUNNING, OUTPUT_CAP, HookRunner, hook_env
 
 PY = sys.executable
 
@@ -218,8 +218,8 @@ def test_empty_hook_lists_do_nothing(log: EventLog) -> None:
 _SUBREAPER = """
 import ctypes, json, os, sys, time
 from pathlib import Path
-from guardrun.events import EventLog
-from guardrun.hooks import HookRunner
+from guardrun.observe.events import EventLog
+from guardrun.observe.hooks import HookRunner
 PR_SET_CHILD_SUBREAPER = 36
 assert ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
 tmp = Path(sys.argv[1])

@@ -24,7 +24,7 @@ import pytest
 from support import child, guardrun, is_alive, wait_for
 from support.claude import child_env
 
-from guardrun.events import read_events
+from guardrun.observe.events import read_events
 
 PROMPT = "PROMPT$ "
 STOPPED = r"Stopped"

@@ -11,15 +11,15 @@ time, and deletes it.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import stat
 import time
+from typing import TYPE_CHECKING
 
-from guardrun.events import make_private_dirs, utc_now_iso
-from guardrun.lazyre import lazy
+from guardrun.observe.events import make_private_dirs, utc_now_iso
 from guardrun.platform import is_same_process, process_identity
-from guardrun.records import TYPE_CHECKING
-from guardrun.tojson import dumps
 
 if TYPE_CHECKING:
     from typing import Any
@@ -33,8 +33,8 @@ HEARTBEAT = 10.0
 MEMORY_STEP = 0.02  # memory that moved by 2% is news (the machine budget reads it)
 SCHEMA = 1
 MAX_FILE = 1 << 20  # a status file is a few hundred bytes; refuse to parse anything huge
-_LIVE_RE = lazy(r"^(\d{1,10})\.json$")
-_TEMP_RE = lazy(r"^\.(\d{1,10})\.[0-9a-f]+\.tmp$")
+_LIVE_RE = re.compile(r"^(\d{1,10})\.json$")
+_TEMP_RE = re.compile(r"^\.(\d{1,10})\.[0-9a-f]+\.tmp$")
 
 
 def live_dir(state_dir: str | os.PathLike[str]) -> str:
@@ -88,7 +88,7 @@ class LiveFile:
         doc: dict[str, Any] = {"schema": SCHEMA, "started_at": self.started_at}
         doc.update(info)
         doc.update(pid=self.pid, identity=self.identity, updated_at=utc_now_iso())
-        data = dumps(doc, indent=1).encode("utf-8")
+        data = json.dumps(doc, indent=1, ensure_ascii=False, default=str).encode("utf-8")
         tmp = os.path.join(self.dir, f".{self.pid}.{os.urandom(4).hex()}.tmp")
         try:
             make_private_dirs(self.dir)
@@ -148,7 +148,6 @@ def _read(path: str) -> dict[str, Any]:
         os.close(fd)
     if len(data) > MAX_FILE:
         raise ValueError("file too large")
-    import json  # reading only: writing uses guardrun.tojson, and a start reads nothing
 
     obj = json.loads(data.decode("utf-8"))
     if not isinstance(obj, dict):

@@ -21,10 +21,10 @@ import selectors
 import subprocess
 import threading
 import time
+from typing import TYPE_CHECKING
 
-from guardrun.events import EventLog
+from guardrun.observe.events import EventLog
 from guardrun.platform.signums import signal
-from guardrun.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
