@@ -14,9 +14,13 @@ from guardrun.units import Threshold
 
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Callable
     from typing import Any
 
     from guardrun.config.schema import Config
+    from guardrun.fleet.turns import Turns
+    from guardrun.observe.observer import Observer
+    from guardrun.state.conversation import Conversation
     from guardrun.supervisor.external import ExternalPressure
     from guardrun.ui import Reporter
 
@@ -84,15 +88,51 @@ def settings_from_config(cfg: Config, command: list[str], ns: argparse.Namespace
     )
 
 
-def shared(cfg: Config, total: int) -> dict[str, Any]:
+def shared(cfg: Config, total: int, name: str) -> dict[str, Any]:
     """The other runs of this user: the machine budget (a share of ``total``, the memory
-    available to guardrun: the cgroup limit or RAM) and the lease for a shared restart."""
+    available to guardrun: the cgroup limit or RAM), the lease for a shared restart, and
+    how this run (``name``) makes its turns to give way when first needed."""
     from guardrun.fleet.lease import Lease
     from guardrun.fleet.machine import MachineWatch
 
     budget = cfg.machine.budget.resolve(total) if cfg.machine.budget is not None else None
     where = state_dir(cfg)
-    return {"machine": MachineWatch(where, budget), "lease": Lease(where)}
+    machine = MachineWatch(where, budget)
+
+    def make_turns(tell: Callable[..., None], warn: Callable[[str], None]) -> Turns:
+        from guardrun.fleet.turns import Turns  # most runs never share: lazily
+
+        return Turns(machine, os.getpid(), name, tell, warn)
+
+    return {"machine": machine, "lease": Lease(where), "make_turns": make_turns}
+
+
+def observers(
+    cfg: Config,
+    command: list[str],
+    cwd: str | os.PathLike[str],
+    where: str | os.PathLike[str],
+    ui: Reporter,
+) -> tuple[Observer, Conversation]:
+    """The teller and the asker of one run, wired: the conversation tells its captures
+    through the teller, and the teller's hooks wait for the state a capture is writing."""
+    from guardrun.observe.events import new_run_id
+    from guardrun.observe.observer import Observer
+    from guardrun.state.agents import AgentSettings
+    from guardrun.state.conversation import Conversation, Keep
+
+    run_id = new_run_id()
+    r, st = cfg.restart, cfg.state
+    keep = Keep(r.resume, r.resume_args, st.keep, st.max_age, st.transcript, st.redact)
+    agents = AgentSettings(cfg.agents.codex_no_daemon, cfg.agents.gemini_session_id)
+    conv = Conversation(command, cwd, where, ui, run_id, agent=cfg.agent, agents=agents, keep=keep)
+    teller = Observer(
+        cfg, command, cwd, where, ui,
+        run_id=run_id, agent=conv.agent.name, project=conv.store.project,
+        project_dir=conv.project_dir, saved=conv,
+    )  # fmt: skip
+    conv.tell = teller.event
+    return teller, conv
 
 
 def external_pressure(cfg: Config) -> ExternalPressure:
@@ -140,7 +180,6 @@ def admit(cfg: Config, ui: Reporter, force: bool) -> bool:
 def run_command(
     ns: argparse.Namespace, command: list[str], flags: dict[str, tuple[object, str]]
 ) -> int:
-    from guardrun.observe.observer import Observer
     from guardrun.platform.cgroup import memory_limit
     from guardrun.supervisor.run import Supervisor
     from guardrun.supervisor.sentinel import Sentinel
@@ -158,16 +197,17 @@ def run_command(
     reporter = Reporter(quiet=ns.quiet, verbose=ns.verbose, log_file=ns.log_file)
     try:
         admit(cfg, reporter, ns.force)
-        observer = Observer(cfg, command, os.getcwd(), state_dir(cfg), reporter)
+        teller, conversation = observers(cfg, command, os.getcwd(), state_dir(cfg), reporter)
         limit = memory_limit()
         supervisor = Supervisor(
             settings,
             reporter,
-            observer=observer,
+            teller=teller,
+            asker=conversation,
             external=external_pressure(cfg),
             limit=limit,
             sentinel=Sentinel,
-            **shared(cfg, limit.bytes),
+            **shared(cfg, limit.bytes, os.path.basename(command[0])),
         )
         # Everything imported so far lives as long as guardrun: keep it out of the
         # collector's passes (each one walks it all), during the run and at exit. The

@@ -1,8 +1,16 @@
-"""Import cycles among guardrun's modules: every module-level import counts, those
-under ``if TYPE_CHECKING:`` included (a cycle there is still a knot for a reader);
-imports inside functions do not (they are how start-up stays lazy).
+"""Import cycles among guardrun's modules, and imports that run back up the layers.
 
-    python tools/import_cycles.py      # prints each cycle; exit 1 when there is one
+Every import counts: module-level ones, those under ``if TYPE_CHECKING:`` (a cycle
+there is still a knot for a reader) and those inside functions (lazy for start-up, but
+still a dependency: a function-level import that closes a circle is a circle).
+
+The layers, lowest first (``LAYERS``): a module may import its own layer and those
+below; an import of a higher layer is reported. The supervisor is the core: it
+declares what it needs from the teller (``observe``), the conversation (``state``) and
+the other runs (``fleet``) as Protocols, and ``runner`` wires the real ones in.
+
+    python tools/import_cycles.py          # prints each cycle and upward import; exit 1 if any
+    python tools/import_cycles.py --count  # also: upward imports reachable from guardrun.runner
 """
 
 from __future__ import annotations
@@ -14,6 +22,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "guardrun"
 
+# Lowest first; a module's layer is that of its longest listed prefix.
+LAYERS: list[tuple[str, ...]] = [
+    ("guardrun", "guardrun.errors", "guardrun.units"),
+    ("guardrun.platform", "guardrun.dirs", "guardrun.ui"),
+    ("guardrun.supervisor",),
+    ("guardrun.state",),
+    ("guardrun.config",),
+    ("guardrun.observe",),
+    ("guardrun.fleet",),
+    ("guardrun.flags", "guardrun.runparser", "guardrun.runner", "guardrun.commands"),
+    ("guardrun.cli", "guardrun.__main__"),
+]
+
 
 def module_name(path: Path) -> str:
     rel = path.relative_to(ROOT).with_suffix("")
@@ -21,6 +42,15 @@ def module_name(path: Path) -> str:
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
+
+
+def layer(module: str) -> int:
+    best, found = -1, 0
+    for i, names in enumerate(LAYERS):
+        for n in names:
+            if (module == n or module.startswith(n + ".")) and len(n) > best:
+                best, found = len(n), i
+    return found
 
 
 def _top_level(tree: ast.Module) -> list[ast.stmt]:
@@ -39,11 +69,17 @@ def _top_level(tree: ast.Module) -> list[ast.stmt]:
     return out
 
 
-def imports_of(path: Path, modules: set[str]) -> set[str]:
+def _all_imports(tree: ast.Module) -> list[ast.stmt]:
+    """Every import statement, wherever it is (functions and methods included)."""
+    return [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
+
+
+def imports_of(path: Path, modules: set[str], functions: bool = True) -> set[str]:
     name = module_name(path)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    tree = ast.parse(path.read_text(), str(path))
     found: set[str] = set()
-    for node in _top_level(ast.parse(path.read_text(), str(path))):
+    for node in _all_imports(tree) if functions else _top_level(tree):
         targets: list[str] = []
         if isinstance(node, ast.Import):
             targets = [a.name for a in node.names]
@@ -63,13 +99,27 @@ def imports_of(path: Path, modules: set[str]) -> set[str]:
     return found
 
 
-def graph() -> dict[str, set[str]]:
+def graph(functions: bool = True) -> dict[str, set[str]]:
     files = sorted((ROOT / PACKAGE).rglob("*.py"))
     modules = {module_name(f) for f in files}
-    g = {module_name(f): imports_of(f, modules) for f in files}
     # Importing a.b.c runs a/__init__ and a/b/__init__ first, but only the package's
     # own imports count as edges: a package is not a cycle with its submodules.
-    return g
+    return {module_name(f): imports_of(f, modules, functions) for f in files}
+
+
+def upward(g: dict[str, set[str]]) -> list[tuple[str, str]]:
+    """Imports of a higher layer than the importer's, sorted."""
+    return sorted((a, b) for a, deps in g.items() for b in deps if layer(b) > layer(a))
+
+
+def reachable(g: dict[str, set[str]], start: str) -> set[str]:
+    seen, todo = {start}, [start]
+    while todo:
+        for w in g.get(todo.pop(), ()):
+            if w not in seen:
+                seen.add(w)
+                todo.append(w)
+    return seen
 
 
 def cycles(g: dict[str, set[str]]) -> list[list[str]]:
@@ -107,13 +157,24 @@ def cycles(g: dict[str, set[str]]) -> list[list[str]]:
     return out
 
 
-def main() -> int:
-    found = cycles(graph())
+def main(argv: list[str]) -> int:
+    g = graph()
+    found = cycles(g)
     for comp in found:
         print("import cycle: " + " <-> ".join(comp))
-    return 1 if found else 0
+    up = upward(g)
+    for a, b in up:
+        print(f"import up the layers: {a} -> {b}")
+    if "--count" in argv:
+        seen = reachable(g, "guardrun.runner")
+        run_up = [(a, b) for a, b in up if a in seen]
+        print(
+            f"modules reachable from guardrun.runner: {len(seen)}; "
+            f"upward imports among them: {len(run_up)}"
+        )
+    return 1 if found or up else 0
 
 
 if __name__ == "__main__":
     sys.setrecursionlimit(10000)
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1:]))

@@ -4,10 +4,11 @@ python tools/simulate.py                      # every trace in tests/traces/, a 
 python tools/simulate.py TRACE... [--json]    # these traces; --json: one object per trace
 
 What runs is the package's own code, as ``Supervisor.watch`` and ``_supervise`` drive it:
-``MemoryWatch`` (levels with sustain and hysteresis, the trend, ``next_delay``) over a
-tree whose sample is the trace's memory at that moment, ``decide.Decider`` (acting level,
-planned / critical / emergency), and ``Protection`` (breaker, cooldown, refusals) on the
-simulated clock. Only what cannot exist here is modelled: the PTY (the trace's ``busy``
+``decide.step`` (the one per-sample decision the run loop calls too) over ``MemoryWatch``
+(levels with sustain and hysteresis, the trend, ``next_delay``) on a tree whose sample is
+the trace's memory at that moment, ``decide.Decider`` (acting level, planned / critical /
+emergency), and ``Protection`` (breaker, cooldown, refusals) on the simulated clock.
+Only what cannot exist here is modelled: the PTY (the trace's ``busy``
 column is the agent's output and the user's keys), the stop (``STOP`` seconds from the
 decision to the old child's exit) and the cooldown (the clock jumps over it).
 
@@ -51,7 +52,7 @@ from guardrun.platform.cgroup import MemoryLimit  # noqa: E402
 from guardrun.platform.types import ProcSample, TreeSample  # noqa: E402
 from guardrun.runner import settings_from_config  # noqa: E402
 from guardrun.supervisor import decide, degrade  # noqa: E402
-from guardrun.supervisor.levels import CRITICAL, EMERGENCY, NORMAL  # noqa: E402
+from guardrun.supervisor.levels import CRITICAL, EMERGENCY  # noqa: E402
 from guardrun.supervisor.memory import MemoryWatch  # noqa: E402
 from guardrun.supervisor.protection import Protection  # noqa: E402
 from guardrun.supervisor.settings import RunSettings  # noqa: E402
@@ -323,17 +324,16 @@ class Replay:
             sample = mem.sample()
             assert sample is not None
             self.samples += 1
-            tick = mem.judge(sample, now)
-            est = mem.estimate
+            step = decide.step(
+                decider, mem, self.protection, sample, now,
+                restart=s.restart, last_io=self._last_io(now),
+            )  # fmt: skip
             if self.children == 1:
-                self.seen.append(Seen(now, tick.value, est.eta_critical, est.rate))
-            acting = decider.level(tick.level, NORMAL, "", est, now)
-            next_sample = now + mem.next_delay(acting.level)
-            if not s.restart or not self.protection.may_ask(now):
-                continue
-            reason = decider.restart(acting, now, self._last_io(now), est)
-            if reason is not None:
-                return reason
+                est = mem.estimate
+                self.seen.append(Seen(now, step.tick.value, est.eta_critical, est.rate))
+            next_sample = now + step.delay
+            if step.restart is not None:
+                return step.restart
 
     def _last_io(self, now: float) -> float | None:
         if not self.pty:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from guardrun.config.load import PROJECT_FILE, Config
 from guardrun.config.schema import KEYS, SECTIONS
+from guardrun.config.values import to_plain
 from guardrun.errors import UsageError
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ def run_config(args: argparse.Namespace, cfg_loader: ConfigLoader) -> int:
         return 0
     cfg = cfg_loader(None)
     if getattr(args, "json", False):
-        plain: object = cfg.to_plain()
+        plain: object = to_plain(cfg)
         if getattr(args, "sources", False):
             files = [str(f) for f in cfg.files]
             plain = {"config": plain, "sources": cfg.sources, "files": files}
@@ -70,7 +71,7 @@ def render_yaml(cfg: Config, *, sources: bool = False) -> str:
     """The effective configuration as a loadable YAML file, optionally with sources."""
     from guardrun.config.yaml import flow
 
-    plain = cfg.to_plain()
+    plain = to_plain(cfg)
     rows: list[tuple[str, str]] = []  # (line, source comment)
     for key in KEYS:
         section, _, leaf = key.path.rpartition(".")

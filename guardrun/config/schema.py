@@ -374,12 +374,6 @@ class Config:
             obj = getattr(obj, part)
         return obj
 
-    def to_plain(self) -> dict[str, object]:
-        """Nested dict in config-file notation (``65%``, ``10s``): dumps as a loadable file."""
-        from guardrun.config.values import to_plain  # imports this module: no cycle at import
-
-        return to_plain(self)
-
 
 SECTION_TYPES: dict[str, Any] = {  # section name -> its record type
     "memory": MemoryConfig,

@@ -8,14 +8,17 @@ moment when the trend says emergency is near; critical at a quiet moment, or aft
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from guardrun.platform.signums import signal
-from guardrun.supervisor.levels import CRITICAL, EMERGENCY, RANK, WARNING
+from guardrun.supervisor.levels import CRITICAL, EMERGENCY, NORMAL, RANK, WARNING
 from guardrun.supervisor.trend import Estimate
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
+
+    from guardrun.platform.types import TreeSample
+    from guardrun.supervisor.memory import Tick
 
 PLANNED = "planned"
 GROWTH = "growth"
@@ -191,6 +194,62 @@ class Decider:
         ):
             self.since = now
         return reason
+
+
+class Judge(Protocol):
+    """What judges a sample: ``memory.MemoryWatch``."""
+
+    estimate: Estimate
+
+    def judge(self, sample: TreeSample, now: float) -> Tick: ...
+    def next_delay(self, acting: str) -> float: ...
+
+
+class MayAsk(Protocol):
+    """Whether restart protection may be asked now: ``protection.Protection``."""
+
+    def may_ask(self, now: float) -> bool: ...
+
+
+class Step(NamedTuple):
+    tick: Tick  # the sample as judged: value, level before and after, the machine's
+    acting: Acting  # the level acted on, and what it is named after
+    delay: float  # seconds until the next sample
+    restart: str | None  # the reason to restart now (None: not now)
+
+
+def step(
+    decider: Decider,
+    watch: Judge,
+    protection: MayAsk,
+    sample: TreeSample,
+    now: float,
+    *,
+    restart: bool,
+    last_io: float | None,
+    stopped: bool = False,
+    turn: Callable[[bool], str | None] | None = None,
+    judged: Callable[[Tick], None] | None = None,
+) -> Step:
+    """One sample's decision, the same for the run loop and the trace simulator: judge
+    the sample, tell ``judged`` (the loop's teller, before anything else is asked), ask
+    whose ``turn`` it is to give way for the machine, take the acting level, say when to
+    look again and, when restarts are on (``restart``) and protection may be asked,
+    whether to restart now. Pure but for what ``watch`` and the callbacks keep."""
+    tick = watch.judge(sample, now)
+    if judged is not None:
+        judged(tick)
+    ext = tick.external
+    ext_level = ext.level if ext is not None else NORMAL
+    mine = turn(ext_level == CRITICAL) if turn is not None else None
+    acting = decider.level(
+        tick.level, ext_level, ext.source if ext is not None else "", watch.estimate, now, mine
+    )
+    delay = watch.next_delay(acting.level)
+    reason = None
+    if restart and protection.may_ask(now):
+        reason = decider.restart(acting, now, last_io, watch.estimate, stopped=stopped)
+    return Step(tick, acting, delay, reason)
 
 
 def retry_at(now: float, wait: float, interval: float) -> float:

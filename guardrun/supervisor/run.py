@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import TYPE_CHECKING
 
 from guardrun.errors import EXIT_EMERGENCY_STOP, ProbeError
 from guardrun.platform import set_subreaper
@@ -20,16 +20,17 @@ from guardrun.platform.cgroup import MemoryLimit
 from guardrun.platform.cgroup_events import OomWatch
 from guardrun.platform.signums import signal
 from guardrun.platform.types import TreeSample
-from guardrun.supervisor import decide, degrade
+from guardrun.supervisor import decide, degrade, why
 from guardrun.supervisor.child import (
     Child,
-    give_foreground,
     spawn,
     take_foreground_back,
     window_size,
 )
-from guardrun.supervisor.levels import CRITICAL, EMERGENCY, NORMAL
-from guardrun.supervisor.memory import MemoryWatch, Pressure
+from guardrun.supervisor.jobctl import JobControl, resize
+from guardrun.supervisor.levels import CRITICAL
+from guardrun.supervisor.memory import MemoryWatch, Pressure, Tick
+from guardrun.supervisor.outcome import EXIT, FRESH, RESTART, Later, Next, Outcome
 from guardrun.supervisor.protection import Protection
 from guardrun.supervisor.relay import Relay
 from guardrun.supervisor.settings import RunSettings
@@ -39,47 +40,17 @@ from guardrun.supervisor.stop import stop_tree
 from guardrun.supervisor.terminal import HANGUP, Terminal, hung_up, reset_modes
 from guardrun.supervisor.tree import TREE_MARKER, Tree
 from guardrun.ui import Reporter
-from guardrun.units import format_bytes, format_duration, format_eta, format_rate
+from guardrun.units import format_bytes
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from guardrun.fleet.turns import Shared, Turns
-    from guardrun.observe.observer import Observer
-    from guardrun.supervisor.jobs import StoppedWatch
+    from guardrun.supervisor.ports import Asker, Lease, Shared, Teller, Turns, Watchdog
 
 BUDGET, SYSTEM = decide.BUDGET, decide.SYSTEM
 
 PROBE_RETRY = 10  # unwatched: try the backends again every this many poll intervals
 LEASE_SLACK = 60.0  # a shared restart's lease lasts the grace and this (a hung holder)
-# A crash's state is saved once the new child has drawn its first output, or this long
-# after its start: the capture's Python work (and its thread's hold on the GIL) would
-# otherwise delay relaying that first output, the end of the user's wait.
-CAPTURE_AFTER = 0.1
-
-
-class Outcome(NamedTuple):
-    kind: str  # "exited" | "restart" | "stop"
-    reason: str = ""
-    signal: int = 0
-
-
-class Lease(Protocol):
-    """One shared restart at a time: ``lease.Lease``."""
-
-    held: bool
-
-    def acquire(self, seconds: float) -> bool: ...
-    def release(self) -> None: ...
-
-
-class Watchdog(Protocol):
-    """Ends the tree if guardrun is SIGKILLed: ``supervisor.sentinel.Sentinel``."""
-
-    pid: int | None
-
-    def update(self, pgid: int, pids: list[int]) -> None: ...
-    def done(self) -> None: ...
 
 
 class Supervisor:
@@ -88,7 +59,8 @@ class Supervisor:
         settings: RunSettings,
         reporter: Reporter,
         *,
-        observer: Observer,
+        teller: Teller,
+        asker: Asker,
         external: Pressure | None = None,
         limit: MemoryLimit,
         sentinel: Callable[[bytes], Watchdog] | None = None,
@@ -96,10 +68,12 @@ class Supervisor:
         env: dict[str, str] | None = None,
         machine: Shared | None = None,
         lease: Lease | None = None,
+        make_turns: Callable[[Callable[..., None], Callable[[str], None]], Turns] | None = None,
     ) -> None:
         self.s = settings
         self.ui = reporter
-        self.obs = observer
+        self.obs = teller  # what happened is told here ...
+        self.conv = asker  # ... and what to start, spare and save is asked here
         self.external = external
         self.limit = limit
         self.clock = clock
@@ -119,21 +93,16 @@ class Supervisor:
         self.child: Child | None = None
         self.exit_code: int | None = None
         self.output_tail = b""
-        self._term: Terminal | None = None
         self._probe_retry_at = 0.0
-        self._fresh = False  # the next start is a new conversation, not a counted restart
-        self._deferred: tuple[RunStatus, str] | None = None  # a crash's capture, for later
-        self._later: tuple[RunStatus, str] | None = None  # ... once the next child is up
-        self._hook_later = False  # on_restart waits for that state (GUARDRUN_STATE_FILE)
+        self.later: Later | None = None  # a crash's state, saved once the next child is up
         self._oom: OomWatch | None = None
         self.lease = lease  # one budget or machine restart at a time, across runs
         self.machine = machine  # the other runs of this user (the budget, their files)
+        self._make_turns = make_turns
         self.turns: Turns | None = None  # ... and who gives way: made when first needed
-        # Job control (``jobs``): guardrun followed the child's stop and has not continued
-        # it yet; the stop last acted on; the watch while guardrun is stopped.
-        self.suspended = False
-        self._seen_stop: int | None = None
-        self.watcher: StoppedWatch | None = None
+        self.jobs = JobControl(
+            self.name, self.relay, reporter, teller, self.status, self._event, settings.interval
+        )
 
     # ------------------------------------------------------------ the snapshot
     def status(self, full: bool = False) -> RunStatus:
@@ -175,6 +144,7 @@ class Supervisor:
             growth=est.rate,
             eta_critical=est.eta_critical,
             eta_emergency=est.eta_emergency,
+            session_id=self.conv.session_id,
         )
 
     def _idle_since(self) -> float | None:
@@ -209,11 +179,12 @@ class Supervisor:
             foreground_fd=0 if not use_pty and os.isatty(0) else None,
         )
         self.child = child
-        self.suspended, self._seen_stop = False, None
+        self.jobs.new_child()
         self.mem.new_child(child.pid)
         self.relay.attach(child.master_fd, keys=os.isatty(0))
         self._oom = OomWatch(child.pid)  # no memory cgroup (not Linux): counts nothing
         self.obs.started(self.status())
+        self.conv.started()  # retention runs while the child starts
         return child
 
     def _members(self) -> list[int]:
@@ -221,7 +192,7 @@ class Supervisor:
         adopted orphans, less what the agent shares with other runs)."""
         child = self.child
         pids = self.tree.members(child is not None and child.status is None)
-        spared = self.obs.spared(pids)
+        spared = self.conv.spared(pids)
         return [p for p in pids if p not in spared] if spared else pids
 
     def _not_ours(self) -> set[int]:
@@ -230,8 +201,9 @@ class Supervisor:
         pids = {self._sentinel.pid if self._sentinel and self._sentinel.pid else -1}
         if self.child is not None and self.child.monitor is not None:
             pids.add(self.child.monitor)
-        if self.watcher is not None and self.watcher.pid is not None:
-            pids.add(self.watcher.pid)
+        watcher = self.jobs.watcher
+        if watcher is not None and watcher.pid is not None:
+            pids.add(watcher.pid)
         return pids | self.obs.hook_pids()
 
     def _stop(self, child: Child, first: int = signal.SIGTERM) -> None:
@@ -245,8 +217,8 @@ class Supervisor:
         """The child is gone: the terminal is guardrun's again."""
         self.relay.detach()
         child.close()
-        if self._term is not None:
-            self._term.restore()
+        if self.jobs.term is not None:
+            self.jobs.term.restore()
             if child.signals_sent or not self._clean(child):
                 reset_modes(1)
         elif os.isatty(0) and child.master_fd is None:
@@ -314,7 +286,7 @@ class Supervisor:
         """Save state before acting; returns the state id, or None."""
         if self.child is not None and self.child.status is None:
             self._sample()  # the state records memory as it is now, not at the last poll
-        return self.obs.capture(self.status(full=True), reason)
+        return self.conv.capture(self.status(full=True), reason)
 
     # ------------------------------------------------------------- the loop
     def watch(self, child: Child) -> Outcome:
@@ -327,11 +299,12 @@ class Supervisor:
         growing = False  # the growth rate is over max_growth (acting as critical)
         while True:
             until = next_sample
-            if self._later is not None:  # a crash's state, once this child is up
-                if relay.tail or clock() >= child.started + CAPTURE_AFTER:
-                    self._capture_later()
+            if self.later is not None:  # a crash's state, once this child is up
+                at = self.later.due(child.started, bool(relay.tail), clock())
+                if at is None:
+                    self._save_later()
                 else:
-                    until = min(until, child.started + CAPTURE_AFTER)
+                    until = min(until, at)
             relay.pump(until)
             if relay.hangup:  # EIO on the caller's terminal: nobody is there any more
                 return Outcome("stop", HANGUP, signal.SIGHUP)
@@ -339,8 +312,8 @@ class Supervisor:
                 outcome = self._on_signals(child)
                 if outcome is not None:
                     return outcome
-            if child.stopped != self._seen_stop and child.status is None:
-                self._job_changed(child)
+            if child.stopped != self.jobs.seen_stop and child.status is None:
+                self.jobs.changed(child, self._stopped_watch)
             if child.status is not None:
                 self.output_tail = relay.tail[-4096:] + relay.drain(child.master_fd)
                 return Outcome("exited")
@@ -352,32 +325,36 @@ class Supervisor:
                 next_sample = now + s.interval
                 continue
             relay.flush()
-            tick = self.mem.judge(sample, now)
-            self.obs.sampled(self.status())  # judged: the level and trend of this sample
-            if tick.level != tick.previous:
-                st = self.status(full=True)  # a warning captures a state
-                self.obs.level_changed(st, tick.previous, tick.level, tick.value)
-            ext = tick.external
-            if ext is not None and tick.external_changed:
-                self.obs.external_changed(self.status(), ext.level, ext.source, ext.reason)
-            est = self.mem.estimate
-            ext_level = ext.level if ext else NORMAL
-            turn = self._turn(ext_level == CRITICAL)
-            acting = decider.level(tick.level, ext_level, ext.source if ext else "", est, now, turn)
+            step = decide.step(
+                decider, self.mem, self.protection, sample, now,
+                restart=s.restart,
+                last_io=relay.last_io if child.master_fd is not None else None,
+                stopped=child.stopped is not None,
+                turn=self._turn,
+                judged=self._judged,
+            )  # fmt: skip
+            acting, reason = step.acting, step.restart
             if (acting.reason == decide.GROWTH) != growing:
                 growing = not growing
                 self._growth_changed(growing)
-            next_sample = now + self.mem.next_delay(acting.level)
-            if not s.restart or not self.protection.may_ask(now):
-                continue
-            last_io = relay.last_io if child.master_fd is not None else None
-            reason = decider.restart(acting, now, last_io, est, stopped=child.stopped is not None)
+            next_sample = now + step.delay
             if reason is not None and acting.reason in (BUDGET, SYSTEM):
                 reason = acting.reason  # the machine's turn, even at a planned moment
                 if self.lease is not None and not self.lease.acquire(s.grace + LEASE_SLACK):
                     continue  # another run is restarting for the machine: look again later
             if reason is not None:
                 return Outcome("restart", reason)
+
+    def _judged(self, tick: Tick) -> None:
+        """A sample was judged: tell its level and trend, and what changed."""
+        self.obs.sampled(self.status())
+        if tick.level != tick.previous:
+            st = self.status(full=True)  # a warning captures a state
+            self.obs.level_changed(st, tick.previous, tick.level, tick.value)
+            self.conv.level_changed(st, tick.previous, tick.level)
+        ext = tick.external
+        if ext is not None and tick.external_changed:
+            self.obs.external_changed(self.status(), ext.level, ext.source, ext.reason)
 
     def _turn(self, machine_critical: bool) -> str | None:
         """This run's turn to give way for the machine (``turns.Turns``), once a budget is
@@ -388,9 +365,9 @@ class Supervisor:
         ):
             return None
         if self.turns is None:
-            from guardrun.fleet.turns import Turns  # most runs never share: lazily
-
-            self.turns = Turns(machine, os.getpid(), self.name, self._event, self.ui.warn)
+            if self._make_turns is None:
+                return None
+            self.turns = self._make_turns(self._event, self.ui.warn)  # most runs never share
         return self.turns.turn(machine_critical)
 
     def _growth_changed(self, growing: bool) -> None:
@@ -409,7 +386,7 @@ class Supervisor:
                 child.poll()
                 self.tree.reap()
             elif what == "resize":
-                self._resize(child)
+                resize(child)
             elif what == "stop":
                 hup = sig == signal.SIGHUP and hung_up(0)  # the terminal went, not a kill -HUP
                 outcome = Outcome("stop", HANGUP if hup else f"received {name_of(sig)}", sig)
@@ -417,8 +394,8 @@ class Supervisor:
                 outcome = Outcome("restart", "signal")
             elif what == "capture":
                 self.capture("manual")
-            elif what == "continued" and self.suspended:
-                self._resume(child)  # fg (or bg) after guardrun stopped with the child
+            elif what == "continued" and self.jobs.suspended:
+                self.jobs.resume(child)  # fg (or bg) after guardrun stopped with the child
             elif what == "suspend" and child.status is None and child.stopped is None:
                 from guardrun.supervisor import jobs
 
@@ -432,104 +409,22 @@ class Supervisor:
                 child.killpg(sig)
         return outcome
 
-    # ------------------------------------------------------------ job control
-    def _job_changed(self, child: Child) -> None:
-        """The child stopped or was continued (its monitor or ``waitpid`` says)."""
-        from guardrun.supervisor import jobs  # a stop is rare: not on the start path
-
-        sig = self._seen_stop = child.stopped
-        self.obs.update_live(self.status(), force=True)  # `status` says so; budgets skip it
-        if sig is None:
-            if self.suspended:  # continued by someone else: the job is guardrun's again
-                self.suspended = False
-            self._event("child_continued")
-            return
-        self._event("child_stopped", signal=name_of(sig))
-        if not jobs.group_orphaned():
-            self._suspend(child, sig)
-        elif sig in jobs.JOB_STOPS:
-            # The kernel would discard this stop sent to guardrun's orphaned group (PID 1,
-            # a session leader): nobody could continue the job. So does guardrun.
-            self.ui.detail(f"{self.name} stopped ({name_of(sig)}) with no job control: continued")
-            child.killpg(signal.SIGCONT)
-
-    def _suspend(self, child: Child, sig: int) -> None:
-        """Stop guardrun with the child's signal, so that the shell shows the job stopped;
-        returns once guardrun is continued."""
-        from guardrun.supervisor import jobs
-
-        self.suspended = True
-        self.obs.suspended()  # the caller's title back, queued
-        self.relay.flush(force=True)
-        if self._term is not None:
-            self._term.restore()
-        self.obs.update_live(self.status(), force=True)
-        if self.watcher is None:
-            self.watcher = jobs.StoppedWatch()
+    def _stopped_watch(self, child: Child) -> tuple[Callable[[], int | None], int] | None:
+        """While guardrun is stopped with the child: what its watcher samples (the tree's
+        total) and the emergency threshold it wakes guardrun at."""
         probe, metric = self.tree.probe, self.mem.metric
-        if probe is not None and self.protection.mode != degrade.UNWATCHED:
-            self.tree.members(child_alive=True)  # the orphans adopted by now, as roots
-            roots = [child.pid, *self.tree.adopted]
+        if probe is None or self.protection.mode == degrade.UNWATCHED:
+            return None
+        self.tree.members(child_alive=True)  # the orphans adopted by now, as roots
+        roots = [child.pid, *self.tree.adopted]
 
-            def total() -> int | None:
-                try:
-                    return probe.sample(roots).total(metric)
-                except ProbeError:
-                    return None
-
-            self.watcher.start(total, self.mem.thresholds.emergency, self.s.interval)
-        self.ui.set_drawing(False)
-        jobs.stop_self(sig)
-        self.watcher.end()
-        self._resume(child)
-
-    def _resume(self, child: Child) -> None:
-        """In the terminal's foreground: take the terminal back and continue the child.
-        In the background (``bg``, or woken at emergency): the child stays stopped and
-        guardrun watches, without the terminal's keys, until ``fg``."""
-        from guardrun.supervisor import jobs
-
-        if child.status is not None:
-            self.suspended = False
-            return
-        if not jobs.in_foreground(0):
-            self.relay.listen_keys(False)
-            return
-        self.suspended = False
-        if self._term is not None:
-            self._term.resave()  # what the shell left is what to put back at the end
-            self._term.raw()
-            self.ui.set_drawing(True)
-        elif os.isatty(0):
-            give_foreground(0, child.pgid)
-        self.relay.listen_keys(True)
-        self._resize(child)
-        child.killpg(signal.SIGCONT)
-
-    def _wait_foreground(self) -> None:
-        """A restart due while guardrun runs in the background waits for ``fg``: the new
-        child draws on the caller's terminal. The kernel stops a background job that
-        writes its terminal's modes; guardrun asks for that stop itself, before spawning."""
-        if self._term is None:
-            return  # no PTY: a background child is stopped by the kernel, and guardrun follows
-        from guardrun.supervisor import jobs
-
-        while not jobs.in_foreground(0):
-            if jobs.group_orphaned():
-                return
-            self.ui.info(f"{self.name} restarts when guardrun is in the foreground again (fg)")
-            jobs.stop_self(signal.SIGTTOU)
-
-    def _resize(self, child: Child) -> None:
-        size = window_size(0)
-        if size is not None and child.master_fd is not None:
-            import fcntl
-            import termios
-
+        def total() -> int | None:
             try:
-                fcntl.ioctl(child.master_fd, termios.TIOCSWINSZ, size)
-            except OSError:
-                pass
+                return probe.sample(roots).total(metric)
+            except ProbeError:
+                return None
+
+        return total, self.mem.thresholds.emergency
 
     # ------------------------------------------------------- restart protection
     def _try_restart(self, reason: str, crashed: bool) -> bool:
@@ -544,44 +439,14 @@ class Supervisor:
         return v.allowed
 
     def _why(self, reason: str) -> str:
-        sample = self.mem.last_sample
-        if reason in (CRITICAL, EMERGENCY) and sample is not None:
-            value = sample.total(self.mem.metric)
-            n = len(sample.procs)
-            return (
-                f"memory {format_bytes(value)} over {reason} "
-                f"{format_bytes(self.mem.thresholds.of(reason))} "
-                f"({n} process{'es' if n != 1 else ''})"
-            )
-        if reason == "signal":
-            return "asked to restart (SIGUSR1)"
-        est = self.mem.estimate
-        if reason in (decide.PLANNED, decide.GROWTH) and sample is not None:
-            size = format_bytes(sample.total(self.mem.metric))
-            rate = format_rate(est.rate) if est.rate is not None else "no trend"
-            if reason == decide.GROWTH and self.s.max_growth is not None:
-                over = format_rate(self.s.max_growth)
-                return f"memory {size} growing {rate}, faster than max_growth {over}"
-            ahead = (
-                f"emergency in {format_eta(est.eta_emergency)}"
-                if est.eta_emergency is not None
-                else "critical"
-            )
-            idle = format_duration(self.s.idle)
-            return f"planned at an idle moment ({idle}): memory {size} {rate}, {ahead}"
-        return reason
+        mem = self.mem
+        return why.restart(
+            reason, mem.last_sample, mem.metric, mem.thresholds, mem.estimate,
+            self.s.max_growth, self.s.idle,
+        )  # fmt: skip
 
-    def _exit_why(self, child: Child, kind: str) -> str:
-        sig = child.term_signal()
-        how = (
-            f"exited with code {child.returncode}"
-            if sig is None
-            else f"was killed by {name_of(sig)}"
-        )
-        return f"{self.name} {how}" + (" (out of memory)" if kind == "oom" else "")
-
-    def _announce(self, why: str, asked: bool = False) -> float:
-        text, wait = self.protection.announce(self.name, why, asked)
+    def _announce(self, text: str, asked: bool = False) -> float:
+        text, wait = self.protection.announce(self.name, text, asked)
         self.ui.warn(text)
         return wait
 
@@ -592,7 +457,7 @@ class Supervisor:
         from guardrun.supervisor.countdown import countdown
 
         return countdown(
-            seconds, f"restarting {self.name}", self._term, self.signals, quiet=self.ui.quiet
+            seconds, f"restarting {self.name}", self.jobs.term, self.signals, quiet=self.ui.quiet
         )
 
     # -------------------------------------------------------------------- run
@@ -609,23 +474,25 @@ class Supervisor:
             except ProbeError as err:
                 self._degrade(degrade.PROBE_LOST, f"memory cannot be watched: {err}")
             if self._use_pty() and os.isatty(0):
-                self._term = Terminal(0)
+                self.jobs.term = Terminal(0)
                 self.obs.attach_terminal(self.relay.put)
             self.exit_code = self._run()
             return self.exit_code
         finally:
-            self._capture_later()
+            self._save_later()
             child = self.child
             if child is not None and (child.status is None or self._members()):
                 self._stop(child)
             self.relay.detach()
-            if self._term is not None:
-                self._term.close()
+            if self.jobs.term is not None:
+                self.jobs.term.close()
             if child is not None:
                 child.close()
             self.ui.set_drawing(False)
             self.mem.close()
+            self.conv.wait_captures()  # a state begun is written before the run ends
             self.obs.close(self.status(), self.exit_code if self.exit_code is not None else 70)
+            self.conv.prune()
             self.relay.flush(force=True)  # the title the terminal had, put back
             if self._sentinel is not None:
                 self._sentinel.done()
@@ -634,62 +501,60 @@ class Supervisor:
             self.signals.restore()
 
     def _run(self) -> int:
-        argv = self.obs.launch_argv()
+        argv = self.conv.launch_argv()
         t = self.mem.thresholds
-        shown = " ".join(self.obs.shown(argv))  # scrubbed: -v and --log-file show it
-        self.ui.detail(
-            f"watching {shown}: warning {format_bytes(t.warning)}, critical "
-            f"{format_bytes(t.critical)}, emergency {format_bytes(t.emergency)} "
-            f"(of {format_bytes(self.limit.bytes)} {self.limit.source}); probe "
-            f"{self.tree.probe.name if self.tree.probe else 'none'}"
+        self.obs.watching(
+            argv,
+            f"warning {format_bytes(t.warning)}, critical {format_bytes(t.critical)}, "
+            f"emergency {format_bytes(t.emergency)} (of {format_bytes(self.limit.bytes)} "
+            f"{self.limit.source}); probe {self.tree.probe.name if self.tree.probe else 'none'}",
         )
-        deferred: tuple[RunStatus, str] | None = None
+        later: Later | None = None  # a crash's state, saved once the next child is up
         restarted = False
         while True:
-            child = self._start(argv)
+            self._start(argv)
             if self.lease is not None and self.lease.held:
                 self.lease.release()  # the new child is up: the next run may go
-            if deferred is not None:  # a crash's state, saved once the new child is up
-                self._later, deferred = deferred, None
-            if restarted and self._later is not None:
-                self._hook_later = True
+            if later is not None:
+                later.then = self._on_restart  # GUARDRUN_STATE_FILE: that state
+                self.later, later = later, None
             elif restarted:
-                self.obs.hook("on_restart", self.status())
-            if self._term is not None:
-                self._term.raw()
-            self.ui.set_drawing(self._term is not None)
-            done, value = self._supervise(child)
-            self._capture_later()  # the child ended before it was saved
-            deferred, self._deferred = self._deferred, None
-            if done:
-                return int(value)
-            if self._fresh:  # the agent refused to resume: a new conversation, at once
-                self._fresh = False
+                self._on_restart()
+            if self.jobs.term is not None:
+                self.jobs.term.raw()
+            self.ui.set_drawing(self.jobs.term is not None)
+            assert self.child is not None
+            nxt = self._supervise(self.child)
+            self._save_later()  # the child ended before it was saved
+            if nxt.step == EXIT:
+                return nxt.code
+            if nxt.step == FRESH:  # the agent refused to resume: a new conversation, at once
                 self.restarts += 1
-                argv = self.obs.launch_argv()
+                argv = self.conv.launch_argv()
                 continue
-            self._wait_foreground()
-            if not self._cooldown(value):
+            self.jobs.wait_foreground(self.conv.wait_captures)
+            if not self._cooldown(nxt.cooldown):
                 self.ui.info(f"not restarting {self.name}: quit during the cooldown")
-                if deferred is not None:
-                    self.obs.capture(*deferred)
+                if nxt.capture is not None:
+                    nxt.capture.save(self.conv.capture)
                 # The user interrupted the restart (was the old child's 143), or hung up.
                 return 128 + signal.SIGHUP if hung_up(0) else 130
             self.protection.record_restart()
             self.restarts += 1
-            argv = self.obs.restart_argv(deferred[0] if deferred is not None else self.status())
+            later = nxt.capture
+            argv = self.conv.restart_argv(later.status if later is not None else self.status())
             restarted = True
 
-    def _capture_later(self) -> None:
-        if self._later is not None:
-            later, self._later = self._later, None
-            self.obs.capture(*later)
-        if self._hook_later:
-            self._hook_later = False
-            self.obs.hook("on_restart", self.status())
+    def _on_restart(self) -> None:
+        self.obs.hook("on_restart", self.status())
 
-    def _supervise(self, child: Child) -> tuple[bool, float]:
-        """Watch one child run. (True, exit code) to exit; (False, cooldown) to restart."""
+    def _save_later(self) -> None:
+        if self.later is not None:
+            later, self.later = self.later, None
+            later.save(self.conv.capture)
+
+    def _supervise(self, child: Child) -> Next:
+        """Watch one child run, and say what follows it."""
         while True:
             outcome = self.watch(child)
             if outcome.kind == "stop":
@@ -700,15 +565,15 @@ class Supervisor:
                 code = child.returncode
                 self._event("child_exited", child=child, reason=outcome.reason)
                 if outcome.reason == HANGUP:  # 128+SIGHUP, whatever the child made of it
-                    return True, 128 + signal.SIGHUP
-                return True, code if code is not None else 128 + outcome.signal
+                    return Next(EXIT, 128 + signal.SIGHUP)
+                return Next(EXIT, code if code is not None else 128 + outcome.signal)
             if outcome.kind == "exited":
                 return self._exited(child)
             self._event("restart_requested", reason=outcome.reason)
             self.obs.trend(self.status())
             allowed = self._try_restart(outcome.reason, crashed=False)
             if self.protection.mode == degrade.EMERGENCY_STOP:
-                return True, self._emergency_stop(child)
+                return Next(EXIT, self._emergency_stop(child))
             if not allowed:
                 if outcome.reason in (BUDGET, SYSTEM) and self.turns is not None:
                     self._pass_turn(outcome.reason)
@@ -717,9 +582,9 @@ class Supervisor:
             self._stop(child)
             self._between_runs(child)
             asked = outcome.reason == "signal"  # SIGUSR1, `guardrun restart`: never delayed
-            return False, self._announce(self._why(outcome.reason), asked)
+            return Next(RESTART, cooldown=self._announce(self._why(outcome.reason), asked))
 
-    def _exited(self, child: Child) -> tuple[bool, float]:
+    def _exited(self, child: Child) -> Next:
         oom_kills = self._oom.new_kills() if self._oom is not None else 0
         crash = decide.exit_kind(
             child.returncode, child.term_signal(), child.signals_sent, oom_kills, self.output_tail
@@ -730,35 +595,34 @@ class Supervisor:
         code = child.returncode
         assert code is not None
         ran = self.clock() - child.started
-        if crash is not None and self.obs.resume_refused(code, ran):
+        if crash is not None and self.conv.resume_refused(code, ran):
             self.ui.warn(
                 f"{self.name} could not resume its conversation (exit {code} after "
                 f"{ran:.1f}s): starting it in a new conversation"
             )
             self._event("resume_refused", child=child, ran_s=round(ran, 2))
-            self._fresh = True
-            return False, 0.0
+            return Next(FRESH)
         if crash is None or not (self.s.restart and self.s.on_crash):
-            if crash is None and self.obs.saves_at_exit():
+            if crash is None and self.conv.saves_at_exit():
                 self.capture("exit")
-            return True, code
+            return Next(EXIT, code)
         if decide.start_failure(ran, self.s.min_uptime):
             self.ui.warn(
                 f"{self.name} failed {ran:.1f}s after starting (code {code}): "
                 "not restarting a command that fails at start"
             )
-            return True, code
-        why = self._exit_why(child, crash)
+            return Next(EXIT, code)
+        text = why.exited(self.name, child.returncode, child.term_signal(), crash)
         self._event("restart_requested", reason=crash)
         if not self._try_restart(crash, crashed=True):
-            self.ui.warn(f"{why}; not restarting it")
+            self.ui.warn(f"{text}; not restarting it")
             self.capture(crash)
-            return True, code
+            return Next(EXIT, code)
         # The child is gone: nothing is lost by starting the next one first. The state
-        # (git facts, transcript copy: ~15 ms) is saved while it starts, from this moment's
+        # (git facts, transcript copy) is saved while it starts, from this moment's
         # snapshot, so a crash costs the agent's own start time and little more.
-        self._deferred = (self.status(full=True), crash)
-        return False, self._announce(why)
+        later = Later(self.status(full=True), crash)
+        return Next(RESTART, cooldown=self._announce(text), capture=later)
 
     def _pass_turn(self, reason: str) -> None:
         """Restart protection refused this run's turn: the next run in the ranking gives
@@ -775,8 +639,8 @@ class Supervisor:
         state = self.capture("emergency")
         self._stop(child)
         self._between_runs(child)
-        self.obs.wait_captures()
-        error = self.obs.capture_error(state)
+        self.conv.wait_captures()
+        error = self.conv.capture_error(state)
         self.ui.error(
             f"stopped {self.name} at emergency memory after restarts were exhausted"
             + ("" if error else f"; state saved as {state}")

@@ -44,6 +44,7 @@ class RunStatus(NamedTuple):
     growth: float | None = None  # bytes per second over the trend's window (None: unknown)
     eta_critical: float | None = None  # seconds until critical at that rate
     eta_emergency: float | None = None
+    session_id: str | None = None  # the agent's conversation, once known
 
     def trend(self) -> dict[str, float | None]:
         """The trend as the live file, events, states and ``status --json`` name it."""

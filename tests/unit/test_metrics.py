@@ -14,13 +14,14 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from guardrun import metrics
 from guardrun.commands.live import _live
 from guardrun.config.load import load_config
+from guardrun.config.values import to_plain
 from guardrun.errors import ConfigError
+from guardrun.observe import metrics
 from guardrun.observe.metrics import HEARTBEAT, INTERVAL, MIN_GAP, Metrics
-from guardrun.observe.observer import Observer
 from guardrun.platform.types import ProcSample, TreeSample
+from guardrun.runner import observers
 from guardrun.supervisor.levels import Thresholds
 from guardrun.supervisor.status import RunStatus
 from guardrun.ui import Reporter
@@ -223,7 +224,7 @@ def test_the_setting_is_off_by_default_and_a_path_relative_to_its_file(tmp_path:
     sub.mkdir()
     cfg = load_config(cwd=sub, env={}, flags={})
     assert cfg.metrics.textfile == tmp_path / "m" / "guardrun.prom"
-    assert cfg.to_plain()["metrics"] == {"textfile": str(tmp_path / "m" / "guardrun.prom")}
+    assert to_plain(cfg)["metrics"] == {"textfile": str(tmp_path / "m" / "guardrun.prom")}
     env = {"GUARDRUN_METRICS_TEXTFILE": "off"}
     assert load_config(cwd=sub, env=env, flags={}).metrics.textfile is None
     (tmp_path / ".guardrun.yaml").write_text("metrics:\n  textfile: 3\n")
@@ -237,14 +238,16 @@ def test_the_file_says_what_status_json_says(tmp_path: Path) -> None:
     prom.mkdir()
     cfg = load_config(cwd=tmp_path, env={"GUARDRUN_METRICS_TEXTFILE": str(prom)}, flags={},
                       no_config=True)  # fmt: skip
-    obs = Observer(cfg, ["claude"], tmp_path, tmp_path / "state", Reporter(stream=io.StringIO()))
+    obs, conv = observers(
+        cfg, ["claude"], tmp_path, tmp_path / "state", Reporter(stream=io.StringIO())
+    )
     st = status(restarts=1)
     obs.event("restart_requested", st, reason="planned")
     obs.started(st)  # "restarted": news, written at once, and the live file too
     assert obs.metrics is not None and obs.metrics.path.parent == prom
     text = obs.metrics.path.read_text()
     (run,) = json.loads(json.dumps(_live(tmp_path / "state"), default=str))
-    labels = {"run_id": run["run_id"], "project": obs.store.project, "agent": run["agent"]}
+    labels = {"run_id": run["run_id"], "project": conv.store.project, "agent": run["agent"]}
     assert labels == {k: v for k, v in samples_any(text)[0].items() if k in labels}
     assert value_any(text, "tree_memory_bytes") == run["memory_bytes"]
     assert value_any(text, "tree_processes") == run["processes"]

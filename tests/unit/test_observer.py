@@ -1,6 +1,7 @@
-"""The observer from RunStatus snapshots alone (no Supervisor, no child process):
+"""The teller from RunStatus snapshots alone (no Supervisor, no child process):
 events, the live file, the title and bell through the terminal sink, secrets
-scrubbed from events, and the caller's title put back at close."""
+scrubbed from events, and the caller's title put back at close. It is built and wired
+as a run builds it (``runner.observers``), with its conversation beside it."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from guardrun.config.load import load_config
 from guardrun.observe.notify import POP_TITLE, PUSH_TITLE
 from guardrun.observe.observer import Observer
 from guardrun.platform.types import ProcSample, TreeSample
-from guardrun.state.agents import Session
+from guardrun.runner import observers
 from guardrun.supervisor.levels import Thresholds
 from guardrun.supervisor.status import RunStatus
 from guardrun.ui import Reporter
@@ -42,12 +43,12 @@ def observer(tmp_path: Path) -> Observer:
     cfg = load_config(cwd=tmp_path, env={}, flags={}, no_config=True)
     ui = Reporter(stream=io.StringIO())
     argv = ["claude", "--api-key", "sk-ant-api03-" + "x" * 40]
-    return Observer(cfg, argv, tmp_path, tmp_path / "state", ui)
+    return observers(cfg, argv, tmp_path, tmp_path / "state", ui)[0]
 
 
 def events(obs: Observer) -> list[dict[str, object]]:
-    path = next((obs.store.project_dir / "runs").glob("*.jsonl"))
-    return [json.loads(line) for line in path.read_text().splitlines()]
+    assert obs.events.path is not None
+    return [json.loads(line) for line in Path(obs.events.path).read_text().splitlines()]
 
 
 def test_events_carry_memory_level_and_mode_and_never_a_secret(observer: Observer) -> None:
@@ -96,26 +97,12 @@ def test_no_sink_no_title(observer: Observer) -> None:
     assert observer._notifier is None  # nothing was ever going to the terminal
 
 
-def test_warning_captures_a_state_once_per_child(observer: Observer) -> None:
-    st = status(level="warning")
-    observer.level_changed(st, "normal", "warning", 120 * MB)
-    observer.level_changed(status(), "warning", "normal", 90 * MB)
-    observer.level_changed(st, "normal", "warning", 120 * MB)
-    observer.wait_captures()  # the copy and the write run in a thread of their own
-    captured = [e for e in events(observer) if e["event"] == "state_captured"]
-    assert len(captured) == 1 and captured[0]["reason"] == "warning"
-    observer.started(status())  # a new child: the next warning captures again
-    observer.level_changed(st, "normal", "warning", 120 * MB)
-    observer.wait_captures()
-    assert len([e for e in events(observer) if e["event"] == "state_captured"]) == 2
-
-
 def test_live_file_is_rewritten_only_with_news(
     observer: Observer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """At most once a second, and then only when something changed or memory moved by
     2%, or every 10 s as a heartbeat (a rename costs ~1 ms: the idle budget)."""
-    from guardrun import live
+    from guardrun.observe import live
 
     now = [1000.0]
     monkeypatch.setattr(live.time, "monotonic", lambda: now[0])
@@ -144,34 +131,6 @@ def test_live_file_is_rewritten_only_with_news(
     now[0] += 1.0
     observer.sampled(status(level="warning", rss=103 * MB))  # the heartbeat
     assert len(writes) == 4
-
-
-def test_a_refused_resume_is_recognised_only_after_a_resume(tmp_path: Path) -> None:
-    """Claude answers an unknown session with exit 1 at once: after guardrun started it to
-    resume, that means "start anew", not a crash; the same exit otherwise is a crash."""
-    cfg = load_config(cwd=tmp_path, env={}, flags={}, no_config=True)
-    obs = Observer(cfg, ["claude"], tmp_path, tmp_path / "state", Reporter(stream=io.StringIO()))
-    assert not obs.resume_refused(1, 0.8)  # the user's own start: a crash
-    session = Session("claude", "0b7f6f3e-5d7e-4c5e-9d36-7f0f3a1c2b4d", None, tmp_path, "argv")
-    obs.session = session
-    transcript = tmp_path / "t.jsonl"
-    transcript.write_text('{"type": "user", "message": {"role": "user", "content": "hi"}}\\n')
-    obs.session = session._replace(transcript=transcript)
-    argv = obs.restart_argv(status(child_argv=["claude"]))
-    assert argv == ["claude", "--resume", session.session_id] and obs.resuming
-    assert obs.resume_refused(1, 0.8)
-    assert not obs.resume_refused(1, 30.0)  # it ran: a crash like any other
-    assert not obs.resume_refused(2, 0.8)  # not Claude's "no conversation found"
-    assert obs.launch_argv() == ["claude"] and not obs.resuming
-    assert not obs.resume_refused(1, 0.8)
-
-
-def test_only_the_first_start_keeps_the_session_the_user_named(tmp_path: Path) -> None:
-    cfg = load_config(cwd=tmp_path, env={}, flags={}, no_config=True)
-    argv = ["claude", "--session-id", "0b6f1b7e-6c1f-4f7e-9a43-0d3c2b1a0f9e"]
-    obs = Observer(cfg, argv, tmp_path, tmp_path / "state", Reporter(stream=io.StringIO()))
-    assert obs.launch_argv() == argv
-    assert obs.launch_argv() == ["claude"]  # a new conversation: that id is in use now
 
 
 def test_samples_go_to_the_history_beside_the_event_log(observer: Observer) -> None:
