@@ -75,6 +75,7 @@ def settings_from_config(cfg: Config, command: list[str], ns: argparse.Namespace
         idle=r.idle,
         restart=r.enabled,
         on_crash=r.on_crash,
+        min_uptime=r.min_uptime,
         on_exhausted=r.on_exhausted,
         policy=Policy(
             max_attempts=r.max_attempts,

@@ -151,6 +151,9 @@ KEYS: tuple[Key, ...] = (
     _k("restart.idle", "duration", "30s",
        "How long the agent must be idle (no output, no keys) for a planned restart; "
        "0 turns planning off.", **_NONNEG),
+    _k("restart.min_uptime", "duration", "2s",
+       "A command that fails sooner than this after starting has a start problem (a bad "
+       "flag, a missing login), not a crash: it is not restarted.", **_NONNEG),
     _k("restart.max_attempts", "int", 3,
        "Restarts allowed within window.", lo=0.0, hi=1000.0,
        flag="--max-restarts", metavar="N"),
@@ -274,6 +277,7 @@ class RestartConfig(NamedTuple):
     idle_wait: float
     plan_ahead: float
     idle: float
+    min_uptime: float
     max_attempts: int
     window: float
     cooldown: float

@@ -1,11 +1,12 @@
-"""Supervisor: one synchronous loop that composes parts which do not know each other.
+"""Supervisor: the run, read top to bottom. Start a child, watch it (``watch.Watch``),
+and follow the ``Next`` record that says what comes after it: exit with a code, restart
+after a cooldown (resumed where the agent allows), or start a new conversation at once.
 
-The relay moves bytes; the tree and its probe say what the memory is; the level
-tracker, the breaker and ``decide`` turn numbers into decisions (pure, clock
-injected); the observer records and reports what happened, from ``RunStatus``
-snapshots. Signals are recorded by their handlers and acted on here, from one
-table (``signals.TABLE``). ``watch`` returns an ``Outcome`` for one child run, and
-``run`` decides what follows: restart, exit, or stop at emergency.
+The parts it is made of (``parts.Parts``) do not know each other: the relay moves bytes,
+the tree and its probe say what the memory is, the level tracker, the breaker and
+``decide`` turn numbers into decisions (pure, clock injected). What happened is told to
+the teller; what to start, spare and save is asked of the conversation; both come in
+through the Protocols of ``ports``, as do the lease, the fleet's turns and the watchdog.
 """
 
 from __future__ import annotations
@@ -17,28 +18,15 @@ from typing import TYPE_CHECKING
 from guardrun.errors import EXIT_EMERGENCY_STOP, ProbeError
 from guardrun.platform import set_subreaper
 from guardrun.platform.cgroup import MemoryLimit
-from guardrun.platform.cgroup_events import OomWatch
 from guardrun.platform.signums import signal
-from guardrun.platform.types import TreeSample
 from guardrun.supervisor import decide, degrade, why
-from guardrun.supervisor.child import (
-    Child,
-    spawn,
-    take_foreground_back,
-    window_size,
-)
-from guardrun.supervisor.jobctl import JobControl, resize
-from guardrun.supervisor.levels import CRITICAL
-from guardrun.supervisor.memory import MemoryWatch, Pressure, Tick
-from guardrun.supervisor.outcome import EXIT, FRESH, RESTART, Later, Next, Outcome
-from guardrun.supervisor.protection import Protection
-from guardrun.supervisor.relay import Relay
+from guardrun.supervisor.child import Child
+from guardrun.supervisor.memory import Pressure
+from guardrun.supervisor.outcome import EXIT, FRESH, RESTART, Later, Next
+from guardrun.supervisor.parts import Parts
 from guardrun.supervisor.settings import RunSettings
-from guardrun.supervisor.signals import Signals, name_of
-from guardrun.supervisor.status import RunStatus
-from guardrun.supervisor.stop import stop_tree
-from guardrun.supervisor.terminal import HANGUP, Terminal, hung_up, reset_modes
-from guardrun.supervisor.tree import TREE_MARKER, Tree
+from guardrun.supervisor.terminal import HANGUP, Terminal, hung_up
+from guardrun.supervisor.watch import Watch
 from guardrun.ui import Reporter
 from guardrun.units import format_bytes
 
@@ -48,9 +36,6 @@ if TYPE_CHECKING:
     from guardrun.supervisor.ports import Asker, Lease, Shared, Teller, Turns, Watchdog
 
 BUDGET, SYSTEM = decide.BUDGET, decide.SYSTEM
-
-PROBE_RETRY = 10  # unwatched: try the backends again every this many poll intervals
-LEASE_SLACK = 60.0  # a shared restart's lease lasts the grace and this (a hung holder)
 
 
 class Supervisor:
@@ -70,583 +55,234 @@ class Supervisor:
         lease: Lease | None = None,
         make_turns: Callable[[Callable[..., None], Callable[[str], None]], Turns] | None = None,
     ) -> None:
-        self.s = settings
-        self.ui = reporter
-        self.obs = teller  # what happened is told here ...
-        self.conv = asker  # ... and what to start, spare and save is asked here
-        self.external = external
-        self.limit = limit
-        self.clock = clock
-        self.env = dict(os.environ if env is None else env)
-        self.name = os.path.basename(settings.argv[0])
-        self.protection = Protection(
-            settings.policy, settings.interval, settings.on_exhausted, clock
-        )
-        self.signals = Signals()
-        self.relay = Relay(-1, clock)
-        self.tree = Tree(f"{os.getpid()}-{os.urandom(4).hex()}", self._not_ours, self._probe_failed)
-        self.mem = MemoryWatch(settings, limit, self.tree, external, reporter.warn)
-        self._sentinel_factory = sentinel
-        self._sentinel: Watchdog | None = None
-        self._told: object = None  # the procs tuple the sentinel was last told of
-        self.restarts = 0
-        self.child: Child | None = None
-        self.exit_code: int | None = None
-        self.output_tail = b""
-        self._probe_retry_at = 0.0
-        self.later: Later | None = None  # a crash's state, saved once the next child is up
-        self._oom: OomWatch | None = None
-        self.lease = lease  # one budget or machine restart at a time, across runs
-        self.machine = machine  # the other runs of this user (the budget, their files)
-        self._make_turns = make_turns
-        self.turns: Turns | None = None  # ... and who gives way: made when first needed
-        self.jobs = JobControl(
-            self.name, self.relay, reporter, teller, self.status, self._event, settings.interval
-        )
-
-    # ------------------------------------------------------------ the snapshot
-    def status(self, full: bool = False) -> RunStatus:
-        """The snapshot; ``full`` adds the breaker's whole snapshot (states record it),
-        which the per-sample readers (live file, title) do without."""
-        child = self.child
-        breaker = self.protection.breaker
-        nxt = breaker.next_allowed()
-        exit_status = None
-        if child is not None and child.status is not None:
-            sig = child.term_signal()
-            exit_status = -sig if sig is not None else child.returncode
-        mem = self.mem
-        est = mem.estimate
-        return RunStatus(
-            name=self.name,
-            metric=mem.metric,
-            mode=self.protection.mode,
-            level=mem.level,
-            restarts=self.restarts,
-            child_pid=child.pid if child else None,
-            child_argv=child.argv if child else self.s.argv,
-            child_started_wall=child.started_wall if child else None,
-            child_exit=exit_status,
-            sample=mem.last_sample,
-            history=mem.history,
-            thresholds=mem.thresholds,
-            cgroup_dir=self.limit.cgroup_dir,
-            breaker=breaker.snapshot() if full else {"state": breaker.state},
-            next_restart_at=None if nxt is None else time.time() + nxt - self.clock(),
-            env=self.env,
-            child_title=self.relay.child_title,
-            priority=self.s.priority,
-            idle_since=self._idle_since(),
-            passed=self.turns.passed if self.turns is not None else False,
-            stopped=name_of(child.stopped) if child and child.stopped else None,
-            budget=self.machine.budget if self.machine is not None else None,
-            machine_level=mem.external_level,
-            growth=est.rate,
-            eta_critical=est.eta_critical,
-            eta_emergency=est.eta_emergency,
-            session_id=self.conv.session_id,
-        )
-
-    def _idle_since(self) -> float | None:
-        """Wall time of the child's last output or the user's last key (None: no PTY)."""
-        if self.child is None or self.child.master_fd is None:
-            return None
-        return time.time() - (self.clock() - self.relay.last_io)
-
-    def _event(self, kind: str, child: Child | None = None, **fields: object) -> None:
-        if child is not None:
-            fields.update(
-                child_pid=child.pid, exit_code=child.returncode, signal=child.term_signal()
-            )
-        self.obs.event(kind, self.status(), **fields)
-
-    # ------------------------------------------------------------------ child
-    def _use_pty(self) -> bool:
-        if self.s.pty is not None:
-            return self.s.pty
-        return os.isatty(0) and os.isatty(1)
-
-    def _start(self, argv: list[str]) -> Child:
-        env = dict(self.env)
-        env[TREE_MARKER] = self.tree.nonce
-        use_pty = self._use_pty()
-        child = spawn(
-            argv,
-            use_pty=use_pty,
-            env=env,
-            cwd=self.s.cwd,
-            winsize=window_size(0) if use_pty else None,
-            foreground_fd=0 if not use_pty and os.isatty(0) else None,
-        )
-        self.child = child
-        self.jobs.new_child()
-        self.mem.new_child(child.pid)
-        self.relay.attach(child.master_fd, keys=os.isatty(0))
-        self._oom = OomWatch(child.pid)  # no memory cgroup (not Linux): counts nothing
-        self.obs.started(self.status())
-        self.conv.started()  # retention runs while the child starts
-        return child
-
-    def _members(self) -> list[int]:
-        """Every live pid of the tree that a stop may end (the child's descendants and
-        adopted orphans, less what the agent shares with other runs)."""
-        child = self.child
-        pids = self.tree.members(child is not None and child.status is None)
-        spared = self.conv.spared(pids)
-        return [p for p in pids if p not in spared] if spared else pids
-
-    def _not_ours(self) -> set[int]:
-        """guardrun's own helpers among its children: the sentinel, the child's monitor
-        (PTY mode), the watch while stopped, hooks."""
-        pids = {self._sentinel.pid if self._sentinel and self._sentinel.pid else -1}
-        if self.child is not None and self.child.monitor is not None:
-            pids.add(self.child.monitor)
-        watcher = self.jobs.watcher
-        if watcher is not None and watcher.pid is not None:
-            pids.add(watcher.pid)
-        return pids | self.obs.hook_pids()
-
-    def _stop(self, child: Child, first: int = signal.SIGTERM) -> None:
-        def drain() -> None:  # what the child writes while it stops, without waiting
-            self.relay.drain(child.master_fd, wait=0.0)
-
-        stop_tree(child, self._members, self.tree.reap, self.s.grace, self.ui.detail, drain, first)
-        self.tree.reap()
-
-    def _between_runs(self, child: Child) -> None:
-        """The child is gone: the terminal is guardrun's again."""
-        self.relay.detach()
-        child.close()
-        if self.jobs.term is not None:
-            self.jobs.term.restore()
-            if child.signals_sent or not self._clean(child):
-                reset_modes(1)
-        elif os.isatty(0) and child.master_fd is None:
-            take_foreground_back(0, child.pgid)
-        self.ui.set_drawing(False)
-
-    def _clean(self, child: Child) -> bool:
-        return decide.clean_exit(child.returncode, child.term_signal(), child.signals_sent)
-
-    # --------------------------------------------------------------- memory
-    def _probe_failed(self, failed: str, using: str, error: str) -> None:
-        if not using:
-            self._degrade(degrade.PROBE_LOST, f"memory cannot be watched: {error}")
-            return
-        self.ui.warn(f"probe {failed} failed ({error}); using {using}")
-        self._event("probe_fallback", failed=failed, using=using, error=error)
-
-    def _sample(self) -> TreeSample | None:
-        child = self.child
-        assert child is not None
-        if self.protection.mode == degrade.UNWATCHED and not self._probe_again():
-            return None
-        sample = self.mem.sample()
-        if sample is None:
-            return None
-        # A tree that stood still comes back as the same tuple (the probe): nothing to tell.
-        if self._sentinel is not None and sample.procs is not self._told:
-            self._told = sample.procs
-            self._sentinel.update(child.pgid, sample.pids)
-        return sample
-
-    def _probe_again(self) -> bool:
-        """Unwatched: every PROBE_RETRY intervals, try the backends again."""
-        now = self.clock()
-        if now < self._probe_retry_at:
-            return False
-        self._probe_retry_at = now + PROBE_RETRY * self.s.interval
-        try:
-            probe = self.mem.probe_again()
-        except ProbeError as err:
-            self.ui.detail(f"memory still cannot be watched: {err}")
-            return False
-        self._degrade(degrade.PROBE_BACK, f"memory can be watched again (probe {probe})")
-        return self.protection.mode == degrade.NORMAL
-
-    def _degrade(self, event: str, why: str) -> None:
-        self._mode_changed(self.protection.change(event), why)
-
-    def _mode_changed(self, t: degrade.Transition, why: str) -> None:
-        if t.action == "warn":
-            self.ui.warn(why)
-        elif t.changed and t.mode == degrade.NORMAL and why:
-            self.ui.info(why)
-        if not t.changed:
-            return
-        st = self.status()
-        if t.mode == degrade.NORMAL:
-            self.obs.event("recovered", st, previous=t.previous, reason=why)
-        else:
-            self.obs.event("degraded", st, previous=t.previous, reason=why)
-            self.obs.hook("on_degraded", st)
-        self.obs.update_live(st, force=True)
-
-    def capture(self, reason: str) -> str | None:
-        """Save state before acting; returns the state id, or None."""
-        if self.child is not None and self.child.status is None:
-            self._sample()  # the state records memory as it is now, not at the last poll
-        return self.conv.capture(self.status(full=True), reason)
-
-    # ------------------------------------------------------------- the loop
-    def watch(self, child: Child) -> Outcome:
-        """Relay and sample until the child exits or something must be done."""
-        relay, clock, s = self.relay, self.clock, self.s
-        decider = decide.Decider(
-            decide.Moment(s.idle_quiet, s.idle_wait, s.plan_ahead, s.idle), s.max_growth
-        )
-        next_sample = clock()
-        growing = False  # the growth rate is over max_growth (acting as critical)
-        while True:
-            until = next_sample
-            if self.later is not None:  # a crash's state, once this child is up
-                at = self.later.due(child.started, bool(relay.tail), clock())
-                if at is None:
-                    self._save_later()
-                else:
-                    until = min(until, at)
-            relay.pump(until)
-            if relay.hangup:  # EIO on the caller's terminal: nobody is there any more
-                return Outcome("stop", HANGUP, signal.SIGHUP)
-            if self.signals.pending:
-                outcome = self._on_signals(child)
-                if outcome is not None:
-                    return outcome
-            if child.stopped != self.jobs.seen_stop and child.status is None:
-                self.jobs.changed(child, self._stopped_watch)
-            if child.status is not None:
-                self.output_tail = relay.tail[-4096:] + relay.drain(child.master_fd)
-                return Outcome("exited")
-            now = clock()
-            if now < next_sample:
-                continue
-            sample = self._sample()
-            if sample is None:
-                next_sample = now + s.interval
-                continue
-            relay.flush()
-            step = decide.step(
-                decider, self.mem, self.protection, sample, now,
-                restart=s.restart,
-                last_io=relay.last_io if child.master_fd is not None else None,
-                stopped=child.stopped is not None,
-                turn=self._turn,
-                judged=self._judged,
-            )  # fmt: skip
-            acting, reason = step.acting, step.restart
-            if (acting.reason == decide.GROWTH) != growing:
-                growing = not growing
-                self._growth_changed(growing)
-            next_sample = now + step.delay
-            if reason is not None and acting.reason in (BUDGET, SYSTEM):
-                reason = acting.reason  # the machine's turn, even at a planned moment
-                if self.lease is not None and not self.lease.acquire(s.grace + LEASE_SLACK):
-                    continue  # another run is restarting for the machine: look again later
-            if reason is not None:
-                return Outcome("restart", reason)
-
-    def _judged(self, tick: Tick) -> None:
-        """A sample was judged: tell its level and trend, and what changed."""
-        self.obs.sampled(self.status())
-        if tick.level != tick.previous:
-            st = self.status(full=True)  # a warning captures a state
-            self.obs.level_changed(st, tick.previous, tick.level, tick.value)
-            self.conv.level_changed(st, tick.previous, tick.level)
-        ext = tick.external
-        if ext is not None and tick.external_changed:
-            self.obs.external_changed(self.status(), ext.level, ext.source, ext.reason)
-
-    def _turn(self, machine_critical: bool) -> str | None:
-        """This run's turn to give way for the machine (``turns.Turns``), once a budget is
-        set or the machine has been critical; None when nothing is shared."""
-        machine = self.machine
-        if machine is None or (
-            self.turns is None and machine.budget is None and not machine_critical
-        ):
-            return None
-        if self.turns is None:
-            if self._make_turns is None:
-                return None
-            self.turns = self._make_turns(self._event, self.ui.warn)  # most runs never share
-        return self.turns.turn(machine_critical)
-
-    def _growth_changed(self, growing: bool) -> None:
-        st = self.status()
-        if growing:
-            self.ui.warn(f"{self._why(decide.GROWTH)}: treated as critical")
-        self.obs.event(
-            "level_changed", st, source=decide.GROWTH, level=CRITICAL if growing else st.level
-        )
-        self.obs.trend(st)
-
-    def _on_signals(self, child: Child) -> Outcome | None:
-        outcome: Outcome | None = None
-        for sig, what in self.signals.take():
-            if what == "child":
-                child.poll()
-                self.tree.reap()
-            elif what == "resize":
-                resize(child)
-            elif what == "stop":
-                hup = sig == signal.SIGHUP and hung_up(0)  # the terminal went, not a kill -HUP
-                outcome = Outcome("stop", HANGUP if hup else f"received {name_of(sig)}", sig)
-            elif what == "restart" and outcome is None:
-                outcome = Outcome("restart", "signal")
-            elif what == "capture":
-                self.capture("manual")
-            elif what == "continued" and self.jobs.suspended:
-                self.jobs.resume(child)  # fg (or bg) after guardrun stopped with the child
-            elif what == "suspend" and child.status is None and child.stopped is None:
-                from guardrun.supervisor import jobs
-
-                # guardrun follows once the child has stopped; in an orphaned group the
-                # kernel would discard this stop for guardrun, and so does guardrun.
-                if not jobs.group_orphaned():
-                    child.killpg(signal.SIGTSTP)
-            elif what in ("forward", "continued") and child.status is None:
-                # Sent on the sender's behalf: a child it ends has not crashed.
-                child.signals_sent.append(sig)
-                child.killpg(sig)
-        return outcome
-
-    def _stopped_watch(self, child: Child) -> tuple[Callable[[], int | None], int] | None:
-        """While guardrun is stopped with the child: what its watcher samples (the tree's
-        total) and the emergency threshold it wakes guardrun at."""
-        probe, metric = self.tree.probe, self.mem.metric
-        if probe is None or self.protection.mode == degrade.UNWATCHED:
-            return None
-        self.tree.members(child_alive=True)  # the orphans adopted by now, as roots
-        roots = [child.pid, *self.tree.adopted]
-
-        def total() -> int | None:
-            try:
-                return probe.sample(roots).total(metric)
-            except ProbeError:
-                return None
-
-        return total, self.mem.thresholds.emergency
-
-    # ------------------------------------------------------- restart protection
-    def _try_restart(self, reason: str, crashed: bool) -> bool:
-        """Ask restart protection; True when a restart may go ahead."""
-        v = self.protection.ask(reason, crashed, self.name)
-        if not v.allowed:
-            self._event("restart_refused", reason=reason, why=v.why, retry_in_s=round(v.wait, 1))
-            if crashed:
-                self.ui.warn(f"crash restarts exhausted: {v.why}")
-        if v.transition is not None:
-            self._mode_changed(v.transition, v.message)
-        return v.allowed
-
-    def _why(self, reason: str) -> str:
-        mem = self.mem
-        return why.restart(
-            reason, mem.last_sample, mem.metric, mem.thresholds, mem.estimate,
-            self.s.max_growth, self.s.idle,
+        self.p = Parts(
+            settings, reporter, teller=teller, asker=asker, external=external, limit=limit,
+            sentinel=sentinel, clock=clock, env=env, machine=machine, lease=lease,
+            make_turns=make_turns,
         )  # fmt: skip
+        self.w = Watch(self.p)
+        self.exit_code: int | None = None
 
-    def _announce(self, text: str, asked: bool = False) -> float:
-        text, wait = self.protection.announce(self.name, text, asked)
-        self.ui.warn(text)
-        return wait
-
-    def _cooldown(self, seconds: float) -> bool:
-        """Wait out the cooldown between runs; False when the user asked to quit."""
-        if seconds <= 0:
-            return True  # the first restart: nothing to wait, nothing to import
-        from guardrun.supervisor.countdown import countdown
-
-        return countdown(
-            seconds, f"restarting {self.name}", self.jobs.term, self.signals, quiet=self.ui.quiet
-        )
-
-    # -------------------------------------------------------------------- run
     def run(self) -> int:
         """Supervise until the command is done; returns guardrun's exit code."""
-        self.signals.install()
-        self.relay.wake_fd = self.signals.wake_fd
+        p = self.p
+        p.signals.install()
+        p.relay.wake_fd = p.signals.wake_fd
         set_subreaper()
-        if self._sentinel_factory is not None:
-            self._sentinel = self._sentinel_factory(self.tree.marker)
+        if p.sentinel_factory is not None:
+            p.sentinel = p.sentinel_factory(p.tree.marker)
         try:
             try:
-                self.tree.open_probes(self.s.probe)
+                p.tree.open_probes(p.s.probe)
             except ProbeError as err:
-                self._degrade(degrade.PROBE_LOST, f"memory cannot be watched: {err}")
-            if self._use_pty() and os.isatty(0):
-                self.jobs.term = Terminal(0)
-                self.obs.attach_terminal(self.relay.put)
+                p.change_mode(degrade.PROBE_LOST, f"memory cannot be watched: {err}")
+            if p.use_pty() and os.isatty(0):
+                p.jobs.term = Terminal(0)
+                p.obs.attach_terminal(p.relay.put)
             self.exit_code = self._run()
             return self.exit_code
         finally:
-            self._save_later()
-            child = self.child
-            if child is not None and (child.status is None or self._members()):
-                self._stop(child)
-            self.relay.detach()
-            if self.jobs.term is not None:
-                self.jobs.term.close()
+            p.save_later()
+            child = p.child
+            if child is not None and (child.status is None or p.members()):
+                p.stop(child)
+            p.relay.detach()
+            if p.jobs.term is not None:
+                p.jobs.term.close()
             if child is not None:
                 child.close()
-            self.ui.set_drawing(False)
-            self.mem.close()
-            self.conv.wait_captures()  # a state begun is written before the run ends
-            self.obs.close(self.status(), self.exit_code if self.exit_code is not None else 70)
-            self.conv.prune()
-            self.relay.flush(force=True)  # the title the terminal had, put back
-            if self._sentinel is not None:
-                self._sentinel.done()
-            if self.lease is not None:
-                self.lease.release()
-            self.signals.restore()
+            p.ui.set_drawing(False)
+            p.mem.close()
+            p.conv.wait_captures()  # a state begun is written before the run ends
+            p.obs.close(p.status(), self.exit_code if self.exit_code is not None else 70)
+            p.conv.prune()
+            p.relay.flush(force=True)  # the title the terminal had, put back
+            if p.sentinel is not None:
+                p.sentinel.done()
+            if p.lease is not None:
+                p.lease.release()
+            p.signals.restore()
 
     def _run(self) -> int:
-        argv = self.conv.launch_argv()
-        t = self.mem.thresholds
-        self.obs.watching(
+        p = self.p
+        argv = p.conv.launch_argv()
+        t, probe = p.mem.thresholds, p.tree.probe
+        p.obs.watching(
             argv,
             f"warning {format_bytes(t.warning)}, critical {format_bytes(t.critical)}, "
-            f"emergency {format_bytes(t.emergency)} (of {format_bytes(self.limit.bytes)} "
-            f"{self.limit.source}); probe {self.tree.probe.name if self.tree.probe else 'none'}",
+            f"emergency {format_bytes(t.emergency)} (of {format_bytes(p.limit.bytes)} "
+            f"{p.limit.source}); probe {probe.name if probe else 'none'}",
         )
         later: Later | None = None  # a crash's state, saved once the next child is up
         restarted = False
         while True:
-            self._start(argv)
-            if self.lease is not None and self.lease.held:
-                self.lease.release()  # the new child is up: the next run may go
+            p.start(argv)
+            if p.lease is not None and p.lease.held:
+                p.lease.release()  # the new child is up: the next run may go
             if later is not None:
                 later.then = self._on_restart  # GUARDRUN_STATE_FILE: that state
-                self.later, later = later, None
+                p.later, later = later, None
             elif restarted:
                 self._on_restart()
-            if self.jobs.term is not None:
-                self.jobs.term.raw()
-            self.ui.set_drawing(self.jobs.term is not None)
-            assert self.child is not None
-            nxt = self._supervise(self.child)
-            self._save_later()  # the child ended before it was saved
+            if p.jobs.term is not None:
+                p.jobs.term.raw()
+            p.ui.set_drawing(p.jobs.term is not None)
+            assert p.child is not None
+            nxt = self._supervise(p.child)
+            p.save_later()  # the child ended before it was saved
             if nxt.step == EXIT:
                 return nxt.code
             if nxt.step == FRESH:  # the agent refused to resume: a new conversation, at once
-                self.restarts += 1
-                argv = self.conv.launch_argv()
+                p.restarts += 1
+                argv = p.conv.launch_argv()
                 continue
-            self.jobs.wait_foreground(self.conv.wait_captures)
+            p.jobs.wait_foreground(p.conv.wait_captures)
             if not self._cooldown(nxt.cooldown):
-                self.ui.info(f"not restarting {self.name}: quit during the cooldown")
+                p.ui.info(f"not restarting {p.name}: quit during the cooldown")
                 if nxt.capture is not None:
-                    nxt.capture.save(self.conv.capture)
+                    nxt.capture.save(p.conv.capture)
                 # The user interrupted the restart (was the old child's 143), or hung up.
                 return 128 + signal.SIGHUP if hung_up(0) else 130
-            self.protection.record_restart()
-            self.restarts += 1
+            p.protection.record_restart()
+            p.restarts += 1
             later = nxt.capture
-            argv = self.conv.restart_argv(later.status if later is not None else self.status())
+            argv = p.conv.restart_argv(later.status if later is not None else p.status())
             restarted = True
-
-    def _on_restart(self) -> None:
-        self.obs.hook("on_restart", self.status())
-
-    def _save_later(self) -> None:
-        if self.later is not None:
-            later, self.later = self.later, None
-            later.save(self.conv.capture)
 
     def _supervise(self, child: Child) -> Next:
         """Watch one child run, and say what follows it."""
+        p = self.p
         while True:
-            outcome = self.watch(child)
+            outcome = self.w.watch(child)
             if outcome.kind == "stop":
-                self.ui.info(f"{outcome.reason}: stopping {self.name}")
-                self.capture("stop")
-                self._stop(child, outcome.signal)
-                self._between_runs(child)
+                p.ui.info(f"{outcome.reason}: stopping {p.name}")
+                p.capture("stop")
+                p.stop(child, outcome.signal)
+                p.between_runs(child)
                 code = child.returncode
-                self._event("child_exited", child=child, reason=outcome.reason)
+                p.event("child_exited", child=child, reason=outcome.reason)
                 if outcome.reason == HANGUP:  # 128+SIGHUP, whatever the child made of it
                     return Next(EXIT, 128 + signal.SIGHUP)
                 return Next(EXIT, code if code is not None else 128 + outcome.signal)
             if outcome.kind == "exited":
                 return self._exited(child)
-            self._event("restart_requested", reason=outcome.reason)
-            self.obs.trend(self.status())
+            p.event("restart_requested", reason=outcome.reason)
+            p.obs.trend(p.status())
             allowed = self._try_restart(outcome.reason, crashed=False)
-            if self.protection.mode == degrade.EMERGENCY_STOP:
+            if p.protection.mode == degrade.EMERGENCY_STOP:
                 return Next(EXIT, self._emergency_stop(child))
             if not allowed:
-                if outcome.reason in (BUDGET, SYSTEM) and self.turns is not None:
+                if outcome.reason in (BUDGET, SYSTEM) and p.turns is not None:
                     self._pass_turn(outcome.reason)
                 continue  # monitor-only: the child stays, watched
-            self.capture(outcome.reason)
-            self._stop(child)
-            self._between_runs(child)
+            p.capture(outcome.reason)
+            p.stop(child)
+            p.between_runs(child)
             asked = outcome.reason == "signal"  # SIGUSR1, `guardrun restart`: never delayed
-            return Next(RESTART, cooldown=self._announce(self._why(outcome.reason), asked))
+            return Next(RESTART, cooldown=self._announce(p.reason_text(outcome.reason), asked))
 
     def _exited(self, child: Child) -> Next:
-        oom_kills = self._oom.new_kills() if self._oom is not None else 0
+        p = self.p
+        oom_kills = p.oom.new_kills() if p.oom is not None else 0
         crash = decide.exit_kind(
-            child.returncode, child.term_signal(), child.signals_sent, oom_kills, self.output_tail
+            child.returncode, child.term_signal(), child.signals_sent, oom_kills, p.output_tail
         )
-        self._event("child_exited", child=child, reason=crash or "exit")
-        self._stop(child)  # remnants: grandchildren, daemons
-        self._between_runs(child)
+        p.event("child_exited", child=child, reason=crash or "exit")
+        p.stop(child)  # remnants: grandchildren, daemons
+        p.between_runs(child)
         code = child.returncode
         assert code is not None
-        ran = self.clock() - child.started
-        if crash is not None and self.conv.resume_refused(code, ran):
-            self.ui.warn(
-                f"{self.name} could not resume its conversation (exit {code} after "
+        ran = p.clock() - child.started
+        if crash is not None and p.conv.resume_refused(code, ran):
+            p.ui.warn(
+                f"{p.name} could not resume its conversation (exit {code} after "
                 f"{ran:.1f}s): starting it in a new conversation"
             )
-            self._event("resume_refused", child=child, ran_s=round(ran, 2))
+            p.event("resume_refused", child=child, ran_s=round(ran, 2))
             return Next(FRESH)
-        if crash is None or not (self.s.restart and self.s.on_crash):
-            if crash is None and self.conv.saves_at_exit():
-                self.capture("exit")
+        if crash is None or not (p.s.restart and p.s.on_crash):
+            if crash is None and p.conv.saves_at_exit():
+                p.capture("exit")
             return Next(EXIT, code)
-        if decide.start_failure(ran, self.s.min_uptime):
-            self.ui.warn(
-                f"{self.name} failed {ran:.1f}s after starting (code {code}): "
+        if decide.start_failure(ran, p.s.min_uptime):
+            p.ui.warn(
+                f"{p.name} failed {ran:.1f}s after starting (code {code}): "
                 "not restarting a command that fails at start"
             )
             return Next(EXIT, code)
-        text = why.exited(self.name, child.returncode, child.term_signal(), crash)
-        self._event("restart_requested", reason=crash)
+        text = why.exited(p.name, child.returncode, child.term_signal(), crash)
+        p.event("restart_requested", reason=crash)
         if not self._try_restart(crash, crashed=True):
-            self.ui.warn(f"{text}; not restarting it")
-            self.capture(crash)
+            p.ui.warn(f"{text}; not restarting it")
+            p.capture(crash)
             return Next(EXIT, code)
         # The child is gone: nothing is lost by starting the next one first. The state
         # (git facts, transcript copy) is saved while it starts, from this moment's
         # snapshot, so a crash costs the agent's own start time and little more.
-        later = Later(self.status(full=True), crash)
+        later = Later(p.status(full=True), crash)
         return Next(RESTART, cooldown=self._announce(text), capture=later)
-
-    def _pass_turn(self, reason: str) -> None:
-        """Restart protection refused this run's turn: the next run in the ranking gives
-        way instead (this one's live file says so)."""
-        assert self.turns is not None
-        self.turns.pass_turn(reason)
-        if self.lease is not None:
-            self.lease.release()
-        self.obs.update_live(self.status(), force=True)
 
     def _emergency_stop(self, child: Child) -> int:
         # The tree first: capture takes only what needs the live tree here; the copy of
         # the transcript (seconds when it is big) is written meanwhile, and waited for.
-        state = self.capture("emergency")
-        self._stop(child)
-        self._between_runs(child)
-        self.conv.wait_captures()
-        error = self.conv.capture_error(state)
-        self.ui.error(
-            f"stopped {self.name} at emergency memory after restarts were exhausted"
+        p = self.p
+        state = p.capture("emergency")
+        p.stop(child)
+        p.between_runs(child)
+        p.conv.wait_captures()
+        error = p.conv.capture_error(state)
+        p.ui.error(
+            f"stopped {p.name} at emergency memory after restarts were exhausted"
             + ("" if error else f"; state saved as {state}")
         )
         if error:  # `state resume` would take an older state: never suggest it then
-            self.ui.error(f"the state could not be saved: {error}")
+            p.ui.error(f"the state could not be saved: {error}")
         else:
-            self.ui.info("resume the conversation with: guardrun state resume")
+            p.ui.info("resume the conversation with: guardrun state resume")
         return EXIT_EMERGENCY_STOP
+
+    def _try_restart(self, reason: str, crashed: bool) -> bool:
+        """Ask restart protection; True when a restart may go ahead."""
+        p = self.p
+        v = p.protection.ask(reason, crashed, p.name)
+        if not v.allowed:
+            p.event("restart_refused", reason=reason, why=v.why, retry_in_s=round(v.wait, 1))
+            if crashed:
+                p.ui.warn(f"crash restarts exhausted: {v.why}")
+        if v.transition is not None:
+            p.mode_changed(v.transition, v.message)
+        return v.allowed
+
+    def _announce(self, text: str, asked: bool = False) -> float:
+        p = self.p
+        text, wait = p.protection.announce(p.name, text, asked)
+        p.ui.warn(text)
+        return wait
+
+    def _cooldown(self, seconds: float) -> bool:
+        """Wait out the cooldown between runs; False when the user asked to quit."""
+        p = self.p
+        if seconds <= 0:
+            return True  # the first restart: nothing to wait, nothing to import
+        from guardrun.supervisor.countdown import countdown
+
+        return countdown(
+            seconds,
+            f"restarting {p.name}",
+            p.jobs.term,
+            p.signals,
+            quiet=p.ui.quiet,
+        )
+
+    def _pass_turn(self, reason: str) -> None:
+        """Restart protection refused this run's turn: the next run in the ranking gives
+        way instead (this one's live file says so)."""
+        p = self.p
+        assert p.turns is not None
+        p.turns.pass_turn(reason)
+        if p.lease is not None:
+            p.lease.release()
+        p.obs.update_live(p.status(), force=True)
+
+    def _on_restart(self) -> None:
+        self.p.obs.hook("on_restart", self.p.status())

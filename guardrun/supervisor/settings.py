@@ -1,6 +1,7 @@
 """What the supervisor needs to know, as plain values, built by ``runner`` from the
-config's memory and restart sections and the terminal flags. What the observer needs
-(state, hooks, notifications, resume) it reads from its own sections of the config."""
+config's memory and restart sections and the terminal flags. What the teller and the
+conversation need (state, hooks, notifications, resume) ``runner`` gives them from
+their own sections of the config."""
 
 from __future__ import annotations
 
@@ -11,30 +12,31 @@ from guardrun.units import Threshold
 
 
 class RunSettings(NamedTuple):
+    """Built by ``runner.settings_from_config`` alone: every default is the config
+    schema's (``config.schema.KEYS``), declared once there."""
+
     argv: list[str]
-    warning: Threshold = Threshold(50.0, True)
-    critical: Threshold = Threshold(65.0, True)
-    emergency: Threshold = Threshold(75.0, True)
-    metric: str = "rss"
-    probe: str = "auto"
-    interval: float = 1.0
-    sustained: int = 3
-    hysteresis: float = 0.05
-    hysteresis_bytes: int | None = None
-    grace: float = 10.0
-    idle_quiet: float = 5.0
-    idle_wait: float = 120.0
-    trend_window: float = 300.0
-    max_growth: float | None = None  # bytes per second; a sustained rate over it is critical
-    plan_ahead: float = 900.0  # planned restart when emergency is predicted within this
-    idle: float = 30.0  # ... and the agent has been idle this long (0: no planning)
-    restart: bool = True
-    on_crash: bool = True
-    # A command that fails this soon after starting has a start problem (a bad
-    # flag, a missing login), not a crash: restarting it would only loop.
-    min_uptime: float = 2.0
-    on_exhausted: str = "monitor"
-    policy: Policy = Policy()
-    pty: bool | None = None  # None: when stdin and stdout are terminals
-    priority: int = 0  # several runs over the machine budget: the lowest gives way first
-    cwd: str | None = None
+    warning: Threshold  # memory.*
+    critical: Threshold
+    emergency: Threshold
+    metric: str
+    probe: str
+    interval: float
+    sustained: int
+    hysteresis: float  # a share of the threshold ...
+    hysteresis_bytes: int | None  # ... or bytes, when memory.hysteresis is a size
+    trend_window: float
+    max_growth: float | None  # bytes per second; a sustained rate over it is critical
+    grace: float  # restart.*
+    idle_quiet: float
+    idle_wait: float
+    plan_ahead: float  # planned restart when emergency is predicted within this ...
+    idle: float  # ... and the agent has been idle this long (0: no planning)
+    restart: bool
+    on_crash: bool
+    min_uptime: float  # a command that fails sooner has a start problem, not a crash
+    on_exhausted: str
+    policy: Policy  # restart protection: attempts, window, cooldowns
+    pty: bool | None  # --no-pty; None: when stdin and stdout are terminals
+    priority: int  # several runs over the machine budget: the lowest gives way first
+    cwd: str | None = None  # where the child starts (None: guardrun's own directory)

@@ -3,22 +3,26 @@ trend it keeps. Samples are built here (``judge`` is given them), so nothing is 
 
 from __future__ import annotations
 
+from argparse import Namespace
+
 import pytest
 
+from guardrun.config.load import default_config
 from guardrun.platform.cgroup import MemoryLimit
 from guardrun.platform.types import ProcSample, TreeSample
+from guardrun.runner import settings_from_config
 from guardrun.supervisor.levels import NORMAL, WARNING
 from guardrun.supervisor.memory import AIM, AIM_SHARE, FLOOR, MemoryWatch
-from guardrun.supervisor.settings import RunSettings
 from guardrun.supervisor.tree import Tree
 from guardrun.units import Threshold
 
 MB = 1_000_000
+DEFAULTS = settings_from_config(default_config(), ["x"], Namespace(no_pty=False))
 
 
 def watch(interval: float = 1.0, sustained: int = 3) -> MemoryWatch:
-    settings = RunSettings(
-        argv=["x"], warning=Threshold(500 * MB, False), critical=Threshold(700 * MB, False),
+    settings = DEFAULTS._replace(
+        warning=Threshold(500 * MB, False), critical=Threshold(700 * MB, False),
         emergency=Threshold(1000 * MB, False), interval=interval, sustained=sustained,
     )  # fmt: skip
     tree = Tree("test", set, lambda *a: None)
