@@ -131,11 +131,6 @@ class EventLog:
             except OSError as err:
                 self.error = f"cannot open event log {path}: {err.strerror or err}"
 
-    def set_mirror(self, mirror: Mirror | None) -> None:
-        """Swap the mirror (the CLI mirrors to stderr only between child runs)."""
-        with self._lock:
-            self._mirror = mirror
-
     def emit(self, kind: str, **fields: Any) -> dict[str, Any]:
         """Record one event and return it. Unknown kinds and reserved field names are bugs."""
         if kind not in KINDS:

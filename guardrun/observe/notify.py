@@ -171,10 +171,6 @@ class Notifier:
             self._write(title_bytes("") + POP_TITLE)
         self._pushed = False
 
-    @property
-    def desktop_available(self) -> bool:
-        return self._backend is not None
-
     def desktop(self, summary: str, body: str) -> bool:
         """Show a desktop notification in the background; False when none can be shown."""
         if self._backend is None:

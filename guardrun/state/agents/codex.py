@@ -73,11 +73,6 @@ def _tokens(args: Sequence[str]) -> list[Token]:
     return tokenize(args, one=_ONE, many=_MANY)
 
 
-def _subcommand(args: Sequence[str]) -> str | None:
-    first = first_positional(_tokens(args))
-    return first if first in _SUBCOMMANDS else None
-
-
 def is_daemon(pid: int) -> bool:
     # The daemon's argv is `codex app-server --listen unix:// ... --managed-daemon` (and its
     # helper `codex app-server daemon pid-update-loop`); the TUI's never holds "app-server".
