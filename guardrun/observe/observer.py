@@ -99,6 +99,7 @@ class Observer:
         self._live_warned = False
         self._title = ""
         self._sink: Callable[[bytes], None] | None = None
+        self._title_sink: Any = None  # the relay's put_title (the title made as written)
         self._prune_due = False
         self._problems_said = 0
         self._capture_thread: Any = None  # the last capture's thread (threading.Thread)
@@ -126,9 +127,9 @@ class Observer:
         path = metrics.target(setting, self.run_id)
         return metrics.Metrics(path, labels, info, warn=self.ui.warn)
 
-    def attach_terminal(self, sink: Callable[[bytes], None]) -> None:
+    def attach_terminal(self, sink: Callable[[bytes], None], title_sink: Any = None) -> None:
         """Where title and bell bytes go while the child draws (the relay's queue)."""
-        self._sink = sink
+        self._sink, self._title_sink = sink, title_sink
 
     # hooks.py and notify.py bring subprocess and threading: built on first use.
     @property
@@ -150,8 +151,9 @@ class Observer:
             cfg = self.cfg.notify
             out = 1 if os.isatty(1) else None
             self._notifier = notify.Notifier(
-                cfg.title, cfg.bell, cfg.desktop, out, log=self.events, sink=self._sink
-            )
+                cfg.title, cfg.bell, cfg.desktop, out, log=self.events, sink=self._sink,
+                title_sink=self._title_sink,
+            )  # fmt: skip
         return self._notifier
 
     def _scrub(self, text: str) -> str:
@@ -332,13 +334,18 @@ class Observer:
             trend = float(st.history[-1][1] - st.history[-2][1])
         from guardrun.observe.notify import format_title
 
-        text = format_title(
-            st.name, st.sample.total(st.metric), st.level, trend, st.child_title or "",
-            growth=st.growth, eta_critical=st.eta_critical, eta_emergency=st.eta_emergency,
-        )  # fmt: skip
+        total = st.sample.total(st.metric)
+
+        def compose(agent: str) -> str:  # made again when written: the agent's title then
+            return format_title(
+                st.name, total, st.level, trend, agent,
+                growth=st.growth, eta_critical=st.eta_critical, eta_emergency=st.eta_emergency,
+            )  # fmt: skip
+
+        text = compose(st.child_title or "")
         if text != self._title:
             self._title = text
-            self.notifier.title(text)
+            self.notifier.title(text, compose)
 
     def suspended(self) -> None:
         """guardrun stops with the child (Ctrl-Z): the shell gets back the title the

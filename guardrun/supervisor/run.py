@@ -36,7 +36,7 @@ from guardrun.supervisor.settings import RunSettings
 from guardrun.supervisor.signals import Signals, name_of
 from guardrun.supervisor.status import RunStatus
 from guardrun.supervisor.stop import stop_tree
-from guardrun.supervisor.terminal import HANGUP, Terminal, hung_up, reset_modes
+from guardrun.supervisor.terminal import HANGUP, RESET_MODES, Terminal, hung_up
 from guardrun.supervisor.tree import TREE_MARKER, Tree
 from guardrun.ui import Reporter
 from guardrun.units import format_bytes, format_duration, format_eta, format_rate
@@ -245,10 +245,12 @@ class Supervisor:
         """The child is gone: the terminal is guardrun's again."""
         self.relay.detach()
         child.close()
-        if self._term is not None:
+        # A terminal that is behind stays raw until it has taken the child's output: its
+        # modes apply to bytes as they are written.
+        if self._term is not None and not self.relay.behind:
             self._term.restore()
             if child.signals_sent or not self._clean(child):
-                reset_modes(1)
+                self.relay.put(RESET_MODES)  # after the child's output, never blocking
         elif os.isatty(0) and child.master_fd is None:
             take_foreground_back(0, child.pgid)
         self.ui.set_drawing(False)
@@ -591,9 +593,8 @@ class Supervisor:
             return True  # the first restart: nothing to wait, nothing to import
         from guardrun.supervisor.countdown import countdown
 
-        return countdown(
-            seconds, f"restarting {self.name}", self._term, self.signals, quiet=self.ui.quiet
-        )
+        quiet = self.ui.quiet or self.relay.behind  # a terminal not reading: no countdown
+        return countdown(seconds, f"restarting {self.name}", self._term, self.signals, quiet=quiet)
 
     # -------------------------------------------------------------------- run
     def run(self) -> int:
@@ -610,7 +611,9 @@ class Supervisor:
                 self._degrade(degrade.PROBE_LOST, f"memory cannot be watched: {err}")
             if self._use_pty() and os.isatty(0):
                 self._term = Terminal(0)
-                self.obs.attach_terminal(self.relay.put)
+                self.obs.attach_terminal(self.relay.put, self.relay.put_title)
+                term = self._term
+                self.ui.use_terminal(self.relay.put, raw=lambda: term.raw_on)
             self.exit_code = self._run()
             return self.exit_code
         finally:
@@ -618,7 +621,7 @@ class Supervisor:
             child = self.child
             if child is not None and (child.status is None or self._members()):
                 self._stop(child)
-            self.relay.detach()
+            self.relay.finish()  # what the terminal has not taken yet, before its modes
             if self._term is not None:
                 self._term.close()
             if child is not None:
@@ -626,7 +629,8 @@ class Supervisor:
             self.ui.set_drawing(False)
             self.mem.close()
             self.obs.close(self.status(), self.exit_code if self.exit_code is not None else 70)
-            self.relay.flush(force=True)  # the title the terminal had, put back
+            self.relay.close()  # the title the terminal had, put back
+            self.ui.use_terminal(None)
             if self._sentinel is not None:
                 self._sentinel.done()
             if self.lease is not None:
