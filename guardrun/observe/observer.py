@@ -74,6 +74,9 @@ class Observer:
             for leftover in self.store.clean_temp():
                 ui.detail(f"removed a temporary file left by a crash: {leftover}")
             log_path = run_log_path(self.store.dirs.project, self.run_id)
+            from guardrun.observe.lastresort import tell
+
+            tell(os.path.dirname(log_path), ui.warn)  # the sentinel stopped a tree since
         except (StoreError, OSError) as err:
             ui.warn(f"state directory unusable, nothing will be saved: {err}")
             log_path = None
@@ -583,6 +586,13 @@ class Observer:
         from guardrun.state.agents.codex import is_daemon
 
         return {p for p in pids if is_daemon(p)}
+
+    def last_resort(self) -> dict[str, str | None]:
+        """Where the sentinel writes when it stops the tree itself (``sentinel.py``): the
+        event log, the record beside it, the live file."""
+        log = self.events.path
+        record = log[: -len(".jsonl")] + ".sentinel.json" if log else None
+        return {"run_id": self.run_id, "event_log": log, "record": record, "live": self.live.path}
 
     def close(self, st: RunStatus, code: int) -> None:
         """The run is over: on every way out, the title the terminal had comes back."""

@@ -74,11 +74,15 @@ class Lease(Protocol):
 
 
 class Watchdog(Protocol):
-    """Ends the tree if guardrun is SIGKILLed: ``supervisor.sentinel.Sentinel``."""
+    """Ends the tree if guardrun is SIGKILLed, or over emergency while the loop has not
+    sampled for a while: ``supervisor.sentinel.Sentinel``."""
 
     pid: int | None
 
     def update(self, pgid: int, pids: list[int]) -> None: ...
+    def arm(self, interval: float, emergency: int, **where: object) -> None: ...
+    def beat(self) -> None: ...
+    def pause(self) -> None: ...
     def done(self) -> None: ...
 
 
@@ -235,6 +239,9 @@ class Supervisor:
         return pids | self.obs.hook_pids()
 
     def _stop(self, child: Child, first: int = signal.SIGTERM) -> None:
+        if self._sentinel is not None:
+            self._sentinel.pause()  # guardrun stops the tree itself: not a stall
+
         def drain() -> None:  # what the child writes while it stops, without waiting
             self.relay.drain(child.master_fd, wait=0.0)
 
@@ -349,6 +356,8 @@ class Supervisor:
             now = clock()
             if now < next_sample:
                 continue
+            if self._sentinel is not None:
+                self._sentinel.beat()  # the dead man's switch: the loop samples
             sample = self._sample()
             if sample is None:
                 next_sample = now + s.interval
@@ -461,6 +470,8 @@ class Supervisor:
         from guardrun.supervisor import jobs
 
         self.suspended = True
+        if self._sentinel is not None:
+            self._sentinel.pause()  # stopped on purpose: its own watch wakes it at emergency
         self.obs.suspended()  # the caller's title back, queued
         self.relay.flush(force=True)
         if self._term is not None:
@@ -609,6 +620,12 @@ class Supervisor:
                 self.tree.open_probes(self.s.probe)
             except ProbeError as err:
                 self._degrade(degrade.PROBE_LOST, f"memory cannot be watched: {err}")
+            if self._sentinel is not None:  # its last resort: see sentinel.py
+                probe = self.tree.probe.name if self.tree.probe else ""
+                self._sentinel.arm(
+                    self.s.interval, self.mem.thresholds.emergency, metric=self.mem.metric,
+                    probe=probe, grace=self.s.grace, **self.obs.last_resort(),
+                )  # fmt: skip
             if self._use_pty() and os.isatty(0):
                 self._term = Terminal(0)
                 self.obs.attach_terminal(self.relay.put, self.relay.put_title)
