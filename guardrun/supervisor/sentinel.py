@@ -26,11 +26,11 @@ that dies is replaced by a fork at the next update.
 
 The dead man's switch. guardrun's loop can also stop without dying: SIGSTOP, a
 debugger, a hung system call, a bug that spins. So the loop writes the time of each
-sample (``time.monotonic``, the same clock for every process) into one shared page
-(a ``memfd``, else an unlinked file) that the sentinel maps: a store to memory, no
-system call, nothing for the sentinel to wake up for. Once armed (``arm``: the
-emergency threshold, the metric and probe, where to write), the sentinel looks at the
-page once a second; when the loop has not sampled for ``max(5 s, 10 intervals)`` it
+sample (``time.monotonic``, the same clock for every process) into one double of a
+page it maps (a ``memfd``, else an unlinked file): a store to memory, no system call
+per sample, nothing for the sentinel to wake up for. Once armed (``arm``: the
+emergency threshold, the metric and probe, where to write), the sentinel reads the
+page (``pread``) once a second; when the loop has not sampled for ``max(5 s, 10 intervals)`` it
 reads the tree's memory itself and, at or over emergency, stops the tree (SIGTERM,
 grace, SIGKILL), appends a ``sentinel_stopped`` event to the run's event log and
 leaves a record beside it (``<run-id>.sentinel.json``, shown by the next start and
@@ -45,7 +45,6 @@ import json
 import mmap
 import os
 import select
-import struct
 import sys
 import time
 from typing import TYPE_CHECKING, Any
@@ -61,7 +60,7 @@ GRACE = 3.0
 STALE_MIN = 5.0  # seconds without a sample before the sentinel looks (and 10 intervals)
 STALE_INTERVALS = 10
 LOOK_EVERY = 1.0  # seconds between two looks at the heartbeat once armed
-BEAT = struct.Struct("d")  # the loop's last sample, monotonic seconds; 0: paused
+BEAT_SIZE = 8  # one double: the loop's last sample, monotonic seconds; 0: paused
 
 
 def _sentinel_main(r: int, marker: bytes, beat_fd: int = -1) -> None:  # pragma: no cover
@@ -143,12 +142,7 @@ class _Switch:
     """The dead man's switch, in the sentinel: armed by guardrun's ``A`` line."""
 
     def __init__(self, beat_fd: int) -> None:
-        self.page: mmap.mmap | None = None
-        if beat_fd >= 0:
-            try:
-                self.page = mmap.mmap(beat_fd, BEAT.size)
-            except (OSError, ValueError):
-                self.page = None
+        self.beat_fd = beat_fd  # read with pread once a second: one system call
         self.conf: dict[str, Any] = {}
         self.next_look = 0.0
         self.acted_on = -1.0  # the beat the sentinel last acted on: once per stall
@@ -156,21 +150,28 @@ class _Switch:
     def arm(self, conf: dict[str, Any]) -> None:
         self.conf = conf
 
+    def beat(self) -> float:
+        try:
+            data = os.pread(self.beat_fd, BEAT_SIZE, 0)
+        except OSError:
+            return 0.0
+        return float(memoryview(data).cast("d")[0]) if len(data) == BEAT_SIZE else 0.0
+
     def wait_ms(self) -> int:
         """How long the sentinel may sleep: for ever until armed."""
-        if self.page is None or not self.conf:
+        if self.beat_fd < 0 or not self.conf:
             return -1
         return max(0, int((self.next_look - time.monotonic()) * 1000)) + 1
 
     def stale(self) -> bool:
         """Looked at once a second at most: has the loop stopped sampling?"""
-        if self.page is None or not self.conf:
+        if self.beat_fd < 0 or not self.conf:
             return False
         now = time.monotonic()
         if now < self.next_look:
             return False
         self.next_look = now + LOOK_EVERY
-        beat = BEAT.unpack_from(self.page, 0)[0]
+        beat = self.beat()
         if beat <= 0.0 or beat == self.acted_on:
             return False
         return bool(now - beat >= float(self.conf["stale_s"]))
@@ -178,7 +179,7 @@ class _Switch:
     def act(self, pgid: int, live: dict[int, int]) -> None:
         """The loop is stuck: read the tree, and stop it at or over emergency."""
         conf = self.conf
-        beat = BEAT.unpack_from(self.page, 0)[0] if self.page is not None else 0.0
+        beat = self.beat()
         total = _tree_total(conf, list(live)) if live else 0
         if total is None or total < int(conf["emergency"]):
             return  # under emergency (or unreadable): look again in a second
@@ -356,7 +357,7 @@ class Sentinel:
         self._marker = marker
         self.spawned = False  # a program of its own (else a fork of guardrun)
         self._beat_fd = -1
-        self._page: mmap.mmap | None = None
+        self._page: memoryview[float] | None = None  # the shared page as one double
         self._armed = b""  # the "A" line, sent again to a replacement
         if HAS_START_TIMES:
             self._beat_fd, self._page = _beat_page()
@@ -392,13 +393,13 @@ class Sentinel:
     def beat(self) -> None:
         """The loop sampled: a store into the shared page (no system call)."""
         if self._page is not None:
-            BEAT.pack_into(self._page, 0, time.monotonic())
+            self._page[0] = time.monotonic()
 
     def pause(self) -> None:
         """Between samples on purpose (guardrun stops the tree itself, or is stopped with
         its own watch): the sentinel waits for the next beat."""
         if self._page is not None:
-            BEAT.pack_into(self._page, 0, 0.0)
+            self._page[0] = 0.0
 
     def _replaced_if_gone(self) -> None:
         """A sentinel that exited (it could not start, or was killed) is replaced by a
@@ -461,7 +462,7 @@ class Sentinel:
                 pass
 
 
-def _beat_page() -> tuple[int, mmap.mmap | None]:
+def _beat_page() -> tuple[int, memoryview[float] | None]:
     """The shared page of the heartbeat: a memfd (Linux), else an unlinked file."""
     fd = -1
     try:
@@ -472,9 +473,9 @@ def _beat_page() -> tuple[int, mmap.mmap | None]:
 
             fd, path = tempfile.mkstemp(prefix=".guardrun-beat-")
             os.unlink(path)
-        os.ftruncate(fd, BEAT.size)
-        return fd, mmap.mmap(fd, BEAT.size)
-    except (OSError, ValueError):
+        os.ftruncate(fd, BEAT_SIZE)
+        return fd, memoryview(mmap.mmap(fd, BEAT_SIZE)).cast("d")  # a store, not struct
+    except (OSError, ValueError, TypeError):
         if fd >= 0:
             os.close(fd)
         return -1, None
