@@ -16,6 +16,7 @@ import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import TextIO
 
 PREFIX = "guardrun:"
@@ -40,6 +41,8 @@ class Reporter:
         self.stream = stream or sys.stderr
         self.drawing = False
         self._held: list[tuple[str, str]] = []
+        self._sink: Callable[[bytes], None] | None = None
+        self._raw: Callable[[], bool] = bool  # the terminal is in raw mode (no CR added)
         self._log: TextIO | None = None
         if log_file:
             from guardrun.errors import UsageError
@@ -70,6 +73,10 @@ class Reporter:
             # Plain SGR codes, not rich: importing rich costs ~25 ms, and the first line
             # printed is often "restarting claude", on the path a user waits on.
             clean = _CONTROLS.sub("", text)  # the text may quote a command or a path
+            if self._sink is not None:  # in order after the child's output, never blocking
+                end = "\r\n" if self._raw() else "\n"
+                self._sink(f"{_SGR[style]}{PREFIX}\x1b[0m {clean}{end}".encode("utf-8", "replace"))
+                return
             self.stream.write(f"{_SGR[style]}{PREFIX}\x1b[0m {clean}\n")
             self.stream.flush()
         else:
@@ -100,6 +107,27 @@ class Reporter:
     def error(self, text: str) -> None:
         self._logline("error", text)
         self._out("bold red", text)
+
+    def use_terminal(
+        self,
+        sink: Callable[[bytes], None] | None,
+        raw: Callable[[], bool] = bool,
+        out_fd: int = 1,
+    ) -> None:
+        """Lines for the terminal go to ``sink`` (the relay's, which never blocks on a
+        terminal that has stopped reading and keeps them after the child's output) when
+        stderr is the same terminal as ``out_fd``; None: straight to stderr again.
+        ``raw()``: the terminal is in raw mode now, so a line ends with CR LF."""
+        self._raw = raw
+        if sink is not None:
+            try:
+                err_dev = os.fstat(self.stream.fileno()).st_rdev
+                same = self._tty and err_dev == os.fstat(out_fd).st_rdev
+            except (AttributeError, OSError, ValueError):
+                same = False
+            if not same:
+                sink = None
+        self._sink = sink
 
     def set_drawing(self, drawing: bool) -> None:
         self.drawing = drawing

@@ -213,6 +213,10 @@ def _table(runs: list[dict[str, Any]], state_dir: Path | None = None) -> Any:
             detail = f"{recent}  {detail}"
         if run.get("mode") not in (None, "normal"):
             detail += f" · mode {run.get('mode')}"
+        if isinstance(run.get("sentinel"), dict):
+            from guardrun.observe.lastresort import describe as last_resort
+
+            detail += f" · {last_resort(run['sentinel'])}"
         if run.get("stopped"):
             detail += f" · stopped ({run.get('stopped')}: fg brings it back)"
         for level in ("critical", "emergency"):

@@ -102,7 +102,8 @@ def text_summary(data: RunData) -> str:
     restarts = [e for e in data.events if e.get("event") == "restart_requested"]
     lines.append(f"  restarts asked: {len(restarts)}")
     for e in data.markers:
-        if e.get("event") in ("restart_requested", "state_captured", "degraded", "child_exited"):
+        if e.get("event") in ("restart_requested", "state_captured", "degraded", "child_exited",
+                              "sentinel_stopped"):  # fmt: skip
             mem = f" {format_bytes(e['memory_bytes'])}" if e.get("memory_bytes") else ""
             lines.append(f"    {clock(e['t'])}{mem}  {describe(e)}")
     return "\n".join(lines)

@@ -25,6 +25,7 @@ MARKERS = (
     "degraded",
     "recovered",
     "child_exited",
+    "sentinel_stopped",
 )
 
 
@@ -98,6 +99,10 @@ def describe(e: dict[str, Any]) -> str:
         return f"restarted, attempt {e.get('attempt')}" + (
             f", session {e['session_id']}" if e.get("session_id") else ""
         )
+    if kind == "sentinel_stopped":
+        from guardrun.observe.lastresort import describe as last_resort
+
+        return last_resort(e)
     return kind.replace("_", " ")
 
 

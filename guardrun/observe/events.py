@@ -50,6 +50,7 @@ KINDS = frozenset(
         "budget_over",
         "chosen",
         "passed_turn",
+        "sentinel_stopped",  # written by the sentinel, not by guardrun (sentinel.py)
     }
 )
 RESERVED = ("time", "run_id", "event")

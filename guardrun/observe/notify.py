@@ -119,12 +119,16 @@ class Notifier:
         log: EventLog | None = None,
         platform: str = SYSTEM,
         sink: Callable[[bytes], None] | None = None,
+        title_sink: Callable[[Callable[[str | None], bytes], bool], None] | None = None,
     ) -> None:
         """``out_fd``: the terminal (title and bell only when it is one); ``sink``: where
-        the bytes go instead of straight to it (the relay's queue, between child chunks)."""
+        the bytes go instead of straight to it (the relay's queue, between child chunks);
+        ``title_sink``: where a title goes as a function of the agent's own title, so the
+        relay composes it when it writes it (``Relay.put_title``)."""
         self._tty = out_fd is not None and _isatty(out_fd)
         self._fd = out_fd
         self._sink = sink
+        self._title_sink = title_sink
         self._title_on = title and self._tty
         self._bell_on = bell and self._tty
         self._log = log
@@ -152,8 +156,15 @@ class Notifier:
             # A closed or revoked terminal: notifications are best effort.
             self._title_on = self._bell_on = False
 
-    def title(self, text: str) -> None:
+    def title(self, text: str, compose: Callable[[str], str] | None = None) -> None:
+        """Show ``text``; with ``compose`` (the text for a given agent title) and a
+        title sink, the text is made when the relay writes it, from the agent's title
+        as known then: one the agent set a moment ago is not overwritten by a stale one."""
         if not self._title_on:
+            return
+        if compose is not None and self._title_sink is not None:
+            push, self._pushed = not self._pushed, True
+            self._title_sink(lambda agent: title_bytes(compose(agent or "")), push)
             return
         if not self._pushed:
             self._pushed = True

@@ -72,6 +72,10 @@ class Observer:
         self.project = project
         self.saved = saved
         log_path = run_log_path(project_dir, run_id) if project_dir is not None else None
+        if log_path is not None:
+            from guardrun.observe.lastresort import tell
+
+            tell(os.path.dirname(log_path), ui.warn)  # the sentinel stopped a tree since
         self._redactor: Any = None
         self.events = EventLog(log_path, self.run_id, mirror=self._mirror, scrub=self._scrub)
         meta = {"run_id": self.run_id, "started": time.time(), "agent": self.agent,
@@ -93,6 +97,7 @@ class Observer:
         self._live_warned = False
         self._title = ""
         self._sink: Callable[[bytes], None] | None = None
+        self._title_sink: Any = None  # the relay's put_title (the title made as written)
         self.metrics: Metrics | None = self._metrics()
 
     def _metrics(self) -> Metrics | None:
@@ -109,9 +114,9 @@ class Observer:
         path = metrics.target(setting, self.run_id)
         return metrics.Metrics(path, labels, info, warn=self.ui.warn)
 
-    def attach_terminal(self, sink: Callable[[bytes], None]) -> None:
+    def attach_terminal(self, sink: Callable[[bytes], None], title_sink: Any = None) -> None:
         """Where title and bell bytes go while the child draws (the relay's queue)."""
-        self._sink = sink
+        self._sink, self._title_sink = sink, title_sink
 
     # hooks.py and notify.py bring subprocess and threading: built on first use.
     @property
@@ -133,8 +138,9 @@ class Observer:
             cfg = self.cfg.notify
             out = 1 if os.isatty(1) else None
             self._notifier = notify.Notifier(
-                cfg.title, cfg.bell, cfg.desktop, out, log=self.events, sink=self._sink
-            )
+                cfg.title, cfg.bell, cfg.desktop, out, log=self.events, sink=self._sink,
+                title_sink=self._title_sink,
+            )  # fmt: skip
         return self._notifier
 
     def _scrub(self, text: str) -> str:
@@ -299,13 +305,18 @@ class Observer:
             trend = float(st.history[-1][1] - st.history[-2][1])
         from guardrun.observe.notify import format_title
 
-        text = format_title(
-            st.name, st.sample.total(st.metric), st.level, trend, st.child_title or "",
-            growth=st.growth, eta_critical=st.eta_critical, eta_emergency=st.eta_emergency,
-        )  # fmt: skip
+        total = st.sample.total(st.metric)
+
+        def compose(agent: str) -> str:  # made again when written: the agent's title then
+            return format_title(
+                st.name, total, st.level, trend, agent,
+                growth=st.growth, eta_critical=st.eta_critical, eta_emergency=st.eta_emergency,
+            )  # fmt: skip
+
+        text = compose(st.child_title or "")
         if text != self._title:
             self._title = text
-            self.notifier.title(text)
+            self.notifier.title(text, compose)
 
     def suspended(self) -> None:
         """guardrun stops with the child (Ctrl-Z): the shell gets back the title the
@@ -343,6 +354,13 @@ class Observer:
         else:
             self.ui.warn(reason)
         self.event("level_changed", st, source=source or "system", level=level, reason=reason)
+
+    def last_resort(self) -> dict[str, str | None]:
+        """Where the sentinel writes when it stops the tree itself (``sentinel.py``): the
+        event log, the record beside it, the live file."""
+        log = self.events.path
+        record = log[: -len(".jsonl")] + ".sentinel.json" if log else None
+        return {"run_id": self.run_id, "event_log": log, "record": record, "live": self.live.path}
 
     def close(self, st: RunStatus, code: int) -> None:
         """The run is over: on every way out, the title the terminal had comes back. The

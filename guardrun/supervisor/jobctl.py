@@ -48,6 +48,7 @@ class JobControl:
         self.suspended = False  # guardrun followed the child's stop and has not continued it
         self.seen_stop: int | None = None  # the stop last acted on
         self.watcher: StoppedWatch | None = None  # the watch while guardrun is stopped
+        self.pause_watchdog: Callable[[], None] = lambda: None  # set by the run's parts
 
     def new_child(self) -> None:
         self.suspended, self.seen_stop = False, None
@@ -84,6 +85,7 @@ class JobControl:
         from guardrun.supervisor import jobs
 
         self.suspended = True
+        self.pause_watchdog()  # stopped on purpose: its own watch wakes it at emergency
         self.obs.suspended()  # the caller's title back, queued
         self.relay.flush(force=True)
         if self.term is not None:

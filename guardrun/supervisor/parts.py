@@ -27,7 +27,7 @@ from guardrun.supervisor.settings import RunSettings
 from guardrun.supervisor.signals import Signals, name_of
 from guardrun.supervisor.status import RunStatus
 from guardrun.supervisor.stop import stop_tree
-from guardrun.supervisor.terminal import reset_modes
+from guardrun.supervisor.terminal import RESET_MODES
 from guardrun.supervisor.tree import TREE_MARKER, Tree
 from guardrun.ui import Reporter
 
@@ -88,6 +88,11 @@ class Parts:
         self.jobs = JobControl(
             self.name, self.relay, reporter, teller, self.status, self.event, settings.interval
         )
+        self.jobs.pause_watchdog = self._pause_watchdog
+
+    def _pause_watchdog(self) -> None:
+        if self.sentinel is not None:
+            self.sentinel.pause()
 
     def status(self, full: bool = False) -> RunStatus:
         """The snapshot; ``full`` adds the breaker's whole snapshot (states record it),
@@ -190,6 +195,9 @@ class Parts:
         return pids | self.obs.hook_pids()
 
     def stop(self, child: Child, first: int = signal.SIGTERM) -> None:
+        if self.sentinel is not None:
+            self.sentinel.pause()  # guardrun stops the tree itself: not a stall
+
         def drain() -> None:  # what the child writes while it stops, without waiting
             self.relay.drain(child.master_fd, wait=0.0)
 
@@ -200,10 +208,12 @@ class Parts:
         """The child is gone: the terminal is guardrun's again."""
         self.relay.detach()
         child.close()
-        if self.jobs.term is not None:
+        # A terminal that is behind stays raw until it has taken the child's output: its
+        # modes apply to bytes as they are written.
+        if self.jobs.term is not None and not self.relay.behind:
             self.jobs.term.restore()
             if child.signals_sent or not self.clean(child):
-                reset_modes(1)
+                self.relay.put(RESET_MODES)  # after the child's output, never blocking
         elif os.isatty(0) and child.master_fd is None:
             take_foreground_back(0, child.pgid)
         self.ui.set_drawing(False)

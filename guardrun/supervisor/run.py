@@ -76,9 +76,16 @@ class Supervisor:
                 p.tree.open_probes(p.s.probe)
             except ProbeError as err:
                 p.change_mode(degrade.PROBE_LOST, f"memory cannot be watched: {err}")
+            if p.sentinel is not None:  # its last resort: see sentinel.py
+                probe = p.tree.probe.name if p.tree.probe else ""
+                p.sentinel.arm(
+                    p.s.interval, p.mem.thresholds.emergency, metric=p.mem.metric,
+                    probe=probe, grace=p.s.grace, **p.obs.last_resort(),
+                )  # fmt: skip
             if p.use_pty() and os.isatty(0):
-                p.jobs.term = Terminal(0)
-                p.obs.attach_terminal(p.relay.put)
+                p.jobs.term = term = Terminal(0)
+                p.obs.attach_terminal(p.relay.put, p.relay.put_title)
+                p.ui.use_terminal(p.relay.put, raw=lambda: term.raw_on)
             self.exit_code = self._run()
             return self.exit_code
         finally:
@@ -86,7 +93,7 @@ class Supervisor:
             child = p.child
             if child is not None and (child.status is None or p.members()):
                 p.stop(child)
-            p.relay.detach()
+            p.relay.finish()  # what the terminal has not taken yet, before its modes
             if p.jobs.term is not None:
                 p.jobs.term.close()
             if child is not None:
@@ -96,7 +103,8 @@ class Supervisor:
             p.conv.wait_captures()  # a state begun is written before the run ends
             p.obs.close(p.status(), self.exit_code if self.exit_code is not None else 70)
             p.conv.prune()
-            p.relay.flush(force=True)  # the title the terminal had, put back
+            p.relay.close()  # the title the terminal had, put back
+            p.ui.use_terminal(None)
             if p.sentinel is not None:
                 p.sentinel.done()
             if p.lease is not None:
@@ -266,13 +274,8 @@ class Supervisor:
             return True  # the first restart: nothing to wait, nothing to import
         from guardrun.supervisor.countdown import countdown
 
-        return countdown(
-            seconds,
-            f"restarting {p.name}",
-            p.jobs.term,
-            p.signals,
-            quiet=p.ui.quiet,
-        )
+        quiet = p.ui.quiet or p.relay.behind  # a terminal not reading: no countdown
+        return countdown(seconds, f"restarting {p.name}", p.jobs.term, p.signals, quiet=quiet)
 
     def _pass_turn(self, reason: str) -> None:
         """Restart protection refused this run's turn: the next run in the ranking gives

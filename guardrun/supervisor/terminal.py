@@ -72,7 +72,10 @@ class Terminal:
 
         if self.raw_on and self.saved is not None:
             try:
-                termios.tcsetattr(self.fd, termios.TCSADRAIN, self.saved)
+                # TCSANOW, not TCSADRAIN: draining waits, without end, for a terminal that
+                # has stopped reading; the kernel applies output processing as each byte is
+                # written, so what it holds already is unchanged by the switch.
+                termios.tcsetattr(self.fd, termios.TCSANOW, self.saved)
             except termios.error:
                 pass
             self.raw_on = False

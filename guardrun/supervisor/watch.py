@@ -60,6 +60,8 @@ class Watch:
             now = clock()
             if now < next_sample:
                 continue
+            if p.sentinel is not None:
+                p.sentinel.beat()  # the dead man's switch: the loop samples
             sample = p.sample()
             if sample is None:
                 next_sample = now + s.interval

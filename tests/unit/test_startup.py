@@ -25,11 +25,10 @@ NOT_ON_THE_START_PATH = ("pathlib", "yaml", "psutil", "platformdirs", "hashlib",
 
 
 def test_the_start_path_imports_none_of_the_heavy_modules(tmp_path: Path) -> None:
-    """pathlib (with urllib.parse and ipaddress), yaml, psutil, subprocess...: a run that ends at once imports none of them, nor one
-    that lives a few samples (the GPU, the machine's pressure, the history and live file
-    are read or written at the first). Twice in one state directory: the second start
-    finds the first one's files (a pattern run on every name in a directory would import
-    re there only)."""
+    """pathlib (with urllib.parse and ipaddress), yaml, psutil, subprocess...: a run that
+    ends at once imports none of them, nor one that lives a few samples (the GPU, the
+    machine's pressure, the history and live file are read or written at the first).
+    Twice in one state directory: the second start finds the first one's files."""
     env = {**os.environ, "PYTHONPATH": ROOT, "XDG_STATE_HOME": str(tmp_path)}
     for command in (["true"], ["--interval", "100ms", "--", "sleep", "0.5"]):
         argv = ["guardrun", "--no-pty", "--no-config", *(["--"] if len(command) == 1 else []),

@@ -107,7 +107,7 @@ pid = s.pid
 import time
 for _ in range(100):  # a fork sets itself up after the fork: wait for its session
     fds = os.listdir(f"/proc/{pid}/fd")
-    if os.getsid(pid) == pid and len(fds) == 4:
+    if os.getsid(pid) == pid and len(fds) == 5:
         break
     time.sleep(0.02)
 cmdline = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\\0")
@@ -135,8 +135,8 @@ def test_the_sentinel_is_a_program_of_its_own_or_a_fork_where_it_cannot_be(how: 
     out = subprocess.run([sys.executable, "-c", SENTINEL_SHAPE, how], capture_output=True,
                          text=True, timeout=30, check=True).stdout.split()  # fmt: skip
     if how == "fork":
-        assert out == ["False", "True", "False", "4", "False"]  # guardrun's argv and environment
-    else:
-        assert out[:5] == ["True", "True", "True", "4", "True"]
+        assert out == ["False", "True", "False", "5", "False"]  # guardrun's argv and environment
+    else:  # 5: stdio, the pipe, the heartbeat page (the dead man's switch)
+        assert out[:5] == ["True", "True", "True", "5", "True"]
     if how == "replace":
         assert out[5:] == ["True", "False", "True"]

@@ -69,6 +69,19 @@ def test_the_agents_own_title_is_kept_beside_the_figure() -> None:
     assert_saved_and_restored(out)
 
 
+def test_the_first_title_after_the_agents_own_keeps_it() -> None:
+    """The race of #27: guardrun's title is queued (composed before the agent set its
+    own) and written after the agent's title; it must then carry the agent's title,
+    not overwrite it with a stale ``guardrun: NAME FIGURE``. The title is composed when
+    the relay writes it."""
+    out, code = run_in_pty("--interval", "1s", "--", *child("titled.py", "mine", "2.5"))
+    assert code == 0
+    agent = out.index(b"\x1b]0;mine\x07")
+    after = [m.group(1) for m in TITLE.finditer(out, agent + 1) if m.group(1)]
+    assert after, out
+    assert all(t.endswith(b"\xc2\xb7 mine") for t in after), after
+
+
 def test_title_restored_when_guardrun_is_stopped_by_a_signal() -> None:
     out, code = run_in_pty(
         "--interval", "200ms", "--", *child("titled.py", "mine", "30"),

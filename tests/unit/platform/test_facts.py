@@ -65,4 +65,4 @@ def test_prctl_through_ctypes_c_half_answers_as_ctypes() -> None:
     for option in (3, 30):  # PR_GET_DUMPABLE, PR_GET_TIMERSLACK
         assert ours(option, 0, 0, 0, 0) == theirs(option, 0, 0, 0, 0) >= 0
     assert ours(999_999, 0, 0, 0, 0) == -1
-    # set_subreaper's effect (orphans come to guardrun) is tested in e2e/memory/test_backends_agree.py.
+    # set_subreaper's effect (orphans come to guardrun): e2e/memory/test_backends_agree.py.
