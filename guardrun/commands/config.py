@@ -56,6 +56,11 @@ def run_config(args: argparse.Namespace, cfg_loader: ConfigLoader) -> int:
         return run_trust(cmd, getattr(args, "trust_path", None), Path.cwd())
     if cmd == "init":
         path = write_init(Path.cwd(), detect_agent())
+        # The user made this file, with guardrun's own text: theirs, trusted as written.
+        # Edited later (or replaced by a pull), it is untrusted again.
+        from guardrun.config import trust
+
+        trust.trust(trust.record_key(os.fspath(path)), trust.digest(path.read_text("utf-8")))
         sys.stdout.write(f"wrote {path.name}\n")
         return 0
     if cmd == "check":

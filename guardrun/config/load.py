@@ -11,6 +11,7 @@ imported only when a file exists.
 from __future__ import annotations
 
 import os
+import stat
 from typing import TYPE_CHECKING, NamedTuple
 
 from guardrun.config import trust
@@ -223,7 +224,9 @@ def discover(cwd: str, notes: list[str]) -> str | None:
         except (OSError, ValueError):
             pass
         else:
-            why = trust.unsafe_owner(st)
+            # Not a regular file (a link to /dev/zero, a FIFO): read it, and the reader
+            # refuses it with its own message.
+            why = trust.unsafe_owner(st) if stat.S_ISREG(st.st_mode) else None
             if why is None:
                 return candidate
             notes.append(f"skipped {candidate}: {why}")
