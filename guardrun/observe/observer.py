@@ -25,6 +25,7 @@ from guardrun.platform.types import RSS
 from guardrun.state.agents import Agent, AgentSettings, Session, detect
 from guardrun.state.project import project_root
 from guardrun.state.store import Store
+from guardrun.supervisor.degrade import EMERGENCY_STOP, MONITOR_ONLY
 from guardrun.supervisor.levels import CRITICAL, EMERGENCY, NORMAL, RANK, WARNING
 from guardrun.supervisor.status import RunStatus
 from guardrun.ui import Reporter
@@ -311,6 +312,9 @@ class Observer:
                 "idle_since": None if st.idle_since is None else round(st.idle_since, 1),
                 "passed": st.passed,
                 "stopped": st.stopped,
+                # Whether this run can give way (fleet.budget never chooses one that cannot).
+                "can_restart": self.cfg.restart.enabled
+                and st.mode not in (MONITOR_ONLY, EMERGENCY_STOP),
                 "budget_bytes": st.budget,
                 "machine_level": st.machine_level,
                 **st.trend(),
