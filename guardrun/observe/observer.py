@@ -79,7 +79,12 @@ class Observer:
             ui.warn(f"state directory unusable, nothing will be saved: {err}")
             log_path = None
         self._redactor: Any = None
-        self.events = EventLog(log_path, self.run_id, mirror=self._mirror, scrub=self._scrub)
+        # Built-in rules on the JSON line (they keep it JSON), the user's patterns on
+        # the values before they are serialized.
+        self.events = EventLog(
+            log_path, self.run_id, mirror=self._mirror, scrub=_scrub_builtin,
+            scrub_value=self._scrub_custom if cfg.state.redact else None,
+        )  # fmt: skip
         meta = {"run_id": self.run_id, "started": time.time(), "agent": self.agent.name,
                 "metric": cfg.memory.metric, "cwd": self._scrub(self._cwd),
                 "ram_total": _ram_total()}  # fmt: skip
@@ -164,6 +169,10 @@ class Observer:
             except GuardrunError:  # config validation already reported a bad pattern
                 self._redactor = Redactor()
         return str(self._redactor.redact(text))
+
+    def _scrub_custom(self, text: str) -> str:
+        self._scrub("")  # builds the redactor
+        return str(self._redactor.redact_custom(text))
 
     def _safe_argv(self, argv: list[str] | None = None) -> list[str]:
         """A command as logs and the live file show it: secrets scrubbed, including the
@@ -636,3 +645,10 @@ def _cgroup_current(cgroup_dir: str | None) -> int | None:
         if text is not None and text.isdigit():
             return int(text)
     return None
+
+
+def _scrub_builtin(text: str) -> str:
+    """The event log's line: the built-in rules only (see ``EventLog.scrub_value``)."""
+    from guardrun.state.redact import redact
+
+    return redact(text)

@@ -359,6 +359,11 @@ def check_pattern(pattern: str) -> re.Pattern[str]:
             f"{shown(pattern)} can match the empty string: a pattern must match at least "
             "one character"
         )
+    from guardrun.state.redact_check import worst_case
+
+    danger = worst_case(pattern, compiled.flags)
+    if danger is not None:  # re has no timeout and holds the GIL: refuse it before it runs
+        raise ValueError(f"{shown(pattern)} can backtrack catastrophically: {danger}")
     return compiled
 
 
@@ -371,6 +376,15 @@ def _compile_extra(pattern: str) -> re.Pattern[str]:
 
 def _on_extra(m: re.Match[str]) -> str:
     return MARKER.format("custom") if m.group() else ""
+
+
+# The most of a value one user pattern sees at a time (Redactor.redact_custom): a
+# pattern check_pattern accepts is at worst quadratic in it, ~15 ms a window of 1024
+# characters here (`\w+\s*=\s*\w+;` on a run of letters), and a value is checked up
+# to USER_MAX characters (no value guardrun records comes near: messages are cut at
+# 2000, hook output at 4 KiB), so one value costs a user pattern 1 s at the very worst.
+USER_WINDOW = 1024
+USER_MAX = 64 * 1024
 
 
 class Redactor:
@@ -391,9 +405,32 @@ class Redactor:
                     text = pattern.sub(replace, text)
             if text == before:
                 break
-        for extra in self._extra:
-            text = extra.sub(_on_extra, text)
-        return text
+        return self.redact_custom(text)
+
+    def redact_custom(self, text: str) -> str:
+        """Only the user's patterns (``state.redact``), in bounded windows: a value line
+        by line, a long line in ``USER_WINDOW``-character pieces, so that a pattern that
+        passed ``check_pattern`` (at worst quadratic) costs milliseconds per piece. A
+        secret that straddles a cut in a line over ``USER_WINDOW`` is the price."""
+        if not self._extra:
+            return text
+        if len(text) > USER_MAX:  # no value guardrun records is this long; never unchecked
+            cut = len(text) - USER_MAX
+            text = f"{text[:USER_MAX]}{MARKER.format('custom')} ({cut} more characters)"
+        if len(text) <= USER_WINDOW:
+            pieces = [text]
+        else:
+            pieces = [
+                line[i : i + USER_WINDOW]
+                for line in text.splitlines(keepends=True)
+                for i in range(0, len(line), USER_WINDOW)
+            ]
+        out = []
+        for piece in pieces:
+            for extra in self._extra:
+                piece = extra.sub(_on_extra, piece)
+            out.append(piece)
+        return "".join(out)
 
     def redact_obj(self, obj: object) -> object:
         """Redact every str inside dicts, lists and tuples; keys, shapes and other types stay.
