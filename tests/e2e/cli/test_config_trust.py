@@ -20,7 +20,9 @@ from support import child, guardrun, starts
 PY = sys.executable
 
 
-def run(cwd: Path, *args: str, timeout: float = 30, **kw: object) -> subprocess.CompletedProcess[str]:
+def run(
+    cwd: Path, *args: str, timeout: float = 30, **kw: object
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         guardrun(*args), cwd=cwd, capture_output=True, text=True, timeout=timeout,
         stdin=subprocess.DEVNULL, **kw,  # type: ignore[arg-type]

@@ -97,9 +97,7 @@ def test_windows_still_redact_each_line() -> None:
 def test_user_patterns_apply_to_values_not_the_json_line(tmp_path: Path) -> None:
     """redact: ['"'] used to make every line invalid JSON; ':' or ',' as well."""
     r = Redactor(['"', ",", "run_id", "ACME-[0-9]+"])
-    log = EventLog(
-        tmp_path / "run.jsonl", "20260101T000000Z-abcdef", scrub_value=r.redact_custom
-    )
+    log = EventLog(tmp_path / "run.jsonl", "20260101T000000Z-abcdef", scrub_value=r.redact_custom)
     log.emit("started", argv=["tool", 'say "hi", ACME-1234'], cwd="/a,b")
     log.emit("hook_output", output="key: value, ACME-99")
     log.close()
