@@ -106,6 +106,7 @@ class Observer:
         self._title = ""
         self._sink: Callable[[bytes], None] | None = None
         self._prune_due = False
+        self._runs_pruned = False
         self._problems_said = 0
         self._capture_thread: Any = None  # the last capture's thread (threading.Thread)
         self._capture_errors: dict[str, str] = {}  # state id -> why it is not saved
@@ -254,6 +255,12 @@ class Observer:
         )
         self.update_live(st, force=True)
         self.prune()  # the new child starts meanwhile
+        if not self._runs_pruned:  # once a run: old runs' event logs and histories
+            self._runs_pruned = True
+            try:
+                self.store.prune_runs(keep=self.cfg.state.keep, max_age=self.cfg.state.max_age)
+            except OSError as err:
+                self.ui.detail(f"pruning old run logs failed: {err}")
 
     def sampled(self, st: RunStatus) -> None:
         """A new sample: the history, the live file (when it has news, see ``LiveFile``)
