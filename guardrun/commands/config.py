@@ -113,6 +113,11 @@ def render_yaml(cfg: Config, *, sources: bool = False) -> str:
     header = "# guardrun effective configuration\n"
     if cfg.files:
         header += "# files: " + ", ".join(str(f) for f in cfg.files) + "\n"
+    if cfg.trusted:
+        header += (
+            "# a key noted 'project: needs trust' applies from a found .guardrun.yaml only "
+            "once it is trusted; keys without a note are safe\n"
+        )
     for path, how in cfg.trusted.items():
         header += f"# project file {path}: {how}\n"
         if how == "not trusted":
