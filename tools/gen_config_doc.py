@@ -126,7 +126,7 @@ the key would be held back.
   where it is read (`config check` and a run alike): a repeated group holding a quantifier
   (`(a+)+`), a repeated alternation whose branches start alike (`(a|aa)+`), or two
   unbounded quantifiers in a row over the same characters (`.*.*`). What passes is at worst
-  quadratic, and sees each value line by line in windows of 1024 characters, up to 64 KiB
+  quadratic, and searches each value in overlapping windows of 1024 characters, up to 64 KiB
   of it (no value guardrun records is longer; the rest would be replaced by a marker): a
   pattern costs one value 1 s at the very worst. The check is conservative (it refuses e.g.
   `(?:\\d{{1,3}}\\.)+`); a possessive quantifier or atomic group (`(?>...)`) passes.

@@ -14,8 +14,8 @@ looking at its structure as ``re``'s own parser gives it:
   characters they share: ``.*.*=``, ``\\w+\\d*\\w+x`` (polynomial: cubic and worse).
 
 What passes is at worst quadratic in its input (one unbounded quantifier tried at each
-start), and ``Redactor`` bounds that input: a user pattern sees a value line by line,
-in windows of ``redact.USER_WINDOW`` characters. The check is conservative (it
+start), and ``Redactor`` bounds that input: a user pattern searches a value in
+overlapping windows of ``redact.USER_WINDOW`` characters. The check is conservative (it
 refuses some harmless patterns, e.g. ``(?:\\d{1,3}\\.)+``); possessive quantifiers and
 atomic groups (Python 3.11+: ``(?:a+)++``, ``(?>a+)+``) never backtrack and pass.
 """

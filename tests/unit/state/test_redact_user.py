@@ -109,3 +109,14 @@ def test_user_patterns_apply_to_values_not_the_json_line(tmp_path: Path) -> None
     assert events[0]["cwd"] == "/a[REDACTED:custom]b"
     assert events[0]["run_id"] == "20260101T000000Z-abcdef"  # keys and envelope untouched
     assert read_events(tmp_path / "run.jsonl") == events
+
+
+@pytest.mark.parametrize("at", [USER_WINDOW - 5, USER_WINDOW - 10, 2 * USER_WINDOW - 300, 8192 - 4])
+def test_a_match_across_a_window_edge_is_redacted_whole(at: int) -> None:
+    """Windows overlap, and a match that a window's end may have cut short is looked for
+    again from its start: neither a fixed-length nor a greedy one leaks a part."""
+    for pattern, secret in ((r"ACME-\d{6}", "ACME-123456"), (r"ACME-\d+", "ACME-1234567890")):
+        text = "x" * at + " " + secret + " tail" * 2000
+        out = Redactor([pattern]).redact_custom(text)
+        assert "ACME" not in out and "7890" not in out, (pattern, at)
+        assert out == "x" * at + " [REDACTED:custom]" + " tail" * 2000
