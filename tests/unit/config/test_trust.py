@@ -4,6 +4,7 @@ record. The runs themselves are in tests/e2e/cli/test_config_trust.py."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -87,7 +88,8 @@ def test_a_damaged_record_trusts_nothing(tmp_path: Path) -> None:
     trust.trust(key, trust.digest(project.read_text()))
     assert trust.is_trusted(key, trust.digest(project.read_text()))
     record = Path(trust.record_path())
-    for junk in ("{", "[]", '{"files": []}', '{"files": {"%s": "x"}}' % key, "\xff"):
+    wrong = json.dumps({"files": {key: "x"}})
+    for junk in ("{", "[]", '{"files": []}', wrong, "\xff"):
         record.write_text(junk, encoding="latin-1")
         assert trust.records() == {}
         assert load_config(cwd=tmp_path, env={}, flags={}).priority == 0
