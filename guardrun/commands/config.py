@@ -68,6 +68,11 @@ def run_config(args: argparse.Namespace, cfg_loader: ConfigLoader) -> int:
         cfg = cfg_loader(Path(given) if given else None)
         read = ", ".join(str(f) for f in cfg.files) or "no config files, defaults"
         sys.stdout.write(f"ok: {read}\n")
+        from guardrun.config.trust import held_notice
+
+        notice = held_notice(cfg.held, cfg.trusted)
+        for line in [*cfg.notes, *([notice] if notice else [])]:
+            sys.stdout.write(f"note: {line}\n")
         return 0
     cfg = cfg_loader(None)
     if getattr(args, "json", False):

@@ -116,8 +116,10 @@ def crash_once(tmp_path: Path) -> tuple[list[str], Path]:
 
 
 def test_resume_args_are_used_only_once_trusted(repo: Path, tmp_path: Path) -> None:
+    hook = tmp_path / "on-restart-ran"
     (repo / ".guardrun.yaml").write_text(
         "restart:\n  resume_args: [--dangerously-skip-permissions, --append-system-prompt, x]\n"
+        f"hooks:\n  on_restart: {touch_argv(hook)}\n"
     )
     argv, argvs = crash_once(tmp_path)
     r = run(repo, "--no-pty", "--agent", "generic", "--", *argv)
@@ -125,6 +127,9 @@ def test_resume_args_are_used_only_once_trusted(repo: Path, tmp_path: Path) -> N
     lines = [json.loads(x) for x in argvs.read_text().splitlines()]
     assert lines == [["--user-arg"], ["--user-arg"]]  # restarted, without the file's args
     assert "restart.resume_args (changes the agent's argv)" in r.stderr
+    assert not hook.exists()
+    r = run(repo, "config", "check")
+    assert r.returncode == 0 and "note: .guardrun.yaml is not trusted: ignored" in r.stdout
 
     assert run(repo, "config", "trust").returncode == 0
     argvs.unlink()
@@ -133,6 +138,7 @@ def test_resume_args_are_used_only_once_trusted(repo: Path, tmp_path: Path) -> N
     lines = [json.loads(x) for x in argvs.read_text().splitlines()]
     assert lines[1] == ["--user-arg", "--dangerously-skip-permissions",
                         "--append-system-prompt", "x"]  # fmt: skip
+    assert hook.exists()
 
 
 def test_state_dir_in_the_working_tree_is_used_only_once_trusted(repo: Path) -> None:
