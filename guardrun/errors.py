@@ -28,6 +28,12 @@ class UsageError(GuardrunError):
     exit_code = EXIT_USAGE
 
 
+class Refusal(GuardrunError):
+    """guardrun will not do what was asked, and says why (exit 1)."""
+
+    exit_code = 1
+
+
 class ConfigError(UsageError):
     """A bad configuration file, key, value or environment variable."""
 

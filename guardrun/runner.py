@@ -42,6 +42,19 @@ def load(
     )
 
 
+def say_config_notes(cfg: Config, ui: Reporter) -> None:
+    """Once, before the agent starts: a project file skipped at discovery, and the keys
+    of an untrusted one that were held back (with the command that trusts it)."""
+    for note in cfg.notes:
+        ui.warn(note)
+    if cfg.held:
+        from guardrun.config.trust import held_notice
+
+        notice = held_notice(cfg.held, cfg.trusted)
+        if notice:
+            ui.warn(notice)
+
+
 def state_dir(cfg: Config) -> str:
     from guardrun.state.store import state_dir_setting
 
@@ -189,6 +202,15 @@ def run_command(
     cfg = load(ns, flags)
     if not command:
         if not cfg.command:
+            held = [h for h in cfg.held if h.key == "command"]
+            if held:
+                from guardrun.config.trust import trust_command
+
+                path = next(p for p, how in cfg.trusted.items() if how == "not trusted")
+                raise UsageError(
+                    f"no command given: {held[0].where}: command is ignored until you "
+                    f"trust the file (review it, then run: {trust_command(path)})"
+                )
             raise UsageError(
                 "no command given (usage: guardrun [RUN OPTIONS] -- COMMAND [ARG...], "
                 "or set `command:` in .guardrun.yaml)"
@@ -197,6 +219,7 @@ def run_command(
     settings = settings_from_config(cfg, command, ns)
     reporter = Reporter(quiet=ns.quiet, verbose=ns.verbose, log_file=ns.log_file)
     try:
+        say_config_notes(cfg, reporter)
         admit(cfg, reporter, ns.force)
         teller, conversation = observers(cfg, command, os.getcwd(), state_dir(cfg), reporter)
         limit = memory_limit()

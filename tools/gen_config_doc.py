@@ -46,7 +46,10 @@ sets `memory.critical` keeps the user file's `memory.warning`):
 2. the user file, `<user config dir>/guardrun/config.yaml` (`~/.config/guardrun/config.yaml`
    on Linux; the directory can be moved with `GUARDRUN_CONFIG_HOME`);
 3. the project file: the nearest `.guardrun.yaml` from the working directory upward, up to
-   the filesystem root; `--config PATH` reads PATH instead;
+   the repository root (the first directory holding `.git`) or your home directory,
+   whichever comes first (else up to `/`); a file owned by another user (not root) or
+   writable by others (or by a group other than your own) is skipped, with one line naming
+   it. Its keys apply as the next section says. `--config PATH` reads PATH instead;
 4. environment variables, `GUARDRUN_` and the key in capitals with `_` for `.`
    (`GUARDRUN_MEMORY_CRITICAL=12GB`, `GUARDRUN_RESTART_MAX_ATTEMPTS=5`); lists are YAML flow
    text (`GUARDRUN_COMMAND='[claude, --model, opus]'`) or words split as a shell would
@@ -57,6 +60,50 @@ sets `memory.critical` keeps the user file's `memory.warning`):
 the file and line, variable or flag it came from; `guardrun config check [FILE]` validates.
 
 {_NON_CONFIG}
+
+## Trust: a project file is a stranger's until you trust it
+
+A `.guardrun.yaml` found in a cloned repository was written by whoever wrote the
+repository. Like `direnv allow` and `mise trust`, guardrun applies its **safe** keys
+(thresholds, intervals, notifications, display) at once, and holds back every other key
+until you have trusted that file's exact content:
+
+```
+guardrun config trust [PATH]     # records the file's sha256 (default: the file found here)
+guardrun config untrust [PATH]
+guardrun config show             # which keys were held back, and why; every key's class
+```
+
+A held-back key keeps your own value (your user file, the environment, a flag, or the
+default), and a run says so once, on stderr before the agent starts, with the command that
+trusts the file:
+
+```
+guardrun: .guardrun.yaml is not trusted: ignored hooks.on_exit (runs a command), state.dir (moves where data is written); review it, then run: guardrun config trust /home/me/src/repo/.guardrun.yaml
+```
+
+The classes (column "project file" below):
+
+- **safe**: applies at once.
+- **runs** (`command`, `hooks.*`): runs a command as you, with your environment.
+- **argv** (`agent`, `restart.resume`, `restart.resume_args`, `agents.*`): changes the
+  agent's command line (e.g. `--dangerously-skip-permissions` on a resume).
+- **writes** (`state.dir`, `metrics.textfile`): moves where guardrun writes (transcript
+  copies into the working tree; a file through a committed symlink).
+- **redaction** (`state.redact`): changes what is scrubbed.
+- **others** (`priority`, `machine.budget`): changes how this run ranks against your
+  other runs.
+- **floor** (`restart.max_attempts`, `window`, `cooldown`, `max_cooldown`, `reset_after`,
+  `state.keep`, `state.max_age`): a value as strict as the default or stricter applies at
+  once; a looser one (more restarts, shorter waits, more files kept) waits for trust.
+
+The record is `<user state dir>/guardrun/trust.json` (0600, in a 0700 directory; never
+`state.dir`), keyed by the file's path with its directory resolved; any change to the file
+(a `git pull`) makes it untrusted again, and a record that someone else could have written
+trusts nothing. `guardrun config init` trusts the file it writes. Your user file, `GUARDRUN_*`
+variables, flags and a file you name with `--config PATH` are yours and always trusted.
+A project file is still read and checked whole: a bad value in it is an error even when
+the key would be held back.
 
 ## Values
 
@@ -73,6 +120,16 @@ the file and line, variable or flag it came from; `guardrun config check [FILE]`
   mapping is an error.
 - `state.dir`: `~` is expanded; a relative path is taken from the directory of the file
   that sets it (from the working directory for variables and flags).
+- `state.redact`: Python regular expressions, applied to values (a command's arguments,
+  a hook's output, a state's fields) before they are written as JSON, never to the JSON
+  text. `re` has no time limit, so a pattern that can backtrack catastrophically is refused
+  where it is read (`config check` and a run alike): a repeated group holding a quantifier
+  (`(a+)+`), a repeated alternation whose branches start alike (`(a|aa)+`), or two
+  unbounded quantifiers in a row over the same characters (`.*.*`). What passes is at worst
+  quadratic, and searches each value in overlapping windows of 1024 characters, up to 64 KiB
+  of it (no value guardrun records is longer; the rest would be replaced by a marker): a
+  pattern costs one value 1 s at the very worst. The check is conservative (it refuses e.g.
+  `(?:\\d{{1,3}}\\.)+`); a possessive quantifier or atomic group (`(?>...)`) passes.
 
 Checks across keys: `warning < critical < emergency` within `memory`, `system` and `gpu`
 (compared when both are percentages or both sizes); `restart.cooldown <= restart.max_cooldown`.
@@ -96,13 +153,14 @@ def render() -> str:
     for section in ("", *SECTIONS):
         keys = [k for k in KEYS if k.path.rpartition(".")[0] == section]
         parts.append(f"### `{section}`\n" if section else "### Top level\n")
-        parts.append("| key | type | default | variable | description |")
-        parts.append("|---|---|---|---|---|")
+        parts.append("| key | type | default | variable | project file | description |")
+        parts.append("|---|---|---|---|---|---|")
         for k in keys:
             bounds = _bounds(k.lo, k.lo_open, k.hi, k.kind)
             default = flow(k.default).replace("|", "\\|")
             parts.append(
-                f"| `{k.path}` | {k.type_doc}{bounds} | `{default}` | `{k.env}` | {k.doc} |"
+                f"| `{k.path}` | {k.type_doc}{bounds} | `{default}` | `{k.env}` | {k.trust} "
+                f"| {k.doc} |"
             )
         parts.append("")
     parts.append("## All defaults\n\n```yaml")

@@ -244,4 +244,9 @@ def _prune(store: Store, args: argparse.Namespace, keep: int, max_age: str | flo
         print(f"{verb} {p}")
     states = sum(1 for p in removed if p.name.endswith(".json.gz"))
     print(f"{verb} {states} state(s), {len(removed) - states} transcript copies")
+    logs = store.prune_runs(keep=keep, max_age=age, dry_run=args.dry_run)
+    for path in logs:
+        print(f"{verb} {path}")
+    if logs:
+        print(f"{verb} {len(logs)} run file(s): event logs and sample histories")
     return 0

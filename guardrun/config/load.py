@@ -11,8 +11,10 @@ imported only when a file exists.
 from __future__ import annotations
 
 import os
+import stat
 from typing import TYPE_CHECKING, NamedTuple
 
+from guardrun.config import trust
 from guardrun.config.schema import (
     BY_ENV,
     BY_PATH,
@@ -30,6 +32,7 @@ from guardrun.config.schema import (
     StateConfig,
     SystemConfig,
 )
+from guardrun.config.trust import Held
 from guardrun.config.values import parse_value, render_value
 from guardrun.errors import ConfigError
 from guardrun.units import Threshold
@@ -110,36 +113,57 @@ def load_config(
     here = os.path.abspath(cwd)
     entries = _defaults()
     found: list[tuple[str, int]] = []
+    notes: list[str] = []
     if not no_config:
         user = _user_file(env, user_config_dir)
         if _exists(user):
             found.append((user, RANK_USER))
+        # --config PATH is the user's own choice, typed by them: trusted like their user
+        # file. Only a file found by walking up from cwd is a stranger's until trusted.
         project = (
             os.path.join(here, os.path.expanduser(config_path))
             if config_path is not None
-            else _discover(here)
+            else discover(here, notes)
         )
         if project is not None:
             found.append((project, RANK_PROJECT))
     files: list[Path] = []
+    held: list[Held] = []
+    trusted: dict[str, str] = {}
     if found:
         from pathlib import Path
 
-        from guardrun.config.yaml import read_file  # yaml only when there is a file to read
+        from guardrun.config.yaml import parse_text, read_text  # yaml only for a file
 
         for name, rank in found:
             path = Path(name)
             files.append(path)
             shown = _display(path, Path(here))
-            for dotted, raw, line in read_file(path, shown):
+            text = read_text(path, shown)
+            stranger = rank == RANK_PROJECT and config_path is None
+            if stranger:
+                key_path = trust.record_key(os.fspath(path))
+                ok = trust.is_trusted(key_path, trust.digest(text))
+                trusted[key_path] = "trusted" if ok else "not trusted"
+                stranger = not ok
+            elif rank == RANK_PROJECT:
+                trusted[os.fspath(path)] = "given with --config: trusted"
+            for dotted, raw, line in parse_text(text, shown):
                 where = f"{shown}:{line}"
-                entries[dotted] = _entry(
-                    BY_PATH[dotted], raw, path.parent, f"{where}: {dotted}", where, rank
-                )
+                key = BY_PATH[dotted]
+                entry = _entry(key, raw, path.parent, f"{where}: {dotted}", where, rank)
+                if stranger:
+                    why = trust.needs_trust(key, entry.value, _DEFAULTS[dotted].value)
+                    if why is not None:
+                        held.append(Held(dotted, where, why))
+                        continue
+                entries[dotted] = entry
     entries.update(_env_entries(env, here))
     entries.update(_flag_entries(flags, here))
     check_entries(entries)
-    return _build(entries, files)
+    cfg = _build(entries, files)
+    cfg.held, cfg.notes, cfg.trusted = held, notes, trusted
+    return cfg
 
 
 _DEFAULTS: dict[str, Entry] = {}
@@ -185,17 +209,44 @@ def _exists(path: str) -> bool:
     return True
 
 
-def _discover(cwd: str) -> str | None:
-    """Nearest .guardrun.yaml from ``cwd`` (absolute) upward, to the filesystem root."""
+def discover(cwd: str, notes: list[str]) -> str | None:
+    """Nearest .guardrun.yaml from ``cwd`` (absolute) upward. The walk ends at the
+    repository root (the first directory holding ``.git``) or the user's home, whichever
+    comes first, else at ``/``. A file owned by another user (not root) or writable by
+    others is skipped, with a line in ``notes``: in a shared directory such as ``/tmp``
+    anyone may have put it there."""
+    home = os.path.abspath(os.path.expanduser("~"))
     directory = cwd
     while True:
         candidate = os.path.join(directory, PROJECT_FILE)
-        if _exists(candidate):
-            return candidate
+        try:
+            st = os.stat(candidate)
+        except (OSError, ValueError):
+            pass
+        else:
+            # Not a regular file (a link to /dev/zero, a FIFO): read it, and the reader
+            # refuses it with its own message.
+            why = trust.unsafe_owner(st) if stat.S_ISREG(st.st_mode) else None
+            if why is None:
+                return candidate
+            notes.append(f"skipped {candidate}: {why}")
         parent = os.path.dirname(directory)
-        if parent == directory:
+        if parent == directory or directory == home or _exists(os.path.join(directory, ".git")):
             return None
         directory = parent
+
+
+def check_file(path: Path, text: str) -> list[str]:
+    """Every value of a config file parsed (ConfigError on any mistake); its keys."""
+    from guardrun.config.yaml import parse_text
+
+    shown = str(path)
+    keys = []
+    for dotted, raw, line in parse_text(text, shown):
+        where = f"{shown}:{line}"
+        _entry(BY_PATH[dotted], raw, path.parent, f"{where}: {dotted}", where, RANK_PROJECT)
+        keys.append(dotted)
+    return keys
 
 
 def _display(path: Path, cwd: Path) -> str:

@@ -61,6 +61,14 @@ class Key(NamedTuple):
         return "GUARDRUN_" + self.path.upper().replace(".", "_")
 
     @property
+    def trust(self) -> str:
+        """The key's class for a project file (``TRUST``): ``safe``, ``floor`` or a
+        reason it needs the user's trust (``runs``, ``argv``, ``writes``, ...)."""
+        if self.path in FLOOR:
+            return "floor"
+        return TRUST.get(self.path, "safe")
+
+    @property
     def type_doc(self) -> str:
         if self.kind == "enum":
             return " \\| ".join(f"`{c}`" for c in self.choices)
@@ -226,6 +234,49 @@ KEYS: tuple[Key, ...] = (
 )
 # fmt: on
 
+# The trust model (docs/configuration.md, "Trust"): a project file (a cloned repository's
+# .guardrun.yaml) is a stranger's until the user trusts its exact content. Its keys that
+# are not "safe" apply only then; until then those keys keep the user's own values.
+# Reasons a key needs trust, as `config show` and the run's notice name them:
+TRUST_WHY = {
+    "runs": "runs a command",
+    "argv": "changes the agent's argv",
+    "writes": "moves where data is written",
+    "redaction": "changes redaction",
+    "others": "affects other runs",
+    "floor": "looser than the default",
+}
+TRUST: dict[str, str] = {
+    "command": "runs",
+    "hooks.on_warning": "runs",
+    "hooks.on_critical": "runs",
+    "hooks.on_restart": "runs",
+    "hooks.on_degraded": "runs",
+    "hooks.on_exit": "runs",
+    "agent": "argv",
+    "restart.resume": "argv",
+    "restart.resume_args": "argv",
+    "agents.codex_no_daemon": "argv",
+    "agents.gemini_session_id": "argv",
+    "state.dir": "writes",
+    "metrics.textfile": "writes",
+    "state.redact": "redaction",
+    "priority": "others",
+    "machine.budget": "others",
+}
+# Protection and retention limits: a project file may make them stricter than the
+# defaults at once; looser needs trust. "max": the default is the most it may set
+# untrusted (more restarts, more files kept), "min": the least (shorter waits).
+FLOOR: dict[str, str] = {
+    "restart.max_attempts": "max",
+    "restart.window": "min",
+    "restart.cooldown": "min",
+    "restart.max_cooldown": "min",
+    "restart.reset_after": "min",
+    "state.keep": "max",
+    "state.max_age": "max",
+}
+
 BY_PATH = {k.path: k for k in KEYS}
 BY_ENV = {k.env: k for k in KEYS}
 SECTIONS = tuple(dict.fromkeys(k.path.split(".")[0] for k in KEYS if "." in k.path))
@@ -321,7 +372,7 @@ class Config:
 
     __slots__ = ("command", "agent", "priority", "memory", "system", "gpu", "restart",
                  "state", "hooks", "agents", "machine", "metrics", "notify", "sources",
-                 "files")  # fmt: skip
+                 "files", "held", "notes", "trusted")  # fmt: skip
     _COMPARED = ("command", "agent", "priority", "memory", "system", "gpu", "restart",
                  "state", "hooks", "agents", "machine", "metrics", "notify")  # fmt: skip
 
@@ -359,6 +410,11 @@ class Config:
         # dotted key -> "default" | "<file>:<line>" | "env GUARDRUN_X" | "flag --x"
         self.sources: dict[str, str] = sources if sources is not None else {}
         self.files: list[Path] = files if files is not None else []
+        # A project file's keys held back until the user trusts it (config.trust.Held),
+        # and lines to say before the run (a project file skipped at discovery).
+        self.held: list[Any] = []
+        self.notes: list[str] = []
+        self.trusted: dict[str, str] = {}  # project file shown -> how it is taken
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Config):

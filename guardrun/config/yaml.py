@@ -51,8 +51,13 @@ def _read_text(path: Path, shown: str) -> str:
 
 def read_file(path: Path, shown: str) -> list[tuple[str, object, int]]:
     """Read and structure-check ``path``; ``shown`` is how messages name it."""
+    return parse_text(read_text(path, shown), shown)
+
+
+def read_text(path: Path, shown: str) -> str:
+    """The file's text (what a trust record's hash is taken of); ConfigError naming it."""
     try:
-        text = _read_text(path, shown)
+        return _read_text(path, shown)
     except FileNotFoundError:
         raise ConfigError(f"{shown}: no such file") from None
     except IsADirectoryError:
@@ -62,7 +67,6 @@ def read_file(path: Path, shown: str) -> list[tuple[str, object, int]]:
     except (OSError, ValueError) as err:
         reason = getattr(err, "strerror", None) or err
         raise ConfigError(f"{shown}: cannot read: {reason}") from None
-    return parse_text(text, shown)
 
 
 def parse_text(text: str, shown: str) -> list[tuple[str, object, int]]:

@@ -6,7 +6,8 @@ the lowest ``priority`` first, then the one idle for longest (no output, no keys
 the largest tree, then the oldest start (then the lowest pid, so there is no tie). A run
 whose restart protection refused has *passed its turn* and is skipped, and so is a run
 whose agent is stopped (Ctrl-Z): only its own emergency restarts it, and while its job
-is stopped guardrun itself is stopped too.
+is stopped guardrun itself is stopped too. A run that cannot restart at all (restarts
+off, or monitor-only) is never chosen, whatever its priority: the next one is.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class Member(NamedTuple):
     started: str = ""  # ISO-8601 UTC of the run's start: sorts by time
     passed: bool = False  # its protection refused a turn: skip it
     stopped: bool = False  # its agent is stopped (job control): it cannot give way
+    can_restart: bool = True  # False: restarts off or monitor-only: it never gives way
 
 
 class Verdict(NamedTuple):
@@ -59,9 +61,11 @@ def judge(members: Sequence[Member], budget: int | None, machine_critical: bool)
     pids = tuple(m.pid for m in members)
     if not (over or machine_critical):
         return Verdict(total, budget, over, None, "", pids)
-    ranked = [m for m in ranking(members) if not (m.passed or m.stopped)]
+    # A run that cannot restart (restart.enabled off, or monitor-only after its protection
+    # refused) is never chosen: the others would wait forever on a turn it cannot take.
+    ranked = [m for m in ranking(members) if m.can_restart and not (m.passed or m.stopped)]
     if not ranked:
-        why = "no run can give way (each has passed its turn or is stopped)"
+        why = "no run can give way (each cannot restart, has passed its turn or is stopped)"
         return Verdict(total, budget, over, None, why, pids)
     first = ranked[0]
     return Verdict(total, budget, over, first, _why(first, ranked[1:]), pids)

@@ -37,6 +37,7 @@ def member(run: dict[str, Any]) -> Member:
         started=str(run.get("started_at", "")),
         passed=run.get("passed") is True,
         stopped=run.get("stopped") is not None,
+        can_restart=run.get("can_restart") is not False,  # absent: an older guardrun's file
     )
 
 

@@ -116,10 +116,14 @@ class EventLog:
         run_id: str,
         mirror: Mirror | None = None,
         scrub: Callable[[str], str] | None = None,
+        scrub_value: Callable[[str], str] | None = None,
     ) -> None:
         self.path = None if path is None else os.fspath(path)
         self.run_id = run_id
         self.scrub = scrub
+        # The user's own patterns (state.redact) see values, never the JSON text: a
+        # pattern such as '"' would otherwise make every line invalid JSON.
+        self.scrub_value = scrub_value
         self.error: str | None = None
         self._mirror = mirror
         self._lock = _thread.allocate_lock()  # a threading.Lock without importing threading
@@ -140,6 +144,8 @@ class EventLog:
             if name in fields:
                 raise ValueError(f"event field {name!r} is reserved")
         event: dict[str, Any] = {"time": utc_now_iso(), "run_id": self.run_id, "event": kind}
+        if self.scrub_value is not None:
+            fields = {k: _scrub_values(v, self.scrub_value) for k, v in fields.items()}
         event.update(fields)
         # Paths, enums and the like are recorded by their text (str), never refused.
         line = json.dumps(event, ensure_ascii=False, default=str, separators=(",", ":"))
@@ -182,6 +188,19 @@ class EventLog:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _scrub_values(value: object, scrub: Callable[[str], str]) -> Any:
+    """``scrub`` applied to every string inside ``value`` (dicts, lists, tuples); keys,
+    shapes and other types stay. Paths and the like stay as they are (json's default=str
+    writes them) unless given as text."""
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, dict):
+        return {k: _scrub_values(v, scrub) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_scrub_values(v, scrub) for v in value]
+    return value
 
 
 def close_quietly(fd: int | None) -> None:

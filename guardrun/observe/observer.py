@@ -21,6 +21,7 @@ from guardrun.observe.history import TOP, History, history_path
 from guardrun.observe.live import LiveFile
 from guardrun.platform.cgroup import read_text
 from guardrun.platform.types import RSS
+from guardrun.supervisor.degrade import EMERGENCY_STOP, MONITOR_ONLY
 from guardrun.supervisor.levels import CRITICAL, EMERGENCY, NORMAL, RANK, WARNING
 from guardrun.supervisor.status import RunStatus
 from guardrun.ui import Reporter
@@ -77,7 +78,12 @@ class Observer:
 
             tell(os.path.dirname(log_path), ui.warn)  # the sentinel stopped a tree since
         self._redactor: Any = None
-        self.events = EventLog(log_path, self.run_id, mirror=self._mirror, scrub=self._scrub)
+        # Built-in rules on the JSON line (they keep it JSON), the user's patterns on
+        # the values before they are serialized.
+        self.events = EventLog(
+            log_path, self.run_id, mirror=self._mirror, scrub=_scrub_builtin,
+            scrub_value=self._scrub_custom if cfg.state.redact else None,
+        )  # fmt: skip
         meta = {"run_id": self.run_id, "started": time.time(), "agent": self.agent,
                 "metric": cfg.memory.metric, "cwd": self._scrub(self._cwd),
                 "ram_total": _ram_total()}  # fmt: skip
@@ -152,6 +158,10 @@ class Observer:
             except GuardrunError:  # config validation already reported a bad pattern
                 self._redactor = Redactor()
         return str(self._redactor.redact(text))
+
+    def _scrub_custom(self, text: str) -> str:
+        self._scrub("")  # builds the redactor
+        return str(self._redactor.redact_custom(text))
 
     def _safe_argv(self, argv: list[str] | None = None) -> list[str]:
         """A command as logs and the live file show it: secrets scrubbed, including the
@@ -284,6 +294,9 @@ class Observer:
                 "idle_since": None if st.idle_since is None else round(st.idle_since, 1),
                 "passed": st.passed,
                 "stopped": st.stopped,
+                # Whether this run can give way (fleet.budget never chooses one that cannot).
+                "can_restart": self.cfg.restart.enabled
+                and st.mode not in (MONITOR_ONLY, EMERGENCY_STOP),
                 "budget_bytes": st.budget,
                 "machine_level": st.machine_level,
                 **st.trend(),
@@ -416,3 +429,10 @@ def _cgroup_current(cgroup_dir: str | None) -> int | None:
         if text is not None and text.isdigit():
             return int(text)
     return None
+
+
+def _scrub_builtin(text: str) -> str:
+    """The event log's line: the built-in rules only (see ``EventLog.scrub_value``)."""
+    from guardrun.state.redact import redact
+
+    return redact(text)

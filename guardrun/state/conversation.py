@@ -81,6 +81,7 @@ class Conversation:
         self.last_state_file: str | None = None
         self._warned_capture = False
         self._prune_due = False
+        self._runs_pruned = False
         self._problems_said = 0
         self._capture_thread: Any = None  # the last capture's thread (threading.Thread)
         self._capture_errors: dict[str, str] = {}  # state id -> why it is not saved
@@ -178,6 +179,12 @@ class Conversation:
         """A child is up: a warning may capture again, and retention runs meanwhile."""
         self._warned_capture = False
         self.prune()
+        if not self._runs_pruned:  # once a run: old runs' event logs and histories
+            self._runs_pruned = True
+            try:
+                self.store.prune_runs(keep=self.k.keep, max_age=self.k.max_age)
+            except OSError as err:
+                self.ui.detail(f"pruning old run logs failed: {err}")
 
     def level_changed(self, st: RunStatus, old: str, new: str) -> None:
         """Once per child run, the first rise to warning saves a state: a later emergency

@@ -359,6 +359,11 @@ def check_pattern(pattern: str) -> re.Pattern[str]:
             f"{shown(pattern)} can match the empty string: a pattern must match at least "
             "one character"
         )
+    from guardrun.state.redact_check import worst_case
+
+    danger = worst_case(pattern, compiled.flags)
+    if danger is not None:  # re has no timeout and holds the GIL: refuse it before it runs
+        raise ValueError(f"{shown(pattern)} can backtrack catastrophically: {danger}")
     return compiled
 
 
@@ -371,6 +376,44 @@ def _compile_extra(pattern: str) -> re.Pattern[str]:
 
 def _on_extra(m: re.Match[str]) -> str:
     return MARKER.format("custom") if m.group() else ""
+
+
+# The most of a value one user pattern searches at a time (_sub_bounded): a
+# pattern check_pattern accepts is at worst quadratic in it, ~15 ms a window of 1024
+# characters here (`\w+\s*=\s*\w+;` on a run of letters), and a value is checked up
+# to USER_MAX characters (no value guardrun records comes near: messages are cut at
+# 2000, hook output at 8 KiB), so one value costs a user pattern ~1 s at the very worst.
+USER_WINDOW = 1024
+USER_MAX = 64 * 1024
+USER_OVERLAP = 256  # windows overlap by this much: a match this long is never cut by one
+
+
+def _sub_bounded(pattern: re.Pattern[str], text: str) -> str:
+    """``pattern.sub`` with every search confined to a window of ``USER_WINDOW``
+    characters (``search``'s pos and endpos). A window without a match moves on by
+    ``USER_WINDOW - USER_OVERLAP``, so a match that a window's end cut is seen whole by
+    the next; a match that ends at a window's end may have been cut short there
+    (``ACME-\\d+``), so it is looked for again in a window that starts where it does."""
+    n = len(text)
+    if n <= USER_WINDOW:
+        return pattern.sub(_on_extra, text)
+    out: list[str] = []
+    last = pos = 0
+    while pos < n:
+        end = min(n, pos + USER_WINDOW)
+        m = pattern.search(text, pos, end)
+        if m is None:
+            if end == n:
+                break
+            pos = end - USER_OVERLAP
+            continue
+        if m.end() == end < n and m.start() > pos:
+            pos = m.start()  # it may go on past the window: look again from its start
+            continue
+        out += (text[last : m.start()], MARKER.format("custom"))
+        last = pos = max(m.end(), m.start() + 1)
+    out.append(text[last:])
+    return "".join(out)
 
 
 class Redactor:
@@ -391,8 +434,19 @@ class Redactor:
                     text = pattern.sub(replace, text)
             if text == before:
                 break
+        return self.redact_custom(text)
+
+    def redact_custom(self, text: str) -> str:
+        """Only the user's patterns (``state.redact``), each seeing at most
+        ``USER_WINDOW`` characters at a time (``_sub_bounded``), so that a pattern that
+        passed ``check_pattern`` (at worst quadratic) costs milliseconds per window."""
+        if not self._extra:
+            return text
+        if len(text) > USER_MAX:  # no value guardrun records is this long; never unchecked
+            cut = len(text) - USER_MAX
+            text = f"{text[:USER_MAX]}{MARKER.format('custom')} ({cut} more characters)"
         for extra in self._extra:
-            text = extra.sub(_on_extra, text)
+            text = _sub_bounded(extra, text)
         return text
 
     def redact_obj(self, obj: object) -> object:

@@ -59,6 +59,9 @@ ID_RE = re.compile(r"^(\d{8}T\d{6}Z)-([a-z]+)-([0-9a-f]{4})\Z")
 _REF_RE = re.compile(r"^[0-9A-Za-z-]{1,64}\Z")  # the characters ids are made of; no . or /
 STATE_SUFFIX = ".json.gz"
 TRANSCRIPT_SUFFIX = ".transcript.jsonl.gz"
+# A run's event log and its sample history (observe.events, observe.history).
+_RUN_FILE_RE = re.compile(r"^(\d{8}T\d{6}Z-[0-9a-f]{6})\.(?:jsonl|samples\.ndjson)\Z")
+_RUN_BUSY = 300.0  # seconds: a run file written this recently belongs to a live run
 TMP_PREFIX = ".tmp-"
 _TMP_RE = re.compile(r"^\.tmp-(\d+)-[0-9a-f]+-")
 _NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
@@ -465,6 +468,58 @@ class Store:
         alive = {e.id for e in entries} - {p.name[: -len(STATE_SUFFIX)] for p in doomed}
         doomed += [p for p in self._orphan_copies(alive, now) if p not in doomed]
         return doomed if dry_run else self._remove(doomed)
+
+    def prune_runs(
+        self,
+        keep: int = 50,
+        max_age: float | None = 7 * 86400.0,
+        now: float | None = None,
+        dry_run: bool = False,
+    ) -> builtins.list[str]:
+        """Remove the event logs and sample histories of runs past ``keep`` (the newest
+        by last write first) or not written for ``max_age`` seconds, as states are pruned:
+        no configuration fills the disk with run logs. Files written in the last
+        ``_RUN_BUSY`` seconds stay (a live run writes its history every few seconds), and
+        only regular files named as a run's are touched. Returns the paths removed (or
+        that would be)."""
+        now = time.time() if now is None else now
+        try:
+            names = os.listdir(self.dirs.runs)
+        except OSError:
+            return []
+        runs: dict[str, list[tuple[str, float]]] = {}
+        for name in names:
+            m = _RUN_FILE_RE.match(name)
+            if m is None:
+                continue
+            path = os.path.join(self.dirs.runs, name)
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue
+            if stat.S_ISREG(st.st_mode):
+                runs.setdefault(m.group(1), []).append((path, st.st_mtime))
+        newest = sorted(runs, key=lambda r: (max(t for _, t in runs[r]), r), reverse=True)
+        doomed: builtins.list[str] = []
+        for i, run in enumerate(newest):
+            written = max(t for _, t in runs[run])
+            if now - written < _RUN_BUSY:
+                continue  # being written: a live run's (this one's, or another's)
+            if i >= keep or (max_age is not None and now - written > max_age):
+                doomed += [p for p, _ in runs[run]]
+        if dry_run:
+            return doomed
+        removed = []
+        for path in doomed:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                continue
+            except OSError as err:
+                self._problem(f"cannot remove {path}: {err.strerror or err}")
+                continue
+            removed.append(path)
+        return removed
 
     def _with_copy(self, e: Entry) -> builtins.list[Path]:
         """A state's file and, when there is one, its transcript copy (in that order)."""

@@ -15,6 +15,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from guardrun.commands.live import _live
+from guardrun.config import trust
 from guardrun.config.load import load_config
 from guardrun.config.values import to_plain
 from guardrun.errors import ConfigError
@@ -219,9 +220,13 @@ def test_target_is_the_file_or_one_per_run_in_a_directory(tmp_path: Path) -> Non
 def test_the_setting_is_off_by_default_and_a_path_relative_to_its_file(tmp_path: Path) -> None:
     cfg = load_config(cwd=tmp_path, env={}, flags={}, no_config=True)
     assert cfg.metrics.textfile is None
-    (tmp_path / ".guardrun.yaml").write_text("metrics:\n  textfile: m/guardrun.prom\n")
+    project = tmp_path / ".guardrun.yaml"
+    project.write_text("metrics:\n  textfile: m/guardrun.prom\n")
     sub = tmp_path / "sub"
     sub.mkdir()
+    # A project file's metrics.textfile moves where guardrun writes: held until trusted.
+    assert load_config(cwd=sub, env={}, flags={}).metrics.textfile is None
+    trust.trust(trust.record_key(str(project)), trust.digest(project.read_text()))
     cfg = load_config(cwd=sub, env={}, flags={})
     assert cfg.metrics.textfile == tmp_path / "m" / "guardrun.prom"
     assert to_plain(cfg)["metrics"] == {"textfile": str(tmp_path / "m" / "guardrun.prom")}

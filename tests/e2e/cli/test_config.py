@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from guardrun.commands.config import render_yaml
+from guardrun.config import trust
 from guardrun.config.load import (
     NON_CONFIG_ENV,
     Config,
@@ -32,6 +33,13 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
+    return path
+
+
+def trusted(path: Path) -> Path:
+    """Trust a project file as ``guardrun config trust`` does (its keys of every class
+    then apply): these tests are about layering, not about trust."""
+    trust.trust(trust.record_key(str(path)), trust.digest(path.read_text()))
     return path
 
 
@@ -130,7 +138,7 @@ def test_precedence_across_all_five_sources(tmp_path: Path, home: Path) -> None:
 
 def test_discovery_from_a_deep_subdirectory(tmp_path: Path, home: Path) -> None:
     write(home / "repo" / ".guardrun.yaml", "restart: {max_attempts: 9}\n")
-    write(home / "repo" / "pkg" / ".guardrun.yaml", "# only comments\nagent: codex\n")
+    trusted(write(home / "repo" / "pkg" / ".guardrun.yaml", "# only comments\nagent: codex\n"))
     deep = home / "repo" / "pkg" / "a" / "b" / "c" / "d"
     deep.mkdir(parents=True)
     cfg = load(deep)
@@ -219,10 +227,10 @@ def test_env_lists_scalars_and_paths(tmp_path: Path, home: Path) -> None:
 
 
 def test_state_dir_relative_to_its_file_and_tilde(tmp_path: Path, home: Path) -> None:
-    write(tmp_path / "p" / ".guardrun.yaml", "state: {dir: .states}\n")
+    trusted(write(tmp_path / "p" / ".guardrun.yaml", "state: {dir: .states}\n"))
     (tmp_path / "p" / "sub").mkdir()
     assert load(tmp_path / "p" / "sub").state.dir == tmp_path / "p" / ".states"
-    write(tmp_path / "p" / ".guardrun.yaml", "state:\n  dir: ~/gr\n")
+    trusted(write(tmp_path / "p" / ".guardrun.yaml", "state:\n  dir: ~/gr\n"))
     assert load(tmp_path / "p").state.dir == home / "gr"
 
 
@@ -251,6 +259,7 @@ def test_yaml_forms_merge_keys_and_mixed_threshold_kinds(tmp_path: Path) -> None
         "restart:\n  <<: {on_crash: false, grace: 3}\n  resume_args: [--port, 8080]\n"
         "command: claude --verbose\n",
     )
+    trusted(tmp_path / ".guardrun.yaml")
     cfg = load(tmp_path)
     assert cfg.memory.warning == Threshold(10e9, False)  # mixed kinds are not compared
     assert cfg.memory.emergency == Threshold(16e9, False)
@@ -267,8 +276,12 @@ def test_show_output_loads_back_to_the_same_config(tmp_path: Path, home: Path) -
         "hooks: {on_exit: [echo, 'yes', '#no comment']}\nnotify: {desktop: true}\n",
     )
     cfg = load(tmp_path)
+    assert [h.key for h in cfg.held] == ["command", "state.dir", "state.redact", "hooks.on_exit"]
+    trusted(tmp_path / ".guardrun.yaml")
+    cfg = load(tmp_path)
+    assert cfg.held == []
     out = tmp_path / "again"
-    write(out / ".guardrun.yaml", render_yaml(cfg, sources=True))
+    trusted(write(out / ".guardrun.yaml", render_yaml(cfg, sources=True)))
     assert load(out) == cfg
 
 

@@ -110,11 +110,13 @@ def test_equal_priorities_the_idle_one_before_the_busy_one(tmp_path: Path, runs:
 
 
 def test_status_shows_the_plan(tmp_path: Path, runs: list[Run]) -> None:
-    """Over the budget with restarts off: nobody restarts, and status says who is next."""
+    """Over the budget: the run chosen is busy (it waits for a quiet moment, up to 5 min)
+    and the other has restarts off: nobody restarts, and status says who is next."""
     state = tmp_path / "state"
-    for prio in (1, 0):
-        runs.append(Run(state, tmp_path, f"p{prio}", "--priority", str(prio), "--no-restart",
-                        env=budget("150MB")))  # fmt: skip
+    runs.append(Run(state, tmp_path, "p1", "--priority", "1", "--no-restart",
+                    env=budget("150MB")))  # fmt: skip
+    runs.append(Run(state, tmp_path, "p0", "--priority", "0", chatty=True,
+                    env={**budget("150MB"), "GUARDRUN_RESTART_IDLE_WAIT": "5m"}))  # fmt: skip
     env = {**os.environ, "GUARDRUN_STATE_DIR": str(state)}
 
     def plan() -> dict[str, object] | None:
@@ -129,11 +131,38 @@ def test_status_shows_the_plan(tmp_path: Path, runs: list[Run]) -> None:
     assert isinstance(got, dict)
     pids = {run.p.pid for run in runs}
     assert got["next_pid"] == runs[1].p.pid and got["next_pid"] in pids
-    assert got["why"] == "lowest priority (0)" and got["budget_bytes"] == 150 * MB
+    assert got["why"] == "the only run that can give way" and got["budget_bytes"] == 150 * MB
     text = subprocess.run(guardrun("status"), capture_output=True, text=True, env=env,
                           timeout=30).stdout  # fmt: skip
     text = " ".join(text.split())  # the line wraps at 80 columns
     assert "of a 150.0 MB budget (over)" in text and f"next to give way: {runs[1].p.pid}" in text
+
+
+@pytest.mark.parametrize("how", ["--no-restart", "monitor-only"])
+def test_a_run_that_cannot_restart_never_holds_up_the_others(
+    tmp_path: Path, runs: list[Run], how: str
+) -> None:
+    """Issue 26: priority -1000 makes a run the first to give way; with restarts off (or
+    its protection exhausted: monitor-only) it never can, and the others used to wait
+    for it forever. Now it is passed over: the next run gives way."""
+    state = tmp_path / "state"
+    if how == "--no-restart":
+        stuck_args: tuple[str, ...] = ("--no-restart",)
+    else:  # no restarts allowed: the first restart asked for is refused (monitor-only)
+        stuck_args = ("--max-restarts", "0")
+    stuck = Run(state, tmp_path, "stuck", "--priority", "-1000", *stuck_args,
+                env=budget("200MB"))  # fmt: skip
+    runs.append(stuck)
+    other = Run(state, tmp_path, "other", "--priority", "5", env=budget("200MB"))
+    runs.append(other)
+    # 2 x 120 MB over 200 MB: the other run restarts (to 10 MB), though it ranks second.
+    wait_for(lambda: len(starts(other.starts)) == 2, timeout=40, step=0.3)
+    settle(runs, 2)
+    assert len(starts(stuck.starts)) == 1
+    live = {json.loads(p.read_text())["pid"]: json.loads(p.read_text())
+            for p in (state / "live").glob("*.json")}  # fmt: skip
+    assert live[stuck.p.pid]["can_restart"] is False
+    assert live[other.p.pid]["can_restart"] is True
 
 
 def test_restarts_for_the_budget_are_one_at_a_time(tmp_path: Path, runs: list[Run]) -> None:

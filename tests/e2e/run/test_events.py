@@ -222,7 +222,7 @@ def test_guardrun_run_log_never_holds_a_hook_output_hook_argv_or_path_secret(
         f"hooks:\n  on_exit: [{sys.executable!r}, '-c', {code!r}, {ARG_SECRET!r}]\n"
     )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "guardrun", "--no-pty",
+        [sys.executable, "-m", "guardrun", "--config", ".guardrun.yaml", "--no-pty",
          "--", sys.executable, "-c", "import time; time.sleep(60)"],
         cwd=project, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "XDG_STATE_HOME": str(state_home)},

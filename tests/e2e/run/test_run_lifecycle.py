@@ -113,7 +113,9 @@ def test_on_restart_after_a_crash_names_the_crashs_state(tmp_path: Path) -> None
     )
     marker = tmp_path / "crashed-once"
     script = f"if [ -e {marker} ]; then sleep 3; exit 0; fi; touch {marker}; sleep 2.3; exit 1"
-    r = run([*FAST, "--no-pty", "--", "sh", "-c", script], tmp_path)
+    # --config: the user's own file, so its hooks run (a found .guardrun.yaml's would
+    # wait for `guardrun config trust`).
+    r = run([*FAST, "--config", ".guardrun.yaml", "--no-pty", "--", "sh", "-c", script], tmp_path)
     assert r.returncode == 0, r.stderr
     env = json.loads(out.read_text())
     assert "-crash-" in Path(env["GUARDRUN_STATE_FILE"]).name
@@ -244,7 +246,8 @@ def test_hooks_run_with_env_and_a_hung_hook_does_not_delay_the_restart(tmp_path:
     )
     log = tmp_path / "starts"
     leak = child("leak.py", "--starts", str(log), "--to", "80")
-    with Guarded(*FAST, "--no-pty", *levels("30MB", "40MB", "60MB"), "--max-restarts", "1",
+    with Guarded(*FAST, "--config", ".guardrun.yaml", "--no-pty",
+                 *levels("30MB", "40MB", "60MB"), "--max-restarts", "1",
                  "--", *leak, cwd=tmp_path) as g:  # fmt: skip
         t0 = time.monotonic()
         wait_for(lambda: len(starts(log)) >= 2, timeout=20)
@@ -527,7 +530,7 @@ def test_on_exit_hook_runs_when_guardrun_ends(tmp_path: Path) -> None:
     out = tmp_path / "on_exit"
     cfg = tmp_path / ".guardrun.yaml"
     cfg.write_text(f"hooks:\n  on_exit: [{sys.executable!r}, -c, \"open({str(out)!r}, 'w')\"]\n")
-    r = run(["--no-pty", "--", sys.executable, "-c", "pass"], tmp_path)
+    r = run(["--config", str(cfg), "--no-pty", "--", sys.executable, "-c", "pass"], tmp_path)
     assert r.returncode == 0, r.stderr
     assert out.exists()
 

@@ -52,10 +52,15 @@ def test_show_yaml_with_sources(tmp_path: Path, capsys: pytest.CaptureFixture[st
         line.startswith("  grace: 3s") and line.endswith("# env GUARDRUN_RESTART_GRACE")
         for line in lines
     )
+    # agent changes the agent's argv: an untrusted project file's agent is held back.
     assert any(
-        line.startswith("agent: claude") and line.endswith("# .guardrun.yaml:1") for line in lines
+        line.startswith("agent: auto")
+        and line.endswith("# default; project: needs trust (changes the agent's argv); "
+                          "HELD BACK: .guardrun.yaml:1 (changes the agent's argv)")
+        for line in lines
     )
-    assert sum("# default" in line for line in lines) == len(KEYS) - 3
+    assert f"# project file {tmp_path / '.guardrun.yaml'}: not trusted" in out
+    assert sum("# default" in line for line in lines) == len(KEYS) - 2
     assert f"# files: {tmp_path / '.guardrun.yaml'}" in out
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -75,3 +76,23 @@ def test_every_run_computes_the_same_choice_whatever_the_order(runs: list[Member
     """Each run lists the live files in its own order: the choice must not depend on it."""
     chosen = {judge(list(order), 0, False).chosen for order in itertools.permutations(runs)}
     assert len(chosen) == 1
+
+
+@pytest.mark.parametrize("budget", [0, None])
+def test_a_run_that_cannot_restart_is_never_chosen(budget: int | None) -> None:
+    # priority -1000 with restarts off (or monitor-only): it would be first, and every
+    # other run would wait forever for a restart that never comes.
+    stuck = Member(1, -1000, idle_since=0.0, memory=9 * MB, can_restart=False)
+    other = Member(2, 5, idle_since=100.0, memory=MB)
+    verdict = judge([stuck, other], budget, True)
+    assert verdict.chosen == other
+    assert judge([stuck], budget, True).chosen is None
+    assert "cannot restart" in judge([stuck], budget, True).why
+
+
+def test_the_live_file_says_whether_a_run_can_restart() -> None:
+    from guardrun.fleet.machine import member
+
+    assert member({"pid": 3, "can_restart": False}).can_restart is False
+    assert member({"pid": 3, "can_restart": True}).can_restart is True
+    assert member({"pid": 3}).can_restart is True  # an older guardrun's file
