@@ -15,7 +15,7 @@ class RunSettings(NamedTuple):
     warning: Threshold = Threshold(50.0, True)
     critical: Threshold = Threshold(65.0, True)
     emergency: Threshold = Threshold(75.0, True)
-    metric: str = "rss"
+    metric: str = "footprint"
     probe: str = "auto"
     interval: float = 1.0
     sustained: int = 3
