@@ -279,7 +279,8 @@ class Observer:
             top = procs if len(procs) <= TOP else sorted(procs, key=RSS, reverse=True)[:TOP]
             self._top_of, self._top = procs, [(p.pid, p.rss) for p in top]
         t = st.history[-1][0] if st.history else time.time()
-        self.history.add(t, value, st.level, st.mode, st.growth, self._top)
+        swapped = sample.swapped
+        self.history.add(t, value, st.level, st.mode, st.growth, self._top, swapped)
 
     def _describe_pid(self, pid: int) -> dict[str, Any]:
         """A process of the history's top, named once: its name and (scrubbed) command line."""
@@ -298,6 +299,8 @@ class Observer:
                 "run_id": self.run_id,
                 "child_pid": st.child_pid,
                 "memory_bytes": st.memory_bytes,
+                "swapped_bytes": st.swapped_bytes,
+                "memory_source": st.memory_source,
                 "processes": st.processes,
                 "level": st.level,
                 "mode": st.mode,
@@ -335,6 +338,7 @@ class Observer:
         text = format_title(
             st.name, st.sample.total(st.metric), st.level, trend, st.child_title or "",
             growth=st.growth, eta_critical=st.eta_critical, eta_emergency=st.eta_emergency,
+            swapped=st.sample.swapped,
         )  # fmt: skip
         if text != self._title:
             self._title = text

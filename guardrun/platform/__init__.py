@@ -80,6 +80,7 @@ __all__ = [
     "default_probe",
     "physical_memory",
     "swap_info",
+    "footprint_reads",
     "PROBE_NAMES",
 ]
 
@@ -211,6 +212,24 @@ def swap_info() -> SwapInfo:
     if IS_MACOS:
         return swap.macos()
     return swap.portable()
+
+
+def footprint_reads() -> str:
+    """What the ``footprint`` metric reads on this OS, in words (for doctor)."""
+    if IS_LINUX:
+        return (
+            "resident + swapped (statm, and VmSwap of /proc/PID/status while swap is in "
+            "use); a tree alone in its own memory cgroup: the cgroup's charge less page cache"
+        )
+    if IS_WINDOWS:
+        return "private bytes (psutil's private), not the working set"
+    if IS_MACOS:
+        from guardrun.platform import darwin
+
+        if darwin.load() is None:
+            return "resident (ps/psutil RSS): libproc did not load"
+        return "phys_footprint (libproc proc_pid_rusage, as Activity Monitor and jetsam)"
+    return "resident (RSS): no footprint reader for this OS"
 
 
 def physical_memory() -> int:

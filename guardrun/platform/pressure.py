@@ -68,6 +68,14 @@ def swap_fraction(text: str) -> float | None:
     return max(0.0, 1.0 - free / total)
 
 
+def swap_fraction_now(meminfo: str = MEMINFO) -> float | None:
+    """``swap_fraction`` of the machine now; None without swap or off Linux."""
+    try:
+        return swap_fraction(_read(meminfo))
+    except OSError:
+        return None
+
+
 def _read(path: str | os.PathLike[str]) -> str:
     with open(path, encoding="utf-8", errors="replace") as f:  # ASCII; no codec to import
         return f.read()
