@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from guardrun.observe import metrics
 from guardrun.commands.live import _live
 from guardrun.config.load import load_config
 from guardrun.errors import ConfigError
+from guardrun.observe import metrics
 from guardrun.observe.metrics import HEARTBEAT, INTERVAL, MIN_GAP, Metrics
 from guardrun.observe.observer import Observer
 from guardrun.platform.types import ProcSample, TreeSample
@@ -238,7 +238,8 @@ def test_the_file_says_what_status_json_says(tmp_path: Path) -> None:
     cfg = load_config(cwd=tmp_path, env={"GUARDRUN_METRICS_TEXTFILE": str(prom)}, flags={},
                       no_config=True)  # fmt: skip
     obs = Observer(cfg, ["claude"], tmp_path, tmp_path / "state", Reporter(stream=io.StringIO()))
-    st = status(restarts=1)
+    swapped = (ProcSample(4242, 1, 120 * MB, swap=80 * MB), ProcSample(4243, 4242, 30 * MB))
+    st = status(restarts=1, metric="footprint", sample=TreeSample(time.monotonic(), swapped))
     obs.event("restart_requested", st, reason="planned")
     obs.started(st)  # "restarted": news, written at once, and the live file too
     assert obs.metrics is not None and obs.metrics.path.parent == prom
@@ -248,6 +249,8 @@ def test_the_file_says_what_status_json_says(tmp_path: Path) -> None:
     assert labels == {k: v for k, v in samples_any(text)[0].items() if k in labels}
     assert value_any(text, "tree_memory_bytes") == run["memory_bytes"]
     assert value_any(text, "tree_processes") == run["processes"]
+    assert value_any(text, "tree_memory_bytes") == 230 * MB  # the footprint: swap counted
+    assert value_any(text, "tree_swapped_bytes") == run["swapped_bytes"] == 80 * MB
     levels = metrics.LEVELS
     assert value_any(text, "level") == levels.index(run["level"])
     assert value_any(text, "machine_level") == levels.index(run["machine_level"])
