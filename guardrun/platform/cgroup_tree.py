@@ -26,11 +26,15 @@ memory. Page cache is left out: the kernel drops it before it kills anything.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from guardrun.platform.cgroup import CGROUP_ROOT
 from guardrun.platform.cgroup_events import memory_cgroup, parse_keyed
 from guardrun.platform.linux import vm_swap
 from guardrun.platform.types import Charge
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 _FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
 
@@ -108,15 +112,25 @@ class TreeCgroup:
     def members(self) -> set[int]:
         """Every pid in this cgroup and the cgroups below it."""
         pids: set[int] = set()
+        for found in self._procs():
+            pids.update(found)
+        return pids
+
+    def holds_only(self, ours: set[int]) -> bool:
+        """Whether every process of this cgroup (and below) is in ``ours``. Stops at the
+        first stranger: a cgroup shared with a desktop's worth of processes costs one
+        read of its own ``cgroup.procs``, not a walk of everything under it."""
+        return all(found <= ours for found in self._procs())
+
+    def _procs(self) -> Iterator[set[int]]:
         for d, _dirs, files in os.walk(self.dir):
             if "cgroup.procs" not in files:
                 continue
             try:
                 with open(os.path.join(d, "cgroup.procs"), "rb") as f:
-                    pids.update(int(x) for x in f.read().split())
+                    yield {int(x) for x in f.read().split()}
             except (OSError, ValueError):
                 continue
-        return pids
 
     def close(self) -> None:
         for fd in self._fds.values():

@@ -269,7 +269,7 @@ class ProcProbe:
                 return TreeSample(time.monotonic(), quick)
         self._opened = False
         self._zombies = set()
-        sample = self._walk_tree(roots, rescan, rescan and self.swapping)
+        sample = self._walk_tree(roots, rescan)
         if (
             self._opened
             and self._settled
@@ -293,10 +293,10 @@ class ProcProbe:
         self._walk_procs = sample.procs
         return sample
 
-    def _walk_tree(self, roots: tuple[int, ...], rescan: bool, reswap: bool = False) -> TreeSample:
-        """``reswap``: read every process's swap, whether or not its ``statm`` changed."""
+    def _walk_tree(self, roots: tuple[int, ...], rescan: bool) -> TreeSample:
         page = self._page
         swapping = self.swapping
+        reswap = rescan and swapping  # every process's swap, whether or not statm changed
         pread = os.pread
         new = tuple.__new__
         entries = self._entries

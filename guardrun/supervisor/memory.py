@@ -191,7 +191,7 @@ class MemoryWatch:
             from guardrun.platform import own_children
 
             ours = {*sample.pids, os.getpid(), *own_children()}
-            self._alone = cgroup.members() <= ours
+            self._alone = cgroup.holds_only(ours)
         if not self._alone:
             return sample
         from guardrun.platform.cgroup_tree import own_charge

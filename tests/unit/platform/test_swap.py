@@ -154,6 +154,7 @@ def test_cgroup_charge_v2_and_v1(tmp_path: Path) -> None:
     assert cg.charge() == Charge(260 * MIB, 200 * MIB, str(v2))  # page cache left out
     assert cg.charge(own=10 * MIB) == Charge(250 * MIB, 200 * MIB, str(v2))
     assert cg.members() == {10, 11, 12}
+    assert cg.holds_only({1, 10, 11, 12}) and not cg.holds_only({10, 11})
     cg.close()
 
     v1 = tmp_path / "v1"
