@@ -139,6 +139,8 @@ def test_a_swapped_out_leak_reaches_emergency_and_is_restarted(
     assert swapped >= tree - 64 * MIB, memory
     source = str(memory["source"])
     assert source.startswith("cgroup") != shared, source
+    shown = _run(guardrun("state", "show", "latest"), cwd=tmp_path)
+    assert " swapped (footprint, level emergency" in shown.stdout, shown.stdout
 
 
 def test_rss_mode_behaves_as_before_and_never_sees_the_swapped_leak(
@@ -182,6 +184,8 @@ def test_rss_mode_behaves_as_before_and_never_sees_the_swapped_leak(
         assert isinstance(mem, int) and mem < 100_000_000, info
         assert info["level"] == "normal"
         assert len(starts(log)) == 1
+        status = _run(guardrun("status"), cwd=tmp_path)
+        assert " swapped" in status.stdout, status.stdout  # "63.0 MB, 140.2 MB swapped"
     finally:
         proc.send_signal(signal.SIGTERM)
         _out, err = proc.communicate(timeout=30)
