@@ -15,6 +15,10 @@ rest of guardrun's per-tick work shows.
 ``--metrics`` turns on ``metrics.textfile`` (a file in the temporary directory), so
 the cost of the Prometheus textfile shows against a run without it.
 
+``--swap`` (root) runs it while the machine has swap in use (``benchmarks/swapped.py``:
+a swap file and a ballast process pushed into it), so guardrun's probe reads each
+process's ``VmSwap`` as the footprint metric needs (issue 24: still at most 1 ms/s).
+
 Goals (issue 9): guardrun at most 1 ms of CPU per second (0.1% of a core), and at
 most 0.25x the psutil poller.
 """
@@ -80,7 +84,18 @@ def main() -> int:
     p.add_argument("--interval", default="1s")
     p.add_argument("--warmup", type=float, default=5.0)
     p.add_argument("--metrics", action="store_true", help="with metrics.textfile set")
+    p.add_argument("--swap", action="store_true", help="with swap in use (root)")
     a = p.parse_args()
+    if a.swap:
+        from swapped import swap_in_use
+
+        with swap_in_use() as used:
+            print(f"(swap in use: {used >> 20} MiB)")
+            return measure(a)
+    return measure(a)
+
+
+def measure(a: argparse.Namespace) -> int:
     interval = parse_duration(a.interval)
     with tempfile.TemporaryDirectory(prefix="guardrun-bench-idle-") as tmp:
         env = {**os.environ, "XDG_STATE_HOME": tmp, "XDG_CONFIG_HOME": tmp}
@@ -109,6 +124,8 @@ def main() -> int:
             poller = subprocess.Popen([sys.executable, "-c", POLLER, str(root), str(interval)])
             time.sleep(a.warmup)
             probe = ProcProbe()
+            if a.swap and not probe.swapping:
+                raise SystemExit("--swap: the probe does not see swap in use")
             probe.sample([root])
             c0 = time.process_time()
             for _ in range(200):
@@ -128,7 +145,7 @@ def main() -> int:
     wall = t1 - t0
     g_ms, q_ms = (g1 - g0) / wall * 1e3, (q1 - q0) / wall * 1e3
     ratio = g_ms / q_ms if q_ms else float("inf")
-    metrics = "; metrics.textfile on" if a.metrics else ""
+    metrics = ("; metrics.textfile on" if a.metrics else "") + ("; swap in use" if a.swap else "")
     print(
         f"Machine: {platform.system()} {platform.release()}, {os.cpu_count()} CPUs (shared), "
         f"Python {platform.python_version()}; tree of {a.size} processes; interval "

@@ -158,6 +158,7 @@ def external_pressure(cfg: Config) -> ExternalPressure:
         system_warning=_fraction(cfg.system.warning, total),
         system_critical=_fraction(cfg.system.critical, total),
         psi=cfg.system.psi,
+        swap=cfg.system.swap / 100.0,
         gpu_warning=cfg.gpu.warning,
         gpu_critical=cfg.gpu.critical,
     )

@@ -24,8 +24,10 @@ from guardrun.platform import (
     PROBE_NAMES,
     SYSTEM,
     backend_order,
+    footprint_reads,
     make_probe,
     physical_memory,
+    swap_info,
 )
 from guardrun.units import format_bytes
 
@@ -59,10 +61,47 @@ def _probes() -> dict[str, Any]:
     return {"order": order, "chosen": chosen, "results": results}
 
 
+def _metric(cwd: Path) -> dict[str, Any]:
+    """The metric this run would use (the config here, or its error) and what it reads."""
+    from guardrun.config.load import load_config
+
+    try:
+        cfg = load_config(cwd=cwd, env=os.environ, flags={})
+        metric, source = cfg.memory.metric, cfg.sources.get("memory.metric", "default")
+    except GuardrunError as err:
+        metric, source = "footprint", f"default (the config did not load: {err})"
+    reads = footprint_reads()
+    if metric != "footprint":
+        reads = {"rss": "resident only (RSS)", "pss": "PSS (smaps_rollup, Linux)"}.get(
+            metric, "USS (smaps_rollup, Linux)"
+        )
+    info = swap_info()
+    return {
+        "metric": metric,
+        "source": str(source),
+        "reads": reads,
+        "swap": {
+            "on": info.on,
+            "total": info.total,
+            "used": info.used,
+            "devices": list(info.devices),
+            "zram": info.zram,
+            "zswap": info.zswap,
+            "compressor": info.compressor,
+            "describe": info.describe(),
+        },
+    }
+
+
 def _memory() -> dict[str, Any]:
     from guardrun.platform.cgroup import memory_limit
     from guardrun.platform.cgroup_events import read_memory
-    from guardrun.platform.pressure import psi_memory, system_level, system_memory
+    from guardrun.platform.pressure import (
+        psi_memory,
+        swap_fraction_now,
+        system_level,
+        system_memory,
+    )
     from guardrun.platform.smaps import supported
 
     limit = memory_limit()
@@ -70,6 +109,7 @@ def _memory() -> dict[str, Any]:
     used, total, available = system_memory()
     psi = psi_memory()
     some = psi["some"]["avg10"] if psi else None
+    swapped = swap_fraction_now()
     return {
         "physical": physical_memory(),
         "limit": {"bytes": limit.bytes, "source": limit.source},
@@ -88,7 +128,8 @@ def _memory() -> dict[str, Any]:
             "used_fraction": round(used, 4),
             "total": total,
             "available": available,
-            "level": system_level(used, some),
+            "swap_used_fraction": None if swapped is None else round(swapped, 4),
+            "level": system_level(used, some, swap_used=swapped),
         },
         "psi": {"available": psi is not None, "memory": psi},
     }
@@ -195,6 +236,7 @@ def collect(
         },
         "probes": _probes(),
         "memory": _memory(),
+        "metric": _metric(cwd),
         "gpu": _gpu(),
         "agents": _agents(agent_timeout),
         "state_dir": _state_dir(state_dir),
@@ -249,6 +291,16 @@ def render(report: dict[str, Any], console: Any) -> None:
             table.add_row(r["name"], "[yellow]no[/]", "", "", escape(r.get("error", "")))
     console.print(table)
 
+    mt = report["metric"]
+    console.print(
+        f"[bold]Metric[/]: {mt['metric']} ({escape(mt['source'])}): {escape(mt['reads'])}"
+    )
+    sw = mt["swap"]
+    console.print(
+        "  memory out of RAM: "
+        + _yes(sw["on"], f"({escape(sw['describe'])})")
+        + ("" if sw["on"] or mt["metric"] != "footprint" else " [dim]footprint = RSS here[/]")
+    )
     m = report["memory"]
     cg = m["cgroup"]
     console.print("[bold]Memory[/]")

@@ -208,6 +208,9 @@ def _table(runs: list[dict[str, Any]], state_dir: Path | None = None) -> Any:
         out.append(line(cells) + "\n", style=_LEVEL_STYLE.get(cells[4]))
         child = run.get("child_pid")
         detail = f"{_command(run)}  (child {child or '-'})  in {run.get('cwd', '?')}"
+        swapped = run.get("swapped_bytes")
+        if isinstance(swapped, int) and swapped > 0 and isinstance(mem, (int, float)):
+            detail = f"{format_bytes(mem)}, {format_bytes(swapped)} swapped  {detail}"
         recent = _recent(state_dir, run, time.time()) if state_dir is not None else ""
         if recent:
             detail = f"{recent}  {detail}"

@@ -97,7 +97,10 @@ def text_summary(data: RunData) -> str:
         lines.append("  thresholds " + " / ".join(format_bytes(v) for v in th.values()))
     peak = data.peak()
     if peak is not None:
-        lines.append(f"  peak {format_bytes(peak['b'])} at {clock(peak['t'])} ({peak.get('lv')})")
+        sw = f", {format_bytes(peak['sw'])} swapped" if peak.get("sw") else ""
+        lines.append(
+            f"  peak {format_bytes(peak['b'])}{sw} at {clock(peak['t'])} ({peak.get('lv')})"
+        )
         lines.append(f"  top at the peak: {top_at(data, peak)}")
     restarts = [e for e in data.events if e.get("event") == "restart_requested"]
     lines.append(f"  restarts asked: {len(restarts)}")

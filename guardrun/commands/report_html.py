@@ -46,7 +46,8 @@ h1{font-size:20px}h2{font-size:16px;margin-top:32px}
 svg{background:#fff;border:1px solid #ddd}
 .axis{font-size:11px;fill:#555}.grid{stroke:#eee}
 .tree{fill:none;stroke:#1a237e;stroke-width:1.5}.range{fill:#1a237e;opacity:.15}
-.sys{fill:none;stroke:#999;stroke-dasharray:4 3}.proj{fill:none;stroke:#1a237e;stroke-dasharray:6 4}
+.sys{fill:none;stroke:#999;stroke-dasharray:4 3}.swap{fill:#8e24aa;opacity:.35}
+.proj{fill:none;stroke:#1a237e;stroke-dasharray:6 4}
 .marker line{stroke-width:1;stroke-dasharray:2 2}.marker:hover circle{r:7}
 table{border-collapse:collapse;margin:8px 0}td,th{padding:2px 10px;border-bottom:1px solid #eee;
 text-align:left;font-variant-numeric:tabular-nums}.legend span{margin-right:16px}
@@ -140,6 +141,14 @@ def chart_svg(data: RunData) -> str:
         upper = [(_mid(p), p["b"]) for p in ranged]
         lower = [(_mid(p), p["lo"]) for p in reversed(ranged)]
         out.append(f'<polygon class="range" points="{c.path(upper + lower)}"/>')
+    swapped = [p for p in pts if p.get("sw")]
+    if swapped:
+        # The part of the tree out of RAM, as a band under the tree's line: from the
+        # resident part (b - sw) up to the whole (b).
+        upper = [(_mid(p), p["b"]) for p in pts]
+        lower = [(_mid(p), p["b"] - p.get("sw", 0)) for p in reversed(pts)]
+        out.append(f'<polygon class="swap" points="{c.path(upper + lower)}">'
+                   "<title>swapped or compressed (out of RAM)</title></polygon>")  # fmt: skip
     if pts:
         out.append(f'<polyline class="tree" points="{c.path([(_mid(p), p["b"]) for p in pts])}">'
                    "<title>the tree's memory</title></polyline>")  # fmt: skip
@@ -228,6 +237,7 @@ def section(data: RunData) -> str:
     legend = (
         '<p class="legend"><span>── tree memory (band: range within a bucket)</span>'
         "<span>- - machine RAM in use (right axis)</span><span>- - - trend</span>"
+        '<span style="color:#8e24aa">▇ swapped or compressed (out of RAM)</span>'
         "<span>● level change</span><span>│ capture, restart, exit</span></p>"
     )
     return (

@@ -161,10 +161,11 @@ def _describe(state: dict[str, Any]) -> str:
     mem, proc = state.get("memory") or {}, state.get("process") or {}
     conv, restart = state.get("conversation") or {}, state.get("restart") or {}
     git = (state.get("project") or {}).get("git") or {}
-    tree = mem.get("tree_bytes")
+    tree, swapped = mem.get("tree_bytes"), mem.get("swapped_bytes")
+    split = f", {format_bytes(swapped)} swapped" if isinstance(swapped, int) and swapped else ""
     lines = [
         f"{state.get('id')}  {state.get('reason')}  {state.get('created_at')}",
-        f"memory     {format_bytes(tree) if isinstance(tree, int) else '-'} "
+        f"memory     {format_bytes(tree) if isinstance(tree, int) else '-'}{split} "
         f"({mem.get('metric')}, level {mem.get('level')}, {mem.get('processes')} processes)",
     ]
     for p in mem.get("top") or []:

@@ -92,8 +92,10 @@ KEYS: tuple[Key, ...] = (
        "Agent adapter; auto detects it from the command's name.", choices=AGENTS,
        flag="--agent", metavar="NAME"),
 
-    _k("memory.metric", "enum", "rss",
-       "What counts as the tree's memory.", choices=("rss", "pss", "uss"),
+    _k("memory.metric", "enum", "footprint",
+       "What counts as the tree's memory: footprint (what the OS charges: resident + "
+       "swapped on Linux, phys_footprint on macOS, private bytes on Windows), rss "
+       "(resident only), pss or uss (Linux).", choices=("footprint", "rss", "pss", "uss"),
        flag="--metric"),
     _k("memory.probe", "enum", "auto",
        "How memory is read; auto picks the best for this OS.",
@@ -129,6 +131,9 @@ KEYS: tuple[Key, ...] = (
        "Whole-machine memory use treated as critical."),
     _k("system.psi", "float", 40,
        "Memory pressure (PSI some avg10, percent) treated as critical; Linux only.",
+       lo=0.0, lo_open=True, hi=100.0),
+    _k("system.swap", "float", 80,
+       "Swap in use (percent of the machine's swap, zram included) treated as critical.",
        lo=0.0, lo_open=True, hi=100.0),
 
     _k("gpu.warning", "threshold", "80%",
@@ -303,6 +308,7 @@ class SystemConfig(NamedTuple):
     warning: Threshold
     critical: Threshold
     psi: float
+    swap: float
 
 
 class MachineConfig(NamedTuple):

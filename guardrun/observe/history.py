@@ -10,8 +10,9 @@ pid the first time it is among the top processes) and points::
 ``t`` is wall time (the start of the bucket for a coarse point, whose width is ``r``
 seconds), ``b`` the tree's memory (the highest in the bucket; ``lo`` the lowest, ``n``
 how many samples), ``lv``/``m`` the level and mode, ``g`` the growth rate in bytes per
-second (absent: unknown), ``sys`` the machine's RAM in use (read once a flush), ``p``
-the top processes by RSS at that point (at the bucket's highest).
+second (absent: unknown), ``sys`` the machine's RAM in use (read once a flush), ``sw``
+the part of ``b`` out of RAM (swapped, compressed; absent: none; at the bucket's
+highest), ``p`` the top processes by RSS at that point (at the bucket's highest).
 
 Bounded: every sample is kept for the last 10 minutes, 10-second buckets up to 3
 hours back and 1-minute buckets beyond (a day is ~3,000 points, ~0.5 MB). Cheap:
@@ -76,8 +77,9 @@ def merge(points: Sequence[Point], width: float) -> Point:
     systems = [p["sys"] for p in points if "sys" in p]
     if systems:
         out["sys"] = max(systems)
-    if "p" in top:
-        out["p"] = top["p"]
+    for key in ("p", "sw"):
+        if key in top:
+            out[key] = top[key]
     return out
 
 
@@ -150,6 +152,7 @@ class History:
         mode: str,
         growth: float | None,
         top: Iterable[tuple[int, int]],
+        swapped: int = 0,
     ) -> None:
         """One sample: kept in memory; written when the flush is due."""
         if self.path is None:
@@ -157,6 +160,8 @@ class History:
         p: Point = {"t": round(t, 2), "b": value, "lv": level, "m": mode}
         if growth is not None:
             p["g"] = round(growth)
+        if swapped:
+            p["sw"] = swapped
         p["p"] = [[pid, rss] for pid, rss in top]
         self._pending.append(p)
         if t >= self._flush_at:

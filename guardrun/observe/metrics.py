@@ -61,6 +61,8 @@ METRICS: dict[str, tuple[str, str]] = {
     "start_time_seconds": ("gauge", "When the run started, Unix time."),
     "last_update_timestamp_seconds": ("gauge", "When this file was written, Unix time."),
     "tree_memory_bytes": ("gauge", "The command's whole process tree, in the run's metric."),
+    "tree_swapped_bytes": ("gauge", "The part of the tree's memory out of RAM: swapped, "
+                           "compressed (macOS) or paged out (Windows)."),
     "tree_processes": ("gauge", "Processes in the tree."),
     "level": ("gauge", "The tree's level: 0 normal, 1 warning, 2 critical, 3 emergency."),
     "threshold_bytes": ("gauge", "The tree's thresholds."),
@@ -192,6 +194,7 @@ class Metrics:
         one("info", 1, "," + self._info if self._info else "")
         one("start_time_seconds", round(self._started, 3))
         one("tree_memory_bytes", st.memory_bytes)
+        one("tree_swapped_bytes", st.swapped_bytes)
         one("tree_processes", st.processes)
         one("level", _rank(st.level))
         if st.thresholds is not None:

@@ -65,15 +65,20 @@ def format_title(
     growth: float | None = None,
     eta_critical: float | None = None,
     eta_emergency: float | None = None,
+    swapped: int = 0,
 ) -> str:
     """The title guardrun shows: at normal just the rough figure (``guardrun: codex
     900 MB``); above it the exact figure, the direction (``trend`` > 0 rising, < 0
     falling) and the level (``guardrun: claude 11.8 GB ▲ warning``). With a growth
     rate (bytes per second, from the trend), the rate and the next threshold's time:
     ``guardrun: claude 3.2 GB ▲ +40 MB/min · critical in ~25 min``. When the agent set
-    a title of its own, the figure goes beside it: ``3.2 GB · ✳ Claude Code``."""
+    a title of its own, the figure goes beside it: ``3.2 GB · ✳ Claude Code``. When a
+    tenth or more of the figure is out of RAM (``swapped``), it says so, roughly:
+    ``3.1 GB, 1.2 GB swapped ▲ warning``."""
+    size = rough_bytes(memory_bytes) if level == "normal" else format_bytes(memory_bytes)
+    if swapped and swapped * 10 >= memory_bytes:
+        size += f", {rough_bytes(swapped)} swapped"
     if growth is not None and growth > 0:
-        size = rough_bytes(memory_bytes) if level == "normal" else format_bytes(memory_bytes)
         figure = f"{size} ▲ {format_rate(growth)}"
         if eta_critical is not None:
             figure += f" · critical in {format_eta(eta_critical)}"
@@ -82,10 +87,10 @@ def format_title(
         elif level != "normal":
             figure += f" · {level}"
     elif level == "normal":
-        figure = rough_bytes(memory_bytes)
+        figure = size
     else:
         arrow = " ▲" if trend > 0 else " ▼" if trend < 0 else ""
-        figure = f"{format_bytes(memory_bytes)}{arrow} {level}"
+        figure = f"{size}{arrow} {level}"
     if agent_title:
         return f"{figure} · {agent_title}"
     name = os.path.basename(cmd_name.rstrip("/")) or cmd_name

@@ -262,7 +262,8 @@ class Observer:
             top = procs if len(procs) <= TOP else sorted(procs, key=RSS, reverse=True)[:TOP]
             self._top_of, self._top = procs, [(p.pid, p.rss) for p in top]
         t = st.history[-1][0] if st.history else time.time()
-        self.history.add(t, value, st.level, st.mode, st.growth, self._top)
+        swapped = sample.swapped
+        self.history.add(t, value, st.level, st.mode, st.growth, self._top, swapped)
 
     def _describe_pid(self, pid: int) -> dict[str, Any]:
         """A process of the history's top, named once: its name and (scrubbed) command line."""
@@ -281,6 +282,8 @@ class Observer:
                 "run_id": self.run_id,
                 "child_pid": st.child_pid,
                 "memory_bytes": st.memory_bytes,
+                "swapped_bytes": st.swapped_bytes,
+                "memory_source": st.memory_source,
                 "processes": st.processes,
                 "level": st.level,
                 "mode": st.mode,
@@ -318,12 +321,13 @@ class Observer:
             trend = float(st.history[-1][1] - st.history[-2][1])
         from guardrun.observe.notify import format_title
 
-        total = st.sample.total(st.metric)
+        total, swapped = st.sample.total(st.metric), st.sample.swapped
 
         def compose(agent: str) -> str:  # made again when written: the agent's title then
             return format_title(
                 st.name, total, st.level, trend, agent,
                 growth=st.growth, eta_critical=st.eta_critical, eta_emergency=st.eta_emergency,
+                swapped=swapped,
             )  # fmt: skip
 
         text = compose(st.child_title or "")

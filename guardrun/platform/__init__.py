@@ -17,7 +17,10 @@ from guardrun.errors import ProbeError, UsageError
 from guardrun.platform.types import Probe, ProcSample, TreeSample
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
+
+    from guardrun.platform.swap import SwapInfo
 
 # The one place that asks which OS this is; the rest of guardrun asks this module.
 SYSTEM = sys.platform
@@ -76,6 +79,8 @@ __all__ = [
     "available_probes",
     "default_probe",
     "physical_memory",
+    "swap_info",
+    "footprint_reads",
     "PROBE_NAMES",
 ]
 
@@ -142,16 +147,26 @@ def make_probe(name: str) -> Probe:
     if name == "psutil":
         from guardrun.platform.portable import PsutilProbe
 
-        return PsutilProbe()
+        return PsutilProbe(footprint=_macos_footprint(), private=IS_WINDOWS)
     if name == "ps":
         from guardrun.platform.ps import PsProbe
 
-        return PsProbe()
+        return PsProbe(footprint=_macos_footprint())
     if name == "wmi":
         from guardrun.platform.windows import WmiProbe
 
         return WmiProbe()
     raise UsageError(f"unknown probe {name!r} (choose from auto, {', '.join(PROBE_NAMES)})")
+
+
+def _macos_footprint() -> Callable[[int], int | None] | None:
+    """libproc's phys_footprint reader on macOS (None elsewhere, or where it won't load)."""
+    if not IS_MACOS:
+        return None
+    from guardrun.platform import darwin
+
+    lib = darwin.load()
+    return None if lib is None else lib.footprint
 
 
 def probe_names(name: str = "auto") -> list[str]:
@@ -185,6 +200,36 @@ def available_probes(name: str = "auto") -> list[Probe]:
 
 def default_probe(name: str = "auto") -> Probe:
     return available_probes(name)[0]
+
+
+def swap_info() -> SwapInfo:
+    """What moves memory out of RAM here (``platform.swap.SwapInfo``): swap devices, zram,
+    zswap, the macOS compressor, the Windows page file. For doctor: macOS spawns sysctl."""
+    from guardrun.platform import swap
+
+    if IS_LINUX:
+        return swap.linux()
+    if IS_MACOS:
+        return swap.macos()
+    return swap.portable()
+
+
+def footprint_reads() -> str:
+    """What the ``footprint`` metric reads on this OS, in words (for doctor)."""
+    if IS_LINUX:
+        return (
+            "resident + swapped (statm, and VmSwap of /proc/PID/status while swap is in "
+            "use); a tree alone in its own memory cgroup: the cgroup's charge less page cache"
+        )
+    if IS_WINDOWS:
+        return "private bytes (psutil's private), not the working set"
+    if IS_MACOS:
+        from guardrun.platform import darwin
+
+        if darwin.load() is None:
+            return "resident (ps/psutil RSS): libproc did not load"
+        return "phys_footprint (libproc proc_pid_rusage, as Activity Monitor and jetsam)"
+    return "resident (RSS): no footprint reader for this OS"
 
 
 def physical_memory() -> int:

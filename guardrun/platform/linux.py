@@ -29,6 +29,17 @@ every time, as before. At either kind of poll, what reads as at the last one (a
 comes back as the same tuple of samples.
 
 ``/proc/<pid>/statm`` fields, in pages: size resident shared text lib data dt.
+
+Swapped memory (the ``footprint`` metric counts it: what the OOM killer charges a
+process for is its resident memory and its swap entries) is not in ``statm``. It is
+``VmSwap`` of ``/proc/<pid>/status`` (kB; swap on zram and pages held by zswap
+included, as both keep a swap entry), read through a kept fd as ``statm`` is, and
+only while the machine has swap in use: ``/proc/swaps`` (a kept fd, its ``Used``
+column) is read every ``rescan_every`` polls, and while it says nothing is swapped
+no ``status`` is read. While swap is in use a process's ``status`` is read when its
+``statm`` changed (a page swapped out leaves RSS, one swapped in comes back to it)
+and at every ``rescan_every``-th poll (swap freed without a change in ``statm``, by
+``MADV_DONTNEED`` of swapped pages); an idle tree reads none in between.
 """
 
 from __future__ import annotations
@@ -52,10 +63,11 @@ _FORKS_UNKNOWN = b""
 
 
 class _Entry:
-    __slots__ = ("statm", "children", "tids", "data", "sample", "kids")
+    __slots__ = ("statm", "status", "children", "tids", "data", "sample", "kids")
 
     def __init__(self, statm: int) -> None:
         self.statm = statm
+        self.status = -1  # /proc/<pid>/status, opened at the first swap reading
         self.children: list[int] = []
         self.tids: list[str] = []
         # What the last walk read (statm, children files) and made of it: what reads the
@@ -65,7 +77,7 @@ class _Entry:
         self.kids: dict[bytes, list[tuple[int, int]]] = {}  # children file -> stack items
 
     def close(self) -> None:
-        for fd in (self.statm, *self.children):
+        for fd in (self.statm, *self.children, *((self.status,) if self.status >= 0 else ())):
             try:
                 os.close(fd)
             except OSError:
@@ -79,7 +91,11 @@ class ProcProbe:
     name = "proc"
 
     def __init__(
-        self, proc: str = "/proc", rescan_every: int = 10, loadavg: str | None = None
+        self,
+        proc: str = "/proc",
+        rescan_every: int = 10,
+        loadavg: str | None = None,
+        swaps: str | None = None,
     ) -> None:
         self._proc = proc
         self._rescan_every = max(1, rescan_every)
@@ -105,6 +121,12 @@ class ProcProbe:
             self._loadavg: int | None = os.open(loadavg or f"{proc}/loadavg", _FLAGS)
         except OSError:
             self._loadavg = None
+        try:
+            self._swaps: int | None = os.open(swaps or f"{proc}/swaps", _FLAGS)
+        except OSError:
+            self._swaps = None  # no swap support (or a fake /proc): nothing is swapped
+        self.swapping = self._swap_in_use()
+        self.swap_reads = 0  # status files read for VmSwap (tests and benchmarks count them)
         me = f"{proc}/self"
         try:
             os.close(os.open(f"{me}/statm", _FLAGS))
@@ -148,6 +170,30 @@ class ProcProbe:
                 return b""
             raise ProbeError(f"reading {self._proc}/{pid}/statm: {err}") from err
 
+    def _swap_in_use(self) -> bool:
+        """Whether any swap device (a file, a partition, zram) holds pages now."""
+        if self._swaps is None:
+            return False
+        try:
+            data = os.pread(self._swaps, 65536, 0)
+        except OSError:
+            return False
+        return swap_used(data) > 0
+
+    def _swap(self, pid: int, entry: _Entry) -> int:
+        """Bytes of ``pid`` in swap (``VmSwap``); 0 for a process gone or without it."""
+        self.swap_reads += 1
+        if entry.status < 0:
+            try:
+                entry.status = os.open(f"{self._proc}/{pid}/status", _FLAGS)
+            except OSError:
+                return 0
+        try:
+            data = os.pread(entry.status, 4096, 0)
+        except OSError:
+            return 0
+        return vm_swap(data)
+
     def _drop(self, pid: int) -> None:
         entry = self._entries.pop(pid, None)
         if entry is not None:
@@ -187,7 +233,8 @@ class ProcProbe:
                 return None
             if procs is None:
                 procs = list(self._walk_procs)
-            procs[i] = new(ProcSample, (pid, ppid, int(fields[1]) * page, None, None))
+            swap = self._swap(pid, self._entries[pid]) if self.swapping else 0
+            procs[i] = new(ProcSample, (pid, ppid, int(fields[1]) * page, None, None, swap, None))
             last[i] = data
         if procs is not None:
             self._walk_procs = tuple(procs)
@@ -197,6 +244,12 @@ class ProcProbe:
         self._polls += 1
         rescan = self._polls % self._rescan_every == 0
         roots = tuple(roots)
+        if rescan:
+            swapping = self._swap_in_use()
+            if swapping != self.swapping:
+                self.swapping = swapping
+                for entry in self._entries.values():
+                    entry.data = b""  # every process read afresh, with or without swap
         forks = self._forks()
         settled = forks == self._last_forks
         if not settled and self._last_forks and forks:
@@ -242,6 +295,8 @@ class ProcProbe:
 
     def _walk_tree(self, roots: tuple[int, ...], rescan: bool) -> TreeSample:
         page = self._page
+        swapping = self.swapping
+        reswap = rescan and swapping  # every process's swap, whether or not statm changed
         pread = os.pread
         new = tuple.__new__
         entries = self._entries
@@ -278,10 +333,13 @@ class ProcProbe:
                     continue
                 entry = reopened
             proc = entry.sample
-            if data != entry.data or proc is None or proc[1] != ppid:
+            if data != entry.data or proc is None or proc[1] != ppid or reswap:
                 fields = data.split(None, 2)
+                swap = self._swap(pid, entry) if swapping else 0
                 # tuple.__new__: ProcSample's own __new__ is a Python call (twice the cost).
-                proc = new(ProcSample, (pid, ppid, int(fields[1]) * page, None, None))
+                made = new(ProcSample, (pid, ppid, int(fields[1]) * page, None, None, swap, None))
+                if made != proc:
+                    proc = made
                 entry.data, entry.sample = data, proc
             if data.startswith(b"0 "):
                 self._zombies.add(pid)  # no memory: exited, not yet reaped
@@ -310,6 +368,32 @@ class ProcProbe:
         for pid in list(self._entries):
             self._drop(pid)
         self._walk, self._walk_data, self._walk_procs = [], [], ()
-        if self._loadavg is not None:
-            os.close(self._loadavg)
-            self._loadavg = None
+        for fd in (self._loadavg, self._swaps):
+            if fd is not None:
+                os.close(fd)
+        self._loadavg = self._swaps = None
+
+
+def swap_used(swaps: bytes) -> int:
+    """Bytes in use over every device of a ``/proc/swaps`` text.
+
+    Columns: Filename Type Size Used Priority (sizes in KiB), one line per device after
+    the header; a file, a partition or a zram device alike (zswap is a cache in front of
+    one of them: the pages it holds keep their swap entries, so they count as used)."""
+    used = 0
+    for line in swaps.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) >= 4 and fields[3].isdigit():
+            used += int(fields[3]) * 1024
+    return used
+
+
+def vm_swap(status: bytes) -> int:
+    """``VmSwap`` of a ``/proc/<pid>/status`` text, in bytes (0 when absent: a kernel
+    thread or a zombie)."""
+    at = status.find(b"VmSwap:")
+    if at < 0:
+        return 0
+    end = status.find(b"\n", at)
+    fields = status[at + 7 : end if end >= 0 else None].split()
+    return int(fields[0]) * 1024 if fields and fields[0].isdigit() else 0

@@ -13,22 +13,33 @@ import time
 from typing import TYPE_CHECKING
 
 from guardrun.errors import ProbeError
-from guardrun.platform.types import ProcSample, TreeSample
+from guardrun.platform.types import ProcSample, TreeSample, charged
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
     from typing import Any
 
 
 class PsutilProbe:
     name = "psutil"
 
-    def __init__(self) -> None:
-        try:
-            import psutil
-        except ImportError as err:  # pragma: no cover - a declared dependency
-            raise ProbeError("psutil is not installed") from err
+    def __init__(
+        self,
+        footprint: Callable[[int], int | None] | None = None,
+        private: bool = False,
+        psutil: Any = None,
+    ) -> None:
+        """``footprint``: pid -> the OS's footprint (macOS libproc); ``private``: take
+        ``memory_info().private`` as it (Windows). ``psutil``: the module (tests give a
+        fake of Windows' psutil)."""
+        if psutil is None:
+            try:
+                import psutil
+            except ImportError as err:  # pragma: no cover - a declared dependency
+                raise ProbeError("psutil is not installed") from err
         self._psutil: Any = psutil
+        self._footprint = footprint
+        self._private = private
         self._procs: dict[int, Any] = {}
 
     def _process(self, pid: int) -> Any:
@@ -56,7 +67,8 @@ class PsutilProbe:
                 if proc.pid in seen:
                     continue
                 try:
-                    rss = proc.memory_info().rss
+                    info = proc.memory_info()
+                    rss = info.rss
                     if ppid < 0:
                         ppid = proc.ppid()
                 except (ps.NoSuchProcess, ps.ZombieProcess):
@@ -65,7 +77,16 @@ class PsutilProbe:
                     raise ProbeError(f"psutil: access denied to process {proc.pid}") from err
                 seen.add(proc.pid)
                 self._procs.setdefault(proc.pid, proc)
-                procs.append(ProcSample(proc.pid, ppid, int(rss)))
+                foot: int | None = None
+                if self._private:
+                    foot = getattr(info, "private", None)
+                elif self._footprint is not None:
+                    foot = self._footprint(proc.pid)
+                procs.append(
+                    ProcSample(proc.pid, ppid, int(rss))
+                    if foot is None
+                    else charged(proc.pid, ppid, int(rss), int(foot))
+                )
         for pid in [p for p in self._procs if p not in seen]:
             del self._procs[pid]
         return TreeSample(time.monotonic(), tuple(procs))

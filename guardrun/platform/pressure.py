@@ -19,6 +19,11 @@ least one task was stalled waiting for memory (reclaim, swap-in, thrashing);
 ``full``: all non-idle tasks stalled at once. ``total`` is cumulative stall in
 microseconds. PSI sees thrashing that RAM-in-use misses: a machine reclaiming
 page cache at full speed can show plenty "available" while every task waits.
+
+Swap in use against its total (``SwapTotal``, ``SwapFree`` of the same meminfo read;
+zram devices included) is the third sign: a machine whose swap is nearly full has
+RAM and swap both spent, and the OOM killer is next. At or over ``system.swap`` it is
+critical, beside PSI.
 """
 
 from __future__ import annotations
@@ -45,6 +50,30 @@ def parse_meminfo(text: str) -> tuple[float, int, int] | None:
     if not total or available is None:
         return None
     return 1.0 - available / total, total, available
+
+
+def swap_fraction(text: str) -> float | None:
+    """Swap in use as a fraction of its total, from /proc/meminfo text; None without swap."""
+    values: dict[str, int] = {}
+    for key in ("SwapTotal", "SwapFree"):
+        at = text.find("\n" + key + ":")
+        if at >= 0:
+            end = text.find("\n", at + 1)
+            field = text[at + len(key) + 2 : end if end >= 0 else None].split()
+            if field and field[0].isdigit():
+                values[key] = int(field[0])
+    total, free = values.get("SwapTotal"), values.get("SwapFree")
+    if not total or free is None:
+        return None
+    return max(0.0, 1.0 - free / total)
+
+
+def swap_fraction_now(meminfo: str = MEMINFO) -> float | None:
+    """``swap_fraction`` of the machine now; None without swap or off Linux."""
+    try:
+        return swap_fraction(_read(meminfo))
+    except OSError:
+        return None
 
 
 def _read(path: str | os.PathLike[str]) -> str:
@@ -122,15 +151,20 @@ def system_level(
     warning: float = 0.85,
     critical: float = 0.95,
     psi: float = 40.0,
+    swap_used: float | None = None,
+    swap: float = 0.8,
 ) -> str:
     """``normal``, ``warning`` or ``critical`` for the whole machine.
 
     RAM in use at or over ``warning``/``critical`` (fractions) gives that level.
     PSI ``some avg10`` at or over ``psi`` (percent) is critical by itself: tasks
     have been stalled on memory for that share of the last 10 s, so the machine
-    is already thrashing, whatever RAM in use says.
+    is already thrashing, whatever RAM in use says. Swap in use at or over ``swap``
+    (a fraction of the swap there is) is critical too.
     """
     if used_fraction >= critical or (psi_some_avg10 is not None and psi_some_avg10 >= psi):
+        return "critical"
+    if swap_used is not None and swap_used >= swap:
         return "critical"
     if used_fraction >= warning:
         return "warning"
@@ -143,9 +177,11 @@ def system_reason(
     warning: float = 0.85,
     critical: float = 0.95,
     psi: float = 40.0,
+    swap_used: float | None = None,
+    swap: float = 0.8,
 ) -> str:
     """One line saying why the machine is at its level, for events and messages."""
-    level = system_level(used_fraction, psi_some_avg10, warning, critical, psi)
+    level = system_level(used_fraction, psi_some_avg10, warning, critical, psi, swap_used, swap)
     ram = f"RAM {used_fraction:.0%} in use"
     if level == "normal":
         return f"the machine has memory to spare ({ram})"
@@ -157,6 +193,8 @@ def system_reason(
         causes.append(
             f"tasks stalled on memory {psi_some_avg10:.0f}% of the last 10 s (PSI, limit {psi:g}%)"
         )
+    if swap_used is not None and swap_used >= swap:
+        causes.append(f"swap {swap_used:.0%} in use, at or over {swap:.0%}")
     return f"the machine, not the agent, is short of memory: {'; '.join(causes)}"
 
 

@@ -13,6 +13,9 @@ suffix blanks the header:
     rss   resident set size in KiB (1024 bytes)
 ``ps`` lists itself too: its own pid is dropped, since it is a child of the
 process that polls and would otherwise show up in a tree rooted there.
+
+On macOS the footprint comes from libproc (``platform.darwin``, one call per process of
+the tree, no more spawns); ``ps`` RSS stays the figure where libproc fails.
 """
 
 from __future__ import annotations
@@ -23,10 +26,10 @@ import time
 from typing import TYPE_CHECKING
 
 from guardrun.errors import ProbeError
-from guardrun.platform.types import ProcSample, TreeSample
+from guardrun.platform.types import ProcSample, TreeSample, charged
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
 PS_ARGS = ("-axo", "pid=,ppid=,rss=")
 _TIMEOUT = 10.0  # seconds; ps that hangs this long is a broken system, not a slow one
@@ -72,7 +75,13 @@ class PsProbe:
 
     name = "ps"
 
-    def __init__(self, ps: str | None = None, timeout: float = _TIMEOUT) -> None:
+    def __init__(
+        self,
+        ps: str | None = None,
+        timeout: float = _TIMEOUT,
+        footprint: Callable[[int], int | None] | None = None,
+    ) -> None:
+        self._footprint = footprint
         path = ps or shutil.which("ps")
         if path is None:
             raise ProbeError("the ps command is not on PATH")
@@ -107,7 +116,11 @@ class PsProbe:
         if not table:
             raise ProbeError(f"{' '.join(self._argv)} printed no processes")
         table.pop(ps_pid, None)
-        return TreeSample(time.monotonic(), tree_from_table(table, roots))
+        procs = tree_from_table(table, roots)
+        foot = self._footprint
+        if foot is not None:
+            procs = tuple(charged(p.pid, p.ppid, p.rss, foot(p.pid)) for p in procs)
+        return TreeSample(time.monotonic(), procs)
 
     def close(self) -> None:
         pass

@@ -17,9 +17,9 @@ decimal strings, uint32 as ints):
     WorkingSetSize     uint64   bytes: Windows' resident set, used as rss
     PrivatePageCount   uint32   bytes (not pages, despite the name): private
                                 committed memory, capped at 4 GiB by its type.
-                                It is not USS (private *resident* memory), so it
-                                is kept in ``last_private`` for reports rather
-                                than passed off as ``uss``.
+                                It is not USS (private *resident* memory): it is
+                                the footprint (what the commit limit counts), and
+                                also kept in ``last_private``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from guardrun.errors import ProbeError
 from guardrun.platform.ps import tree_from_table
-from guardrun.platform.types import TreeSample
+from guardrun.platform.types import TreeSample, charged
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -79,7 +79,10 @@ class WmiProbe:
             raise ProbeError("WMI returned no processes")
         # System Idle Process is pid 0 with ParentProcessId 0: never a tree member.
         table.pop(0, None)
-        procs = tree_from_table(table, roots)
+        procs = tuple(
+            charged(p.pid, p.ppid, p.rss, private[p.pid] or None)
+            for p in tree_from_table(table, roots)
+        )
         self.last_private = {p.pid: private[p.pid] for p in procs}
         return TreeSample(time.monotonic(), procs)
 

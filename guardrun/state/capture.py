@@ -69,7 +69,7 @@ class CaptureContext(NamedTuple):
     env: Mapping[str, str] = {}  # the child's environment (read only: a shared default)
     sample: TreeSample | None = None  # the last sample of the tree
     history: Sequence[tuple[float, int]] = ()  # (time.monotonic(), bytes), oldest first
-    metric: str = "rss"
+    metric: str = "footprint"
     level: str = "normal"
     thresholds: Mapping[str, int] = {}  # level name -> bytes
     trend: Mapping[str, float | None] = {}  # RunStatus.trend(): growth rate and ETAs
@@ -244,6 +244,7 @@ def _memory(ctx: CaptureContext) -> dict[str, Any]:
                 "ppid": p.ppid,
                 "name": _proc_name(p.pid),
                 "rss": p.rss,
+                "swap": p.swap,
                 "pss": p.pss,
                 "uss": p.uss,
             }
@@ -252,6 +253,10 @@ def _memory(ctx: CaptureContext) -> dict[str, Any]:
         "metric": ctx.metric,
         "tree_bytes": sample.total(ctx.metric) if sample else None,
         "rss_bytes": sample.rss if sample else None,
+        "swapped_bytes": sample.swapped if sample else None,
+        "source": ("processes" if sample.cgroup is None else f"cgroup {sample.cgroup.source}")
+        if sample
+        else None,
         "level": ctx.level,
         "thresholds": dict(ctx.thresholds),
         "trend": dict(ctx.trend) or None,

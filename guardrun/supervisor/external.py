@@ -1,9 +1,10 @@
 """Pressure from outside the tree: the whole machine's RAM and PSI, and GPU memory.
 
-At system (or GPU) critical the supervisor treats its child as at critical
-(restart at the next quiet moment) and says why: the machine, not the agent,
-is short. Readings are rate-limited: meminfo and PSI cost tens of
-microseconds (once a second), NVML calls cost milliseconds (once every 5 s).
+RAM in use, PSI and swap in use count at the system level. At system (or GPU)
+critical the supervisor treats its child as at critical (restart at the next quiet
+moment) and says why: the machine, not the agent, is short. Readings are
+rate-limited: meminfo and PSI cost tens of microseconds (once a second), NVML
+calls cost milliseconds (once every 5 s).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class ExternalPressure:
         system_warning: float = 0.85,  # fractions of RAM in use
         system_critical: float = 0.95,
         psi: float = 40.0,
+        swap: float = 0.8,  # fraction of the swap there is, in use: critical
         gpu_warning: Threshold | None = None,
         gpu_critical: Threshold | None = None,
         system_every: float = 1.0,
@@ -44,6 +46,7 @@ class ExternalPressure:
         self.system_warning = system_warning
         self.system_critical = system_critical
         self.psi = psi
+        self.swap = swap
         self.gpu_warning = gpu_warning
         self.gpu_critical = gpu_critical
         self.system_every = system_every
@@ -74,7 +77,7 @@ class ExternalPressure:
 
         if self._meminfo is None:
             self._meminfo, self._psi_file = p.KeptReader(p.MEMINFO), p.KeptReader(p.PSI_MEMORY)
-        text = self._meminfo.read()
+        meminfo = text = self._meminfo.read()
         parsed = p.parse_meminfo(text) if text is not None else None
         try:
             used = parsed[0] if parsed is not None else p.system_memory()[0]
@@ -83,7 +86,8 @@ class ExternalPressure:
         assert self._psi_file is not None
         text = self._psi_file.read()  # None where there is no PSI (not Linux, old kernel)
         some = p.psi_some_avg10(text) if text is not None else None
-        args = (used, some, self.system_warning, self.system_critical, self.psi)
+        swapped = p.swap_fraction(meminfo) if meminfo is not None else None
+        args = (used, some, self.system_warning, self.system_critical, self.psi, swapped, self.swap)
         level = p.system_level(*args)
         if level == NORMAL:
             return _NORMAL

@@ -2,12 +2,18 @@
 tracker, the PSS/USS confirmation, the machine's pressure, a short history, the
 growth trend, and when to look again.
 
+The ``footprint`` metric (the default) is what the OS charges the tree for: the
+probes carry resident and swapped memory apart, and a tree alone in its own memory
+cgroup (a systemd scope, a container) is read from that cgroup instead
+(``platform.cgroup_tree``), checked to hold only the tree every ``ALONE_EVERY`` samples.
+
 No reporting here: each sample comes back as a ``Tick`` and the supervisor decides
 what to say and do about it.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
@@ -29,12 +35,14 @@ from guardrun.supervisor.trend import UNKNOWN, Estimate, Trend
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from guardrun.platform.cgroup_tree import TreeCgroup
     from guardrun.supervisor.external import Reading
 
 HISTORY = 120  # samples kept for states and the title's direction (trimmed to half)
 FLOOR = 0.05  # the soonest the next sample comes (memory.interval's lower bound)
 AIM = 0.005  # a sample aimed at a threshold's crossing comes this long after it ...
 AIM_SHARE = 0.1  # ... plus this share of the time it had to wait for it
+ALONE_EVERY = 10  # samples between checks that the child's cgroup holds only the tree
 
 
 class Pressure(Protocol):
@@ -85,6 +93,9 @@ class MemoryWatch:
         self.estimate: Estimate = UNKNOWN
         self._prev: tuple[float, int] | None = None  # the last judged (time, value)
         self._speed = 0.0  # bytes per second between the last two samples
+        self._cgroup: TreeCgroup | None = None  # the child's cgroup (footprint only)
+        self._alone = False  # ... holds only the tree (and guardrun)
+        self._alone_in = 0  # samples until that is checked again
 
     @property
     def level(self) -> str:
@@ -99,14 +110,24 @@ class MemoryWatch:
         self.trend.reset()
         self.estimate = UNKNOWN
         self._prev, self._speed = None, 0.0
+        if self._cgroup is not None:
+            self._cgroup.close()
+        self._cgroup, self._alone, self._alone_in = None, False, 0
+        if self.metric == "footprint":
+            from guardrun.platform.cgroup_tree import TreeCgroup
+
+            self._cgroup = TreeCgroup.of(pid)  # None where there is none (not Linux)
 
     def sample(self) -> TreeSample | None:
         """Read the tree now (None when no probe works)."""
         sample = self.tree.sample()
         if sample is None:
             return None
+        if self._cgroup is not None:
+            sample = self._from_cgroup(sample, self._cgroup)
         self.last_sample = sample
-        self.history.append((time.time(), sample.rss))
+        value = sample.total(self.metric) if self.metric in ("rss", "footprint") else sample.rss
+        self.history.append((time.time(), value))
         if len(self.history) > HISTORY:
             del self.history[: -HISTORY // 2]
         return sample
@@ -162,9 +183,25 @@ class MemoryWatch:
             raise ProbeError("the probe opened but cannot read the tree")
         return self.tree.probe.name if self.tree.probe is not None else "?"
 
+    def _from_cgroup(self, sample: TreeSample, cgroup: TreeCgroup) -> TreeSample:
+        """The sample with its cgroup's charge, while the cgroup holds only the tree."""
+        self._alone_in -= 1
+        if self._alone_in <= 0:
+            self._alone_in = ALONE_EVERY
+            from guardrun.platform import own_children
+
+            ours = {*sample.pids, os.getpid(), *own_children()}
+            self._alone = cgroup.holds_only(ours)
+        if not self._alone:
+            return sample
+        from guardrun.platform.cgroup_tree import own_charge
+
+        charge = cgroup.charge(own_charge())
+        return sample if charge is None else sample._replace(cgroup=charge)
+
     def _value(self, sample: TreeSample) -> int:
-        if self.metric == "rss":
-            return sample.rss
+        if self.metric in ("rss", "footprint"):
+            return sample.total(self.metric)
         # USS <= PSS <= RSS: under the lowest threshold in play, RSS settles it cheaply.
         if sample.rss < self.thresholds.warning * (1 - self.s.hysteresis):
             return sample.rss
@@ -182,6 +219,9 @@ class MemoryWatch:
         return int(full.total(self.metric))
 
     def close(self) -> None:
+        if self._cgroup is not None:
+            self._cgroup.close()
+            self._cgroup = None
         self.tree.close()
         if self.external is not None:
             self.external.close()

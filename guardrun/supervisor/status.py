@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 class RunStatus(NamedTuple):
     name: str  # the command's basename, for messages
-    metric: str  # rss | pss | uss
+    metric: str  # footprint | rss | pss | uss
     mode: str  # degradation mode
     level: str  # the tree's level
     restarts: int  # restarts so far in this run
@@ -57,6 +57,20 @@ class RunStatus(NamedTuple):
     @property
     def memory_bytes(self) -> int | None:
         return None if self.sample is None else self.sample.total(self.metric)
+
+    @property
+    def swapped_bytes(self) -> int | None:
+        """The part of the tree's memory out of RAM (swap, zram, compressed, paged out)."""
+        return None if self.sample is None else self.sample.swapped
+
+    @property
+    def memory_source(self) -> str | None:
+        """Where the figure comes from: ``cgroup <dir>`` for a tree alone in its cgroup,
+        else ``processes`` (the sum over the tree's processes)."""
+        if self.sample is None:
+            return None
+        cg = self.sample.cgroup
+        return "processes" if cg is None else f"cgroup {cg.source}"
 
     @property
     def processes(self) -> int | None:

@@ -246,7 +246,8 @@ def test_the_file_says_what_status_json_says(tmp_path: Path) -> None:
     obs, conv = observers(
         cfg, ["claude"], tmp_path, tmp_path / "state", Reporter(stream=io.StringIO())
     )
-    st = status(restarts=1)
+    swapped = (ProcSample(4242, 1, 120 * MB, swap=80 * MB), ProcSample(4243, 4242, 30 * MB))
+    st = status(restarts=1, metric="footprint", sample=TreeSample(time.monotonic(), swapped))
     obs.event("restart_requested", st, reason="planned")
     obs.started(st)  # "restarted": news, written at once, and the live file too
     assert obs.metrics is not None and obs.metrics.path.parent == prom
@@ -256,6 +257,8 @@ def test_the_file_says_what_status_json_says(tmp_path: Path) -> None:
     assert labels == {k: v for k, v in samples_any(text)[0].items() if k in labels}
     assert value_any(text, "tree_memory_bytes") == run["memory_bytes"]
     assert value_any(text, "tree_processes") == run["processes"]
+    assert value_any(text, "tree_memory_bytes") == 230 * MB  # the footprint: swap counted
+    assert value_any(text, "tree_swapped_bytes") == run["swapped_bytes"] == 80 * MB
     levels = metrics.LEVELS
     assert value_any(text, "level") == levels.index(run["level"])
     assert value_any(text, "machine_level") == levels.index(run["machine_level"])

@@ -36,8 +36,15 @@ def test_json_report_has_every_part(
     assert run_doctor(True, tmp_path / "state", project) == 0
     report = json.loads(capsys.readouterr().out)
     assert set(report) == {
-        "guardrun", "os", "probes", "memory", "gpu", "agents", "state_dir", "config_files"
+        "guardrun", "os", "probes", "memory", "metric", "gpu", "agents", "state_dir",
+        "config_files",
     }  # fmt: skip
+    metric = report["metric"]
+    assert metric["metric"] == "footprint" and metric["source"] == "default"
+    assert "VmSwap" in metric["reads"]
+    swapping = len(Path("/proc/swaps").read_text().splitlines()) > 1
+    assert metric["swap"]["on"] == (swapping or bool(metric["swap"]["zswap"]))
+    assert metric["swap"]["describe"]
     assert report["os"]["system"] == "Linux"
 
     probes = report["probes"]
@@ -115,3 +122,14 @@ def test_render_for_people(env: Path) -> None:
     assert "nvidia-ml-py is not installed" in text
     assert "aider: not on PATH" in text
     assert "State directory" in text and "Config files" in text
+    assert "Metric: footprint (default): resident + swapped" in text
+    assert "memory out of RAM: " in text
+
+
+def test_the_metric_from_the_config_and_its_source(env: Path, tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / ".guardrun.yaml").write_text("memory: {metric: rss}\n")
+    metric = collect(cwd=project, agent_timeout=2)["metric"]
+    assert metric["metric"] == "rss" and ".guardrun.yaml" in metric["source"]
+    assert metric["reads"] == "resident only (RSS)"

@@ -46,7 +46,7 @@ FILE_CASES = [
     ),
     (
         "memory: {metric: vss}\n",
-        ".guardrun.yaml:1: memory.metric: expected one of rss, pss, uss, got 'vss'",
+        ".guardrun.yaml:1: memory.metric: expected one of footprint, rss, pss, uss, got 'vss'",
     ),
     (
         "restart: {max_attempts: many}\n",

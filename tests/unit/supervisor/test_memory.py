@@ -87,3 +87,52 @@ def test_the_trend_is_fed_and_a_new_child_forgets_it() -> None:
     mem.tree.new_child = lambda pid: None  # type: ignore[method-assign]
     mem.new_child(1)
     assert mem.estimate.rate is None and mem.next_delay(NORMAL) == 1.0
+
+
+class _Cgroup:
+    """Stands for platform.cgroup_tree.TreeCgroup (the real one is read in
+    tests/e2e/memory/test_swap.py): whom it holds and what it is charged."""
+
+    def __init__(self, strangers: set[int]) -> None:
+        self.strangers = strangers
+        self.looks = 0
+
+    def holds_only(self, ours: set[int]) -> bool:
+        self.looks += 1
+        return not self.strangers - ours
+
+    def charge(self, own: int = 0) -> object:
+        from guardrun.platform.types import Charge
+
+        return Charge(300 * MB, 200 * MB, "/sys/fs/cgroup/agent.scope")
+
+    def close(self) -> None:
+        pass
+
+
+class _Tree:
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def sample(self) -> TreeSample:
+        return TreeSample(0.0, (ProcSample(4242, 1, self.value, swap=10 * MB),))
+
+
+def test_a_tree_alone_in_its_cgroup_is_read_from_it_checked_every_few_samples() -> None:
+    from guardrun.supervisor.memory import ALONE_EVERY
+
+    mem = watch()
+    mem.tree = _Tree(100 * MB)  # type: ignore[assignment]
+    cgroup = _Cgroup(strangers=set())
+    mem._cgroup = cgroup  # type: ignore[assignment]
+    got = mem.sample()
+    assert got is not None and got.cgroup is not None
+    assert got.total("footprint") == 500 * MB and got.swapped == 200 * MB
+    assert mem.history[-1][1] == 500 * MB
+    for _ in range(ALONE_EVERY - 1):
+        mem.sample()
+    assert cgroup.looks == 1  # looked once in ALONE_EVERY samples
+    cgroup.strangers = {1}  # someone else joined the cgroup: seen at the next look
+    got = mem.sample()
+    assert cgroup.looks == 2 and got is not None and got.cgroup is None
+    assert got.total("footprint") == 110 * MB  # the processes' resident + swapped
