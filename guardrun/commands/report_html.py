@@ -17,6 +17,7 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from guardrun.commands.report_data import clock, describe
+from guardrun.commands.report_steps import lane_svg, table_html
 from guardrun.units import format_bytes, format_duration
 
 if TYPE_CHECKING:
@@ -232,7 +233,8 @@ def section(data: RunData) -> str:
     )
     return (
         f'<section class="run" id="run-{escape(data.run_id)}"><h2>Run {escape(data.run_id)}</h2>'
-        f"<p>{summary}</p>{chart_svg(data)}{legend}<h3>Events</h3>{_events_table(data)}"
+        f"<p>{summary}</p>{chart_svg(data)}{lane_svg(data)}{legend}{table_html(data)}"
+        f"<h3>Events</h3>{_events_table(data)}"
         f"<h3>Processes at the peak and at each restart</h3>{_procs_table(data)}</section>"
     )
 

@@ -27,6 +27,7 @@ from guardrun import __version__
 from guardrun.platform import TreeSample, physical_memory, process_name
 from guardrun.state.project import project_facts
 from guardrun.state.redact import Redactor, clipping_with
+from guardrun.state.steps import for_state
 from guardrun.state.store import STATE_SUFFIX, TAIL_LIMIT, Store
 
 if TYPE_CHECKING:
@@ -153,6 +154,10 @@ def finish(p: Pending) -> CaptureResult:
     last messages, git's facts; then the state is redacted and written, the copy first."""
     ctx, state, errors, redactor = p.ctx, p.state, p.errors, p.redactor
     state["conversation"] = _conversation(ctx, p.id, errors, redactor, p.session)
+    if isinstance(state["memory"], dict):  # the steps the tree grew during (state.steps)
+        state["memory"]["attribution"] = _part(errors, "attribution", lambda: for_state(
+            ctx.store.runs_dir, ctx.run_id, p.session.transcript if p.session else None,
+            getattr(ctx.agent, "name", ""), ctx.started_at), None)  # fmt: skip
     project = p.git.result(errors, "git")
     git_error = project.pop("git_error", None) if project else None
     if git_error:

@@ -1,0 +1,254 @@
+"""The agent's steps beside a run's memory, for ``guardrun report``: which transcripts are
+the run's, their steps (``state.steps``), the growth credited to them (``state.attribution``),
+and how the text summary and the HTML page show it.
+
+The run's transcripts are named by its saved states (each ``state_captured`` event names a
+state, whose ``conversation.transcript`` holds the path, and the state's own copy when the
+original is gone); for Claude Code a session id of the event log is looked up in its
+projects directory when no state names a transcript. Parsed only here and at capture, never
+while a run samples.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+from guardrun.state.attribution import CAVEAT, IDLE, Attribution, attribute
+from guardrun.state.steps import AGENTS_WITH_STEPS, Step, parse
+from guardrun.units import format_bytes, format_duration
+
+if TYPE_CHECKING:
+    from guardrun.commands.report_data import RunData
+    from guardrun.state.store import Store
+
+CUTS = ("restart_requested", "child_exited", "restarted")  # the tree was replaced after these
+
+
+class AgentSteps(NamedTuple):
+    agent: str
+    steps: list[Step]
+    version: str | None
+    transcripts: int  # how many were read
+    attribution: Attribution | None
+    note: str  # why there is nothing, when there is nothing
+
+
+def cuts(data: RunData) -> list[float]:
+    return sorted(float(e["t"]) for e in data.events if e.get("event") in CUTS)
+
+
+def transcripts(data: RunData, store: Store) -> list[Path]:
+    """The run's transcripts, oldest session first, each once."""
+    from guardrun.errors import GuardrunError
+
+    found: list[Path] = []
+    for e in data.events:
+        if e.get("event") != "state_captured" or not isinstance(e.get("state_id"), str):
+            continue
+        try:
+            state = store.load(e["state_id"])
+        except (GuardrunError, OSError):
+            continue  # pruned or unreadable: another state may still name it
+        conv = state.get("conversation")
+        info = conv.get("transcript") if isinstance(conv, dict) else None
+        if not isinstance(info, dict):
+            continue
+        path = Path(str(info.get("path") or ""))
+        copy = info.get("copy")
+        if not path.is_file() and isinstance(copy, dict) and isinstance(copy.get("file"), str):
+            path = store.states_dir / Path(copy["file"]).name  # a name, never a path
+        if path.is_file() and path not in found:
+            found.append(path)
+    if not found and data.meta.get("agent") == "claude":
+        found = _claude_sessions(data)
+    return found
+
+
+def _claude_sessions(data: RunData) -> list[Path]:
+    from guardrun.state.agents.base import is_uuid
+    from guardrun.state.agents.claude import config_dir
+
+    root = config_dir(os.environ) / "projects"
+    found: list[Path] = []
+    for e in data.events:
+        sid = e.get("session_id")
+        if is_uuid(sid):
+            found += [p for p in root.glob(f"*/{sid}.jsonl") if p not in found]
+    return found
+
+
+def agent_steps(data: RunData, store: Store) -> AgentSteps:
+    agent = str(data.meta.get("agent") or "generic")
+    if agent not in AGENTS_WITH_STEPS:
+        note = f"{agent} writes no times in its files: no step can be lined up with memory"
+        return AgentSteps(agent, [], None, 0, None, note)
+    paths = transcripts(data, store)
+    if not paths:
+        return AgentSteps(agent, [], None, 0, None, "no transcript of this run was found")
+    steps: list[Step] = []
+    version = None
+    read = 0
+    stops = cuts(data)
+    for path in paths:
+        try:
+            parsed = parse(path, agent, stops)
+        except OSError:
+            continue
+        read += 1
+        steps += parsed.steps
+        version = parsed.version or version
+    att = attribute(data.points, steps, stops) if steps else None
+    note = "" if att else ("no steps in the transcript" if not steps else "too few samples")
+    return AgentSteps(agent, steps, version, read, att, note)
+
+
+def with_steps(data: RunData, store: Store) -> RunData:
+    return data._replace(agent_steps=agent_steps(data, store))
+
+
+# ---------------------------------------------------------------------------------- text
+
+
+def signed(n: float) -> str:
+    return ("+" if n >= 0 else "-") + format_bytes(abs(n))
+
+
+def rate(n: float | None) -> str:
+    return "" if n is None else f"{signed(n)}/min"
+
+
+def rows_text(att: Attribution) -> list[str]:
+    """One line per step kind: ``Bash  14 calls  +2.1 GB  (+150 MB/min over 14m)``."""
+    width = max(len(r.name) for r in att.rows)
+    out = []
+    for r in att.rows:
+        unit = "stretch" if r.name == IDLE else ("call" if r.name[:1].isupper() else "step")
+        if r.n != 1:
+            unit += "es" if unit.endswith("ch") else "s"
+        out.append(
+            f"{r.name:<{width}}  {r.n:>4} {unit:<9} {signed(r.growth):>9}  "
+            f"({rate(r.per_minute) or 'n/a'} over {format_duration(r.seconds)})"
+        )
+    return out
+
+
+def top_text(att: Attribution, n: int = 5) -> list[str]:
+    from guardrun.commands.report_data import clock
+
+    out = []
+    for c in att.top[:n]:
+        if c.growth <= 0:
+            break
+        s = c.step
+        took = "still going" if not math.isfinite(s.end) else format_duration(s.end - s.start)
+        extra = f" [{s.detail}]" if s.detail else ""
+        mark = ", unanswered" if s.open else ""
+        out.append(f"{signed(c.growth):>9}  {s.name}{extra} at {clock(s.start)} ({took}{mark})")
+    return out
+
+
+def text_section(data: RunData) -> list[str]:
+    found: AgentSteps | None = data.agent_steps
+    if found is None:
+        return []
+    lines = ["  Growth by agent step:"]
+    if found.attribution is None:
+        return lines + [f"    none: {found.note}"]
+    lines += ["    " + line for line in rows_text(found.attribution)]
+    top = top_text(found.attribution)
+    if top:
+        lines += ["  Steps the tree grew most during:"] + ["    " + line for line in top]
+    lines.append(f"  ({CAVEAT})")
+    return lines
+
+
+# ---------------------------------------------------------------------------------- HTML
+
+LANE_H = 44
+STEP_COLOURS = {"model turn": "#7e57c2", "compaction": "#ef6c00", "sub-agent": "#00897b"}
+TOOL_COLOUR = "#1e88e5"
+
+
+def lane_svg(data: RunData) -> str:
+    """The steps as bars under the chart, on the chart's time axis; each bar's ``<title>``
+    (the browser's tooltip) names the step, its time and the growth credited to it."""
+    from html import escape
+
+    from guardrun.commands.report_data import clock
+    from guardrun.commands.report_html import LEFT, RIGHT, Chart, W
+
+    found: AgentSteps | None = data.agent_steps
+    if found is None or not found.steps or not data.points:
+        return ""
+    t0, t1 = data.span
+    growth = data.points[-1].get("g")
+    if isinstance(growth, (int, float)) and growth > 0:  # as chart_svg: room for the trend
+        t1 += (t1 - t0) / 10
+    c = Chart(t0, t1, 1.0)
+    credit = {id(x.step): x.growth for x in (found.attribution.top if found.attribution else [])}
+    rows = {"main": 6, "sub-agent": 26}
+    out = [
+        f'<svg class="lane" viewBox="0 0 {W} {LANE_H}" width="{W}" height="{LANE_H}" '
+        'role="img" aria-label="agent steps">',
+        f'<text class="axis" x="{LEFT - 6}" y="18" text-anchor="end">steps</text>',
+        f'<line class="grid" x1="{LEFT}" x2="{W - RIGHT}" y1="{LANE_H - 2}" y2="{LANE_H - 2}"/>',
+    ]
+    for s in found.steps:
+        start, end = max(s.start, t0), min(s.end, data.span[1])
+        if end < t0 or start > data.span[1]:
+            continue
+        x0, x1 = c.x(start), c.x(end)
+        y = rows["sub-agent" if s.kind == "sub-agent" else "main"]
+        colour = STEP_COLOURS.get(s.kind, TOOL_COLOUR)
+        took = "still going" if not math.isfinite(s.end) else format_duration(s.end - s.start)
+        tip = [f"{s.name}{f' ({s.detail})' if s.detail else ''}", f"{clock(s.start)}, {took}"]
+        if s.open:
+            tip.append("never answered: its end is a guess")
+        if id(s) in credit:
+            tip.append(f"memory {signed(credit[id(s)])}")
+        out.append(
+            f'<rect class="step" data-kind="{escape(s.kind)}" x="{x0:.1f}" y="{y}" '
+            f'width="{max(x1 - x0, 1.0):.1f}" height="14" fill="{colour}" opacity=".8">'
+            f"<title>{escape(chr(10).join(tip))}</title></rect>"
+        )
+    out.append("</svg>")
+    return "".join(out)
+
+
+def table_html(data: RunData) -> str:
+    from html import escape
+
+    from guardrun.commands.report_data import clock
+
+    found: AgentSteps | None = data.agent_steps
+    if found is None:
+        return ""
+    head = "<h3>Growth by agent step</h3>"
+    att = found.attribution
+    if att is None:
+        return f"{head}<p>None: {escape(found.note)}.</p>"
+    rows = "".join(
+        f"<tr><td>{escape(r.name)}</td><td>{r.n}</td><td>{escape(signed(r.growth))}</td>"
+        f"<td>{escape(rate(r.per_minute))}</td><td>{escape(format_duration(r.seconds))}</td></tr>"
+        for r in att.rows
+    )
+    table = (
+        '<table class="steps"><tr><th>step</th><th>count</th><th>growth</th>'
+        f"<th>per minute</th><th>time</th></tr>{rows}</table>"
+    )
+    tops = "".join(
+        f"<tr><td>{escape(c.step.name)}</td><td>{escape(c.step.detail)}</td>"
+        f"<td>{clock(c.step.start)}</td><td>{escape(signed(c.growth))}</td></tr>"
+        for c in att.top[:10]
+        if c.growth > 0
+    )
+    if tops:
+        table += (
+            '<h3>Steps the tree grew most during</h3><table class="top-steps"><tr>'
+            "<th>step</th><th>its tools</th><th>at</th><th>growth</th></tr>"
+            f"{tops}</table>"
+        )
+    return f"{head}{table}<p><em>{escape(CAVEAT[:1].upper() + CAVEAT[1:])}.</em></p>"
