@@ -143,7 +143,7 @@ def attribute(
                 bi += 1
             nxt = min(t1, bounds[bi][0]) if bi < len(bounds) else t1
             dt = nxt - cur
-            if dt > 0:
+            if dt > 0 and not skip:  # a restart's gap: neither growth nor time
                 share = rate * dt
                 if active:
                     each = share / len(active)

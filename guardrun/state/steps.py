@@ -333,23 +333,27 @@ _B_VERSION = re.compile(rb'"version":"([0-9][^"\\]{0,40})"')
 
 
 def _big_claude(raw: bytes) -> dict[str, Any] | None:
-    """The fields ``_claude`` reads, from a line too big to parse: its type, sidechain flag,
-    time, version and tool ids. The line's own time is its last ``"timestamp"`` before
-    ``toolUseResult`` (which Claude writes last and which may hold times of its own)."""
+    """The fields ``_claude`` reads, from a line too big to parse: its type, flags, time,
+    version, tool ids and the start of a prompt. The line's own time is its last
+    ``"timestamp"`` before ``toolUseResult`` (which Claude writes last and which may hold
+    times of its own)."""
     head = raw.find(b'"toolUseResult"')
     body = raw if head < 0 else raw[:head]
     stamps = _B_TS.findall(body)
     if not stamps:
         return None
     record: dict[str, Any] = {"timestamp": stamps[-1].decode()}
-    if b'"isSidechain":true' in raw[:4096]:
-        record["isSidechain"] = True
+    for flag in ("isSidechain", "isMeta", "isCompactSummary"):
+        if f'"{flag}":true'.encode() in body:
+            record[flag] = True
     version = _B_VERSION.search(raw, 0, 4096)
     if version:
         record["version"] = version[1].decode()
     uses = _B_USE.findall(body)
     results = _B_RESULT.findall(body)
-    if uses or b'"type":"assistant"' in raw[:4096]:
+    if b'"subtype":"compact_boundary"' in raw[:4096]:
+        record.update(type="system", subtype="compact_boundary")
+    elif uses or b'"type":"assistant"' in raw[:4096]:
         blocks = [{"type": "tool_use", "id": i.decode(), "name": n.decode()} for i, n in uses]
         record["type"] = "assistant"
         record["message"] = {"content": blocks or [{"type": "text"}]}
@@ -357,9 +361,20 @@ def _big_claude(raw: bytes) -> dict[str, Any] | None:
         blocks = [{"type": "tool_result", "tool_use_id": r.decode()} for r in results]
         record["type"] = "user"
         record["message"] = {"content": blocks}
-    else:
-        return None  # a huge prompt or paste: not a step boundary worth the guess
+    else:  # a prompt (a paste, an image): only its first characters tell what kind
+        start = _B_PROMPT.search(body)
+        if start is None or b'"type":"user"' not in body:
+            return None
+        try:  # cut before the last escape: a half escape is not JSON
+            text = json.loads(b'"' + start[1].rsplit(b"\\", 1)[0] + b'"')
+        except ValueError:
+            text = ""
+        record["type"] = "user"
+        record["message"] = {"content": [{"type": "text", "text": text}]}
     return record
+
+
+_B_PROMPT = re.compile(rb'"content":(?:"|\[\{"type":"text","text":")((?:[^"\\]|\\.){0,60})')
 
 
 # Codex CLI --------------------------------------------------------------------------------
