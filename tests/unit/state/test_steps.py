@@ -227,10 +227,11 @@ def test_a_codex_rollout(tmp_path: Path) -> None:
         return {"timestamp": iso(t), "type": kind, "payload": payload}
 
     msg = "message"
+    context = [{"type": "input_text", "text": "<environment_context>"}]
     path = write(tmp_path / "rollout.jsonl", [
         line(T, "session_meta", {"id": "x", "cwd": "/p", "cli_version": "0.171.0"}),
         line(T, "response_item", {"type": msg, "role": "user",
-                                  "content": [{"type": "input_text", "text": "<environment_context>"}]}),
+                                  "content": context}),
         line(T + 1, "response_item", {"type": msg, "role": "user",
                                       "content": [{"type": "input_text", "text": "fix it"}]}),
         line(T + 2, "response_item", {"type": "reasoning", "summary": []}),
