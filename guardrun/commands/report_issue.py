@@ -20,15 +20,27 @@ from guardrun.state.attribution import CAVEAT, IDLE
 from guardrun.units import format_bytes, format_duration
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from guardrun.commands.report_data import RunData
 
 CHART_W, CHART_H = 60, 8
 EVENTS_SHOWN = ("restart_requested", "restart_refused", "child_exited", "degraded")
 
 
+_redactor: Any = None
+
+
 def _cell(text: object) -> str:
-    """A table cell: one line, no pipe (it would end the cell)."""
-    return " ".join(str(text).split()).replace("|", "/")
+    """A free-text field as a table cell: redacted as it is (a secret's context, such as
+    the line end after ``password: X``, is still there), then made one line with no pipe
+    (it would end the cell)."""
+    global _redactor
+    if _redactor is None:
+        from guardrun.state.redact import Redactor
+
+        _redactor = Redactor()
+    return " ".join(str(_redactor.redact(str(text))).split()).replace("|", "/")
 
 
 def _at(data: RunData, t: float) -> str:
@@ -181,4 +193,4 @@ def for_issue(data: RunData) -> str:
         "_From `guardrun report --for-issue`: no prompt, response, file content, path "
         "or command line is included; times are from the run's start._"
     )
-    return str(Redactor().redact("\n".join(lines))) + "\n"
+    return str(Redactor().redact("\n".join(lines))) + "\n"  # and the whole, once more
