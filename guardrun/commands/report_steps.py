@@ -167,14 +167,25 @@ def text_section(data: RunData) -> list[str]:
 
 # ---------------------------------------------------------------------------------- HTML
 
-LANE_H = 44
+LANE_H = 56
 STEP_COLOURS = {"model turn": "#7e57c2", "compaction": "#ef6c00", "sub-agent": "#00897b"}
-TOOL_COLOUR = "#1e88e5"
+TOOL_COLOURS = ("#1e88e5", "#43a047", "#8d6e63", "#00acc1", "#f9a825", "#546e7a")
+MERGED = "#9e9e9e"
+MIN_PX = 3.0  # steps narrower than this are drawn together, one bar per MIN_PX of the axis
+
+
+def _colour(s: Step) -> str:
+    if s.kind in STEP_COLOURS:
+        return STEP_COLOURS[s.kind]
+    return TOOL_COLOURS[sum(s.name.encode()) % len(TOOL_COLOURS)]  # the same tool, one colour
 
 
 def lane_svg(data: RunData) -> str:
-    """The steps as bars under the chart, on the chart's time axis; each bar's ``<title>``
-    (the browser's tooltip) names the step, its time and the growth credited to it."""
+    """The steps as bars under the chart, on the chart's time axis (sub-agents on a row of
+    their own); each bar's ``<title>`` (the browser's tooltip) names the step, its time and
+    the growth credited to it. A day holds tens of thousands of steps: those narrower than
+    ``MIN_PX`` share one bar per ``MIN_PX`` (grey, its title counting what it holds), so the
+    page stays small whatever the run."""
     from html import escape
 
     from guardrun.commands.report_data import clock
@@ -189,33 +200,56 @@ def lane_svg(data: RunData) -> str:
         t1 += (t1 - t0) / 10
     c = Chart(t0, t1, 1.0)
     credit = {id(x.step): x.growth for x in (found.attribution.top if found.attribution else [])}
-    rows = {"main": 6, "sub-agent": 26}
     out = [
         f'<svg class="lane" viewBox="0 0 {W} {LANE_H}" width="{W}" height="{LANE_H}" '
         'role="img" aria-label="agent steps">',
-        f'<text class="axis" x="{LEFT - 6}" y="18" text-anchor="end">steps</text>',
-        f'<line class="grid" x1="{LEFT}" x2="{W - RIGHT}" y1="{LANE_H - 2}" y2="{LANE_H - 2}"/>',
+        f'<text class="axis" x="{LEFT - 6}" y="16" text-anchor="end">steps</text>',
+        f'<text class="axis" x="{LEFT - 6}" y="36" text-anchor="end">sub-agents</text>',
     ]
+    merged: dict[tuple[int, int], list[Step]] = {}
     for s in found.steps:
         start, end = max(s.start, t0), min(s.end, data.span[1])
         if end < t0 or start > data.span[1]:
             continue
         x0, x1 = c.x(start), c.x(end)
-        y = rows["sub-agent" if s.kind == "sub-agent" else "main"]
-        colour = STEP_COLOURS.get(s.kind, TOOL_COLOUR)
-        took = "still going" if not math.isfinite(s.end) else format_duration(s.end - s.start)
+        y = 26 if s.kind == "sub-agent" else 6
+        if x1 - x0 < MIN_PX:
+            merged.setdefault((y, int((x0 - LEFT) // MIN_PX)), []).append(s)
+            continue
+        took = format_duration(s.end - s.start) if math.isfinite(s.end) else "still going"
         tip = [f"{s.name}{f' ({s.detail})' if s.detail else ''}", f"{clock(s.start)}, {took}"]
         if s.open:
             tip.append("never answered: its end is a guess")
         if id(s) in credit:
             tip.append(f"memory {signed(credit[id(s)])}")
-        out.append(
-            f'<rect class="step" data-kind="{escape(s.kind)}" x="{x0:.1f}" y="{y}" '
-            f'width="{max(x1 - x0, 1.0):.1f}" height="14" fill="{colour}" opacity=".8">'
-            f"<title>{escape(chr(10).join(tip))}</title></rect>"
-        )
+        out.append(_bar(escape(s.kind), x0, x1 - x0, y, _colour(s), escape("\n".join(tip))))
+    for (y, slot), group in sorted(merged.items()):
+        x = LEFT + slot * MIN_PX
+        names: dict[str, int] = {}
+        for s in group:
+            names[s.name] = names.get(s.name, 0) + 1
+        ranked = sorted(names.items(), key=lambda kv: -kv[1])
+        tip = [f"{len(group)} short steps from {clock(group[0].start)}"]
+        tip += [f"{n} ×{k}" for n, k in ranked[:5]]
+        total = sum(credit.get(id(s), 0.0) for s in group)
+        tip.append(f"memory {signed(total)}")
+        colour = _colour(group[0]) if len(names) == 1 else MERGED
+        out.append(_bar("merged", x, MIN_PX, y, colour, escape("\n".join(tip))))
+    out.append(f'<line class="grid" x1="{LEFT}" x2="{W - RIGHT}" y1="46" y2="46"/>')
+    legend = [("tool", TOOL_COLOURS[0]), *STEP_COLOURS.items(), ("several", MERGED)]
+    x = float(LEFT)
+    for name, colour in legend:
+        out.append(f'<rect x="{x:.0f}" y="{LANE_H - 8}" width="8" height="8" fill="{colour}"/>'
+                   f'<text class="axis" x="{x + 11:.0f}" y="{LANE_H}">{name}</text>')  # fmt: skip
+        x += 24 + 6.5 * len(name)
     out.append("</svg>")
     return "".join(out)
+
+
+def _bar(kind: str, x: float, width: float, y: int, colour: str, tip: str) -> str:
+    return (f'<rect class="step" data-kind="{kind}" x="{x:.1f}" y="{y}" '
+            f'width="{max(width, 1.0):.1f}" height="14" fill="{colour}" stroke="#fff" '
+            f'stroke-width=".5"><title>{tip}</title></rect>')  # fmt: skip
 
 
 def table_html(data: RunData) -> str:
