@@ -194,11 +194,10 @@ def lane_svg(data: RunData) -> str:
     found: AgentSteps | None = data.agent_steps
     if found is None or not found.steps or not data.points:
         return ""
-    t0, t1 = data.span
+    t0, last = data.span  # a property that walks every point: once
     growth = data.points[-1].get("g")
-    if isinstance(growth, (int, float)) and growth > 0:  # as chart_svg: room for the trend
-        t1 += (t1 - t0) / 10
-    c = Chart(t0, t1, 1.0)
+    t1 = last + (last - t0) / 10 if isinstance(growth, (int, float)) and growth > 0 else last
+    c = Chart(t0, t1, 1.0)  # as chart_svg's, with the room it makes for the trend
     credit = {id(x.step): x.growth for x in (found.attribution.top if found.attribution else [])}
     out = [
         f'<svg class="lane" viewBox="0 0 {W} {LANE_H}" width="{W}" height="{LANE_H}" '
@@ -208,8 +207,8 @@ def lane_svg(data: RunData) -> str:
     ]
     merged: dict[tuple[int, int], list[Step]] = {}
     for s in found.steps:
-        start, end = max(s.start, t0), min(s.end, data.span[1])
-        if end < t0 or start > data.span[1]:
+        start, end = max(s.start, t0), min(s.end, last)
+        if end < t0 or start > last:
             continue
         x0, x1 = c.x(start), c.x(end)
         y = 26 if s.kind == "sub-agent" else 6

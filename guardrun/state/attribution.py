@@ -113,10 +113,11 @@ def attribute(
         return None
     start, end = time_of(points[0]), time_of(points[-1])
     inside = [s for s in steps if s.end >= start and s.start <= end]
-    # Boundaries: a step's end sorts before another's start at the same moment.
+    # Boundaries: at one moment every start comes before every end (0 before 1), so that a
+    # step of no length (an unanswered cue) opens and closes there and holds no share after.
     bounds = sorted(
-        [(max(s.start, start), 1, i) for i, s in enumerate(inside)]
-        + [(min(s.end, end), 0, i) for i, s in enumerate(inside)]
+        [(max(s.start, start), 0, i) for i, s in enumerate(inside)]
+        + [(min(s.end, end), 1, i) for i, s in enumerate(inside)]
     )
     grown = [0.0] * len(inside)
     active_time = [0.0] * len(inside)
@@ -138,8 +139,8 @@ def attribute(
         cur = t0
         while cur < t1:
             while bi < len(bounds) and bounds[bi][0] <= cur:
-                _, opens, i = bounds[bi]
-                (active.add if opens else active.discard)(i)
+                _, closes, i = bounds[bi]
+                (active.discard if closes else active.add)(i)
                 bi += 1
             nxt = min(t1, bounds[bi][0]) if bi < len(bounds) else t1
             dt = nxt - cur

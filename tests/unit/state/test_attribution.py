@@ -59,6 +59,16 @@ def test_partial_overlap_splits_each_moment() -> None:
     assert got[IDLE] == (0, 0, 0.0)
 
 
+def test_a_step_of_no_length_takes_no_share() -> None:
+    # An unanswered cue ends where it began: it must not stay active and dilute the rest.
+    steps = [tool("Cue", 1, 1), tool("Bash", 1, 3), Step(MODEL, MODEL, 1002.0, 1002.0)]
+    att = attribute(pts([0, 0, 10 * MB, 20 * MB]), steps)
+    assert att is not None
+    got = rows(att)
+    assert got["Bash"] == (1, 20 * MB, 2.0)
+    assert got["Cue"] == (1, 0, 0.0) and got[MODEL] == (1, 0, 0.0)
+
+
 def test_idle_growth_is_idle() -> None:
     values = [0, 5, 10, 10, 10, 15]  # growth only where nothing runs
     att = attribute(pts([v * MB for v in values]), [tool("Bash", 2, 4)])
