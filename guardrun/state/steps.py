@@ -36,7 +36,7 @@ MODEL, COMPACTION, SUBAGENT, TOOL = "model turn", "compaction", "sub-agent", "to
 # A compaction is written when it ends; it began at the line before it, but never longer
 # ago than this (a manual /compact after an idle hour did not compact for an hour).
 COMPACT_MAX = 300.0
-BIG = 1 << 20  # lines longer than this are searched, not parsed
+BIG = 1 << 12  # lines longer than this are searched, not parsed (compact JSON only)
 SUBAGENT_TOOLS = ("Task", "Agent")  # Claude Code's tool that starts a sub-agent
 AGENTS_WITH_STEPS = ("claude", "codex", "gemini")
 
@@ -259,9 +259,12 @@ def _claude(path: Path, cuts: Sequence[float]) -> Parsed:
     count = 0
     for raw in lines(path):
         count += 1
-        if b'"timestamp"' not in raw or not any(n in raw for n in _CLAUDE_NEEDLES):
+        if len(raw) > BIG and raw.startswith(b'{"') and b'": ' not in raw[:HEAD]:
+            record = _big_claude(raw)  # compact JSON, as Claude Code writes it
+        elif b'"timestamp"' in raw and any(n in raw for n in _CLAUDE_NEEDLES):
+            record = _load(raw)
+        else:
             continue
-        record = _big_claude(raw) if len(raw) > BIG else _load(raw)
         if record is None:
             continue
         t = when(record.get("timestamp"))
@@ -326,44 +329,70 @@ def _tool_uses(record: dict[str, Any]) -> list[tuple[str, str]]:
 
 # Fields of a big line, found without parsing it. Inside a JSON string every quote is
 # escaped, so ``"key":"`` with bare quotes is structure, never the text of a tool result.
+# Claude Code writes the top-level fields (``isSidechain``, ``version``) before ``message``
+# and ``timestamp`` after it, then ``toolUseResult``; each search below is a
+# ``bytes.find`` (several GB/s), and a line is scanned about twice whatever its size.
+HEAD = 4096  # where the fields before ``message`` are
 _B_TS = re.compile(rb'"timestamp":"([0-9T:.+Z-]{19,40})"')
 _B_RESULT = re.compile(rb'"tool_use_id":"([^"\\]{1,200})"')
 _B_USE = re.compile(rb'"type":"tool_use","id":"([^"\\]{1,200})","name":"([^"\\]{1,200})"')
 _B_VERSION = re.compile(rb'"version":"([0-9][^"\\]{0,40})"')
 
 
+def _every(raw: bytes, key: bytes, pattern: re.Pattern[bytes], end: int) -> list[re.Match[bytes]]:
+    """``pattern`` matched at each ``key`` in ``raw[:end]`` (found by ``bytes.find``)."""
+    out = []
+    i = raw.find(key, 0, end)
+    while i >= 0:
+        m = pattern.match(raw, i, end)
+        if m:
+            out.append(m)
+        i = raw.find(key, i + len(key), end)
+    return out
+
+
+def _kind(kind: bytes, head: bytes, tail: bytes) -> bool:
+    """Whether the line is a ``kind`` line: its ``type`` comes before ``message`` in user
+    lines and after it in assistant lines (Claude Code 1.x and 2.x); ``role`` is in both."""
+    typed = b'"type":"' + kind + b'"'
+    return typed in head or typed in tail or b'"role":"' + kind + b'"' in head
+
+
 def _big_claude(raw: bytes) -> dict[str, Any] | None:
     """The fields ``_claude`` reads, from a line too big to parse: its type, flags, time,
     version, tool ids and the start of a prompt. The line's own time is its last
-    ``"timestamp"`` before ``toolUseResult`` (which Claude writes last and which may hold
-    times of its own)."""
-    head = raw.find(b'"toolUseResult"')
-    body = raw if head < 0 else raw[:head]
-    stamps = _B_TS.findall(body)
-    if not stamps:
+    ``"timestamp"`` before ``toolUseResult`` (which may hold times of its own)."""
+    end = raw.find(b'"toolUseResult"')
+    end = len(raw) if end < 0 else end
+    at = raw.rfind(b'"timestamp":"', 0, end)
+    stamp = _B_TS.match(raw, at, end) if at >= 0 else None
+    if stamp is None:
         return None
-    record: dict[str, Any] = {"timestamp": stamps[-1].decode()}
-    for flag in ("isSidechain", "isMeta", "isCompactSummary"):
-        if f'"{flag}":true'.encode() in body:
-            record[flag] = True
-    version = _B_VERSION.search(raw, 0, 4096)
+    head = raw[:HEAD]
+    tail = raw[max(end - HEAD, 0) : end]
+    record: dict[str, Any] = {"timestamp": stamp[1].decode()}
+    for flag in (b'"isSidechain":true', b'"isMeta":true', b'"isCompactSummary":true'):
+        if flag in head or flag in tail:
+            record[flag[1:-6].decode()] = True
+    version = _B_VERSION.search(head)
     if version:
         record["version"] = version[1].decode()
-    uses = _B_USE.findall(body)
-    results = _B_RESULT.findall(body)
-    if b'"subtype":"compact_boundary"' in raw[:4096]:
+    if b'"subtype":"compact_boundary"' in head:
         record.update(type="system", subtype="compact_boundary")
-    elif uses or b'"type":"assistant"' in raw[:4096]:
-        blocks = [{"type": "tool_use", "id": i.decode(), "name": n.decode()} for i, n in uses]
+    elif _kind(b"assistant", head, tail):
+        uses = _every(raw, b'"type":"tool_use"', _B_USE, end)
+        blocks = [{"type": "tool_use", "id": m[1].decode(), "name": m[2].decode()} for m in uses]
         record["type"] = "assistant"
         record["message"] = {"content": blocks or [{"type": "text"}]}
-    elif results:
-        blocks = [{"type": "tool_result", "tool_use_id": r.decode()} for r in results]
+    elif not _kind(b"user", head, tail):
+        return None
+    elif results := _every(raw, b'"tool_use_id":"', _B_RESULT, end):
+        blocks = [{"type": "tool_result", "tool_use_id": m[1].decode()} for m in results]
         record["type"] = "user"
         record["message"] = {"content": blocks}
     else:  # a prompt (a paste, an image): only its first characters tell what kind
-        start = _B_PROMPT.search(body)
-        if start is None or b'"type":"user"' not in body:
+        start = _B_PROMPT.search(head)
+        if start is None:
             return None
         try:  # cut before the last escape: a half escape is not JSON
             text = json.loads(b'"' + start[1].rsplit(b"\\", 1)[0] + b'"')

@@ -111,9 +111,14 @@ def test_compaction_starts_at_the_line_before_it_but_not_long_before() -> None:
 
 
 def claude_line(t: float, kind: str, content: Any, **extra: Any) -> dict[str, Any]:
-    return {"parentUuid": None, "isSidechain": False, "type": kind, "version": "2.1.197",
-            "message": {"role": kind, "content": content}, "uuid": "u", "timestamp": iso(t),
-            **extra}  # fmt: skip
+    """A line in Claude Code's own key order: ``type`` before ``message`` in user lines and
+    after it in assistant lines."""
+    line: dict[str, Any] = {"parentUuid": None, "isSidechain": False, "version": "2.1.197"}
+    if kind == "user":
+        line["type"] = kind
+    line["message"] = {"role": kind, "content": content}
+    line["type"] = kind
+    return {**line, "uuid": "u", "timestamp": iso(t), **extra}
 
 
 def use(t: float, ident: str, name: str, **extra: Any) -> dict[str, Any]:
