@@ -65,9 +65,9 @@ def transcript(path: Path, start: float, size: int, rng: random.Random) -> int:
     written = calls = 0
     t = start
     per_call = DAY / 21000
-    # ~6 KB a call without the big results (a 2 KB result, twice, and the rest); each big one
-    # is ~5 MB (2.5 MB, twice): one in ``every`` brings the file to ``size``.
-    every = max(1, round(5 * MB / max(size / 21000 - 6000, 1)))
+    # ~7 KB a call without the big results (a 2 KB result, twice, and the rest); each big one
+    # is ~5 MB (2.5 MB, twice): one in ``every`` brings the file to ``size`` by the day's end.
+    every = max(1, round(5 * MB / max(size / 21000 - 7000, 1)))
     with open(path, "w") as f:
 
         def put(record: dict[str, object]) -> None:

@@ -101,7 +101,7 @@ def chart_text(data: RunData, width: int = CHART_W, height: int = CHART_H) -> li
             cols[i] = cols[i - 1]
     top = max(cols) or 1.0
     levels = [v / top * height for v in cols]
-    label = len(format_bytes(top))
+    label = max(len(format_bytes(top)), len(format_bytes(top * (height // 2) / height)))
     out = []
     for row in range(height, 0, -1):
         line = "".join("█" if v >= row else ("▄" if v >= row - 0.5 else " ") for v in levels)

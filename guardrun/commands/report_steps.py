@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from guardrun.state.attribution import CAVEAT, IDLE, Attribution, attribute
-from guardrun.state.steps import AGENTS_WITH_STEPS, Step, parse
+from guardrun.state.steps import AGENTS_WITH_STEPS, COMPACTION, MODEL, SUBAGENT, Step, parse
 from guardrun.units import format_bytes, format_duration
 
 if TYPE_CHECKING:
@@ -120,14 +120,16 @@ def rate(n: float | None) -> str:
     return "" if n is None else f"{signed(n)}/min"
 
 
+UNITS = {IDLE: ("stretch", "stretches"), MODEL: ("turn", "turns"), SUBAGENT: ("run", "runs"),
+         COMPACTION: ("time", "times")}  # fmt: skip
+
+
 def rows_text(att: Attribution) -> list[str]:
     """One line per step kind: ``Bash  14 calls  +2.1 GB  (+150 MB/min over 14m)``."""
     width = max(len(r.name) for r in att.rows)
     out = []
     for r in att.rows:
-        unit = "stretch" if r.name == IDLE else ("call" if r.name[:1].isupper() else "step")
-        if r.n != 1:
-            unit += "es" if unit.endswith("ch") else "s"
+        unit = UNITS.get(r.name, ("call", "calls"))[r.n != 1]
         out.append(
             f"{r.name:<{width}}  {r.n:>4} {unit:<9} {signed(r.growth):>9}  "
             f"({rate(r.per_minute) or 'n/a'} over {format_duration(r.seconds)})"

@@ -36,6 +36,9 @@ MODEL, COMPACTION, SUBAGENT, TOOL = "model turn", "compaction", "sub-agent", "to
 # A compaction is written when it ends; it began at the line before it, but never longer
 # ago than this (a manual /compact after an idle hour did not compact for an hour).
 COMPACT_MAX = 300.0
+# A model turn that never wrote a line (a prompt or results the transcript shows no answer
+# to) is taken to have lasted at most this long: longer, the agent was waiting, not thinking.
+MODEL_OPEN_MAX = 1800.0
 BIG = 1 << 12  # lines longer than this are searched, not parsed (compact JSON only)
 SUBAGENT_TOOLS = ("Task", "Agent")  # Claude Code's tool that starts a sub-agent
 AGENTS_WITH_STEPS = ("claude", "codex", "gemini")
@@ -108,6 +111,10 @@ def build(events: Iterable[Event], cuts: Sequence[float] = ()) -> list[Step]:
                 return c if until is None or c < until else max(start, last_t or start)
         return math.inf if until is None else max(start, last_t or start)
 
+    def silent(start: float, until: float | None) -> Step:
+        end = min(unanswered(start, until), start + MODEL_OPEN_MAX)
+        return Step(MODEL, MODEL, start, end, True)
+
     def tool(name: str, start: float, end: float, is_open: bool = False) -> None:
         kind = SUBAGENT if name in SUBAGENT_TOOLS else TOOL
         steps.append(Step(kind, SUBAGENT if kind == SUBAGENT else name, start, end, is_open))
@@ -142,7 +149,7 @@ def build(events: Iterable[Event], cuts: Sequence[float] = ()) -> list[Step]:
             if last_out is not None:
                 close_model()
             elif model_start is not None:  # a cue the model never answered
-                steps.append(Step(MODEL, MODEL, model_start, unanswered(model_start, t), True))
+                steps.append(silent(model_start, t))
             drop_pending(t)
             model_start, last_out = t, None
         elif ev.op == STOP:  # the user interrupted: whatever ran ended here
@@ -160,7 +167,7 @@ def build(events: Iterable[Event], cuts: Sequence[float] = ()) -> list[Step]:
     if last_out is not None:
         close_model()
     elif model_start is not None:
-        steps.append(Step(MODEL, MODEL, model_start, unanswered(model_start, None), True))
+        steps.append(silent(model_start, None))
     drop_pending(None)
     return steps
 

@@ -19,6 +19,7 @@ from guardrun.state.steps import (
     COMPACT_MAX,
     COMPACTION,
     MODEL,
+    MODEL_OPEN_MAX,
     OUTPUT,
     PROMPT,
     RESULT,
@@ -84,7 +85,9 @@ def test_unanswered_steps_end_where_the_transcript_went_silent_or_at_a_restart()
     got = spans(build(ev, cuts=[T + 150]))
     assert ("Bash", 1, 1, True) in got  # silent after the call: nothing known past it
     assert ("Bash", 101, 150, True) in got  # guardrun restarted the agent at 150
-    assert (MODEL, 200, math.inf, True) in got  # the last prompt is still being answered
+    # The last prompt has no answer yet: its model turn lasts until the end, at most
+    # MODEL_OPEN_MAX (a model that writes nothing for longer is not at work).
+    assert (MODEL, 200, 200 + MODEL_OPEN_MAX, True) in got
 
 
 def test_a_call_still_running_at_the_end_is_open() -> None:
