@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from guardrun.commands.report_data import RunData
     from guardrun.state.store import Store
 
-CUTS = ("restart_requested", "child_exited", "restarted")  # the tree was replaced after these
+# A restart: the tree is stopped after the first two and replaced by the last.
+STOPPING, STARTED = ("restart_requested", "child_exited"), "restarted"
 
 
 class AgentSteps(NamedTuple):
@@ -36,8 +37,20 @@ class AgentSteps(NamedTuple):
     note: str  # why there is nothing, when there is nothing
 
 
-def cuts(data: RunData) -> list[float]:
-    return sorted(float(e["t"]) for e in data.events if e.get("event") in CUTS)
+def restarts(data: RunData) -> list[tuple[float, float]]:
+    """Each restart of the run, from the request (or the child's exit) to the new child."""
+    out: list[tuple[float, float]] = []
+    begun: float | None = None
+    for e in sorted(data.events, key=lambda e: float(e["t"])):
+        kind = e.get("event")
+        if kind in STOPPING and begun is None:
+            begun = float(e["t"])
+        elif kind == STARTED:
+            out.append((float(e["t"]) if begun is None else begun, float(e["t"])))
+            begun = None
+    if begun is not None:
+        out.append((begun, begun))
+    return out
 
 
 def transcripts(data: RunData, store: Store) -> list[Path]:
@@ -91,16 +104,16 @@ def agent_steps(data: RunData, store: Store) -> AgentSteps:
     steps: list[Step] = []
     version = None
     read = 0
-    stops = cuts(data)
+    cuts = restarts(data)
     for path in paths:
         try:
-            parsed = parse(path, agent, stops)
+            parsed = parse(path, agent, [c[0] for c in cuts])
         except OSError:
             continue
         read += 1
         steps += parsed.steps
         version = parsed.version or version
-    att = attribute(data.points, steps, stops) if steps else None
+    att = attribute(data.points, steps, cuts) if steps else None
     note = "" if att else ("no steps in the transcript" if not steps else "too few samples")
     return AgentSteps(agent, steps, version, read, att, note)
 

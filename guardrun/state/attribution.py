@@ -104,11 +104,13 @@ def time_of(p: Mapping[str, Any]) -> float:
 def attribute(
     points: Sequence[Mapping[str, Any]],
     steps: Sequence[Step],
-    cuts: Iterable[float] = (),
+    cuts: Iterable[tuple[float, float]] = (),
 ) -> Attribution | None:
     """Credit the floor's growth between consecutive ``points`` (oldest first, as
     ``read_history`` returns them) to ``steps``; None with fewer than two points.
-    ``cuts``: restart times (a gap holding one is credited to nothing)."""
+    ``cuts``: restarts, each from its request to the new child's start: a gap between two
+    points that touches one, the buckets of coarse points included (a bucket's floor is its
+    lowest reading, maybe one after the kill), is credited to nothing."""
     if len(points) < 2:
         return None
     start, end = time_of(points[0]), time_of(points[-1])
@@ -123,7 +125,7 @@ def attribute(
     active_time = [0.0] * len(inside)
     idle_growth = idle_time = work_growth = work_time = 0.0
     idle_count, was_idle = 0, False
-    cut_list = sorted(cuts)
+    cut_list = sorted(cuts, key=lambda c: c[1])
     ci = 0
     active: set[int] = set()
     bi = 0
@@ -132,9 +134,12 @@ def attribute(
         t0, t1 = time_of(a), time_of(b)
         if t1 <= t0:
             continue
-        while ci < len(cut_list) and cut_list[ci] <= t0:
+        # The time these two points stand for: from a's bucket's start to b's bucket's end.
+        since, until = float(a["t"]), float(b["t"]) + float(b.get("r", 0.0))
+        while ci < len(cut_list) and cut_list[ci][1] <= since:
             ci += 1
-        skip = ci < len(cut_list) and cut_list[ci] <= t1  # a restart in (t0, t1]
+        # Restarts do not overlap: the first not ended before ``since`` is the only candidate.
+        skip = ci < len(cut_list) and cut_list[ci][0] <= until  # a restart touches the gap
         rate = 0.0 if skip else (floor_of(b) - floor_of(a)) / (t1 - t0)
         cur = t0
         while cur < t1:

@@ -98,9 +98,23 @@ def test_coarse_points_use_their_floor_at_their_middle() -> None:
 
 def test_a_restart_is_nobodys_doing() -> None:
     values = [50, 60, 10, 20]  # a restart between 1 s and 2 s drops the tree
-    att = attribute(pts([v * MB for v in values]), [tool("Bash", 0, 3)], cuts=[1001.5])
+    att = attribute(pts([v * MB for v in values]), [tool("Bash", 0, 3)], [(1001.4, 1001.6)])
     assert att is not None
     assert rows(att)["Bash"] == (1, 20 * MB, 2.0)
+
+
+def test_a_restart_in_a_bucket_is_nobodys_doing_either() -> None:
+    # 10 s buckets: the restart asked at 1026 (the kill just after) falls in the third
+    # bucket, whose floor (its lowest reading, after the kill) stands at its middle, 1025:
+    # before the request. The buckets' spans, not their middles, say what a gap holds.
+    points = [
+        {"t": 1000.0 + 10 * i, "r": 10.0, "b": b, "lo": lo}
+        for i, (b, lo) in enumerate([(50, 40), (70, 60), (80, 5), (15, 10), (25, 20)])
+    ]
+    att = attribute([{**p, "b": p["b"] * MB, "lo": p["lo"] * MB} for p in points],
+                    [tool("Bash", 0, 50)], [(1026.0, 1029.0)])  # fmt: skip
+    assert att is not None
+    assert rows(att)["Bash"] == (1, 30 * MB, 20.0)  # 40 -> 60 and 10 -> 20; no drop
 
 
 def test_steps_outside_the_samples_do_not_count_and_open_ends_are_clipped() -> None:
