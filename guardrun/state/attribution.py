@@ -92,13 +92,25 @@ def _row_dict(r: Row) -> dict[str, Any]:
     }
 
 
+def _number(value: object, default: float) -> float:
+    """A field of a history point as a number (a hand-edited or damaged file may hold
+    anything: read_history checks only ``t`` and ``b``)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return default
+
+
 def floor_of(p: Mapping[str, Any]) -> float:
-    return float(p["lo"] if "lo" in p else p["b"])
+    return _number(p.get("lo"), float(p["b"]))
+
+
+def width_of(p: Mapping[str, Any]) -> float:
+    return max(_number(p.get("r"), 0.0), 0.0)
 
 
 def time_of(p: Mapping[str, Any]) -> float:
     """A point's moment: the middle of its bucket for a coarse one (as the report draws it)."""
-    return float(p["t"]) + float(p.get("r", 0.0)) / 2
+    return float(p["t"]) + width_of(p) / 2
 
 
 def attribute(
@@ -135,7 +147,7 @@ def attribute(
         if t1 <= t0:
             continue
         # The time these two points stand for: from a's bucket's start to b's bucket's end.
-        since, until = float(a["t"]), float(b["t"]) + float(b.get("r", 0.0))
+        since, until = float(a["t"]), float(b["t"]) + width_of(b)
         while ci < len(cut_list) and cut_list[ci][1] <= since:
             ci += 1
         # Restarts do not overlap: the first not ended before ``since`` is the only candidate.

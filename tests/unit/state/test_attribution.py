@@ -140,3 +140,11 @@ def test_the_saved_form() -> None:
     assert d["by_kind"][0] == {"name": "Bash", "count": 1, "growth_bytes": MB, "seconds": 1.0,
                                "bytes_per_minute": 60 * MB}  # fmt: skip
     assert d["idle"]["growth_bytes"] == MB and d["working"]["growth_bytes"] == MB
+
+
+def test_damaged_fields_of_a_point_are_read_as_absent() -> None:
+    points = [{"t": 1000.0, "b": 0, "lo": "x", "r": None}, {"t": 1001.0, "b": MB, "lo": [1],
+              "r": "10"}, {"t": 1002.0, "b": 2 * MB, "lo": math.nan}]  # fmt: skip
+    att = attribute(points, [tool("Bash", 0, 2)])
+    assert att is not None
+    assert rows(att)["Bash"] == (1, 2 * MB, 2.0)
