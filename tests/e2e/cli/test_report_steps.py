@@ -55,8 +55,8 @@ def stepped(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[
 def kinds(text: str) -> dict[str, float]:
     """``Bash  1 call  +74.7 MB ...`` lines as {name: MB}."""
     out = {}
-    for m in re.finditer(r"^ {4}(\S[^\n]*?)\s+\d+ \w+\s+([+-][\d.]+) (B|kB|MB|GB)", text, re.M):
-        scale = {"B": 1e-6, "kB": 1e-3, "MB": 1.0, "GB": 1e3}[m[3]]
+    for m in re.finditer(r"^ {4}(\S[^\n]*?)\s+\d+ \w+\s+([+-][\d.]+) (B|KB|MB|GB)", text, re.M):
+        scale = {"B": 1e-6, "KB": 1e-3, "MB": 1.0, "GB": 1e3}[m[3]]
         out[m[1].strip()] = float(m[2]) * scale
     return out
 
