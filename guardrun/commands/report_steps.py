@@ -107,7 +107,7 @@ def agent_steps(data: RunData, store: Store) -> AgentSteps:
     cuts = restarts(data)
     for path in paths:
         try:
-            parsed = parse(path, agent, [c[0] for c in cuts])
+            parsed = parse(path, agent, [c[0] for c in cuts], since=data.span[0])
         except OSError:
             continue
         read += 1

@@ -217,9 +217,11 @@ def _tools_text(counts: dict[str, int]) -> str:
 # ------------------------------------------------------------------------------- reading
 
 
-def lines(path: Path) -> Iterator[bytes]:
+def lines(path: Path, since: float | None = None) -> Iterator[bytes]:
     """The file's lines as bytes; a ``.gz`` file (a state's transcript copy) decompressed
-    as it is read."""
+    as it is read. ``since``: start at the first line written at about that time or later,
+    found by bisection (``start_of``): a session resumed run after run holds days that a
+    report or a state of this run does not need."""
     if path.name.endswith(".gz"):
         import gzip
 
@@ -227,17 +229,71 @@ def lines(path: Path) -> Iterator[bytes]:
             yield from g
         return
     with open(path, "rb") as f:
+        if since is not None:
+            f.seek(start_of(f, since - SINCE_SLACK))
         yield from f
 
 
-def parse(path: Path, agent: str, cuts: Sequence[float] = ()) -> Parsed:
+SINCE_SLACK = 600.0  # seconds before ``since`` still read: lines are not all in time order
+BISECT_MIN = 4 << 20  # a file part smaller than this is read, not bisected
+
+
+def start_of(f: Any, since: float) -> int:
+    """The offset of a line at or before the first one stamped ``since`` or later, in a
+    JSONL file appended in time order (0 when unsure): each probe reads the first stamped
+    line after a point; a part under ``BISECT_MIN`` is not split further."""
+    lo = 0
+    hi = f.seek(0, 2)
+    first = _stamp_after(f, -1, hi)
+    if hi <= BISECT_MIN or first is None or first[1] >= since:
+        return 0
+    lo_t = first[1]
+    while hi - lo > BISECT_MIN:
+        mid = (lo + hi) // 2
+        found = _stamp_after(f, mid, hi)
+        if found is None:
+            break
+        at, t = found
+        if t < lo_t:
+            return 0  # not in time order after all: read it whole
+        if t < since:
+            lo, lo_t = at, t
+        else:
+            hi = mid
+    return lo
+
+
+def _stamp_after(f: Any, pos: int, end: int) -> tuple[int, float] | None:
+    """The start and time of the first line after ``pos`` that has a ``timestamp`` (within
+    64 lines and before ``end``); ``pos`` -1: the file's first such line."""
+    f.seek(max(pos, 0))
+    if pos >= 0:
+        f.readline()  # the rest of the line ``pos`` falls in (-1: from the file's start)
+    for _ in range(64):
+        at = f.tell()
+        if at >= end:
+            return None
+        line = f.readline()
+        if not line:
+            return None
+        m = _B_TS.search(line)
+        t = when(m[1].decode()) if m else None
+        if t is not None:
+            return at, t
+    return None
+
+
+def parse(
+    path: Path, agent: str, cuts: Sequence[float] = (), since: float | None = None
+) -> Parsed:
     """The steps of the transcript at ``path`` written by ``agent`` (``claude``, ``codex``,
-    ``gemini``); an agent whose files carry no times (aider, generic) has none. OSError
+    ``gemini``); an agent whose files carry no times (aider, generic) has none. ``since``:
+    steps before then are not wanted (the file may be skipped up to about then). OSError
     when the file cannot be read."""
     if agent == "claude":
-        return _claude(path, cuts)
+        return _claude(path, cuts, since)
     if agent == "codex":
-        return _codex(path, cuts)
+        return _codex(path, cuts, since)
     if agent == "gemini":
         return _gemini(path, cuts)
     return Parsed([], None, 0)
@@ -259,12 +315,12 @@ _NOT_PROMPT = ("<command-", "<local-command", "<bash-", "Caveat:", "<system-remi
 _INTERRUPTED = "[Request interrupted by user"
 
 
-def _claude(path: Path, cuts: Sequence[float]) -> Parsed:
+def _claude(path: Path, cuts: Sequence[float], since: float | None = None) -> Parsed:
     events: list[Event] = []
     side: list[tuple[float, list[str]]] = []
     version: str | None = None
     count = 0
-    for raw in lines(path):
+    for raw in lines(path, since):
         count += 1
         if len(raw) > BIG and raw.startswith(b'{"') and b'": ' not in raw[:HEAD]:
             record = _big_claude(raw)  # compact JSON, as Claude Code writes it
@@ -420,11 +476,11 @@ _CODEX_RESULTS = ("function_call_output", "custom_tool_call_output", "local_shel
 _CODEX_CONTEXT = ("<environment_context>", "<user_instructions>", "# AGENTS.md instructions")
 
 
-def _codex(path: Path, cuts: Sequence[float]) -> Parsed:
+def _codex(path: Path, cuts: Sequence[float], since: float | None = None) -> Parsed:
     events: list[Event] = []
     version: str | None = None
     count = 0
-    for raw in lines(path):
+    for raw in lines(path, since):
         count += 1
         if b'"timestamp"' not in raw:
             continue
@@ -563,5 +619,5 @@ def for_state(
     points = read_history(runs_dir / f"{run_id}.samples.ndjson", since=since).points
     if len(points) < 2:
         return None
-    att = attribute(points, parse(transcript, agent).steps)
+    att = attribute(points, parse(transcript, agent, since=since).steps)
     return att.as_dict() if att else None

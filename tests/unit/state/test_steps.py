@@ -278,3 +278,25 @@ def test_agents_without_times_claim_nothing(tmp_path: Path) -> None:
     path = tmp_path / ".aider.chat.history.md"
     path.write_text("#### fix it\n")
     assert parse(path, "aider").steps == [] and parse(path, "generic").steps == []
+
+
+def test_since_skips_what_came_before_by_bisection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A session resumed run after run: a report of the last run reads about its own part."""
+    monkeypatch.setattr(steps_mod, "BISECT_MIN", 16 << 10)
+    records: list[Any] = []
+    for i in range(2000):  # a turn every 10 minutes, for two weeks
+        t = T + i * 600
+        records += [claude_line(t, "user", "go"), use(t + 5, f"c{i}", "Bash"),
+                    result(t + 50, f"c{i}", "z" * 200),
+                    claude_line(t + 60, "assistant", "ok")]  # fmt: skip
+    path = write(tmp_path / "long.jsonl", records)
+    since = T + 1900 * 600
+    whole, part = parse(path, "claude"), parse(path, "claude", since=since)
+    wanted = [s for s in whole.steps if s.end >= since]
+    assert [s for s in part.steps if s.end >= since] == wanted and len(wanted) == 300
+    assert part.lines < whole.lines / 10
+    records.reverse()  # not in time order: nothing can be skipped, nothing is lost
+    backwards = write(tmp_path / "backwards.jsonl", records)
+    assert parse(backwards, "claude", since=since).lines == whole.lines
