@@ -283,9 +283,7 @@ def _stamp_after(f: Any, pos: int, end: int) -> tuple[int, float] | None:
     return None
 
 
-def parse(
-    path: Path, agent: str, cuts: Sequence[float] = (), since: float | None = None
-) -> Parsed:
+def parse(path: Path, agent: str, cuts: Sequence[float] = (), since: float | None = None) -> Parsed:
     """The steps of the transcript at ``path`` written by ``agent`` (``claude``, ``codex``,
     ``gemini``); an agent whose files carry no times (aider, generic) has none. ``since``:
     steps before then are not wanted (the file may be skipped up to about then). OSError
@@ -309,8 +307,9 @@ def _load(line: bytes) -> dict[str, Any] | None:
 
 # Claude Code ------------------------------------------------------------------------------
 
-# A cheap test before parsing (spaced JSON too: hand-written files have ``"type": "user"``).
-_CLAUDE_NEEDLES = (b'"user"', b'"assistant"', b'"compact_boundary"')
+# Before parsing, a line must hold ``"timestamp"`` and one of ``"user"``, ``"assistant"``,
+# ``"compact_boundary"`` (spaced JSON too: hand-written files have ``"type": "user"``); most
+# lines of Claude 2.x (``progress``, ``file-history-snapshot``) are not even parsed.
 _NOT_PROMPT = ("<command-", "<local-command", "<bash-", "Caveat:", "<system-reminder>")
 _INTERRUPTED = "[Request interrupted by user"
 
@@ -324,7 +323,9 @@ def _claude(path: Path, cuts: Sequence[float], since: float | None = None) -> Pa
         count += 1
         if len(raw) > BIG and raw.startswith(b'{"') and b'": ' not in raw[:HEAD]:
             record = _big_claude(raw)  # compact JSON, as Claude Code writes it
-        elif b'"timestamp"' in raw and any(n in raw for n in _CLAUDE_NEEDLES):
+        elif b'"timestamp"' in raw and (
+            b'"user"' in raw or b'"assistant"' in raw or b'"compact_b' in raw
+        ):
             record = _load(raw)
         else:
             continue

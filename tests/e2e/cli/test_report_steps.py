@@ -174,3 +174,22 @@ def test_for_issue_passes_the_secret_corpus_through_redaction(tmp_path: Path) ->
     assert "| sub-agent |" not in md
     for ctx, _, secret, _ in cases:
         assert secret not in md, f"{ctx}: {secret} in\n{md}"
+
+
+@pytest.mark.parametrize(
+    ("agent", "why"),
+    [("aider", "aider writes no times in its files"),
+     ("claude", "no transcript of this run was found")],
+)  # fmt: skip
+def test_nothing_is_claimed_without_timed_steps(tmp_path: Path, agent: str, why: str) -> None:
+    project, state = tmp_path / "proj", tmp_path / "state"
+    project.mkdir()
+    runs = Store(state, project_root(project)).runs_dir
+    write_run(runs, "20250131T080000Z-0a1b2c", time.time() - 600, ["aider --model x", "/p"])
+    meta = runs / "20250131T080000Z-0a1b2c.samples.ndjson"
+    meta.write_text(meta.read_text().replace('"agent": "claude"', f'"agent": "{agent}"'))
+    env = {"CLAUDE_CONFIG_DIR": str(tmp_path / "none")}
+    text = guardrun(project, state, "report", "--text", env=env).stdout
+    assert f"Growth by agent step:\n    none: {why}" in text, text
+    md = guardrun(project, state, "report", "--for-issue", env=env).stdout
+    assert f"(none: {why}" in md and "growth idle" not in md
