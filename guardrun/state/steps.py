@@ -319,19 +319,8 @@ def _claude(path: Path, cuts: Sequence[float], since: float | None = None) -> Pa
     side: list[tuple[float, list[str]]] = []
     version: str | None = None
     count = 0
-    for raw in lines(path, since):
+    for t, record in _claude_records(path, since):
         count += 1
-        if len(raw) > BIG and raw.startswith(b'{"') and b'": ' not in raw[:HEAD]:
-            record = _big_claude(raw)  # compact JSON, as Claude Code writes it
-        elif b'"timestamp"' in raw and (
-            b'"user"' in raw or b'"assistant"' in raw or b'"compact_b' in raw
-        ):
-            record = _load(raw)
-        else:
-            continue
-        if record is None:
-            continue
-        t = when(record.get("timestamp"))
         if t is None:
             continue
         v = record.get("version")
@@ -342,8 +331,37 @@ def _claude(path: Path, cuts: Sequence[float], since: float | None = None) -> Pa
                 side.append((t, [n for _, n in _tool_uses(record)]))
             continue
         events.extend(_claude_events(record, t))
+    # Claude Code 2.x writes each sub-agent's lines to <session>/subagents/agent-<id>.jsonl
+    # beside the session's file, not into it: they are sub-agent lines whatever they say.
+    for sub in sorted(path.with_suffix("").joinpath("subagents").glob("agent-*.jsonl")):
+        try:
+            for t, record in _claude_records(sub, since):
+                if t is not None and record.get("type") in ("user", "assistant"):
+                    side.append((t, [n for _, n in _tool_uses(record)]))
+        except OSError:
+            continue  # one unreadable sub-agent file: the session's own steps still count
     steps = fold_sidechains(build(events, cuts), side)
     return Parsed(steps, version, count)
+
+
+def _claude_records(
+    path: Path, since: float | None
+) -> Iterator[tuple[float | None, dict[str, Any]]]:
+    """Each line of a Claude transcript that can be a step boundary, with its time (None
+    when it has none): parsed, searched (a big line) or skipped unparsed (``_claude``)."""
+    for raw in lines(path, since):
+        if len(raw) > BIG and raw.startswith(b'{"') and b'": ' not in raw[:HEAD]:
+            record = _big_claude(raw)  # compact JSON, as Claude Code writes it
+        elif b'"timestamp"' in raw and (
+            b'"user"' in raw or b'"assistant"' in raw or b'"compact_b' in raw
+        ):
+            record = _load(raw)
+        else:
+            record = None
+        if record is None:
+            yield None, {}
+        else:
+            yield when(record.get("timestamp")), record
 
 
 def _claude_events(record: dict[str, Any], t: float) -> list[Event]:

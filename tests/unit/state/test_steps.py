@@ -300,3 +300,21 @@ def test_since_skips_what_came_before_by_bisection(
     records.reverse()  # not in time order: nothing can be skipped, nothing is lost
     backwards = write(tmp_path / "backwards.jsonl", records)
     assert parse(backwards, "claude", since=since).lines == whole.lines
+
+
+def test_claude_2_sub_agent_files_beside_the_session(tmp_path: Path) -> None:
+    """Claude Code 2.x writes a sub-agent's lines to <session>/subagents/agent-<id>.jsonl."""
+    session = write(tmp_path / "s.jsonl", [
+        claude_line(T, "user", "review it"), use(T + 1, "t1", "Task"), result(T + 30, "t1"),
+        claude_line(T + 31, "assistant", [{"type": "text", "text": "reviewed"}]),
+    ])  # fmt: skip
+    agents = tmp_path / "s" / "subagents"
+    agents.mkdir(parents=True)
+    write(agents / "agent-a1b2.jsonl", [claude_line(T + 2, "user", "sub prompt"),
+          use(T + 3, "x1", "Grep"), result(T + 4, "x1"), use(T + 5, "x2", "Read"),
+          result(T + 6, "x2"), use(T + 7, "x3", "Grep"), result(T + 8, "x3")])  # fmt: skip
+    (agents / "agent-a1b2.meta.json").write_text("{}")
+    steps = parse(session, "claude").steps
+    sub = [s for s in steps if s.kind == SUBAGENT]
+    assert [(s.start - T, s.end - T, s.detail) for s in sub] == [(1, 30, "Grep×2, Read")]
+    assert not [s for s in steps if s.name in ("Grep", "Read")]  # not the session's own
