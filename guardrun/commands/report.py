@@ -116,13 +116,14 @@ def text_summary(data: RunData) -> str:
 
 
 def run_report(args: argparse.Namespace, state_dir: Path, cwd: Path) -> int:
-    runs_dir = Store(state_dir, project_root(cwd)).runs_dir
+    store = Store(state_dir, project_root(cwd))
+    runs_dir = store.runs_dir
     try:
         since = parse_duration(args.since) if args.since else None
     except ValueError as err:
         raise UsageError(f"--since: {err}") from err
     data = [load_run(runs_dir, i, since) for i in pick(list(args.runs), run_ids(runs_dir))]
-    data = [with_steps(d, Store(state_dir, project_root(cwd))) for d in data]
+    data = [with_steps(d, store) for d in data]
     if args.for_issue:
         from guardrun.commands.report_issue import for_issue
 
