@@ -73,6 +73,8 @@ def transcripts(data: RunData, store: Store) -> list[Path]:
         copy = info.get("copy")
         if not path.is_file() and isinstance(copy, dict) and isinstance(copy.get("file"), str):
             path = store.states_dir / Path(copy["file"]).name  # a name, never a path
+            if path.is_symlink():  # the store holds no links: one planted is not followed
+                continue
         if path.is_file() and path not in found:
             found.append(path)
     if not found and data.meta.get("agent") == "claude":
