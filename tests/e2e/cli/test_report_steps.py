@@ -193,3 +193,17 @@ def test_nothing_is_claimed_without_timed_steps(tmp_path: Path, agent: str, why:
     assert f"Growth by agent step:\n    none: {why}" in text, text
     md = guardrun(project, state, "report", "--for-issue", env=env).stdout
     assert f"(none: {why}" in md and "growth idle" not in md
+
+
+def test_the_states_copy_stands_in_for_a_lost_transcript(
+    stepped: tuple[Path, Path, dict[str, str]],
+) -> None:
+    project, state, env = stepped
+    original = next(Path(env["CLAUDE_CONFIG_DIR"]).glob(f"projects/*/{SESSION}.jsonl"))
+    away = original.with_name("moved-away")
+    original.rename(away)
+    try:
+        text = guardrun(project, state, "report", "--text", env=env).stdout
+    finally:
+        away.rename(original)
+    assert kinds(text)["Bash"] > 55, text
