@@ -230,7 +230,7 @@ def test_the_real_claude_transcripts_parse_into_steps(
         assert spans(parse(path, "claude").steps) == spans(parsed.steps)
 
 
-def test_a_codex_rollout(tmp_path: Path) -> None:
+def test_a_codex_rollout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def line(t: float, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
         return {"timestamp": iso(t), "type": kind, "payload": payload}
 
@@ -254,6 +254,8 @@ def test_a_codex_rollout(tmp_path: Path) -> None:
     assert parsed.version == "0.171.0"
     assert spans(parsed.steps) == [(COMPACTION, 10, 20, False), (MODEL, 1, 3, False),
                                    (MODEL, 9, 10, False), ("shell", 3, 9, False)]  # fmt: skip
+    monkeypatch.setattr(steps_mod, "BIG", 0)  # a tool's output searched, not parsed
+    assert spans(parse(path, "codex").steps) == spans(parsed.steps)
 
 
 def test_a_gemini_chat(tmp_path: Path) -> None:
