@@ -146,6 +146,11 @@ def observers(
         project_dir=conv.project_dir, saved=conv,
     )  # fmt: skip
     conv.tell = teller.event
+    history = teller.history.path
+    if history is not None:
+        from guardrun.observe.history import read_history
+
+        conv.read_points = lambda since: read_history(history, since=since).points
     return teller, conv
 
 

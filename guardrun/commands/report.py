@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from guardrun.commands.report_data import RunData, clock, describe, event_time, top_at
+from guardrun.commands.report_steps import text_section, with_steps
 from guardrun.errors import StateNotFound, UsageError
 from guardrun.observe.events import is_run_id, read_events
 from guardrun.observe.history import read_history
@@ -38,6 +39,11 @@ def add_report_parser(subparsers: Any) -> None:
     p.add_argument("-o", "--output", metavar="FILE", help="where the HTML goes")
     p.add_argument("--open", action="store_true", help="open the report in a browser")
     p.add_argument("--text", action="store_true", help="a compact summary on stdout instead")
+    p.add_argument(
+        "--for-issue",
+        action="store_true",
+        help="Markdown for an agent's bug tracker (no prompt, output or file content)",
+    )
 
 
 def run_ids(runs_dir: Path) -> list[str]:
@@ -109,16 +115,24 @@ def text_summary(data: RunData) -> str:
                               "sentinel_stopped"):  # fmt: skip
             mem = f" {format_bytes(e['memory_bytes'])}" if e.get("memory_bytes") else ""
             lines.append(f"    {clock(e['t'])}{mem}  {describe(e)}")
+    lines += text_section(data)
     return "\n".join(lines)
 
 
 def run_report(args: argparse.Namespace, state_dir: Path, cwd: Path) -> int:
-    runs_dir = Store(state_dir, project_root(cwd)).runs_dir
+    store = Store(state_dir, project_root(cwd))
+    runs_dir = store.runs_dir
     try:
         since = parse_duration(args.since) if args.since else None
     except ValueError as err:
         raise UsageError(f"--since: {err}") from err
     data = [load_run(runs_dir, i, since) for i in pick(list(args.runs), run_ids(runs_dir))]
+    data = [with_steps(d, store) for d in data]
+    if args.for_issue:
+        from guardrun.commands.report_issue import for_issue
+
+        sys.stdout.write("\n\n".join(for_issue(d) for d in data))
+        return 0
     if args.text:
         sys.stdout.write("\n\n".join(text_summary(d) for d in data) + "\n")
         return 0

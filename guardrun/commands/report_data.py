@@ -35,6 +35,7 @@ class RunData(NamedTuple):
     procs: dict[int, dict[str, Any]]
     points: list[Point]
     events: list[dict[str, Any]]  # each with "t" (wall time, float) added
+    agent_steps: Any = None  # report_steps.AgentSteps, once with_steps has read the transcripts
 
     @property
     def markers(self) -> list[dict[str, Any]]:

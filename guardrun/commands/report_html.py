@@ -16,7 +16,9 @@ import time
 from html import escape
 from typing import TYPE_CHECKING
 
+from guardrun.commands.report_chart import BOTTOM, LEFT, RIGHT, TOP, Chart, H, W, nice, tick_step
 from guardrun.commands.report_data import clock, describe
+from guardrun.commands.report_steps import lane_svg, table_html
 from guardrun.units import format_bytes, format_duration
 
 if TYPE_CHECKING:
@@ -25,8 +27,6 @@ if TYPE_CHECKING:
 
     from guardrun.commands.report_data import RunData
 
-W, H = 1000, 320
-LEFT, RIGHT, TOP, BOTTOM = 72, 16, 12, 28
 COLOURS = {"normal": "#3c8d40", "warning": "#e0a800", "critical": "#ef6c00", "emergency": "#c62828"}
 MARKER_COLOURS = {
     "level_changed": None,  # the colour of the level reached
@@ -52,33 +52,6 @@ svg{background:#fff;border:1px solid #ddd}
 table{border-collapse:collapse;margin:8px 0}td,th{padding:2px 10px;border-bottom:1px solid #eee;
 text-align:left;font-variant-numeric:tabular-nums}.legend span{margin-right:16px}
 """
-
-
-def _tick_step(span: float, count: int, steps: Sequence[float]) -> float:
-    for step in steps:
-        if span / step <= count:
-            return step
-    return steps[-1] * math.ceil(span / steps[-1] / count)
-
-
-def _nice(span: float) -> list[float]:
-    base = 10 ** math.floor(math.log10(max(span, 1.0)))
-    return [base * m for m in (0.1, 0.2, 0.25, 0.5, 1, 2, 2.5, 5, 10)]
-
-
-class Chart:
-    def __init__(self, t0: float, t1: float, ymax: float) -> None:
-        self.t0, self.t1 = t0, max(t1, t0 + 1.0)
-        self.ymax = max(ymax, 1.0)
-
-    def x(self, t: float) -> float:
-        return LEFT + (t - self.t0) / (self.t1 - self.t0) * (W - LEFT - RIGHT)
-
-    def y(self, v: float) -> float:
-        return TOP + (1 - min(v, self.ymax) / self.ymax) * (H - TOP - BOTTOM)
-
-    def path(self, pts: Sequence[tuple[float, float]]) -> str:
-        return " ".join(f"{self.x(t):.1f},{self.y(v):.1f}" for t, v in pts)
 
 
 def _mid(p: dict[str, Any]) -> float:
@@ -107,7 +80,7 @@ def chart_svg(data: RunData) -> str:
             f'height="{c.y(lo) - c.y(hi):.1f}" fill="{COLOURS[level]}" opacity=".12">'
             f"<title>{level}: {format_bytes(lo)} and up</title></rect>"
         )
-    step = _tick_step(c.ymax, 6, _nice(c.ymax))
+    step = tick_step(c.ymax, 6, nice(c.ymax))
     v = 0.0
     while v <= c.ymax:
         y = c.y(v)
@@ -115,7 +88,7 @@ def chart_svg(data: RunData) -> str:
         out.append(f'<text class="axis" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">'
                    f"{format_bytes(v)}</text>")  # fmt: skip
         v += step
-    tstep = _tick_step(c.t1 - c.t0, 8, (10, 30, 60, 300, 600, 1800, 3600, 7200, 10800, 21600))
+    tstep = tick_step(c.t1 - c.t0, 8, (10, 30, 60, 300, 600, 1800, 3600, 7200, 10800, 21600))
     t = math.ceil(c.t0 / tstep) * tstep
     while t <= c.t1:
         x = c.x(t)
@@ -242,7 +215,8 @@ def section(data: RunData) -> str:
     )
     return (
         f'<section class="run" id="run-{escape(data.run_id)}"><h2>Run {escape(data.run_id)}</h2>'
-        f"<p>{summary}</p>{chart_svg(data)}{legend}<h3>Events</h3>{_events_table(data)}"
+        f"<p>{summary}</p>{chart_svg(data)}{lane_svg(data)}{legend}{table_html(data)}"
+        f"<h3>Events</h3>{_events_table(data)}"
         f"<h3>Processes at the peak and at each restart</h3>{_procs_table(data)}</section>"
     )
 

@@ -79,6 +79,9 @@ class CaptureContext(NamedTuple):
     session: Session | None = None  # when already known; else the agent is asked
     transcript_mode: str = "copy"  # copy | tail | none
     redact_patterns: Sequence[str] = ()
+    # The run's sample points at or after a wall time (the teller's history file, up to its
+    # last flush): given by the caller, which knows where the history is.
+    read_points: Callable[[float | None], Sequence[dict[str, Any]]] | None = None
     messages: int = 10
     top: int = 10
     git_timeout: float = 2.0
@@ -153,6 +156,9 @@ def finish(p: Pending) -> CaptureResult:
     last messages, git's facts; then the state is redacted and written, the copy first."""
     ctx, state, errors, redactor = p.ctx, p.state, p.errors, p.redactor
     state["conversation"] = _conversation(ctx, p.id, errors, redactor, p.session)
+    if isinstance(state["memory"], dict):  # the steps the tree grew during (state.steps)
+        state["memory"]["attribution"] = _part(errors, "attribution", lambda: _attribution(
+            ctx, p.session.transcript if p.session else None), None)  # fmt: skip
     project = p.git.result(errors, "git")
     git_error = project.pop("git_error", None) if project else None
     if git_error:
@@ -374,3 +380,20 @@ class _Background:
         if self._error is not None:
             errors.append(f"{name}: {type(self._error).__name__}: {self._error}")
         return self._value
+
+
+def _attribution(ctx: CaptureContext, transcript: Path | None) -> dict[str, Any] | None:
+    """``memory.attribution``: the current child's samples (from its start) against its
+    session's transcript; None when there is nothing to line up. In the capture's thread,
+    never in the sampling loop."""
+    from guardrun.state.attribution import attribute
+    from guardrun.state.steps import AGENTS_WITH_STEPS, parse
+
+    agent = getattr(ctx.agent, "name", "")
+    if agent not in AGENTS_WITH_STEPS or ctx.read_points is None or transcript is None:
+        return None
+    points = list(ctx.read_points(ctx.started_at))
+    if len(points) < 2:
+        return None
+    att = attribute(points, parse(transcript, agent, since=ctx.started_at).steps)
+    return att.as_dict() if att else None

@@ -74,6 +74,8 @@ class Conversation:
         self.run_id = run_id
         self.agent: Agent = detect(argv, agent, agents)
         self.tell: Callable[..., None] = _no_tell  # the teller's event, wired by runner
+        # The run's sample points since a wall time (the teller's history), wired by runner.
+        self.read_points: Callable[[float | None], Sequence[dict[str, Any]]] | None = None
         self.resuming = False  # the current child was started with a resume argv
         self._launched = False  # launch_argv was called once: later calls are new conversations
         self.session: Session | None = None
@@ -246,6 +248,7 @@ class Conversation:
             agent=self.agent,
             transcript_mode=self.k.transcript,
             redact_patterns=list(self.k.redact),
+            read_points=self.read_points,
         )
         started = time.monotonic()
         try:
