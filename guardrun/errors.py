@@ -7,6 +7,7 @@ exit code. Exit codes are the README's table and, where it is silent, sysexits.h
 
 from __future__ import annotations
 
+EXIT_REFUSED = 1  # guardrun would not do what was asked, and says why
 EXIT_USAGE = 2
 EXIT_NOT_EXECUTABLE = 126
 EXIT_NOT_FOUND = 127
@@ -26,6 +27,12 @@ class UsageError(GuardrunError):
     """A bad flag, argument or id on the command line."""
 
     exit_code = EXIT_USAGE
+
+
+class Refused(GuardrunError):
+    """Asked to act on something that is not what it claims (a forged live file)."""
+
+    exit_code = EXIT_REFUSED
 
 
 class ConfigError(UsageError):

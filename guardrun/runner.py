@@ -14,6 +14,7 @@ from guardrun.units import Threshold
 
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Callable
     from typing import Any
 
     from guardrun.config.schema import Config
@@ -84,7 +85,7 @@ def settings_from_config(cfg: Config, command: list[str], ns: argparse.Namespace
     )
 
 
-def shared(cfg: Config, total: int) -> dict[str, Any]:
+def shared(cfg: Config, total: int, warn: Callable[[str], None] | None = None) -> dict[str, Any]:
     """The other runs of this user: the machine budget (a share of ``total``, the memory
     available to guardrun: the cgroup limit or RAM) and the lease for a shared restart."""
     from guardrun.fleet.lease import Lease
@@ -92,7 +93,7 @@ def shared(cfg: Config, total: int) -> dict[str, Any]:
 
     budget = cfg.machine.budget.resolve(total) if cfg.machine.budget is not None else None
     where = state_dir(cfg)
-    return {"machine": MachineWatch(where, budget), "lease": Lease(where)}
+    return {"machine": MachineWatch(where, budget, warn), "lease": Lease(where, warn=warn)}
 
 
 def external_pressure(cfg: Config) -> ExternalPressure:
@@ -167,7 +168,7 @@ def run_command(
             external=external_pressure(cfg),
             limit=limit,
             sentinel=Sentinel,
-            **shared(cfg, limit.bytes),
+            **shared(cfg, limit.bytes, reporter.warn),
         )
         # Everything imported so far lives as long as guardrun: keep it out of the
         # collector's passes (each one walks it all), during the run and at exit. The

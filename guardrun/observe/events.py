@@ -153,7 +153,7 @@ class EventLog:
             line = self.scrub(line)
         with self._lock:
             if self._fd is not None:
-                self._write(line.encode("utf-8", "replace") + b"\n")
+                self._write(line.encode("utf-8", "backslashreplace") + b"\n")
             mirror = self._mirror
         if mirror is not None:
             try:

@@ -28,6 +28,7 @@ import os
 import time
 from typing import TYPE_CHECKING
 
+from guardrun.escape import json_bytes
 from guardrun.observe.events import close_quietly, make_private_dirs
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ def history_path(log_path: str | os.PathLike[str]) -> str:
 
 
 def _line(obj: dict[str, Any]) -> bytes:
-    return json.dumps(obj, ensure_ascii=False, default=str, separators=(",", ":")).encode() + b"\n"
+    return json_bytes(obj, separators=(",", ":")) + b"\n"
 
 
 def _width(age: float) -> float:
