@@ -214,9 +214,12 @@ class History:
         for p in points:
             for pid, _ in p.get("p", ()):
                 if pid not in self._procs:
-                    facts = self._named.pop(pid, None)
-                    if facts is None:
-                        facts = self._describe(pid) if self._describe is not None else {}
+                    # Its name now (a process that exec'd since it was first seen has a
+                    # better one), else the name it had when it was sampled (it ended).
+                    facts = self._describe(pid) if self._describe is not None else {}
+                    first = self._named.pop(pid, None)
+                    if first is not None and not facts.get("name"):
+                        facts = first
                     line = {"k": "proc", "pid": pid, **facts}
                     self._procs[pid] = line
                     lines.append(line)
