@@ -52,3 +52,19 @@ def json_bytes(obj: Any, **kwargs: Any) -> bytes:
     # A lone surrogate can only stand inside a JSON string, where backslashreplace's
     # "\udcff" is that string's own escape for it.
     return json.dumps(obj, **kwargs).encode("utf-8", "backslashreplace")
+
+
+def shell_word(arg: str) -> str:
+    """``arg`` quoted for a POSIX shell like ``shlex.quote``; one that holds a control
+    character or a byte that is not UTF-8 as bash's ``$'...'`` with ``\\xNN`` escapes, so a
+    printed command neither drives the terminal nor loses a byte when pasted."""
+    if not _UNSAFE.search(arg):
+        import shlex
+
+        return shlex.quote(arg)
+    import os
+
+    out = []
+    for b in os.fsencode(arg):
+        out.append(chr(b) if 0x20 <= b < 0x7F and b not in b"'\\" else f"\\x{b:02x}")
+    return "$'" + "".join(out) + "'"

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from guardrun.errors import CommandNotExecutable, CommandNotFound, StateNotFound, UsageError
-from guardrun.escape import json_bytes, visible
+from guardrun.escape import json_bytes, shell_word, visible
 from guardrun.state.project import project_root
 from guardrun.state.redact import clip
 from guardrun.state.store import Entry, Store, check_ref
@@ -235,7 +235,7 @@ def _resume(store: Store, ref: str, print_only: bool) -> int:
     if not resumed:
         print("guardrun: no session was saved; running the original command", file=sys.stderr)
     if print_only:
-        print(f"cd {shlex.quote(cwd)} && {shlex.join(argv)}")
+        print(f"cd {shell_word(cwd)} && {' '.join(shell_word(a) for a in argv)}")
         return 0
     try:
         os.chdir(cwd)

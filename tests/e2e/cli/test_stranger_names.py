@@ -87,6 +87,12 @@ def test_start_watch_capture_and_restart_in_a_directory_that_is_not_utf8(tmp_pat
     assert os.fsencode(state_doc["process"]["argv"][-2]) == b"arg\xfe"
     text = cli(state, "state", "show", "latest", cwd=bad)
     assert text.returncode == 0 and b"bad\\xffdir" in text.stdout, text
+    printed = cli(state, "state", "resume", "latest", "--print", cwd=bad)
+    assert printed.returncode == 0, printed.stderr
+    cd, _, command = printed.stdout.decode("ascii").partition(" && ")
+    pwd = subprocess.run(["bash", "-c", f"{cd} && pwd -P && printf '%s\\n' {command}"],
+                         capture_output=True, timeout=10)  # fmt: skip
+    assert pwd.stdout.splitlines()[0] == bad and b"arg\xfe" in pwd.stdout.splitlines()
 
 
 def test_status_and_state_show_never_send_escapes_raw(tmp_path: Path) -> None:
