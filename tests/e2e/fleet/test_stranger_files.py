@@ -183,6 +183,9 @@ def test_a_lease_deadline_far_ahead_is_no_deadline(tmp_path: Path) -> None:
         path.write_text(json.dumps(record))
         assert mine.acquire(seconds=5)
         assert json.loads(path.read_text())["pid"] == os.getpid()
+        record["deadline"] = time.time() + 365 * 86400  # a year: longer than any restart
+        path.write_text(json.dumps(record))
+        assert Lease(state).acquire(seconds=5)
         for deadline in ("Infinity", "NaN", '"soon"'):
             path.write_text(f'{{"pid": {holder.pid}, "identity": {{}}, "deadline": {deadline}}}')
             assert Lease(state).acquire(seconds=5), deadline
