@@ -9,8 +9,10 @@ a terminal. Several runs of the project can be given; each gets its own chart.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import re
+import stat
 import sys
 import time
 from pathlib import Path
@@ -137,14 +139,12 @@ def run_report(args: argparse.Namespace, state_dir: Path, cwd: Path) -> int:
     from guardrun.commands.report_html import render
 
     out = Path(args.output) if args.output else cwd / f"guardrun-report-{data[-1].run_id}.html"
-    html = render(data)
+    page = render(data).encode("utf-8", "backslashreplace")
     try:
-        write_private(out, html.encode("utf-8", "backslashreplace"))
+        write_private(out, page)
     except OSError as err:
-        raise UsageError(f"-o {out}: {err.strerror or err}") from err
-    sys.stdout.write(
-        f"{visible(out)} ({len(html.encode('utf-8', 'backslashreplace')) // 1024} KB)\n"
-    )
+        raise UsageError(f"-o {visible(out)}: {err.strerror or err}") from err
+    sys.stdout.write(f"{visible(out)} ({len(page) // 1024} KB)\n")
     if args.open:
         import webbrowser
 
@@ -154,10 +154,14 @@ def run_report(args: argparse.Namespace, state_dir: Path, cwd: Path) -> int:
 
 def write_private(path: Path, data: bytes) -> None:
     """``data`` into ``path``, readable by its owner only (0600: the page shows command
-    lines and paths, and often lands in a shared repository), not through a symlink."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
+    lines and paths, and often lands in a shared repository), not through a symlink, and
+    only into a regular file (a FIFO planted at the default name would block the write)."""
+    flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0), 0o600)
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        os.ftruncate(fd, 0)
         if hasattr(os, "fchmod"):
             os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_TRUNC
         view = memoryview(data)

@@ -214,12 +214,12 @@ class History:
         for p in points:
             for pid, _ in p.get("p", ()):
                 if pid not in self._procs:
-                    # Its name now (a process that exec'd since it was first seen has a
-                    # better one), else the name it had when it was sampled (it ended).
+                    # What it says now (a process that exec'd since it was first seen
+                    # has a better name), else what it said when it was sampled: an
+                    # ended process has no command line, and a gone one no name.
                     facts = self._describe(pid) if self._describe is not None else {}
-                    first = self._named.pop(pid, None)
-                    if first is not None and not facts.get("name"):
-                        facts = first
+                    first = self._named.pop(pid, None) or {}
+                    facts = {**first, **{k: v for k, v in facts.items() if v}}
                     line = {"k": "proc", "pid": pid, **facts}
                     self._procs[pid] = line
                     lines.append(line)

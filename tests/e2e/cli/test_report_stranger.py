@@ -241,6 +241,9 @@ def test_the_report_page_is_written_for_its_owner_only(tmp_path: Path) -> None:
     (tmp_path / "link.html").symlink_to(tmp_path / "target")
     done = guardrun(project, state, "report", "-o", str(tmp_path / "link.html"))
     assert done.returncode == 2 and (tmp_path / "target").read_text() == "keep"
+    os.mkfifo(tmp_path / "fifo.html")  # no reader: the write would wait for one forever
+    done = guardrun(project, state, "report", "-o", str(tmp_path / "fifo.html"), timeout=20)
+    assert done.returncode == 2 and "fifo.html" in done.stderr, done.stderr
 
 
 _NAMED = r"""
@@ -287,3 +290,4 @@ def test_processes_killed_by_a_restart_are_named_in_the_report(tmp_path: Path) -
     rows = [r for r in table.split("<tr>") if r.startswith("<td>restart at")]
     assert rows, table[:2000]
     assert all("<td>?</td>" not in r for r in rows), rows
+    assert all("leaky.py" in r for r in rows), rows  # its command line too, taken while it ran
