@@ -7,6 +7,7 @@ exit code. Exit codes are the README's table and, where it is silent, sysexits.h
 
 from __future__ import annotations
 
+EXIT_REFUSED = 1  # guardrun would not do what was asked, and says why
 EXIT_USAGE = 2
 EXIT_NOT_EXECUTABLE = 126
 EXIT_NOT_FOUND = 127
@@ -28,10 +29,11 @@ class UsageError(GuardrunError):
     exit_code = EXIT_USAGE
 
 
-class Refusal(GuardrunError):
-    """guardrun will not do what was asked, and says why (exit 1)."""
+class Refused(GuardrunError):
+    """guardrun will not do what was asked, and says why (exit 1): a forged live file, an
+    untrusted file it will not trust."""
 
-    exit_code = 1
+    exit_code = EXIT_REFUSED
 
 
 class ConfigError(UsageError):

@@ -102,7 +102,9 @@ def settings_from_config(cfg: Config, command: list[str], ns: argparse.Namespace
     )
 
 
-def shared(cfg: Config, total: int, name: str) -> dict[str, Any]:
+def shared(
+    cfg: Config, total: int, name: str, warn: Callable[[str], None] | None = None
+) -> dict[str, Any]:
     """The other runs of this user: the machine budget (a share of ``total``, the memory
     available to guardrun: the cgroup limit or RAM), the lease for a shared restart, and
     how this run (``name``) makes its turns to give way when first needed."""
@@ -111,14 +113,16 @@ def shared(cfg: Config, total: int, name: str) -> dict[str, Any]:
 
     budget = cfg.machine.budget.resolve(total) if cfg.machine.budget is not None else None
     where = state_dir(cfg)
-    machine = MachineWatch(where, budget)
+    machine = MachineWatch(where, budget, warn)
 
     def make_turns(tell: Callable[..., None], warn: Callable[[str], None]) -> Turns:
         from guardrun.fleet.turns import Turns  # most runs never share: lazily
 
         return Turns(machine, os.getpid(), name, tell, warn)
 
-    return {"machine": machine, "lease": Lease(where), "make_turns": make_turns}
+    return {
+        "machine": machine, "lease": Lease(where, warn=warn), "make_turns": make_turns
+    }  # fmt: skip
 
 
 def observers(
@@ -237,7 +241,7 @@ def run_command(
             external=external_pressure(cfg),
             limit=limit,
             sentinel=Sentinel,
-            **shared(cfg, limit.bytes, os.path.basename(command[0])),
+            **shared(cfg, limit.bytes, os.path.basename(command[0]), reporter.warn),
         )
         # Everything imported so far lives as long as guardrun: keep it out of the
         # collector's passes (each one walks it all), during the run and at exit. The

@@ -223,7 +223,7 @@ def _trust(path: str) -> int:
     from guardrun.config.load import check_file
     from guardrun.config.schema import BY_PATH, TRUST_WHY
     from guardrun.config.yaml import read_text
-    from guardrun.errors import Refusal
+    from guardrun.errors import Refused
 
     try:
         st = os.stat(path)
@@ -231,7 +231,7 @@ def _trust(path: str) -> int:
         raise UsageError(f"{path}: cannot trust: {err.strerror or err}") from None
     why = trust.unsafe_owner(st)
     if why is not None:
-        raise Refusal(f"{path}: not trusting a file {why}")
+        raise Refused(f"{path}: not trusting a file {why}")
     text = read_text(Path(path), path)
     keys = check_file(Path(path), text)  # a file that does not load is not trusted
     sha = trust.digest(text)

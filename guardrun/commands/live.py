@@ -18,8 +18,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from guardrun.errors import GuardrunError, UsageError
-from guardrun.observe.live import is_same_process, list_live
+from guardrun.errors import Refused, UsageError
+from guardrun.escape import visible
+from guardrun.observe.live import is_guardrun, is_same_process, list_live
 from guardrun.units import format_bytes, format_eta, format_rate
 
 if TYPE_CHECKING:
@@ -122,7 +123,7 @@ def _plan_line(plan: dict[str, Any]) -> str:
 def _command(run: dict[str, Any]) -> str:
     argv = run.get("argv")
     if isinstance(argv, list) and argv:
-        return " ".join(str(a) for a in argv)
+        return " ".join(visible(a) for a in argv)
     return "?"
 
 
@@ -166,12 +167,17 @@ def _recent(state_dir: Path, run: dict[str, Any], now: float) -> str:
     if not isinstance(run_id, str) or not is_run_id(run_id):
         return ""  # never a path from an unchecked id
     for path in state_dir.glob(f"projects/*/runs/{run_id}.samples.ndjson"):
-        points = read_history(path, since=now - SPAN).points
-        return sparkline([(p["t"], p["b"]) for p in points], now, SPAN)
+        # Five minutes of samples are a few KB at the file's end: a planted 260 MB file
+        # cost status 8.5 s and 800 MB when it was read whole.
+        loaded = read_history(path, since=now - SPAN, limit=STATUS_READ, max_lines=20_000)
+        if loaded.cut:
+            print(f"guardrun: {visible(path)}: {loaded.cut}", file=sys.stderr)
+        return sparkline([(p["t"], p["b"]) for p in loaded.points], now, SPAN)
     return ""
 
 
 SPAN = 300.0  # seconds of history in a status sparkline
+STATUS_READ = 4 << 20  # bytes of a history read for it
 
 
 _COLUMNS = (("PID", 8), ("RUN", 25), ("MEMORY", 9), ("TREND", 13), ("LEVEL", 11), ("RESTARTS", 0))
@@ -198,16 +204,19 @@ def _table(runs: list[dict[str, Any]], state_dir: Path | None = None) -> Any:
         mem = run.get("memory_bytes")
         rate = run.get("growth_bytes_per_second")
         cells = [
-            str(run.get("pid", "?")),
-            str(run.get("run_id", "?")),
+            visible(run.get("pid", "?")),
+            visible(run.get("run_id", "?")),
             format_bytes(mem) if isinstance(mem, (int, float)) else "-",
             format_rate(rate) if isinstance(rate, (int, float)) else "-",
-            str(run.get("level", "-")),
-            str(run.get("restarts", 0)),
+            visible(run.get("level", "-")),
+            visible(run.get("restarts", 0)),
         ]
         out.append(line(cells) + "\n", style=_LEVEL_STYLE.get(cells[4]))
         child = run.get("child_pid")
-        detail = f"{_command(run)}  (child {child or '-'})  in {run.get('cwd', '?')}"
+        # Every field of a live file is shown visibly: a cwd or argv may hold ESC sequences.
+        detail = (
+            f"{_command(run)}  (child {visible(child or '-')})  in {visible(run.get('cwd', '?'))}"
+        )
         swapped = run.get("swapped_bytes")
         if isinstance(swapped, int) and swapped > 0 and isinstance(mem, (int, float)):
             detail = f"{format_bytes(mem)}, {format_bytes(swapped)} swapped  {detail}"
@@ -215,13 +224,13 @@ def _table(runs: list[dict[str, Any]], state_dir: Path | None = None) -> Any:
         if recent:
             detail = f"{recent}  {detail}"
         if run.get("mode") not in (None, "normal"):
-            detail += f" · mode {run.get('mode')}"
+            detail += f" · mode {visible(run.get('mode'))}"
         if isinstance(run.get("sentinel"), dict):
             from guardrun.observe.lastresort import describe as last_resort
 
-            detail += f" · {last_resort(run['sentinel'])}"
+            detail += f" · {visible(last_resort(run['sentinel']))}"
         if run.get("stopped"):
-            detail += f" · stopped ({run.get('stopped')}: fg brings it back)"
+            detail += f" · stopped ({visible(run.get('stopped'))}: fg brings it back)"
         for level in ("critical", "emergency"):
             eta = run.get(f"eta_{level}_seconds")
             if isinstance(eta, (int, float)):
@@ -271,7 +280,9 @@ def run_status(args: argparse.Namespace, state_dir: Path, cwd: Path) -> int:
 
 def _describe(runs: list[dict[str, Any]]) -> str:
     return "; ".join(
-        f"pid {r.get('pid')} run {r.get('run_id', '?')} in {r.get('cwd', '?')}" for r in runs
+        f"pid {visible(r.get('pid'))} run {visible(r.get('run_id', '?'))} "
+        f"in {visible(r.get('cwd', '?'))}"
+        for r in runs
     )
 
 
@@ -301,24 +312,15 @@ def resolve_run(ref: str | None, runs: list[dict[str, Any]], cwd: Path) -> dict[
     raise UsageError(f"{ref!r} matches {len(matches)} runs: {_describe(matches)}")
 
 
-def _is_guardrun(pid: int) -> bool:
-    """Whether ``pid`` runs guardrun: the console script, ``python -m guardrun`` or
-    ``python .../guardrun/__main__.py``, by its command line."""
-    from guardrun.platform import process_argv
-
-    argv = process_argv(pid)
-    for i, arg in enumerate(argv[:3]):
-        name = os.path.basename(arg)
-        if name in ("guardrun", "guardrun.exe") or arg.endswith("guardrun/__main__.py"):
-            return True
-        if arg == "-m" and i + 1 < len(argv) and argv[i + 1] == "guardrun":
-            return True
-    return False
-
-
 def run_signal(args: argparse.Namespace, state_dir: Path, cwd: Path, sig: int) -> int:
     """Send ``sig`` (SIGUSR1 restart, SIGUSR2 capture) to the run ``args.run`` names."""
-    run = resolve_run(getattr(args, "run", None), _live(state_dir), cwd)
+    ref = getattr(args, "run", None)
+    runs = _live(state_dir)
+    if ref is not None and ref.isdigit() and not any(r.get("pid") == int(ref) for r in runs):
+        if os.path.lexists(os.path.join(state_dir, "live", f"{int(ref)}.json")):
+            # Its live file was not believed (said above): a refusal, not a typo.
+            raise Refused(f"the live file of pid {int(ref)} is not believed: not signalling it")
+    run = resolve_run(ref, runs, cwd)
     pid = int(run["pid"])
     # The file was checked a moment ago; check again right before signalling so a pid
     # reused in between never gets a signal meant for a guardrun. A file without an
@@ -326,20 +328,18 @@ def run_signal(args: argparse.Namespace, state_dir: Path, cwd: Path, sig: int) -
     # nothing: SIGUSR1 kills most programs.
     identity = run.get("identity") or {}
     if not identity or not is_same_process(pid, identity):
-        raise GuardrunError(
-            f"run {run.get('run_id', pid)} (pid {pid}) has ended, or its live file does not "
-            "say which process it is: not signalling it"
+        raise Refused(
+            f"run {visible(run.get('run_id', pid))} (pid {pid}) has ended, or its live file "
+            "does not say which process it is: not signalling it"
         )
-    if not _is_guardrun(pid):
-        raise GuardrunError(
-            f"pid {pid} is not a guardrun (its live file is forged?): not signalling it"
-        )
+    if not is_guardrun(pid):
+        raise Refused(f"pid {pid} is not a guardrun (its live file is forged?): not signalling it")
     try:
         os.kill(pid, sig)
     except ProcessLookupError as err:
-        raise GuardrunError(f"run {run.get('run_id', pid)} (pid {pid}) has just ended") from err
+        raise Refused(f"run {visible(run.get('run_id', pid))} (pid {pid}) has just ended") from err
     except PermissionError as err:
-        raise GuardrunError(f"not allowed to signal pid {pid}: {err.strerror}") from err
+        raise Refused(f"not allowed to signal pid {pid}: {err.strerror}") from err
     what = ACTIONS["restart" if sig == getattr(signal, "SIGUSR1", None) else "capture"]
-    print(f"asked run {run.get('run_id', '?')} (pid {pid}) to {what}")
+    print(f"asked run {visible(run.get('run_id', '?'))} (pid {pid}) to {what}")
     return 0

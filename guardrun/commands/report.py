@@ -9,15 +9,26 @@ a terminal. Several runs of the project can be given; each gets its own chart.
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import re
+import stat
 import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from guardrun.commands.report_data import RunData, clock, describe, event_time, top_at
+from guardrun.commands.report_data import (
+    RunData,
+    asked_restarts,
+    checked_event,
+    clock,
+    describe,
+    top_at,
+)
 from guardrun.commands.report_steps import text_section, with_steps
 from guardrun.errors import StateNotFound, UsageError
+from guardrun.escape import visible
 from guardrun.observe.events import is_run_id, read_events
 from guardrun.observe.history import read_history
 from guardrun.state.project import project_root
@@ -76,12 +87,19 @@ def pick(refs: list[str], known: list[str]) -> list[str]:
 
 
 def load_run(runs_dir: Path, run_id: str, since: float | None = None) -> RunData:
+    """The run's event log and history, read with bounds (what was cut is said on stderr)
+    and each field checked: a malformed one is dropped, never a crash."""
+    cuts: list[str] = []
     events = []
-    for e in read_events(runs_dir / f"{run_id}.jsonl"):
-        t = event_time(e)
-        if t is not None:
-            events.append({**e, "t": t})
+    for e in read_events(runs_dir / f"{run_id}.jsonl", cuts):
+        checked = checked_event(e)
+        if checked is not None:
+            events.append(checked)
     hist = read_history(runs_dir / f"{run_id}.samples.ndjson")
+    if hist.cut:
+        cuts.append(f"{runs_dir / run_id}.samples.ndjson: {hist.cut}")
+    for what in cuts:
+        sys.stderr.write(f"guardrun: report: {visible(what)}\n")
     data = RunData(run_id, hist.meta, hist.procs, hist.points, events)
     if since is None:
         return data
@@ -108,15 +126,15 @@ def text_summary(data: RunData) -> str:
             f"  peak {format_bytes(peak['b'])}{sw} at {clock(peak['t'])} ({peak.get('lv')})"
         )
         lines.append(f"  top at the peak: {top_at(data, peak)}")
-    restarts = [e for e in data.events if e.get("event") == "restart_requested"]
-    lines.append(f"  restarts asked: {len(restarts)}")
+    lines.append(f"  restarts asked: {len(asked_restarts(data))}")
     for e in data.markers:
         if e.get("event") in ("restart_requested", "state_captured", "degraded", "child_exited",
                               "sentinel_stopped"):  # fmt: skip
             mem = f" {format_bytes(e['memory_bytes'])}" if e.get("memory_bytes") else ""
             lines.append(f"    {clock(e['t'])}{mem}  {describe(e)}")
     lines += text_section(data)
-    return "\n".join(lines)
+    # Names, commands and reasons come from files and processes: shown, never obeyed.
+    return "\n".join(visible(line) for line in lines)
 
 
 def run_report(args: argparse.Namespace, state_dir: Path, cwd: Path) -> int:
@@ -139,14 +157,33 @@ def run_report(args: argparse.Namespace, state_dir: Path, cwd: Path) -> int:
     from guardrun.commands.report_html import render
 
     out = Path(args.output) if args.output else cwd / f"guardrun-report-{data[-1].run_id}.html"
-    html = render(data)
+    page = render(data).encode("utf-8", "backslashreplace")
     try:
-        out.write_text(html, encoding="utf-8")
+        write_private(out, page)
     except OSError as err:
-        raise UsageError(f"-o {out}: {err.strerror or err}") from err
-    sys.stdout.write(f"{out} ({len(html.encode()) // 1024} KB)\n")
+        raise UsageError(f"-o {visible(out)}: {err.strerror or err}") from err
+    sys.stdout.write(f"{visible(out)} ({len(page) // 1024} KB)\n")
     if args.open:
         import webbrowser
 
         webbrowser.open(out.resolve().as_uri())
     return 0
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """``data`` into ``path``, readable by its owner only (0600: the page shows command
+    lines and paths, and often lands in a shared repository), not through a symlink, and
+    only into a regular file (a FIFO planted at the default name would block the write)."""
+    flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0), 0o600)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        os.ftruncate(fd, 0)
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_TRUNC
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)

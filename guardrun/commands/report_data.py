@@ -111,3 +111,30 @@ def top_at(data: RunData, point: Point | None, n: int = 3) -> str:
     if point is None or not point.get("p"):
         return "no sample"
     return ", ".join(f"{data.proc_name(pid)} {format_bytes(rss)}" for pid, rss in point["p"][:n])
+
+
+def checked_event(e: dict[str, Any]) -> dict[str, Any] | None:
+    """An event of the log with its time (``t``) added and the fields a report computes
+    with checked (a malformed ``memory_bytes`` is dropped); None without a usable time."""
+    from guardrun.untrusted import MAX_BYTES, integer
+
+    t = event_time(e)
+    if t is None or not isinstance(e.get("event"), str):
+        return None
+    out = {**e, "t": t}
+    if out.get("memory_bytes") is not None and integer(out["memory_bytes"], 0, MAX_BYTES) is None:
+        del out["memory_bytes"]
+    return out
+
+
+def asked_restarts(data: RunData) -> list[dict[str, Any]]:
+    """The restarts asked for and allowed: a ``restart_requested`` whose next restart
+    event is a ``restart_refused`` was refused by restart protection, and is not one."""
+    kinds = ("restart_requested", "restart_refused", "restarted")
+    steps = [e for e in data.events if e.get("event") in kinds]
+    return [
+        e
+        for i, e in enumerate(steps)
+        if e["event"] == "restart_requested"
+        and not (i + 1 < len(steps) and steps[i + 1]["event"] == "restart_refused")
+    ]

@@ -17,7 +17,7 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from guardrun.commands.report_chart import BOTTOM, LEFT, RIGHT, TOP, Chart, H, W, nice, tick_step
-from guardrun.commands.report_data import clock, describe
+from guardrun.commands.report_data import asked_restarts, clock, describe
 from guardrun.commands.report_steps import lane_svg, table_html
 from guardrun.units import format_bytes, format_duration
 
@@ -141,7 +141,7 @@ def chart_svg(data: RunData) -> str:
 
 
 def _marker(c: Chart, e: dict[str, Any]) -> str:
-    kind = str(e["event"])
+    kind = escape(str(e["event"]))  # one of MARKERS: escaped all the same
     colour = MARKER_COLOURS.get(kind) or COLOURS.get(str(e.get("level")), "#424242")
     x = c.x(e["t"])
     mem = e.get("memory_bytes")
@@ -164,7 +164,7 @@ def _procs_table(data: RunData) -> str:
     rows = []
     peak = data.peak()
     moments: list[tuple[str, dict[str, Any] | None]] = [("peak", peak)]
-    for e in data.events:
+    for e in asked_restarts(data):
         if e.get("event") == "restart_requested":
             moments.append(
                 (f"restart at {clock(e['t'])} ({e.get('reason')})", data.point_at(e["t"]))
@@ -176,7 +176,7 @@ def _procs_table(data: RunData) -> str:
             info = data.procs.get(pid, {})
             rows.append(
                 f"<tr><td>{escape(label)}</td><td>{escape(str(info.get('name') or '?'))}</td>"
-                f"<td>{pid}</td><td>{format_bytes(rss)}</td>"
+                f"<td>{escape(str(pid))}</td><td>{format_bytes(rss)}</td>"
                 f"<td>{escape(str(info.get('cmd') or '')[:120])}</td></tr>"
             )
     if not rows:
@@ -205,7 +205,7 @@ def section(data: RunData) -> str:
     )
     if peak is not None:
         summary += f"; peak {format_bytes(peak['b'])} at {clock(peak['t'])}"
-    restarts = sum(1 for e in data.events if e.get("event") == "restart_requested")
+    restarts = len(asked_restarts(data))
     summary += f"; {restarts} restart{'s' if restarts != 1 else ''} asked"
     legend = (
         '<p class="legend"><span>── tree memory (band: range within a bucket)</span>'

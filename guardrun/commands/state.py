@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from guardrun.errors import CommandNotExecutable, CommandNotFound, StateNotFound, UsageError
+from guardrun.escape import json_bytes, shell_word, visible
 from guardrun.state.project import project_root
 from guardrun.state.redact import clip
 from guardrun.state.store import Entry, Store, check_ref
@@ -117,7 +118,7 @@ def _list(store: Store, all_projects: bool, as_json: bool) -> int:
         table.add_column("project", no_wrap=True, overflow="ellipsis")
     now = time.time()
     for e in entries:
-        table.add_row(*_row(e, now), *([e.project] if all_projects else []))
+        table.add_row(*_row(e, now), *([_cell(e.project)] if all_projects else []))
     Console().print(table)
     return 0
 
@@ -125,19 +126,34 @@ def _list(store: Store, all_projects: bool, as_json: bool) -> int:
 def _row(e: Entry, now: float) -> list[str]:
     age = format_duration(max(0.0, now - e.created))
     if e.corrupt:
-        return [e.id, age, "[red]corrupt[/red]", "", e.corrupt[-60:], "", format_bytes(e.size)]
+        return [
+            e.id,
+            age,
+            "[red]corrupt[/red]",
+            "",
+            _cell(e.corrupt[-60:]),
+            "",
+            format_bytes(e.size),
+        ]
     s = e.summary
-    session = str(s.get("session_id") or "-")
+    session = _cell(s.get("session_id") or "-")
     memory = format_bytes(s["tree_bytes"]) if isinstance(s.get("tree_bytes"), int) else "-"
     return [
         e.id,
         age,
-        str(s.get("reason") or "-"),
-        str(s.get("agent") or "-"),
+        _cell(s.get("reason") or "-"),
+        _cell(s.get("agent") or "-"),
         session,
         memory,
         format_bytes(e.size),
     ]
+
+
+def _cell(value: object) -> str:
+    """A field of a state file in a rich table: no control characters, no markup."""
+    from rich.markup import escape
+
+    return escape(visible(value))
 
 
 def _show(store: Store, ref: str, as_json: bool, raw: bool) -> int:
@@ -148,7 +164,9 @@ def _show(store: Store, ref: str, as_json: bool, raw: bool) -> int:
         return 0
     state = store.load(ref)
     if as_json:
-        print(json.dumps(state, indent=2, ensure_ascii=False))
+        sys.stdout.flush()  # bytes that were not UTF-8 stay \udcXX escapes (guardrun.escape)
+        sys.stdout.buffer.write(json_bytes(state, indent=2) + b"\n")
+        sys.stdout.buffer.flush()
         return 0
     from rich.console import Console
 
@@ -169,15 +187,18 @@ def _describe(state: dict[str, Any]) -> str:
         f"({mem.get('metric')}, level {mem.get('level')}, {mem.get('processes')} processes)",
     ]
     for p in mem.get("top") or []:
+        if not isinstance(p, dict):
+            continue
+        rss = p.get("rss")
         lines.append(
-            f"           {p.get('pid'):>7} {format_bytes(p.get('rss') or 0):>9} "
-            f"{p.get('name') or '?'}"
+            f"           {p.get('pid')!s:>7} "
+            f"{format_bytes(rss) if isinstance(rss, int) else '-':>9} {p.get('name') or '?'}"
         )
     lines.append(f"command    {shlex.join(proc.get('argv') or [])}")
     lines.append(f"directory  {proc.get('cwd')}")
     if git:
         lines.append(
-            f"git        {git.get('branch') or '(detached)'} @ {(git.get('head') or '')[:12]}"
+            f"git        {git.get('branch') or '(detached)'} @ {str(git.get('head') or '')[:12]}"
             f", {git.get('dirty_count', 0)} changed, "
             f"{git.get('untracked_count', 0)} untracked"
         )
@@ -193,7 +214,9 @@ def _describe(state: dict[str, Any]) -> str:
         lines.append(f"resume     {shlex.join(restart['resume_argv'])}")
     for err in state.get("errors") or []:
         lines.append(f"error      {err}")
-    return "\n".join(lines)
+    # A state file is a stranger's: every line is shown visibly (an ESC in a cwd, an argv
+    # or a process name set with prctl never reaches the terminal raw).
+    return "\n".join(visible(line) for line in lines)
 
 
 def resume_command(state: dict[str, Any]) -> tuple[list[str], str, bool]:
@@ -213,7 +236,7 @@ def _resume(store: Store, ref: str, print_only: bool) -> int:
     if not resumed:
         print("guardrun: no session was saved; running the original command", file=sys.stderr)
     if print_only:
-        print(f"cd {shlex.quote(cwd)} && {shlex.join(argv)}")
+        print(f"cd {shell_word(cwd)} && {' '.join(shell_word(a) for a in argv)}")
         return 0
     try:
         os.chdir(cwd)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from guardrun.observe.live import list_live
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 if TYPE_CHECKING:  # imported when first needed: most runs share nothing
@@ -42,9 +43,16 @@ def member(run: dict[str, Any]) -> Member:
 
 
 class MachineWatch:
-    def __init__(self, state_dir: str | os.PathLike[str], budget: int | None) -> None:
+    def __init__(
+        self,
+        state_dir: str | os.PathLike[str],
+        budget: int | None,
+        warn: Callable[[str], None] | None = None,
+    ) -> None:
         self.state_dir = state_dir
         self.budget = budget  # bytes, or None: no budget (only the machine's pressure)
+        self.warn = warn
+        self._warned: set[str] = set()  # a planted file is named once, not every sample
 
     def check(self, machine_critical: bool) -> Verdict | None:
         """The verdict from the live files now; None when nothing is shared (no budget and
@@ -53,5 +61,10 @@ class MachineWatch:
             return None
         from guardrun.fleet.budget import judge
 
-        runs = list_live(self.state_dir)
+        problems: list[str] = []
+        runs = list_live(self.state_dir, problems)
+        for problem in problems:
+            if problem not in self._warned and self.warn is not None:
+                self._warned.add(problem)
+                self.warn(problem)
         return judge([member(r) for r in runs], self.budget, machine_critical)

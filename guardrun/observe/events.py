@@ -19,6 +19,8 @@ import os
 import time
 from typing import TYPE_CHECKING
 
+from guardrun.untrusted import MAX_LINES, MAX_LOG
+
 if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
@@ -155,7 +157,7 @@ class EventLog:
             line = self.scrub(line)
         with self._lock:
             if self._fd is not None:
-                self._write(line.encode("utf-8", "replace") + b"\n")
+                self._write(line.encode("utf-8", "backslashreplace") + b"\n")
             mirror = self._mirror
         if mirror is not None:
             try:
@@ -212,20 +214,27 @@ def close_quietly(fd: int | None) -> None:
             pass
 
 
-def read_events(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """The events in a log, skipping a torn or corrupt line instead of failing on it."""
+def read_events(
+    path: str | os.PathLike[str],
+    cuts: list[str] | None = None,
+    limit: int = MAX_LOG,
+    max_lines: int = MAX_LINES,
+) -> list[dict[str, Any]]:
+    """The events in a log, skipping a torn or corrupt line instead of failing on it. The
+    log is a stranger's file (``guardrun.untrusted``): read without blocking or following
+    a link, within ``limit`` bytes and ``max_lines`` lines (the newest kept); what was
+    left out, or why nothing was read, is added to ``cuts``."""
+    from guardrun.untrusted import PARSE_SECONDS, Unreadable, parse_lines, read_lines
 
-    events: list[dict[str, Any]] = []
     try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            text = f.read()
-    except OSError:
-        return events
-    for line in text.splitlines():
-        try:
-            obj = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(obj, dict):
-            events.append(obj)
+        lines, cut = read_lines(path, limit, max_lines, tail_only=True)
+    except Unreadable as err:
+        if cuts is not None and os.path.lexists(path):
+            cuts.append(f"{path}: not read: {err}")
+        return []
+    events, late = parse_lines(lines)
+    if late:
+        cut = (cut + "; " if cut else "") + f"parsed for {PARSE_SECONDS:.0f} s only"
+    if cut and cuts is not None:
+        cuts.append(f"{path}: {cut}")
     return events

@@ -226,7 +226,7 @@ class Metrics:
             try:
                 if hasattr(os, "fchmod"):  # not on Windows before Python 3.13
                     os.fchmod(fd, 0o644)  # readable by node_exporter whatever the umask
-                os.write(fd, text.encode("utf-8"))
+                os.write(fd, text.encode("utf-8", "backslashreplace"))  # a non-UTF-8 cwd
             finally:
                 os.close(fd)
             os.replace(tmp, path)

@@ -46,6 +46,7 @@ parent_death_signal = _facts.parent_death_signal
 parent_of = _facts.parent_of
 process_argv = _facts.process_argv
 process_name = _facts.process_name
+process_uid = _facts.process_uid
 set_subreaper = _facts.set_subreaper
 start_time = _facts.start_time
 
@@ -68,6 +69,7 @@ __all__ = [
     "parent_of",
     "process_argv",
     "process_name",
+    "process_uid",
     "set_subreaper",
     "start_time",
     "process_identity",

@@ -164,6 +164,14 @@ def process_argv(pid: int, proc: str = PROC) -> list[str]:
     return [a.decode("utf-8", "replace") for a in raw.split(b"\0")[:-1]]
 
 
+def process_uid(pid: int, proc: str = PROC) -> int | None:
+    """The real user id that owns ``pid`` (the owner of ``/proc/<pid>``), or None."""
+    try:
+        return os.stat(f"{proc}/{pid}").st_uid
+    except OSError:
+        return None
+
+
 def process_name(pid: int, proc: str = PROC) -> str | None:
     """The process's name (``comm``: the executable's, or what it set with prctl)."""
     try:

@@ -103,6 +103,13 @@ def process_argv(pid: int) -> list[str]:
         return []
 
 
+def process_uid(pid: int) -> int | None:
+    try:
+        return int(_ps().Process(pid).uids().real)
+    except Exception:  # gone, not permitted, no psutil, or no uids (Windows)
+        return None
+
+
 def process_name(pid: int) -> str | None:
     try:
         return str(_ps().Process(pid).name())

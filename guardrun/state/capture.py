@@ -68,7 +68,7 @@ class CaptureContext(NamedTuple):
     exit_status: int | None = None  # as Popen.returncode: -N when ended by signal N
     env: Mapping[str, str] = {}  # the child's environment (read only: a shared default)
     sample: TreeSample | None = None  # the last sample of the tree
-    history: Sequence[tuple[float, int]] = ()  # (time.monotonic(), bytes), oldest first
+    history: Sequence[tuple[float, int]] = ()  # (time.time(), bytes), oldest first
     metric: str = "footprint"
     level: str = "normal"
     thresholds: Mapping[str, int] = {}  # level name -> bytes
@@ -241,7 +241,9 @@ def _transcript(ctx: CaptureContext, state_id: str, session: Session) -> dict[st
 
 def _memory(ctx: CaptureContext) -> dict[str, Any]:
     sample = ctx.sample
-    mono = time.monotonic()
+    # The samples are stamped with wall time (supervisor.memory); saved as seconds before
+    # this capture (negative), as docs/state-format.md says.
+    now = time.time()
     top = []
     for p in sample.top(ctx.top) if sample else []:
         top.append(
@@ -268,7 +270,7 @@ def _memory(ctx: CaptureContext) -> dict[str, Any]:
         "trend": dict(ctx.trend) or None,
         "processes": len(sample.procs) if sample else None,
         "top": top,
-        "history": [[round(t - mono, 3), b] for t, b in list(ctx.history)[-_HISTORY_MAX:]],
+        "history": [[round(t - now, 3), b] for t, b in list(ctx.history)[-_HISTORY_MAX:]],
     }
 
 

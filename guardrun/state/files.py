@@ -29,10 +29,10 @@ FP_TAIL = 1 << 16  # bytes at the end of a transcript hashed to tell "unchanged"
 
 def read_state(path: StrPath) -> dict[str, Any]:
     """Parse one state file; StateCorrupt for anything but a complete JSON object."""
-    import json  # not at import: a run's start reads no state
+    from guardrun.untrusted import loads  # strict: no NaN or Infinity (issue 27)
 
     try:
-        data = json.loads(read_gzip(path))
+        data = loads(read_gzip(path))
     except (ValueError, UnicodeDecodeError, RecursionError) as err:
         raise StateCorrupt(f"{path}: not a valid state ({type(err).__name__})") from err
     if not isinstance(data, dict) or data.get("schema") != 1:

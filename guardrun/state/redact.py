@@ -176,10 +176,24 @@ _LETTERS = _Lazy(r"[A-Za-z_]+")
 _FIELD_END = _Lazy(r"[ \t]*(?:$|[\r\n,;}\]#]|\\+[rnt\"']|[\"'])")
 _WORD = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 # argv splits `--password VALUE` into two items; redact_obj redacts the second.
+# Short names (`--pass`, `--pw`, plink's `-pw`, openssl's `-pass`) only as a whole word of
+# the flag: `--bypass` and `--compass` are not secrets.
 _ARGV_FLAG = _Lazy(
-    r"(?i)--?[\w-]*(?:password|passwd|passphrase|secret|token|key|auth|credentials?)"
+    r"(?i)--?(?:[\w-]*(?:password|passwd|passphrase|secret|token|key|auth|credentials?)"
+    r"|(?:[\w-]*[-_])?(?:pass|pw|bearer|cookie))"
 )
-_FLAG_WORDS = ("pass", "secret", "token", "key", "auth", "credential")
+_FLAG_WORDS = ("pass", "secret", "token", "key", "auth", "credential", "pw", "bearer", "cookie")
+# An environment-style name whose last word is PASS or PW (`DB_PASS=`, `MY_PW=`), in
+# capitals as environment variables are written; PWD (a directory) is not one.
+_ENV_PASS = _Lazy(
+    r"(?<![A-Za-z0-9_])(?P<k>(?:[A-Z0-9]+_)*(?:PASS|PW)=)"
+    r"(?!\[REDACTED:|\$)(?P<v>[^\s\"'\\,;&|<>(){}\[\]`]{1,1000})"
+)
+# Programs whose option takes `user:password` (curl's -u/--user, -U/--proxy-user): the
+# user is kept, the password redacted.
+_USER_PASS_FLAGS = {"curl": ("-u", "--user", "-U", "--proxy-user")}
+# Programs whose -p is the password: sshpass always, a registry client only at `login`.
+_P_IS_PASSWORD_LOGIN = frozenset({"docker", "podman", "nerdctl", "buildah", "skopeo"})
 
 
 def _may_be_secret_flag(arg: str) -> bool:
@@ -313,6 +327,7 @@ _BUILTIN: tuple[tuple[tuple[str, ...], _Lazy, _Replace], ...] = (
     (("authorization",), _AUTH, _on_auth),
     (("bearer",), _BEARER, _on_bearer),
     (("pass", "secret", "token", "key"), _ASSIGN, _on_assign),
+    (("pass=", "pw="), _ENV_PASS, lambda m: m.group("k") + MARKER.format("assignment")),
 )
 # One round for text without secrets, two with (the second confirms); glued keys take three.
 _MAX_ROUNDS = 4
@@ -462,22 +477,57 @@ class Redactor:
         if isinstance(obj, (list, tuple)):
             items = [self.redact_obj(v) for v in obj]
             first = obj[0] if obj and isinstance(obj[0], str) else ""
-            mysql = first.replace("\\", "/").rsplit("/", 1)[-1] in _PASSWORD_P
+            program = first.replace("\\", "/").rsplit("/", 1)[-1]
+            p_is_password = (
+                program in _PASSWORD_P
+                or program == "sshpass"
+                or (program in _P_IS_PASSWORD_LOGIN and "login" in obj)
+            )
+            user_flags = _USER_PASS_FLAGS.get(program, ())
             for i in range(1, len(items)):
                 prev, cur = obj[i - 1], items[i]
                 if not isinstance(cur, str):
                     continue
-                if mysql and cur.startswith("-p") and len(cur) > 2 and not cur.startswith("--"):
+                if p_is_password and cur.startswith("-p") and len(cur) > 2 and cur[:2] != "--":
                     items[i] = "-p" + MARKER.format("assignment")  # -pVALUE
                     continue
+                if user_flags:
+                    items[i] = _user_password(cur, prev, user_flags)
+                    if items[i] is not cur:
+                        continue
+                name, eq, value = cur.partition("=")
+                if eq and value and not value.startswith(_MARKER_PREFIX) and name[:1] == "-":
+                    if _may_be_secret_flag(name) and _ARGV_FLAG.fullmatch(name):
+                        items[i] = f"{name}={MARKER.format('assignment')}"  # --pw=VALUE
+                        continue
                 flag = isinstance(prev, str) and (
                     (_may_be_secret_flag(prev) and _ARGV_FLAG.fullmatch(prev))
-                    or (mysql and prev == "-p")
+                    or (p_is_password and prev == "-p")
                 )
                 if flag and cur and not cur.startswith(("-", _MARKER_PREFIX)):
                     items[i] = MARKER.format("assignment")
             return tuple(items) if isinstance(obj, tuple) else items
         return obj
+
+
+def _user_password(cur: str, prev: object, flags: Sequence[str]) -> str:
+    """``cur`` with the password of a ``user:password`` redacted when it is the value of
+    one of ``flags`` (after it, attached as ``-uUSER:PW`` or ``--user=USER:PW``);
+    ``cur`` itself (the same object) otherwise."""
+    head = ""
+    value = cur
+    if prev not in flags:
+        for flag in flags:
+            glue = "=" if flag.startswith("--") else ""
+            if cur.startswith(flag + glue) and len(cur) > len(flag + glue):
+                head, value = flag + glue, cur[len(flag + glue) :]
+                break
+        else:
+            return cur
+    user, colon, password = value.partition(":")
+    if not colon or not password or password.startswith(_MARKER_PREFIX):
+        return cur  # no password given: curl asks for it
+    return f"{head}{user}:{MARKER.format('assignment')}"
 
 
 DEFAULT = Redactor()

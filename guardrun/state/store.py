@@ -19,7 +19,6 @@ checked by :func:`check_ref` before they become part of any path.
 from __future__ import annotations
 
 import builtins
-import json
 import os
 import re
 import stat
@@ -27,6 +26,7 @@ import time
 from typing import TYPE_CHECKING, NamedTuple
 
 from guardrun.errors import StateCorrupt, StateNotFound, StoreError, UsageError
+from guardrun.escape import json_bytes
 from guardrun.state.files import (
     OPEN_NEW,
     GzipReader,
@@ -282,7 +282,7 @@ class Store:
         state_id = str(state.get("id", ""))
         if not ID_RE.match(state_id):
             raise ValueError(f"state has no valid id: {state_id!r}")
-        data = json.dumps(state, indent=1, ensure_ascii=False, default=str).encode()
+        data = json_bytes(state, indent=1)  # see guardrun.escape: bytes that are not UTF-8
         name = state_id + STATE_SUFFIX
         import gzip
 

@@ -98,3 +98,20 @@ class Guarded:
     @property
     def returncode(self) -> int | None:
         return self.proc.returncode
+
+
+def named_guardrun(where: Path, source: Path | str) -> Path:
+    """``source`` (a script, or Python code) copied to ``where/bin/guardrun``: run with
+    ``PY``, it is a stand-in that guardrun's identity check takes for a guardrun (a live
+    file or a lease is believed only for a running guardrun of this user)."""
+    script = where / "bin" / "guardrun"
+    script.parent.mkdir(parents=True, exist_ok=True)
+    text = source.read_text() if isinstance(source, Path) else source
+    script.write_text(text)
+    return script
+
+
+def guardrun_sleeper(where: Path, seconds: float = 60) -> subprocess.Popen[bytes]:
+    """A process that guardrun's identity check takes for a guardrun, doing nothing."""
+    script = named_guardrun(where, f"import time\ntime.sleep({seconds})\n")
+    return subprocess.Popen([PY, str(script)])

@@ -47,7 +47,7 @@ def gemini_dir(env: Mapping[str, str]) -> Path:
 
 
 def project_hash(root: str | Path) -> str:
-    return hashlib.sha256(str(root).encode("utf-8")).hexdigest()
+    return hashlib.sha256(str(root).encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def chat_dirs(env: Mapping[str, str], cwd: Path) -> list[Path]:

@@ -60,7 +60,7 @@ def test_defaults_are_design_values() -> None:
     cfg = default_config()
     assert cfg.command is None and cfg.agent == "auto"
     m = cfg.memory
-    assert (m.metric, m.probe) == ("rss", "auto")
+    assert (m.metric, m.probe) == ("footprint", "auto")
     assert (m.warning, m.critical, m.emergency) == (
         Threshold(50, True),
         Threshold(65, True),

@@ -13,17 +13,25 @@ from pathlib import Path
 
 import psutil
 import pytest
-from support import CHILDREN, REPO
+from support import CHILDREN, REPO, guardrun_sleeper, named_guardrun, wait_for
 
-from guardrun.observe.live import LiveFile, is_same_process, list_live, process_identity
+from guardrun.observe.live import (
+    LiveFile,
+    is_guardrun,
+    is_same_process,
+    list_live,
+    process_identity,
+)
 
 TARGET = CHILDREN / "live_target.py"
 
 
 def start_target(state_dir: Path, marker: Path, run_id: str, cwd: Path) -> subprocess.Popen[str]:
     env = dict(os.environ, PYTHONPATH=str(REPO))
+    # Named guardrun: a live file is believed only for a running guardrun of this user.
+    script = named_guardrun(state_dir.parent, TARGET)
     proc = subprocess.Popen(
-        [sys.executable, str(TARGET), str(state_dir), str(marker), run_id],
+        [sys.executable, str(script), str(state_dir), str(marker), run_id],
         cwd=cwd,
         env=env,
         stdout=subprocess.PIPE,
@@ -113,16 +121,22 @@ def test_stale_dead_pid_deleted(tmp_path: Path) -> None:
 
 
 def test_reused_pid_deleted(tmp_path: Path) -> None:
-    """Our own (alive) pid, but a file written by an earlier process that had it."""
-    live = LiveFile(tmp_path, os.getpid())
-    live.update({"level": "normal"}, force=True)
-    assert [r["pid"] for r in list_live(tmp_path)] == [os.getpid()]
-    doc = json.loads(Path(live.path).read_text())
-    key = next(iter(doc["identity"]))
-    doc["identity"][key] -= 1
-    Path(live.path).write_text(json.dumps(doc))
-    assert list_live(tmp_path) == []
-    assert not Path(live.path).exists()
+    """A live (guardrun) pid, but a file written by an earlier process that had it."""
+    holder = guardrun_sleeper(tmp_path)
+    try:
+        wait_for(lambda: is_guardrun(holder.pid))
+        live = LiveFile(tmp_path, holder.pid)
+        live.update({"level": "normal"}, force=True)
+        assert [r["pid"] for r in list_live(tmp_path)] == [holder.pid]
+        doc = json.loads(Path(live.path).read_text())
+        key = next(iter(doc["identity"]))
+        doc["identity"][key] -= 1
+        Path(live.path).write_text(json.dumps(doc))
+        assert list_live(tmp_path) == []
+        assert not Path(live.path).exists()
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def test_zombie_is_not_alive() -> None:

@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pexpect
 import pytest
-from support import child, guardrun, levels, starts, wait_for
+from support import child, guardrun, guardrun_sleeper, levels, starts, wait_for
 
 from guardrun.fleet.lease import Lease
 from guardrun.observe.events import read_events
+from guardrun.observe.live import is_guardrun
 
 MB = 1_000_000
 QUICK = {"GUARDRUN_RESTART_IDLE_QUIET": "1s", "GUARDRUN_MEMORY_INTERVAL": "250ms"}
@@ -187,7 +188,8 @@ def test_restarts_for_the_budget_are_one_at_a_time(tmp_path: Path, runs: list[Ru
 
 def test_a_dead_or_hung_lease_holder_does_not_block(tmp_path: Path) -> None:
     state = tmp_path / "state"
-    holder = subprocess.Popen(["sleep", "60"])
+    holder = guardrun_sleeper(tmp_path)  # a lease is believed only for a guardrun
+    wait_for(lambda: is_guardrun(holder.pid))
     try:
         theirs = Lease(state, pid=holder.pid)
         assert theirs.acquire(seconds=1.5)
@@ -206,7 +208,8 @@ def test_a_dead_or_hung_lease_holder_does_not_block(tmp_path: Path) -> None:
 
 def test_a_runs_own_emergency_does_not_wait_for_the_lease(tmp_path: Path, runs: list[Run]) -> None:
     state = tmp_path / "state"
-    holder = subprocess.Popen(["sleep", "60"])
+    holder = guardrun_sleeper(tmp_path)  # a lease is believed only for a guardrun
+    wait_for(lambda: is_guardrun(holder.pid))
     try:
         assert Lease(state, pid=holder.pid).acquire(seconds=600)  # someone else restarting
         run = Run(state, tmp_path, "own", *levels("50MB", "80MB", "100MB"),

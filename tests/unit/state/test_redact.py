@@ -612,3 +612,56 @@ def test_the_flag_prefilter_turns_the_common_flags_away() -> None:
         assert not _may_be_secret_flag(arg)
     for arg in ("--api-key", "--PASSWORD", "-token", "--db-passwd", "--\u212aey"):
         assert _may_be_secret_flag(arg) and _ARGV_FLAG.fullmatch(arg), arg
+
+
+# --- issue 27: argv forms that carried secrets past the redaction ----------------------
+
+R = "[REDACTED:assignment]"
+SECRET_ARGV = [
+    (["curl", "-u", "user:pa55word", "https://x"], ["curl", "-u", f"user:{R}", "https://x"]),
+    (["/usr/bin/curl", "--user", "u:p"], ["/usr/bin/curl", "--user", f"u:{R}"]),
+    (["curl", "-uuser:s3cret"], ["curl", f"-uuser:{R}"]),
+    (["curl", "--user=u:p4ss", "-U", "proxy:pw"], ["curl", f"--user=u:{R}", "-U", f"proxy:{R}"]),
+    (["sshpass", "-p", "hunter2", "ssh", "host"], ["sshpass", "-p", R, "ssh", "host"]),
+    (["sshpass", "-phunter2", "ssh", "host"], ["sshpass", f"-p{R}", "ssh", "host"]),
+    (["docker", "login", "-u", "me", "-p", "X9x"], ["docker", "login", "-u", "me", "-p", R]),
+    (["podman", "login", "-pX9x", "quay.io"], ["podman", "login", f"-p{R}", "quay.io"]),
+    (["tool", "--pass", "hunter2"], ["tool", "--pass", R]),
+    (["tool", "--db-pass", "hunter2"], ["tool", "--db-pass", R]),
+    (["tool", "--pw", "hunter2"], ["tool", "--pw", R]),
+    (["plink", "-pw", "hunter2", "host"], ["plink", "-pw", R, "host"]),
+    (["tool", "--bearer", "abc"], ["tool", "--bearer", R]),
+    (["tool", "--cookie", "session=abc"], ["tool", "--cookie", R]),
+    (["tool", "--pw=hunter2", "--cookie=sid=1"], ["tool", f"--pw={R}", f"--cookie={R}"]),
+    (["env", "DB_PASS=hunter2", "app"], ["env", f"DB_PASS={R}", "app"]),
+    (["env", "MY_PW=hunter2", "PASS=x1"], ["env", f"MY_PW={R}", f"PASS={R}"]),
+]
+NOT_SECRET_ARGV = [
+    ["curl", "-u", "user", "https://x"],  # no password: curl asks for it
+    ["docker", "run", "-p", "8080:80", "img"],  # -p publishes a port
+    ["ssh", "-p", "2222", "host"],
+    ["psql", "-p", "5432", "db"],
+    ["tool", "--bypass", "cache", "--compass", "north"],
+    ["tool", "--pwd", "/x", "--cookie-jar", "jar.txt"],
+    ["env", "PWD=/home/me", "OLDPWD=/tmp", "BYPASS=1", "X=$MY_PW"],
+    ["claude", "--resume", "abc", "--model", "opus"],
+    ["git", "commit", "-m", "pass the tests"],
+]
+
+
+@pytest.mark.parametrize(
+    ("argv", "want"), SECRET_ARGV, ids=[" ".join(a[:3]) for a, _ in SECRET_ARGV]
+)
+def test_argv_forms_that_carry_a_password_are_redacted(argv: list[str], want: list[str]) -> None:
+    assert DEFAULT.redact_obj(argv) == want
+    assert DEFAULT.redact_obj(tuple(argv)) == tuple(want)
+
+
+@pytest.mark.parametrize("argv", NOT_SECRET_ARGV, ids=[" ".join(a[:3]) for a in NOT_SECRET_ARGV])
+def test_argv_without_secrets_is_not_over_redacted(argv: list[str]) -> None:
+    assert DEFAULT.redact_obj(argv) == argv
+
+
+def test_environment_style_passwords_in_text() -> None:
+    text = "export DB_PASS=hunter2; MY_PW=s3cret ./run; cd $PWD; PWD=/x"
+    assert redact(text) == f"export DB_PASS={R}; MY_PW={R} ./run; cd $PWD; PWD=/x"
