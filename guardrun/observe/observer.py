@@ -259,30 +259,7 @@ class Observer:
         if not force and not self.live.due():
             return  # called at every sample: build nothing between writes
         self.live.update(
-            {
-                "argv": self._safe_argv(),
-                "cwd": self._cwd,
-                "run_id": self.run_id,
-                "child_pid": st.child_pid,
-                "memory_bytes": st.memory_bytes,
-                "processes": st.processes,
-                "level": st.level,
-                "mode": st.mode,
-                "restarts": st.restarts,
-                "breaker": st.breaker.get("state"),
-                "next_restart_at": st.next_restart_at,
-                "agent": self.agent,
-                "session_id": st.session_id,
-                "cgroup_bytes": _cgroup_current(st.cgroup_dir),
-                "priority": st.priority,
-                "idle_since": None if st.idle_since is None else round(st.idle_since, 1),
-                "passed": st.passed,
-                "stopped": st.stopped,
-                "budget_bytes": st.budget,
-                "machine_level": st.machine_level,
-                **st.trend(),
-            },
-            force=force,
+            live_info(st, self._safe_argv(), self._cwd, self.run_id, self.agent), force=force
         )
         if self.live.error and not self._live_warned:  # once: the run goes on without it
             self._live_warned = True
@@ -358,6 +335,35 @@ class Observer:
             self.metrics.close(st, code)
         self.history.close()
         self.events.close()
+
+
+def live_info(
+    st: RunStatus, argv: list[str], cwd: str, run_id: str, agent: str
+) -> dict[str, object]:
+    """The live file's content (``observe.live``; ``guardrun status`` reads it)."""
+    return {
+        "argv": argv,
+        "cwd": cwd,
+        "run_id": run_id,
+        "child_pid": st.child_pid,
+        "memory_bytes": st.memory_bytes,
+        "processes": st.processes,
+        "level": st.level,
+        "mode": st.mode,
+        "restarts": st.restarts,
+        "breaker": st.breaker.get("state"),
+        "next_restart_at": st.next_restart_at,
+        "agent": agent,
+        "session_id": st.session_id,
+        "cgroup_bytes": _cgroup_current(st.cgroup_dir),
+        "priority": st.priority,
+        "idle_since": None if st.idle_since is None else round(st.idle_since, 1),
+        "passed": st.passed,
+        "stopped": st.stopped,
+        "budget_bytes": st.budget,
+        "machine_level": st.machine_level,
+        **st.trend(),
+    }
 
 
 def _ram_total() -> int | None:
