@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from guardrun.errors import GuardrunError
 from guardrun.observe.events import EventLog, run_log_path
@@ -28,24 +28,24 @@ from guardrun.units import format_bytes
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import Any
+    from typing import Any, Protocol
 
     from guardrun.config.schema import Config
     from guardrun.observe.hooks import HookRunner
     from guardrun.observe.metrics import Metrics
     from guardrun.observe.notify import Notifier
 
+    class Saved(Protocol):  # for type checkers only: no class made at import
+        """Where the run's states are (``state.conversation.Conversation``): the hooks
+        get the latest state's path, and wait for a capture under way to write it."""
+
+        last_state_file: str | None
+
+        def when_saved(self, job: Callable[[], None]) -> None: ...
+
+
 HOOK_FOR_LEVEL = {WARNING: "on_warning", CRITICAL: "on_critical", EMERGENCY: "on_critical"}
 IDLE_STEP = 5.0  # seconds: how stale a busy run's idle_since may be in its live file
-
-
-class Saved(Protocol):
-    """Where the run's states are (``state.conversation.Conversation``): the hooks get the
-    latest state's path, and wait for a capture under way to write it."""
-
-    last_state_file: str | None
-
-    def when_saved(self, job: Callable[[], None]) -> None: ...
 
 
 class Observer:
