@@ -51,7 +51,7 @@ import tempfile
 import time
 from pathlib import Path
 
-GOAL = 3.0
+GOAL = 4.0  # issue 25: with the standard modules (re, json, typing) back
 PROFILE = """
 import cProfile, pstats, sys
 from guardrun.cli import main

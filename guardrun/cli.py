@@ -33,7 +33,7 @@ def _run(ns: argparse.Namespace, command: list[str]) -> int:
 
 def parse(argv: Sequence[str]) -> argparse.Namespace:
     """The run options and the command. The common case (full option names before the
-    command) is read without building argparse's parser, ~4 ms of every start; anything
+    command) is read without building argparse's parser (docs/benchmarks.md); anything
     else (help, an abbreviation, a bad value) goes to argparse, which decides as always."""
     ns = fast_parse(argv, OWN_OPTIONS)
     return ns if ns is not None else run_parser().parse_args(list(argv))
@@ -56,7 +56,7 @@ def dispatch(argv: Sequence[str]) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
     # The start allocates what guardrun keeps to the end (modules, the schema, the run's
-    # parts): no collection finds garbage there, and the ~20 of them cost ~3 ms. The run
+    # parts): no collection finds garbage there, yet each costs (docs/benchmarks.md). The run
     # turns the collector back on once that is frozen (runner), a subcommand at once.
     collecting = gc.isenabled()
     gc.disable()

@@ -1,6 +1,6 @@
 """Where guardrun's user config and state live: platformdirs' answer, computed
-directly on Linux (the XDG base directory spec) because importing platformdirs
-costs ~4 ms of every start-up; elsewhere platformdirs decides. Paths are strings, as
+directly on Linux (the XDG base directory spec) because importing platformdirs is a
+cost of every start-up (docs/benchmarks.md); elsewhere platformdirs decides. Paths are strings, as
 platformdirs gives them: pathlib's import is not for every start either."""
 
 from __future__ import annotations

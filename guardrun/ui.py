@@ -3,8 +3,8 @@
 While a child draws, lines are held back and printed after it ends; a terminal
 shared with a full-screen program is the child's alone. Without a terminal
 on stderr (CI logs, pipes) nothing is drawn over, so lines go out at once.
-rich is imported on first use: most runs print nothing, and start-up time
-is measured (eager imports of rich cost ~100 ms).
+rich is imported on first use: most runs print nothing, and importing it would
+cost more than the rest of start-up (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ class Reporter:
 
     def _write(self, style: str, text: str) -> None:
         if self._tty:
-            # Plain SGR codes, not rich: importing rich costs ~25 ms, and the first line
+            # Plain SGR codes, not rich (its import: docs/benchmarks.md), and the first line
             # printed is often "restarting claude", on the path a user waits on.
             clean = _CONTROLS.sub("", text)  # the text may quote a command or a path
             if self._sink is not None:  # in order after the child's output, never blocking

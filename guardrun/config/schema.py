@@ -6,8 +6,8 @@ checks values with it, ``guardrun config show`` renders values with it, and
 Defaults are written as a user would write them in YAML, so the document shows them
 in that form; a test parses every default. Below the table, the typed sections that
 ``Config`` is made of. They are NamedTuples, not dataclasses: immutable with typed
-attributes all the same, and a frozen dataclass costs about 0.8 ms of start-up each
-here (its methods are generated with exec), a NamedTuple a tenth of that.
+attributes all the same, and a frozen dataclass costs ten times a NamedTuple's
+start-up (its methods are generated with exec; docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -372,8 +372,8 @@ class NotifyConfig(NamedTuple):
 
 class Config:
     """The effective configuration. A plain class, not a dataclass: building a
-    dataclass costs ~0.8 ms and importing dataclasses ~7 ms (it imports inspect),
-    and ``guardrun --no-pty -- true`` start-up is measured. Equality ignores
+    dataclass and importing dataclasses (which imports inspect) are start-up a run
+    pays before its agent starts (docs/benchmarks.md). Equality ignores
     where values came from (``sources``, ``files``)."""
 
     __slots__ = ("command", "agent", "priority", "memory", "system", "gpu", "restart",

@@ -1,7 +1,7 @@
 """User hooks: argv lists run in the background, never through a shell.
 
-``HookRunner.run`` only starts threads and returns (measured: ~0.3 ms, where
-the fork+exec it leaves to the thread costs 5-15 ms). One daemon thread per
+``HookRunner.run`` only starts threads and returns: the fork+exec it leaves to the
+thread costs many times that (docs/benchmarks.md). One daemon thread per
 hook starts it, reads its output (keeping the first ``OUTPUT_CAP`` characters,
 redacted before they are cut, and draining the rest so a chatty hook never
 blocks on a full pipe), enforces the timeout, and records one event when the
@@ -125,7 +125,7 @@ class HookRunner:
                 busy = self._active >= MAX_RUNNING
                 if not busy:
                     self._active += 1
-                    # fork+exec costs 5-15 ms here: it happens in the thread, not the caller.
+                    # fork+exec is slow (docs/benchmarks.md): in the thread, not the caller.
                     thread = threading.Thread(
                         target=self._run_one,
                         args=(event, argv, env),

@@ -44,7 +44,7 @@ __all__ = [
 
 MIN_INTERVAL = 1.0  # never rewritten more often than this
 # ... and otherwise only when it tells something new, or as a heartbeat this often:
-# a rename costs ~1 ms here, which alone was the idle budget of a whole run.
+# a rename alone was the idle budget of a whole run (docs/benchmarks.md).
 HEARTBEAT = 10.0
 MEMORY_STEP = 0.02  # memory that moved by 2% is news (the machine budget reads it)
 SCHEMA = 1

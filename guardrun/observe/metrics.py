@@ -13,8 +13,8 @@ directory names it, ``<dir name>-<hash8>``, and the agent), nothing a state file
 guards. Every series carries those labels, so several runs can share a directory (the
 setting names a directory: ``guardrun-<run id>.prom`` each).
 
-Cost, measured here: rendering takes ~35 µs, a write (create, write, rename) ~0.4 ms,
-against an idle budget of 1 ms of CPU per second for the whole run. So the text is
+Cost (docs/benchmarks.md): a write (create, write, rename) is a large share of the
+idle budget of 1 ms of CPU per second for the whole run; rendering is not. So the text is
 rendered at most every ``INTERVAL`` seconds from the samples and written only when it
 differs from the file's (an idle tree's memory often stands still), or every
 ``HEARTBEAT`` seconds so that ``guardrun_last_update_timestamp_seconds`` tells a live

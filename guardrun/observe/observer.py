@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from guardrun.errors import GuardrunError
 from guardrun.observe.events import EventLog, run_log_path
@@ -29,24 +29,24 @@ from guardrun.units import format_bytes
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import Any
+    from typing import Any, Protocol
 
     from guardrun.config.schema import Config
     from guardrun.observe.hooks import HookRunner
     from guardrun.observe.metrics import Metrics
     from guardrun.observe.notify import Notifier
 
+    class Saved(Protocol):  # for type checkers only: no class made at import
+        """Where the run's states are (``state.conversation.Conversation``): the hooks
+        get the latest state's path, and wait for a capture under way to write it."""
+
+        last_state_file: str | None
+
+        def when_saved(self, job: Callable[[], None]) -> None: ...
+
+
 HOOK_FOR_LEVEL = {WARNING: "on_warning", CRITICAL: "on_critical", EMERGENCY: "on_critical"}
 IDLE_STEP = 5.0  # seconds: how stale a busy run's idle_since may be in its live file
-
-
-class Saved(Protocol):
-    """Where the run's states are (``state.conversation.Conversation``): the hooks get the
-    latest state's path, and wait for a capture under way to write it."""
-
-    last_state_file: str | None
-
-    def when_saved(self, job: Callable[[], None]) -> None: ...
 
 
 class Observer:
@@ -276,34 +276,14 @@ class Observer:
         if not force and not self.live.due():
             return  # called at every sample: build nothing between writes
         self.live.update(
-            {
-                "argv": self._safe_argv(),
-                "cwd": self._cwd,
-                "run_id": self.run_id,
-                "child_pid": st.child_pid,
-                "memory_bytes": st.memory_bytes,
-                "swapped_bytes": st.swapped_bytes,
-                "memory_source": st.memory_source,
-                "processes": st.processes,
-                "level": st.level,
-                "mode": st.mode,
-                "restarts": st.restarts,
-                "breaker": st.breaker.get("state"),
-                "next_restart_at": st.next_restart_at,
-                "agent": self.agent,
-                "session_id": st.session_id,
-                "cgroup_bytes": _cgroup_current(st.cgroup_dir),
-                "priority": st.priority,
-                "idle_since": None if st.idle_since is None else round(st.idle_since, 1),
-                "passed": st.passed,
-                "stopped": st.stopped,
-                # Whether this run can give way (fleet.budget never chooses one that cannot).
-                "can_restart": self.cfg.restart.enabled
-                and st.mode not in (MONITOR_ONLY, EMERGENCY_STOP),
-                "budget_bytes": st.budget,
-                "machine_level": st.machine_level,
-                **st.trend(),
-            },
+            live_info(
+                st,
+                self._safe_argv(),
+                self._cwd,
+                self.run_id,
+                self.agent,
+                can_restart=self.cfg.restart.enabled,
+            ),
             force=force,
         )
         if self.live.error and not self._live_warned:  # once: the run goes on without it
@@ -393,6 +373,39 @@ class Observer:
             self.metrics.close(st, code)
         self.history.close()
         self.events.close()
+
+
+def live_info(
+    st: RunStatus, argv: list[str], cwd: str, run_id: str, agent: str, can_restart: bool = True
+) -> dict[str, object]:
+    """The live file's content (``observe.live``; ``guardrun status`` reads it)."""
+    return {
+        "argv": argv,
+        "cwd": cwd,
+        "run_id": run_id,
+        "child_pid": st.child_pid,
+        "memory_bytes": st.memory_bytes,
+        "swapped_bytes": st.swapped_bytes,
+        "memory_source": st.memory_source,
+        "processes": st.processes,
+        "level": st.level,
+        "mode": st.mode,
+        "restarts": st.restarts,
+        "breaker": st.breaker.get("state"),
+        "next_restart_at": st.next_restart_at,
+        "agent": agent,
+        "session_id": st.session_id,
+        "cgroup_bytes": _cgroup_current(st.cgroup_dir),
+        "priority": st.priority,
+        "idle_since": None if st.idle_since is None else round(st.idle_since, 1),
+        "passed": st.passed,
+        "stopped": st.stopped,
+        # Whether this run can give way (fleet.budget never chooses one that cannot).
+        "can_restart": can_restart and st.mode not in (MONITOR_ONLY, EMERGENCY_STOP),
+        "budget_bytes": st.budget,
+        "machine_level": st.machine_level,
+        **st.trend(),
+    }
 
 
 def _ram_total() -> int | None:

@@ -1,7 +1,7 @@
 """Linux backend: the tree from ``/proc/<pid>/task/<tid>/children``, RSS from ``statm``.
 
-Cost model (docs/architecture.md, "Costs"; 2 cores): ``os.pread`` on a kept-open statm fd is ~1 µs
-against ~8 µs for open+read, and walking the children files costs in proportion
+Cost model (docs/benchmarks.md, "Costs"): ``os.pread`` on a kept-open statm fd is a
+fraction of an open+read, and walking the children files costs in proportion
 to the tree, where a scan of every ``/proc/*/stat`` grows with the machine. So
 every pid of the tree keeps two kinds of fd open between polls: its ``statm``
 and one ``children`` file per thread (a child forked by a non-main thread is

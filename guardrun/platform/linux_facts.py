@@ -88,10 +88,10 @@ _own: tuple[int, int] | None = None  # (our pid, fd of our main thread's childre
 
 def own_children() -> list[int]:
     """This process's children, read at every sample: a kept fd on the main thread's
-    ``children`` file, ``pread`` each time (~2 µs, against a listdir and an open per
-    thread) into a page-sized buffer (a 1 MiB one was an mmap, mremap and munmap of its
-    own at every call: a fifth of the idle budget). The main thread is the one that
-    forks the child and the sentinel, and the kernel reparents orphans to a
+    ``children`` file, ``pread`` each time (docs/benchmarks.md: far less than a listdir
+    and an open per thread) into a page-sized buffer (a 1 MiB one was an mmap, mremap
+    and munmap of its own at every call: a fifth of the idle budget). The main thread is
+    the one that forks the child and the sentinel, and the kernel reparents orphans to a
     subreaper's main thread; helper threads (hooks, git during capture) fork only
     processes that are not the tree."""
     global _own
@@ -184,8 +184,8 @@ def process_name(pid: int, proc: str = PROC) -> str | None:
 def prctl_call() -> Callable[..., int] | None:
     """libc's ``prctl`` (looked up once), or None without it.
 
-    Called through ``_ctypes``, the C half of ``ctypes``: ``import ctypes`` costs every
-    start 2 ms (its types, built in Python at import) for one call. ``call_function``
+    Called through ``_ctypes``, the C half of ``ctypes``: ``import ctypes`` builds its
+    types in Python at import, at every start, for one call (docs/benchmarks.md). ``call_function``
     passes Python ints as C ints and returns the C int result, as a ctypes function with
     no ``argtypes`` does; ``ctypes`` is the fallback where ``_ctypes`` lacks it.
     """

@@ -1,10 +1,10 @@
 """Portable backend over psutil: ``children(recursive=True)`` and ``memory_info()``.
 
-psutil's recursive walk reads the whole process table each time (3.5–5.7 ms
-for a tree of 50 here, growing with every process on the machine), so this is
-the fallback on Linux and the first choice where ``/proc`` is absent. Process
-objects are kept between polls: reusing one costs ~12 µs against ~30 µs for a
-new one, and psutil checks its create time so a reused pid is not misread.
+psutil's recursive walk reads the whole process table each time (milliseconds
+for a tree of 50, growing with every process on the machine: docs/benchmarks.md),
+so this is the fallback on Linux and the first choice where ``/proc`` is absent.
+Process objects are kept between polls: reusing one costs less than half of a new
+one, and psutil checks its create time so a reused pid is not misread.
 """
 
 from __future__ import annotations

@@ -199,8 +199,8 @@ def system_reason(
 
 
 class KeptReader:
-    """One small /proc file read with ``pread`` on an fd kept open between reads (~2 µs,
-    against ~30 µs to open, read and decode it each second).
+    """One small /proc file read with ``pread`` on an fd kept open between reads (a
+    fifteenth of opening, reading and decoding it each second: docs/benchmarks.md).
     ``read()`` is None once the file cannot be read; callers fall back to the slow path."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:

@@ -2,7 +2,7 @@
 
 For macOS and the BSDs when psutil is not importable, and selectable everywhere
 (``--probe ps``); on Linux it runs against procps ``ps`` in the tests. Spawning
-``ps`` costs about 5 ms on a 2-core machine (docs/architecture.md, "Costs"), so it is never the
+``ps`` costs milliseconds (docs/benchmarks.md, "Costs"), so it is never the
 first choice where ``/proc`` or psutil work, and it is spawned once per poll,
 never once per process.
 

@@ -1,12 +1,12 @@
 """The ``signal`` module's functions and numbers, taken from the C module it wraps.
 
 ``import signal`` builds three enums (``Signals``, ``Handlers``, ``Sigmasks``) at import
-and brings ``enum``, ``functools`` and ``collections`` with it: about 4 ms of every start,
-for names guardrun prints only when a signal arrives. ``_signal`` has the same functions
-and constants, as plain ints (the numbers the enums stand for, and what a handler is
-called with in either case). Type checkers see ``signal`` itself, so every use is
-checked against its real signatures; ``signal.Signals`` is not to be used through this
-module (``_signal`` has none): :func:`signal_name` gives the name.
+and brings ``enum``, ``functools`` and ``collections`` with it, at every start
+(docs/benchmarks.md), for names guardrun prints only when a signal arrives. ``_signal``
+has the same functions and constants, as plain ints (the numbers the enums stand for, and
+what a handler is called with in either case). Type checkers see ``signal`` itself, so
+every use is checked against its real signatures; ``signal.Signals`` is not to be used
+through this module (``_signal`` has none): :func:`signal_name` gives the name.
 
 Use as ``from guardrun.platform.signums import signal``.
 """

@@ -6,8 +6,8 @@ libraries overstates what the tree costs the machine. PSS divides each shared
 page among the processes sharing it, so the PSS of a tree sums to what the tree
 really holds; USS is what would be freed if the process exited.
 
-Cost (docs/architecture.md, "Costs"): about 60 µs at 10 MB and 5 ms per GiB mapped, because the
-kernel walks every page table entry on each read; a ``statm`` pread is 1 µs. So
+Cost (docs/benchmarks.md, "Costs"): it grows with the memory mapped, because the
+kernel walks every page table entry on each read, where a ``statm`` pread does not. So
 PSS/USS are read only to confirm before acting. Since USS <= PSS <= RSS for
 every process, a tree whose RSS is under a threshold has its PSS and USS under
 it too, and :class:`PssConfirmer` reads nothing then.

@@ -5,8 +5,8 @@ is the run's, the memory, the top processes): milliseconds, so that an emergency
 stops the tree at once after it. ``finish`` takes what files still hold after
 the tree is gone, and writes the state: it stats the transcript and leaves
 reading it to the agent adapter (which seeks from the end for the last
-messages); only ``transcript: copy`` or ``tail`` reads it, to copy it (about
-200 MB/s: seconds for a big transcript, which is why the observer runs
+messages); only ``transcript: copy`` or ``tail`` reads it, to copy it (seconds for a
+big transcript, docs/benchmarks.md, which is why the conversation runs
 ``finish`` in a thread of its own, never in the relay's loop). Each part (git,
 agent, transcript) is tried on its own: a failure is recorded in ``errors`` and
 the rest is still saved. Only a store that cannot be written raises (StoreError).
@@ -311,7 +311,7 @@ def _exit(status: int | None) -> dict[str, Any] | None:
 
 
 def _host() -> dict[str, Any]:
-    # os.uname() answers what socket and platform would (importing both costs ~5 ms of
+    # os.uname() answers what socket and platform would (importing both is a cost of
     # the first capture, which sits on the restart path); platform where there is none.
     if hasattr(os, "uname"):
         u = os.uname()

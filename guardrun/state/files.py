@@ -47,7 +47,7 @@ def read_gzip(path: StrPath) -> bytes:
         raise StateNotFound(f"{path}: no such state") from err
     except OSError as err:  # ELOOP: a symlink planted in the store
         raise StateCorrupt(f"{path}: cannot be read safely ({err.strerror})") from err
-    import gzip  # where used: ~1.5 ms that a run's start-up does not need
+    import gzip  # where used: a run's start-up does not need it (docs/benchmarks.md)
 
     try:
         with os.fdopen(fd, "rb") as f:
@@ -66,8 +66,9 @@ _make_sha256: Any = None
 
 
 def sha256(data: bytes = b"") -> Any:
-    """hashlib's sha256 without importing hashlib, whose OpenSSL binding costs ~4 ms of
-    every start-up (the project directory's name holds a hash); the same digest. The
+    """hashlib's sha256 without importing hashlib, whose OpenSSL binding is a cost of
+    every start-up (docs/benchmarks.md; the project directory's name holds a hash); the
+    same digest. The
     module is looked up once: a failed import searches the whole path each time."""
     global _make_sha256
     if _make_sha256 is None:
@@ -83,11 +84,10 @@ def sha256(data: bytes = b"") -> Any:
 
 
 def bulk_sha256() -> Any:
-    """sha256 for hundreds of MB: hashlib's OpenSSL one. Measured here on 400 MiB in
-    1 MiB updates: 0.31 s against 2.4 s for the builtin module, and it lets go of the
-    GIL while it hashes, where the builtin held it for each update (the relay thread then
-    waited up to 77 ms). The transcript's copy is never on the start-up path, so the
-    ~4 ms that importing hashlib costs is paid there, once."""
+    """sha256 for hundreds of MB: hashlib's OpenSSL one, several times faster than the
+    builtin module (docs/benchmarks.md), and it lets go of the GIL while it hashes, where
+    the builtin held it for each update (the relay thread then waited). The transcript's
+    copy is never on the start-up path, so importing hashlib is paid there, once."""
     import hashlib
 
     return hashlib.sha256()

@@ -4,14 +4,13 @@ A secret is replaced by ``[REDACTED:<kind>]``; what gives the text its meaning
 stays: the name of an assignment (``GITHUB_TOKEN=[REDACTED:github_token]``), the
 scheme, user and host of a URL, the ``Authorization: Bearer`` prefix.
 
-Speed: transcripts are megabytes. One alternation of every rule ran at 330 ms
-per MB here, because ``re`` then tries each branch at each position; one pass
-per rule, each starting with a literal (``ghp_``, ``://``) or a one-character
-class (``[tT]oken``), lets ``re`` skip to candidates in C, and all the passes
-together take about 30 ms per MB. Conditions a regular expression states badly
-(a word boundary that also accepts JSON's ``\\n`` escape, whether a name
-ending in ``key`` is an API key, whether a value is code) are checked in the
-callbacks, which see only the rare candidates.
+Speed: transcripts are megabytes. One alternation of every rule was ten times slower
+(docs/benchmarks.md), because ``re`` then tries each branch at each position; one
+pass per rule, each starting with a literal (``ghp_``, ``://``) or a one-character
+class (``[tT]oken``), lets ``re`` skip to candidates in C. Conditions a regular
+expression states badly (a word boundary that also accepts JSON's ``\\n`` escape,
+whether a name ending in ``key`` is an API key, whether a value is code) are checked
+in the callbacks, which see only the rare candidates.
 
 Order matters: PEM blocks first (an assignment that took only the first line
 of ``"private_key": "-----BEGIN ...\\n..."`` would hide the rest), then tokens
@@ -40,7 +39,7 @@ if TYPE_CHECKING:
 
 class _Lazy:
     """A regular expression compiled on first use. guardrun scrubs its argv at every
-    start, and compiling all the rules cost ~25 ms of a start-up that is measured;
+    start, and compiling all the rules would cost most of a start-up (docs/benchmarks.md);
     most never run on a given text (see the keywords in ``_BUILTIN``)."""
 
     __slots__ = ("_source", "_compiled")

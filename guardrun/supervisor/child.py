@@ -226,9 +226,9 @@ def spawn(
     read keys and gets Ctrl-C itself.
 
     Inherited stdio without a terminal to give, in guardrun's own directory and PATH
-    (scripts, CI, a container's command): ``posix_spawn``, which execs from a vfork
-    in ~0.2 ms where fork, the child's Python and exec take ~2.5 ms (at every start
-    and every restart). It cannot ask for the parent-death signal: there the sentinel
+    (scripts, CI, a container's command): ``posix_spawn``, which execs from a vfork,
+    a tenth of what fork, the child's Python and exec take (docs/benchmarks.md; at
+    every start and every restart). It cannot ask for the parent-death signal: there the sentinel
     alone ends the tree of a SIGKILLed guardrun (SIGTERM, then SIGKILL).
     """
     argv = list(argv)

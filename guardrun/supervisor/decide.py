@@ -8,7 +8,7 @@ moment when the trend says emergency is near; critical at a quiet moment, or aft
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple
 
 from guardrun.platform.signums import signal
 from guardrun.supervisor.levels import CRITICAL, EMERGENCY, NORMAL, RANK, WARNING
@@ -16,9 +16,25 @@ from guardrun.supervisor.trend import Estimate
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
+    from typing import Protocol
 
     from guardrun.platform.types import TreeSample
     from guardrun.supervisor.memory import Tick
+
+    # For type checkers only: a class made at import is start-up every run pays.
+    class Judge(Protocol):
+        """What judges a sample: ``memory.MemoryWatch``."""
+
+        estimate: Estimate
+
+        def judge(self, sample: TreeSample, now: float) -> Tick: ...
+        def next_delay(self, acting: str) -> float: ...
+
+    class MayAsk(Protocol):
+        """Whether restart protection may be asked now: ``protection.Protection``."""
+
+        def may_ask(self, now: float) -> bool: ...
+
 
 PLANNED = "planned"
 GROWTH = "growth"
@@ -194,21 +210,6 @@ class Decider:
         ):
             self.since = now
         return reason
-
-
-class Judge(Protocol):
-    """What judges a sample: ``memory.MemoryWatch``."""
-
-    estimate: Estimate
-
-    def judge(self, sample: TreeSample, now: float) -> Tick: ...
-    def next_delay(self, acting: str) -> float: ...
-
-
-class MayAsk(Protocol):
-    """Whether restart protection may be asked now: ``protection.Protection``."""
-
-    def may_ask(self, now: float) -> bool: ...
 
 
 class Step(NamedTuple):

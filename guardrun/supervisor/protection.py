@@ -1,6 +1,6 @@
 """Restart protection as the run loop sees it: the breaker, the degradation mode it
 leads to, and when to ask again after a refusal. Pure, with the clock injected: it
-answers what to do and what to say; the supervisor does it and the observer says it.
+answers what to do and what to say; the supervisor does it and the teller says it.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """``RunStatus``: what a run is doing, as one immutable snapshot.
 
-The observer, the live file, the terminal title and the events read this; none of
-them ever receives the ``Supervisor``. The supervisor builds one whenever it has
-something to tell (a sample, a level change, a restart), so readers always see a
-consistent picture.
+The teller (``observe.observer``), the conversation, the live file, the terminal title
+and the events read this; none of them ever receives the ``Supervisor``. The
+supervisor builds one whenever it has something to tell (a sample, a level change, a
+restart), so readers always see a consistent picture.
 """
 
 from __future__ import annotations

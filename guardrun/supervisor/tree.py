@@ -66,7 +66,7 @@ class Tree:
 
     def open_probes(self, name: str) -> None:
         """Open the first backend that works; the others are opened only if it fails
-        (psutil alone costs ~10 ms to import, and start-up time is measured)."""
+        (importing psutil is a share of start-up of its own: docs/benchmarks.md)."""
         self._fallbacks = probe_names(name)
         errors: list[str] = []
         self.probe = open_next(self._fallbacks, errors)

@@ -1,5 +1,6 @@
-"""The house rules that a grep can check: no import cycle among guardrun's modules
-(module-level imports, type-only ones included), and no OS fact outside platform/."""
+"""The house rules that a grep can check: no import cycle among guardrun's modules and no
+import back up the layers (every import: module-level, type-only and function-level),
+and no OS fact outside platform/."""
 
 from __future__ import annotations
 
@@ -15,6 +16,33 @@ import import_cycles  # noqa: E402
 
 def test_no_import_cycle() -> None:
     assert import_cycles.cycles(import_cycles.graph()) == []
+
+
+def test_no_import_runs_back_up_the_layers() -> None:
+    """The supervisor imports neither the teller (observe/), the conversation (state/)
+    nor the fleet, not even for types: they come in through supervisor/ports.py."""
+    assert import_cycles.upward(import_cycles.graph()) == []
+
+
+def test_function_level_imports_count() -> None:
+    """A lazy import inside a function is still an edge: config.schema's old
+    ``to_plain`` (importing config.values, which imports config.schema) was a circle."""
+    run = "guardrun.supervisor.run"
+    lazy = "guardrun.supervisor.countdown"  # imported in Supervisor._cooldown
+    assert lazy in import_cycles.graph()[run]
+    assert lazy not in import_cycles.graph(functions=False)[run]
+
+
+def test_the_layers_find_an_upward_import() -> None:
+    g = {
+        "guardrun.supervisor.run": {"guardrun.observe.observer", "guardrun.platform"},
+        "guardrun.observe.observer": {"guardrun.supervisor.status"},
+        "guardrun.runner": {"guardrun.supervisor.run"},
+    }
+    assert import_cycles.upward(g) == [("guardrun.supervisor.run", "guardrun.observe.observer")]
+    assert import_cycles.layer("guardrun.state.conversation") > import_cycles.layer(
+        "guardrun.supervisor.ports"
+    )
 
 
 def test_the_cycle_finder_finds_a_cycle() -> None:

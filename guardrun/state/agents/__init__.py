@@ -34,8 +34,8 @@ AGENT_NAMES = ("auto", "claude", "codex", "gemini", "aider", "generic")
 
 
 class AgentSettings(NamedTuple):
-    """Per-agent options. A NamedTuple, not a dataclass: importing dataclasses costs ~7 ms
-    of every start-up (it imports inspect)."""
+    """Per-agent options. A NamedTuple, not a dataclass: importing dataclasses (which
+    imports inspect) is a cost of every start-up (docs/benchmarks.md)."""
 
     # agents.codex.no_daemon: add --no-daemon, so the run's own codex holds its rollout (and
     # its memory) instead of a shared daemon outside the tree that serves every codex.

@@ -1,7 +1,7 @@
 """Where each agent's own arguments start in an argv, or None when the argv does not run
 it: the one question ``detect`` asks of every adapter. Kept apart from the adapters (and
 their option tables, regexes and file readers) so that detection imports only the one
-adapter a run needs; importing all four cost ~10 ms of every start-up."""
+adapter a run needs; importing all four was a cost of every start-up (docs/benchmarks.md)."""
 
 from __future__ import annotations
 

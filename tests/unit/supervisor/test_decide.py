@@ -8,9 +8,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from guardrun.platform.types import TreeSample
 from guardrun.supervisor import decide
 from guardrun.supervisor.decide import PLANNED, Acting, Decider, Moment
 from guardrun.supervisor.levels import CRITICAL, EMERGENCY, LEVELS, NORMAL, WARNING
+from guardrun.supervisor.memory import Tick
 from guardrun.supervisor.trend import Estimate
 
 
@@ -223,3 +225,64 @@ def test_a_stopped_child_is_never_idle_nor_quiet_only_emergency_restarts_it() ->
         assert d.restart(acting, 3600.0, 0.0, near, stopped=True) is None
     acting = d.level(EMERGENCY, NORMAL, "", near, 3601.0)
     assert d.restart(acting, 3601.0, 3600.0, near, stopped=True) == EMERGENCY
+
+
+class _Watch:
+    """A judge whose ticks are given: ``decide.step``'s view of ``MemoryWatch``."""
+
+    def __init__(self, level: str, previous: str = NORMAL, external: object = None) -> None:
+        self.estimate = Estimate(None, None, None)
+        self.tick = Tick(TreeSample(0.0, ()), 1, previous, level, external, False)  # type: ignore[arg-type]
+        self.calls: list[str] = []
+
+    def judge(self, sample: TreeSample, now: float) -> Tick:
+        self.calls.append("judge")
+        return self.tick
+
+    def next_delay(self, acting: str) -> float:
+        return {EMERGENCY: 0.05, CRITICAL: 0.25}.get(acting, 1.0)
+
+
+class _Protection:
+    def __init__(self, may: bool) -> None:
+        self.may = may
+
+    def may_ask(self, now: float) -> bool:
+        return self.may
+
+
+def test_step_judges_tells_then_asks_the_turn_and_decides() -> None:
+    """One sample's decision, as the loop and the simulator both take it: the teller
+    hears of the tick before the fleet is asked whose turn it is."""
+    watch = _Watch(EMERGENCY, previous=CRITICAL)
+    order: list[str] = []
+
+    def turn(machine_critical: bool) -> str | None:
+        order.append("turn")
+        return None
+
+    step = decide.step(
+        Decider(Moment()), watch, _Protection(True), TreeSample(0.0, ()), 10.0,
+        restart=True, last_io=None, turn=turn, judged=lambda tick: order.append("judged"),
+    )  # fmt: skip
+    assert watch.calls == ["judge"] and order == ["judged", "turn"]
+    assert step.acting == Acting(EMERGENCY, EMERGENCY) and step.delay == 0.05
+    assert step.restart == EMERGENCY and step.tick is watch.tick
+
+
+def test_step_does_not_restart_when_restarts_are_off_or_protection_says_wait() -> None:
+    for restart, may in ((False, True), (True, False)):
+        step = decide.step(
+            Decider(Moment()), _Watch(EMERGENCY), _Protection(may), TreeSample(0.0, ()), 1.0,
+            restart=restart, last_io=None,
+        )  # fmt: skip
+        assert step.restart is None and step.acting.level == EMERGENCY
+
+
+def test_step_takes_the_machine_turn() -> None:
+    step = decide.step(
+        Decider(Moment()), _Watch(NORMAL), _Protection(True), TreeSample(0.0, ()), 1.0,
+        restart=True, last_io=None, turn=lambda critical: decide.BUDGET,
+    )  # fmt: skip
+    assert step.acting == Acting(CRITICAL, decide.BUDGET) and step.delay == 0.25
+    assert step.restart is None  # critical waits for a quiet moment: it has just begun
