@@ -18,7 +18,6 @@ file trusted elsewhere is a new file.
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 from typing import TYPE_CHECKING, NamedTuple
@@ -45,7 +44,7 @@ def digest(text: str) -> str:
     takes it: CPython's own sha256 module is imported in 0.3 ms here, hashlib (which
     loads OpenSSL's binding) in ~3 ms of a start-up that is measured."""
     data = text.encode("utf-8", "surrogateescape")
-    for name in ("_sha2", "_sha256"):  # 3.12+, then 3.10-3.11
+    for name in ("_sha256", "_sha2"):  # 3.10-3.11, then 3.12+
         try:
             return str(__import__(name).sha256(data).hexdigest())
         except (ImportError, AttributeError):
@@ -117,6 +116,8 @@ def records() -> dict[str, str]:
         return {}
     finally:
         os.close(fd)
+    import json  # a run without a project file reads no record
+
     try:
         obj = json.loads(data) if len(data) <= _MAX_RECORD else None
     except ValueError:
@@ -156,6 +157,7 @@ def untrust(path: str) -> bool:
 
 
 def _update(path: str, sha: str | None) -> str:
+    import json
     import time
 
     from guardrun.errors import ConfigError
