@@ -86,6 +86,20 @@ def unsafe_owner(st: os.stat_result) -> str | None:
     return None
 
 
+def unsafe_link(path: str) -> str | None:
+    """Why ``path``, a symbolic link, is not followed: another user made the link (to a
+    file of yours it would make that file's keys theirs to choose); None otherwise."""
+    if not hasattr(os, "geteuid"):  # pragma: no cover - Windows
+        return None
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    if stat.S_ISLNK(st.st_mode) and st.st_uid not in (os.geteuid(), 0):
+        return f"a symbolic link made by another user (uid {st.st_uid})"
+    return None
+
+
 def record_key(path: str) -> str:
     """How a file is named in the record: its directory resolved (``/tmp`` may be a
     link), its own name not (a committed symlink is a file of its own)."""
