@@ -144,6 +144,13 @@ class EventLog:
             except OSError as err:
                 self.error = f"cannot open event log {path}: {err.strerror or err}"
 
+    def scrub_text(self, text: str) -> str:
+        """A value's text scrubbed by every rule, built-in and the user's (what a caller
+        that cuts a value to a cap redacts first: ``redact.clip``)."""
+        if self.scrub is not None:
+            text = self.scrub(text)
+        return self.scrub_value(text) if self.scrub_value is not None else text
+
     def set_mirror(self, mirror: Mirror | None) -> None:
         """Swap the mirror (the CLI mirrors to stderr only between child runs)."""
         with self._lock:
