@@ -75,8 +75,8 @@ guardrun config show             # which keys were held back, and why; every key
 ```
 
 A held-back key keeps your own value (your user file, the environment, a flag, or the
-default), and a run says so once, on stderr before the agent starts, with the command that
-trusts the file:
+default), and a run says so once, on stderr before the agent starts (as every warning, not
+with `-q`), with the command that trusts the file; `guardrun config check` notes it too:
 
 ```
 guardrun: .guardrun.yaml is not trusted: ignored hooks.on_exit (runs a command), state.dir (moves where data is written); review it, then run: guardrun config trust /home/me/src/repo/.guardrun.yaml

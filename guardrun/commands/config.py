@@ -110,7 +110,7 @@ def render_yaml(cfg: Config, *, sources: bool = False) -> str:
         notes = [cfg.sources.get(key.path, "")] if sources else []
         # Every key's class for a project file; "safe" keys say nothing.
         if key.trust == "floor":
-            notes.append("project: stricter than the default, or needs trust")
+            notes.append("project: floor (looser than the default needs trust)")
         elif key.trust != "safe":
             notes.append(f"project: needs trust ({TRUST_WHY[key.trust]})")
         if key.path in held:

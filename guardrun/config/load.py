@@ -219,16 +219,18 @@ def discover(cwd: str, notes: list[str]) -> str | None:
     directory = cwd
     while True:
         candidate = os.path.join(directory, PROJECT_FILE)
+        why = trust.unsafe_link(candidate)  # a link another user planted: not followed
         try:
             st = os.stat(candidate)
         except (OSError, ValueError):
-            pass
-        else:
+            st = None  # none here (or a dangling link): look further up
+        if why is None and st is not None:
             # Not a regular file (a link to /dev/zero, a FIFO): read it, and the reader
             # refuses it with its own message.
             why = trust.unsafe_owner(st) if stat.S_ISREG(st.st_mode) else None
             if why is None:
                 return candidate
+        if why is not None:
             notes.append(f"skipped {candidate}: {why}")
         parent = os.path.dirname(directory)
         if parent == directory or directory == home or _exists(os.path.join(directory, ".git")):

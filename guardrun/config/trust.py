@@ -18,7 +18,6 @@ file trusted elsewhere is a new file.
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 from typing import TYPE_CHECKING, NamedTuple
@@ -45,7 +44,7 @@ def digest(text: str) -> str:
     takes it: CPython's own sha256 module is imported in 0.3 ms here, hashlib (which
     loads OpenSSL's binding) in ~3 ms of a start-up that is measured."""
     data = text.encode("utf-8", "surrogateescape")
-    for name in ("_sha2", "_sha256"):  # 3.12+, then 3.10-3.11
+    for name in ("_sha256", "_sha2"):  # 3.10-3.11, then 3.12+
         try:
             return str(__import__(name).sha256(data).hexdigest())
         except (ImportError, AttributeError):
@@ -87,6 +86,20 @@ def unsafe_owner(st: os.stat_result) -> str | None:
     return None
 
 
+def unsafe_link(path: str) -> str | None:
+    """Why ``path``, a symbolic link, is not followed: another user made the link (to a
+    file of yours it would make that file's keys theirs to choose); None otherwise."""
+    if not hasattr(os, "geteuid"):  # pragma: no cover - Windows
+        return None
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    if stat.S_ISLNK(st.st_mode) and st.st_uid not in (os.geteuid(), 0):
+        return f"a symbolic link made by another user (uid {st.st_uid})"
+    return None
+
+
 def record_key(path: str) -> str:
     """How a file is named in the record: its directory resolved (``/tmp`` may be a
     link), its own name not (a committed symlink is a file of its own)."""
@@ -117,6 +130,8 @@ def records() -> dict[str, str]:
         return {}
     finally:
         os.close(fd)
+    import json  # a run without a project file reads no record
+
     try:
         obj = json.loads(data) if len(data) <= _MAX_RECORD else None
     except ValueError:
@@ -156,6 +171,7 @@ def untrust(path: str) -> bool:
 
 
 def _update(path: str, sha: str | None) -> str:
+    import json
     import time
 
     from guardrun.errors import ConfigError

@@ -53,9 +53,14 @@ KINDS = frozenset(
         "chosen",
         "passed_turn",
         "sentinel_stopped",  # written by the sentinel, not by guardrun (sentinel.py)
+        "log_full",
     }
 )
 RESERVED = ("time", "run_id", "event")
+# One run's event log stops growing here (with a last `log_full` line): with restart
+# protection's floor a run logs a few KiB an hour, and no configuration (a level that
+# flaps at every 50 ms sample) fills the disk. Runs are pruned by count and age besides.
+MAX_LOG = 32 << 20
 
 
 def new_run_id() -> str:
@@ -119,8 +124,11 @@ class EventLog:
         mirror: Mirror | None = None,
         scrub: Callable[[str], str] | None = None,
         scrub_value: Callable[[str], str] | None = None,
+        max_bytes: int = MAX_LOG,
     ) -> None:
         self.path = None if path is None else os.fspath(path)
+        self.max_bytes = max_bytes
+        self._size = 0
         self.run_id = run_id
         self.scrub = scrub
         # The user's own patterns (state.redact) see values, never the JSON text: a
@@ -135,8 +143,16 @@ class EventLog:
                 make_private_dirs(os.path.dirname(self.path))
                 flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
                 self._fd = os.open(self.path, flags, 0o600)
+                self._size = os.fstat(self._fd).st_size
             except OSError as err:
                 self.error = f"cannot open event log {path}: {err.strerror or err}"
+
+    def scrub_text(self, text: str) -> str:
+        """A value's text scrubbed by every rule, built-in and the user's (what a caller
+        that cuts a value to a cap redacts first: ``redact.clip``)."""
+        if self.scrub is not None:
+            text = self.scrub(text)
+        return self.scrub_value(text) if self.scrub_value is not None else text
 
     def emit(self, kind: str, **fields: Any) -> dict[str, Any]:
         """Record one event and return it. Unknown kinds and reserved field names are bugs."""
@@ -168,11 +184,19 @@ class EventLog:
 
     def _write(self, data: bytes) -> None:
         assert self._fd is not None
+        if self._size + len(data) > self.max_bytes:
+            last = {"time": utc_now_iso(), "run_id": self.run_id, "event": "log_full",
+                    "max_bytes": self.max_bytes}  # fmt: skip
+            data = json.dumps(last, separators=(",", ":")).encode() + b"\n"
+            self.error = f"event log {self.path} is full ({self.max_bytes} bytes)"
         try:
             written = os.write(self._fd, data)
             # Regular files take the whole buffer; a short write means the disk filled up.
             if written != len(data):
                 raise OSError(f"short write ({written} of {len(data)} bytes)")
+            self._size += written
+            if self.error is not None:  # full: that was the last line
+                self._close_fd()
         except OSError as err:
             self.error = f"cannot write event log {self.path}: {err.strerror or err}"
             self._close_fd()

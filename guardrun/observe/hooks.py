@@ -247,7 +247,7 @@ class HookRunner:
         code = hook.proc.returncode
         whole = output.decode("utf-8", "replace")
         # Redacted before it is cut: a token the cap splits would keep its start otherwise.
-        text = clip(whole, OUTPUT_CAP, self.log.scrub)
+        text = clip(whole, OUTPUT_CAP, self.log.scrub_text)
         fields: dict[str, object] = {
             "trigger": hook.event,
             "argv": hook.argv,

@@ -328,6 +328,13 @@ def test_a_file_another_user_put_in_a_shared_directory_is_skipped(tmp_path: Path
     assert r.stderr.strip() == f"guardrun: skipped {planted}: writable by others"
     planted.chmod(0o644)
     assert show(work)["config"]["memory"]["warning"] == "11%"  # type: ignore[index]
+    # A link another user made, to a file of the user's own: not followed.
+    planted.rename(tmp_path / "mine.yaml")
+    planted.symlink_to(tmp_path / "mine.yaml")
+    os.chown(planted, 65534, 65534, follow_symlinks=False)
+    r = run(work, "--no-pty", "--", "true")
+    why = "a symbolic link made by another user (uid 65534)"
+    assert r.stderr.strip() == f"guardrun: skipped {planted}: {why}"
 
 
 def test_the_users_own_choices_stay_trusted(repo: Path, tmp_path: Path) -> None:

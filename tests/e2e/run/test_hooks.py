@@ -152,11 +152,13 @@ def test_output_capped_and_drained(log: EventLog) -> None:
 def test_a_token_cut_by_the_output_cap_keeps_no_prefix(tmp_path: Path, back: int) -> None:
     """A hook's output is kept to OUTPUT_CAP characters; a token that the cap split kept
     its first ``back`` characters ("sk-ant-api03-"), which no rule knows. The event log
-    scrubs its lines as the run's observer does (the redactor with a custom pattern)."""
-    from guardrun.state.redact import Redactor
+    scrubs as the run's observer does: built-in rules on its lines, a custom pattern
+    (state.redact) on the values."""
+    from guardrun.state.redact import Redactor, redact
 
-    scrub = Redactor([r"ACME-\d{6}"]).redact
-    log = EventLog(tmp_path / "runs" / "r.jsonl", "20250101T000000Z-abcdef", scrub=scrub)
+    custom = Redactor([r"ACME-\d{6}"]).redact_custom
+    log = EventLog(tmp_path / "runs" / "r.jsonl", "20250101T000000Z-abcdef", scrub=redact,
+                   scrub_value=custom)  # fmt: skip
     token = "sk-ant-api03-" + "Q7xk2LmN9pR4sT8vW1yZ3bC6dF0gH5jK" * 2
     filler = OUTPUT_CAP - 1 - back - 1  # the secret starts ``back`` characters before the cut
     runner = HookRunner(log)
