@@ -60,7 +60,7 @@ RESERVED = ("time", "run_id", "event")
 # One run's event log stops growing here (with a last `log_full` line): with restart
 # protection's floor a run logs a few KiB an hour, and no configuration (a level that
 # flaps at every 50 ms sample) fills the disk. Runs are pruned by count and age besides.
-MAX_LOG = 32 << 20
+LOG_CAP = 32 << 20
 
 
 def new_run_id() -> str:
@@ -124,7 +124,7 @@ class EventLog:
         mirror: Mirror | None = None,
         scrub: Callable[[str], str] | None = None,
         scrub_value: Callable[[str], str] | None = None,
-        max_bytes: int = MAX_LOG,
+        max_bytes: int = LOG_CAP,
     ) -> None:
         self.path = None if path is None else os.fspath(path)
         self.max_bytes = max_bytes
