@@ -79,9 +79,9 @@ default), and a run says so once, on stderr before the agent starts (as every wa
 with `-q`), with the command that trusts the file; `guardrun config check` notes it too:
 
 ```
-guardrun: .guardrun.yaml is not trusted: ignored hooks.on_exit (runs a command), state.dir \
-  (moves where data is written); review it, then run: \
-  guardrun config trust /home/me/src/repo/.guardrun.yaml
+guardrun: .guardrun.yaml is not trusted: ignored hooks.on_exit (runs a command),
+state.dir (moves where data is written); review it, then run:
+guardrun config trust /home/me/src/repo/.guardrun.yaml
 ```
 
 The classes (column "project file" below):
