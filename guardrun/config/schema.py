@@ -278,6 +278,7 @@ FLOOR: dict[str, str] = {
     "restart.cooldown": "min",
     "restart.max_cooldown": "min",
     "restart.reset_after": "min",
+    "restart.min_uptime": "min",  # shorter: a command failing at start is restarted
     "state.keep": "max",
     "state.max_age": "max",
 }
