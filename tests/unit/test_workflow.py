@@ -28,7 +28,7 @@ def test_unit_tests_and_the_smoke_run_on_every_os() -> None:
     assert any("pytest tests/unit" in r for r in runs)
     assert any(".ci/smoke.py" in r for r in runs)
     assert (ROOT / ".ci" / "smoke.py").is_file()
-    assert any("tests/e2e/memory/test_swap.py" in r for r in runs)
+    assert any("tests/e2e/memory/test_swapped_leak.py" in r for r in runs)
 
 
 def test_actionlint_finds_nothing() -> None:

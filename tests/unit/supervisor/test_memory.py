@@ -91,7 +91,7 @@ def test_the_trend_is_fed_and_a_new_child_forgets_it() -> None:
 
 class _Cgroup:
     """Stands for platform.cgroup_tree.TreeCgroup (the real one is read in
-    tests/e2e/memory/test_swap.py): whom it holds and what it is charged."""
+    tests/e2e/memory/test_swapped_leak.py): whom it holds and what it is charged."""
 
     def __init__(self, strangers: set[int]) -> None:
         self.strangers = strangers
