@@ -32,3 +32,21 @@ def user_state_dir() -> str:
     import platformdirs
 
     return str(platformdirs.user_state_dir(APP))
+
+
+def make_private_dirs(path: str | os.PathLike[str]) -> None:
+    """Create ``path`` and missing parents, all 0700 (``os.makedirs`` gives parents 0777-umask)."""
+    missing: list[str] = []
+    p = os.path.abspath(path)
+    while not os.path.isdir(p):
+        missing.append(p)
+        parent = os.path.dirname(p)
+        if parent == p:
+            break
+        p = parent
+    for d in reversed(missing):
+        try:
+            os.mkdir(d, 0o700)
+        except FileExistsError:
+            if not os.path.isdir(d):
+                raise

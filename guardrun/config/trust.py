@@ -23,6 +23,7 @@ import stat
 from typing import TYPE_CHECKING, NamedTuple
 
 from guardrun.config.schema import FLOOR, TRUST, TRUST_WHY, Key
+from guardrun.dirs import make_private_dirs
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -187,7 +188,7 @@ def _update(path: str, sha: str | None) -> str:
     directory = os.path.dirname(where)
     tmp = f"{where}.{os.getpid()}.tmp"
     try:
-        _private_dirs(directory)
+        make_private_dirs(directory)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
         try:
             os.write(fd, data.encode("utf-8", "surrogateescape"))
@@ -202,23 +203,6 @@ def _update(path: str, sha: str | None) -> str:
             pass
         raise ConfigError(f"{where}: cannot write: {err.strerror or err}") from None
     return where
-
-
-def _private_dirs(path: str) -> None:
-    """``path`` and missing parents, 0700."""
-    missing: list[str] = []
-    p = os.path.abspath(path)
-    while not os.path.isdir(p):
-        missing.append(p)
-        parent = os.path.dirname(p)
-        if parent == p:
-            break
-        p = parent
-    for d in reversed(missing):
-        try:
-            os.mkdir(d, 0o700)
-        except FileExistsError:
-            pass
 
 
 def trust_command(path: str) -> str:

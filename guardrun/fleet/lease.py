@@ -23,8 +23,8 @@ import stat
 import time
 from typing import TYPE_CHECKING
 
+from guardrun.dirs import make_private_dirs
 from guardrun.escape import json_bytes, visible
-from guardrun.observe.events import make_private_dirs
 from guardrun.observe.live import live_dir, process_identity, unproven
 from guardrun.untrusted import MAX_TIME, Unreadable, integer, loads, number, read_bytes
 

@@ -19,6 +19,7 @@ import os
 import time
 from typing import TYPE_CHECKING
 
+from guardrun.dirs import make_private_dirs
 from guardrun.untrusted import MAX_LINES, MAX_LOG
 
 if TYPE_CHECKING:
@@ -73,24 +74,6 @@ def utc_now_iso() -> str:
     # time.strftime, not datetime: this module is imported at every start.
     now = time.time()
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
-
-
-def make_private_dirs(path: str | os.PathLike[str]) -> None:
-    """Create ``path`` and missing parents, all 0700 (``os.makedirs`` gives parents 0777-umask)."""
-    missing: list[str] = []
-    p = os.path.abspath(path)
-    while not os.path.isdir(p):
-        missing.append(p)
-        parent = os.path.dirname(p)
-        if parent == p:
-            break
-        p = parent
-    for d in reversed(missing):
-        try:
-            os.mkdir(d, 0o700)
-        except FileExistsError:
-            if not os.path.isdir(d):
-                raise
 
 
 def is_run_id(text: str) -> bool:

@@ -28,8 +28,9 @@ import os
 import time
 from typing import TYPE_CHECKING
 
+from guardrun.dirs import make_private_dirs
 from guardrun.escape import json_bytes
-from guardrun.observe.events import close_quietly, make_private_dirs
+from guardrun.observe.events import close_quietly
 from guardrun.untrusted import (
     MAX_BYTES,
     MAX_LINES,

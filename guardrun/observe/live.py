@@ -17,8 +17,9 @@ import stat
 import time
 from typing import TYPE_CHECKING
 
+from guardrun.dirs import make_private_dirs
 from guardrun.escape import json_bytes, visible
-from guardrun.observe.events import make_private_dirs, utc_now_iso
+from guardrun.observe.events import utc_now_iso
 from guardrun.platform import is_same_process, process_identity
 from guardrun.untrusted import (
     MAX_BYTES,
