@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from guardrun import metrics
+from guardrun.observe import metrics
 from guardrun.commands.live import _live
 from guardrun.config.load import load_config
 from guardrun.errors import ConfigError

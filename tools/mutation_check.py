@@ -1,0 +1,316 @@
+"""Do the tests catch realistic bugs? Named one-line mutations, each applied to a fresh
+copy of the repository and run against the tests that cover it.
+
+    python tools/mutation_check.py              # every mutation, one at a time
+    python tools/mutation_check.py --list       # names, files and covering tests
+    python tools/mutation_check.py -k lease -k budget   # the mutations whose name has a word
+    python tools/mutation_check.py -j 2         # two at a time (each in its own copy)
+    python tools/mutation_check.py --check      # only: does every snippet still apply?
+
+Each mutation is a file, an exact snippet of it (found exactly once), its replacement,
+and the tests that should notice. Per mutation it prints one line:
+
+    CAUGHT (by tests/unit/test_history.py::test_x)   a covering test failed: good
+    SURVIVED (4 passed, 1 skipped)                     every covering test passed: a hole
+    NOT APPLIED (snippet not found in FILE)            the code moved: fix the snippet
+    BROKEN (...)                                       the tests could not run at all
+
+and exits 1 unless every mutation was CAUGHT. The copy is made from ``git ls-files``
+(tracked and untracked, not ignored: what you are about to commit), next to a link to
+``../shared`` and ``.cache`` (fixtures, agent CLIs), and pytest runs there with this
+interpreter and ``PYTHONPATH`` set to the copy, so the copy's ``guardrun`` is the one
+imported, by the tests and by the ``python -m guardrun`` they start.
+
+Run it before resolving an issue (not in CI: it takes minutes). When a snippet no longer
+applies, find the line it meant and update the snippet: never delete a mutation to get
+a clean run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import NamedTuple
+
+ROOT = Path(__file__).resolve().parent.parent
+TIMEOUT = 900.0  # seconds for one mutation's tests: a hang counts as caught (by the timeout)
+
+
+class Mutation(NamedTuple):
+    name: str
+    file: str  # relative to the repository root
+    old: str  # exact, found exactly once
+    new: str
+    tests: tuple[str, ...]  # pytest node ids or files, relative to the root
+    why: str = ""  # the bug it stands for, when the name does not say it
+
+
+class NotApplied(Exception):
+    pass
+
+
+class Result(NamedTuple):
+    mutation: Mutation
+    verdict: str  # CAUGHT, SURVIVED, NOT APPLIED, BROKEN
+    detail: str
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict == "CAUGHT"
+
+    def line(self) -> str:
+        return f"{self.mutation.name:<40} {self.verdict} ({self.detail})  [{self.seconds:.0f}s]"
+
+
+def M(name: str, file: str, old: str, new: str, *tests: str, why: str = "") -> Mutation:
+    return Mutation(name, file, old, new, tuple(tests), why)
+
+
+# --------------------------------------------------------------------------- mechanics
+def mutate(text: str, m: Mutation) -> str:
+    """``text`` with the mutation's snippet replaced; NotApplied when the snippet is not
+    there exactly once (the code moved, or the snippet is ambiguous)."""
+    count = text.count(m.old)
+    if count == 0:
+        raise NotApplied(f"snippet not found in {m.file}")
+    if count > 1:
+        raise NotApplied(f"snippet found {count} times in {m.file}: make it longer")
+    return text.replace(m.old, m.new, 1)
+
+
+def apply(root: Path, m: Mutation) -> None:
+    path = root / m.file
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise NotApplied(f"file {m.file} not found") from None
+    path.write_text(mutate(text, m), encoding="utf-8")
+
+
+def tracked_files(root: Path) -> list[str]:
+    """What the copy holds: tracked and untracked-but-not-ignored files that exist."""
+    out = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=root, capture_output=True, check=True,
+    ).stdout  # fmt: skip
+    return [name for name in out.decode().split("\0") if name and (root / name).is_file()]
+
+
+def make_copy(src: Path, files: Iterable[str], dest: Path) -> Path:
+    """``dest/<name of src>`` holding ``files``, with ``../shared`` and ``.cache`` linked
+    to ``src``'s (fixtures, installed agent CLIs: the tests find them by path)."""
+    copy = dest / src.name
+    for name in files:
+        target = copy / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src / name, target, follow_symlinks=False)
+    for link, real in (("shared", src.parent / "shared"), (f"{src.name}/.cache", src / ".cache")):
+        if real.exists() and not (dest / link).exists():
+            (dest / link).symlink_to(real)
+    return copy
+
+
+def test_env(copy: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(copy)  # the copy's guardrun, not the editable install's
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env.pop("PYTEST_ADDOPTS", None)
+    return env
+
+
+FAILED = re.compile(r"^(FAILED|ERROR) (.+?)(?: - .*)?$", re.MULTILINE)
+COUNTS = re.compile(r"(\d+) (passed|failed|skipped|errors?|xfailed|xpassed)")
+
+
+def verdict(code: int, output: str) -> tuple[str, str]:
+    """Pytest's exit code and output -> (verdict, detail)."""
+    failed = FAILED.findall(output)
+    if code == 1 and failed:
+        return "CAUGHT", f"by {failed[0][1]}"
+    counts = ", ".join(" ".join(c) for c in COUNTS.findall(output.rsplit("\n=", 1)[-1]))
+    if code == 0:
+        return "SURVIVED", counts or "all passed"
+    if code == 5:
+        return "BROKEN", "no tests collected: check the test ids"
+    why = [ln for ln in output.splitlines() if ln.startswith("E ")]
+    last = why[:1] or output.strip().splitlines()[-1:] or ["no output"]
+    return "BROKEN", f"pytest exit {code}: {last[0][:200]}"
+
+
+def run_one(m: Mutation, files: Sequence[str], timeout: float = TIMEOUT) -> Result:
+    t0 = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="guardrun-mutation-") as tmp:
+        copy = make_copy(ROOT, files, Path(tmp))
+        try:
+            apply(copy, m)
+        except NotApplied as err:
+            return Result(m, "NOT APPLIED", str(err), time.monotonic() - t0)
+        missing = [t for t in m.tests if not (copy / t.split("::")[0]).exists()]
+        if missing:
+            return Result(m, "BROKEN", f"no test file {missing[0]}", time.monotonic() - t0)
+        cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+               "-o", "addopts=-rfE --strict-markers", *m.tests]  # fmt: skip
+        try:
+            done = subprocess.run(
+                cmd, cwd=copy, env=test_env(copy), capture_output=True, text=True,
+                timeout=timeout, stdin=subprocess.DEVNULL,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired:
+            seconds = time.monotonic() - t0
+            return Result(m, "CAUGHT", f"by the {timeout:.0f}s timeout: the tests hung", seconds)
+        what, detail = verdict(done.returncode, done.stdout + done.stderr)
+        return Result(m, what, detail, time.monotonic() - t0)
+
+
+def check_only(m: Mutation) -> Result:
+    try:
+        mutate((ROOT / m.file).read_text(encoding="utf-8"), m)
+    except (NotApplied, FileNotFoundError) as err:
+        return Result(m, "NOT APPLIED", str(err), 0.0)
+    missing = [t for t in m.tests if not (ROOT / t.split("::")[0]).exists()]
+    if missing:
+        return Result(m, "BROKEN", f"no test file {missing[0]}", 0.0)
+    return Result(m, "CAUGHT", "applies; tests not run (--check)", 0.0)
+
+
+def select(mutations: Sequence[Mutation], words: Sequence[str]) -> list[Mutation]:
+    if not words:
+        return list(mutations)
+    return [m for m in mutations if any(w.lower() in m.name.lower() for w in words)]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    p.add_argument("--list", action="store_true", help="list the mutations and exit")
+    p.add_argument("-k", action="append", default=[], metavar="WORD",
+                   help="only mutations whose name contains WORD (repeatable)")  # fmt: skip
+    p.add_argument("-j", type=int, default=1, metavar="N", help="N mutations at a time")
+    p.add_argument("--check", action="store_true",
+                   help="only check that every snippet applies (no tests run)")  # fmt: skip
+    p.add_argument("--timeout", type=float, default=TIMEOUT, help="seconds per mutation")
+    a = p.parse_args(argv)
+    chosen = select(MUTATIONS, a.k)
+    if not chosen:
+        print(f"no mutation matches {a.k}", file=sys.stderr)
+        return 2
+    if a.list:
+        for m in chosen:
+            print(f"{m.name}\n    {m.file}\n    tests: {' '.join(m.tests)}")
+            if m.why:
+                print(f"    {m.why}")
+        return 0
+    t0 = time.monotonic()
+    if a.check:
+        results = [check_only(m) for m in chosen]
+        for r in results:
+            print(f"{r.mutation.name:<40} {'OK' if r.ok else r.verdict} ({r.detail})")
+        bad = [r for r in results if not r.ok]
+        print(f"{len(results) - len(bad)} of {len(results)} apply")
+        return 1 if bad else 0
+    files = tracked_files(ROOT)
+    results = []
+    with ThreadPoolExecutor(max_workers=max(1, a.j)) as pool:
+        for r in pool.map(lambda m: run_one(m, files, a.timeout), chosen):
+            print(r.line(), flush=True)
+            results.append(r)
+    took = time.monotonic() - t0
+    tally: dict[str, int] = {}
+    for r in results:
+        tally[r.verdict] = tally.get(r.verdict, 0) + 1
+    summary = ", ".join(f"{n} {v}" for v, n in sorted(tally.items()))
+    print(f"\n{len(results)} mutations in {took:.0f}s: {summary}")
+    bad = [r for r in results if not r.ok]
+    for r in bad:
+        print(f"  {r.verdict}: {r.mutation.name} ({r.detail})")
+    return 1 if bad else 0
+
+
+# --------------------------------------------------------------------------- the list
+# Snippets are short and specific; when one moves, update it (the tool says NOT APPLIED).
+# The tests are the narrowest that should notice: node ids where one test is enough.
+UNIT = "tests/unit"
+E2E = "tests/e2e"
+MUTATIONS: list[Mutation] = [
+    # -- the last audit's ----------------------------------------------------------------
+    M("stop: the tree stop signals the root only", "guardrun/supervisor/stop.py",
+      "        _send(child, pids, first)\n        if child.stopped",
+      "        _send(child, [child.pid], first)\n        if child.stopped",
+      f"{E2E}/run/test_stop_tree.py"),
+    M("store: fsync before the rename dropped", "guardrun/state/store.py",
+      "                store_op(os.fsync, final, fd)\n",
+      "",
+      f"{E2E}/state/test_store.py::test_each_file_is_fsynced_before_its_rename_and_the_directory_after"),
+    M("events: the scrubbed line is thrown away", "guardrun/observe/events.py",
+      "            line = self.scrub(line)",
+      "            self.scrub(line)",
+      f"{E2E}/run/test_events.py::test_secrets_outside_argv_are_scrubbed_from_each_line"),
+    M("claude: the newest transcript before the sessions file", "guardrun/state/agents/claude.py",
+      "        found = self._from_sessions_files(config, pids, cwd, started_at)",
+      "        found = self._from_newest(config, cwd, started_at)",
+      f"{E2E}/agents/test_claude_files.py::test_sessions_file_wins_over_a_newer_transcript_of_another_session"),
+    M("store: a state written in place", "guardrun/state/store.py",
+      '        tmp = directory / f"{TMP_PREFIX}{os.getpid()}-{os.urandom(4).hex()}-{name}"',
+      "        tmp = final",
+      f"{E2E}/state/test_store_faults.py::test_the_final_name_appears_only_once_the_file_is_complete",
+      f"{E2E}/state/test_store_faults.py::test_writer_killed_mid_write_leaves_no_file_under_the_final_name"),
+    # -- this audit's ----------------------------------------------------------------------
+    M("lease: always grants", "guardrun/fleet/lease.py",
+      'lambda held: None if held and held["pid"] != self.pid else record',
+      "lambda held: record",
+      f"{E2E}/fleet/test_machine_budget.py::test_restarts_for_the_budget_are_one_at_a_time"),
+    M("budget: the highest priority gives way first", "guardrun/fleet/budget.py",
+      "            m.priority,\n            m.idle_since",
+      "            -m.priority,\n            m.idle_since",
+      f"{UNIT}/supervisor/test_budget.py::test_lowest_priority_first_then_idle_longest_then_largest_then_oldest"),
+    M("trend: the rate from the bucket maxima", "guardrun/supervisor/trend.py",
+      "            self._closed.append((self._min_at, self._min, self._jump))",
+      "            self._closed.append((self._max_at, self._max, self._jump))",
+      f"{UNIT}/supervisor/test_trend.py"),
+    M("decide: a planned restart without the agent idle", "guardrun/supervisor/decide.py",
+      "        if (critical or near) and now - last_io >= when.idle:",
+      "        if critical or near:",
+      f"{UNIT}/supervisor/test_decide.py"),
+    M("history: compaction written in place", "guardrun/observe/history.py",
+      '        tmp = os.path.join(where, f".{name}.{os.getpid()}.tmp")',
+      "        tmp = self.path",
+      f"{UNIT}/test_history.py"),
+    M("run: SIGTSTP to guardrun not passed on", "guardrun/supervisor/run.py",
+      "                    child.killpg(signal.SIGTSTP)",
+      "                    pass",
+      f"{E2E}/run/test_job_control.py::test_sigtstp_to_guardrun_stops_the_agent_and_the_job"),
+    M("observer: the title not restored at exit", "guardrun/observe/observer.py",
+      "            self._notifier.restore_title()\n        if self._hooks is not None:",
+      "            pass\n        if self._hooks is not None:",
+      f"{E2E}/run/test_title.py::test_title_saved_shown_and_restored_at_a_normal_exit"),
+    M("metrics: label values not escaped", "guardrun/observe/metrics.py",
+      """    return value.replace("\\\\", "\\\\\\\\").replace('"', '\\\\"')""",
+      "    return value",  # newlines still escaped; backslashes and quotes not
+      f"{UNIT}/test_metrics.py::test_label_values_are_escaped"),
+    M("report: a process name not escaped", "guardrun/commands/report_html.py",
+      "<td>{escape(str(info.get('name') or '?'))}</td>",
+      "<td>{str(info.get('name') or '?')}</td>",
+      f"{E2E}/cli/test_report.py"),
+    M("run: a refused resume counted toward the breaker", "guardrun/supervisor/run.py",
+      "                self._fresh = False\n                self.restarts += 1",
+      "                self._fresh = False\n                self.protection.record_restart()\n"
+      "                self.restarts += 1",
+      f"{E2E}/agents/test_resume_refused.py"),
+    M("linux: the probe reads the root only", "guardrun/platform/linux.py",
+      "                stack.extend(items)",
+      "                del items",
+      f"{E2E}/memory/test_run_memory.py::test_a_small_parent_with_a_big_grandchild_counts"),
+]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
