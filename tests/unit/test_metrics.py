@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from guardrun.observe import metrics
 from guardrun.commands.live import _live
 from guardrun.config.load import load_config
 from guardrun.errors import ConfigError
+from guardrun.observe import metrics
 from guardrun.observe.metrics import HEARTBEAT, INTERVAL, MIN_GAP, Metrics
 from guardrun.observe.observer import Observer
 from guardrun.platform.types import ProcSample, TreeSample
