@@ -147,10 +147,13 @@ def verdict(code: int, output: str) -> tuple[str, str]:
     return "BROKEN", f"pytest exit {code}: {last[0][:200]}"
 
 
-def run_one(m: Mutation, files: Sequence[str], timeout: float = TIMEOUT) -> Result:
+def run_one(
+    m: Mutation, files: Sequence[str], timeout: float = TIMEOUT, root: Path = ROOT
+) -> Result:
+    """``m`` applied to a fresh copy of ``files`` of ``root``, its tests run there."""
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="guardrun-mutation-") as tmp:
-        copy = make_copy(ROOT, files, Path(tmp))
+        copy = make_copy(root, files, Path(tmp))
         try:
             apply(copy, m)
         except NotApplied as err:
@@ -240,6 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 # The tests are the narrowest that should notice: node ids where one test is enough.
 UNIT = "tests/unit"
 E2E = "tests/e2e"
+# fmt: off
 MUTATIONS: list[Mutation] = [
     # -- the last audit's ----------------------------------------------------------------
     M("stop: the tree stop signals the root only", "guardrun/supervisor/stop.py",
@@ -318,7 +322,7 @@ MUTATIONS: list[Mutation] = [
       "            if RANK[level] > current and self._streak[level] >= self.sustained:",
       "            if RANK[level] > current and self._streak[level] > self.sustained:",
       f"{UNIT}/supervisor/test_levels.py::test_warning_needs_three_consecutive_samples"),
-    M("protection: a restart the user asked for waits the cooldown", "guardrun/supervisor/protection.py",
+    M("protection: a restart the user asked for waits", "guardrun/supervisor/protection.py",
       "        wait = 0.0 if asked else self.breaker.cooldown()",
       "        wait = self.breaker.cooldown()",
       f"{UNIT}/supervisor/test_protection.py"),
@@ -493,7 +497,36 @@ MUTATIONS: list[Mutation] = [
       '        return _xdg("XDG_STATE_HOME", "~/.local/state")',
       '        return _xdg("XDG_CACHE_HOME", "~/.cache")',
       f"{E2E}/memory/test_run_memory.py::test_a_small_parent_with_a_big_grandchild_counts"),
+    M("redact: the user's extra patterns applied and thrown away", "guardrun/state/redact.py",
+      "            text = extra.sub(_on_extra, text)",
+      "            extra.sub(_on_extra, text)",
+      f"{UNIT}/state/test_redact.py::test_extra_pattern_applied"),
+    M("files: a transcript tail starts on the newline", "guardrun/state/files.py",
+      "            return offset + i + 1",
+      "            return offset + i",
+      f"{E2E}/state/test_store.py::test_transcript_above_limit_keeps_tail_from_a_line_boundary"),
+    M("flags: the fast path takes a choice the option does not allow", "guardrun/flags.py",
+      "        if choices and value not in choices:\n            return None",
+      "        if False:\n            return None",
+      f"{UNIT}/test_flags.py"),
+    M("portable: psutil's virtual size read as resident", "guardrun/platform/portable.py",
+      "                    rss = proc.memory_info().rss",
+      "                    rss = proc.memory_info().vms",
+      f"{E2E}/memory/test_backends_agree.py::test_all_backends_agree"),
+    M("report: --since keeps every event", "guardrun/commands/report.py",
+      '        events=[e for e in data.events if e["t"] >= cut],',
+      "        events=data.events,",
+      f"{E2E}/cli/test_report.py::test_text_summary_and_since"),
+    M("config init: an existing file overwritten", "guardrun/commands/config.py",
+      "        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)",
+      "        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)",
+      f"{UNIT}/config/test_configcmd.py::test_init_writes_a_loadable_commented_file"),
+    M("doctor: an agent that fails --version looks fine", "guardrun/commands/doctor.py",
+      "    if done.returncode != 0:",
+      "    if done.returncode < 0:",
+      f"{E2E}/cli/test_doctor.py::test_agent_that_hangs_or_fails"),
 ]
+# fmt: on
 
 
 if __name__ == "__main__":
