@@ -6,6 +6,7 @@ copy of the repository and run against the tests that cover it.
     python tools/mutation_check.py -k lease -k budget   # the mutations whose name has a word
     python tools/mutation_check.py -j 2         # two at a time (each in its own copy)
     python tools/mutation_check.py --check      # only: does every snippet still apply?
+    python tools/mutation_check.py --baseline   # first: do the covering tests pass unmutated?
 
 Each mutation is a file, an exact snippet of it (found exactly once), its replacement,
 and the tests that should notice. Per mutation it prints one line:
@@ -120,7 +121,7 @@ def make_copy(src: Path, files: Iterable[str], dest: Path) -> Path:
     return copy
 
 
-def test_env(copy: Path) -> dict[str, str]:
+def pytest_env(copy: Path) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(copy)  # the copy's guardrun, not the editable install's
     env["PYTHONDONTWRITEBYTECODE"] = "1"
@@ -155,7 +156,8 @@ def run_one(
     with tempfile.TemporaryDirectory(prefix="guardrun-mutation-") as tmp:
         copy = make_copy(root, files, Path(tmp))
         try:
-            apply(copy, m)
+            if m.old or m.new:  # else the baseline: the tests on the tree as it is
+                apply(copy, m)
         except NotApplied as err:
             return Result(m, "NOT APPLIED", str(err), time.monotonic() - t0)
         missing = [t for t in m.tests if not (copy / t.split("::")[0]).exists()]
@@ -165,7 +167,7 @@ def run_one(
                "-o", "addopts=-rfE --strict-markers", *m.tests]  # fmt: skip
         try:
             done = subprocess.run(
-                cmd, cwd=copy, env=test_env(copy), capture_output=True, text=True,
+                cmd, cwd=copy, env=pytest_env(copy), capture_output=True, text=True,
                 timeout=timeout, stdin=subprocess.DEVNULL,
             )  # fmt: skip
         except subprocess.TimeoutExpired:
@@ -201,6 +203,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--check", action="store_true",
                    help="only check that every snippet applies (no tests run)")  # fmt: skip
     p.add_argument("--timeout", type=float, default=TIMEOUT, help="seconds per mutation")
+    p.add_argument("--baseline", action="store_true",
+                   help="first run the covering tests unmutated: they must pass")  # fmt: skip
     a = p.parse_args(argv)
     chosen = select(MUTATIONS, a.k)
     if not chosen:
@@ -221,6 +225,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{len(results) - len(bad)} of {len(results)} apply")
         return 1 if bad else 0
     files = tracked_files(ROOT)
+    if a.baseline:
+        tests = tuple(dict.fromkeys(t for m in chosen for t in m.tests))
+        base = run_one(Mutation("baseline", "", "", "", tests), files, a.timeout)
+        if base.verdict != "SURVIVED":  # a test that fails unmutated would "catch" anything
+            print(f"BASELINE FAILED ({base.verdict} {base.detail}): fix the tests first")
+            return 1
+        print(f"baseline: the covering tests pass unmutated ({base.detail}) [{base.seconds:.0f}s]")
     results = []
     with ThreadPoolExecutor(max_workers=max(1, a.j)) as pool:
         for r in pool.map(lambda m: run_one(m, files, a.timeout), chosen):

@@ -83,3 +83,8 @@ def test_the_list_names_each_mutation_once_and_the_cli_refuses_no_match(
     assert mc.main(["-k", "no such mutation"]) == 2
     assert mc.main(["--list", "-k", "lease"]) == 0
     assert "guardrun/fleet/lease.py" in capsys.readouterr().out
+
+
+def test_the_baseline_is_the_tests_on_the_tree_as_it_is(project: Path) -> None:
+    base = mc.run_one(mc.Mutation("baseline", "", "", "", ("tests",)), FILES, 60, root=project)
+    assert (base.verdict, base.detail) == ("SURVIVED", "1 passed")
