@@ -536,6 +536,22 @@ MUTATIONS: list[Mutation] = [
       "    if done.returncode != 0:",
       "    if done.returncode < 0:",
       f"{E2E}/cli/test_doctor.py::test_agent_that_hangs_or_fails"),
+    M("countdown: the cooldown not waited", "guardrun/supervisor/countdown.py",
+      "            if left <= 0:\n                return True",
+      "            if left <= seconds:\n                return True",
+      f"{E2E}/run/test_run_lifecycle.py::test_first_restart_is_immediate_then_the_cooldown_doubles"),
+    M("starts: Claude's versioned binary not recognised", "guardrun/state/agents/starts.py",
+      "    return len(parts) == 3 and",
+      "    return len(parts) == 2 and",
+      f"{E2E}/agents/test_claude_files.py::test_detects_claude"),
+    M("errors: an emergency stop exits 1", "guardrun/errors.py",
+      "EXIT_EMERGENCY_STOP = 75",
+      "EXIT_EMERGENCY_STOP = 1",
+      f"{E2E}/run/test_run_lifecycle.py::test_emergency_with_restarts_exhausted_and_stop_exits_75"),
+    M("platform: any process with a start time is the same", "guardrun/platform/__init__.py",
+      '        return IS_LINUX and start_time(pid) == identity["linux_ticks"]',
+      "        return IS_LINUX and start_time(pid) is not None",
+      f"{UNIT}/platform/test_facts.py::test_a_start_time_is_an_identity"),
 ]
 # fmt: on
 
