@@ -115,7 +115,7 @@ def test_live_file_is_rewritten_only_with_news(
 ) -> None:
     """At most once a second, and then only when something changed or memory moved by
     2%, or every 10 s as a heartbeat (a rename costs ~1 ms: the idle budget)."""
-    from guardrun import live
+    from guardrun.observe import live
 
     now = [1000.0]
     monkeypatch.setattr(live.time, "monotonic", lambda: now[0])
