@@ -5,6 +5,9 @@ wall time to --phases ("busy <t>" / "quiet <t>").
 --shape leak: grows --rate MB/s all along (busy or not: agents leak while idle too).
 --shape sawtooth: grows --rate MB/s to --amplitude MB above its start, frees it all
   (a garbage collection), and again: memory rises and falls without leaking.
+--trough S: (sawtooth) after each collection memory stays at its floor S seconds before
+  it grows again, so that a sample, however late, sees the floor: without it, a child
+  starved of CPU frees and regrows in one catch-up and its floor is never there to see.
 --busy S / --quiet S: seconds of output (a line every 0.1 s), then of silence.
 """
 
@@ -23,6 +26,7 @@ def main() -> None:
     p.add_argument("--shape", choices=("leak", "sawtooth"), default="leak")
     p.add_argument("--rate", type=float, default=10.0)  # MB/s
     p.add_argument("--amplitude", type=float, default=200.0)  # MB (sawtooth)
+    p.add_argument("--trough", type=float, default=0.0)  # s (sawtooth)
     p.add_argument("--busy", type=float, default=3.0)
     p.add_argument("--quiet", type=float, default=4.0)
     p.add_argument("--max", type=float, default=3000.0)  # MB: never more than this
@@ -46,6 +50,9 @@ def main() -> None:
         while now >= next_alloc:
             if a.shape == "sawtooth" and len(hoard) * CHUNK >= a.amplitude * 1_000_000:
                 hoard.clear()  # the collection: everything above the start is freed
+                if a.trough > 0:  # the floor held, not regrown in this catch-up
+                    next_alloc = now + a.trough
+                    break
             elif len(hoard) * CHUNK < a.max * 1_000_000:
                 chunk = bytearray(CHUNK)
                 chunk[::4096] = b"x" * len(chunk[::4096])  # touch every page: resident

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from guardrun.observe.history import COMPACT, FLUSH, History, downsample, merge, read_history
@@ -113,3 +115,56 @@ def test_an_unwritable_directory_turns_it_off(tmp_path: Path) -> None:
     feed(h, clock, 10)  # raises nothing
     h.close()
     assert h.error and "sample history" in h.error
+
+
+def test_compaction_replaces_the_file_and_never_writes_it_in_place(tmp_path: Path) -> None:
+    """A compaction is a new file renamed over the old one (its inode changes), so a
+    reader or a crash mid-write never sees half a history."""
+    clock = [T0]
+    path = tmp_path / "h.samples.ndjson"
+    h = make(path, clock)
+    feed(h, clock, 30)
+    before = path.stat().st_ino
+    h.set_meta(name="claude")  # the next flush compacts
+    feed(h, clock, 10, start=clock[0] + 1)
+    assert path.stat().st_ino != before
+    h.close()
+    assert len(read_history(path).points) == 40
+
+
+# Run in a child: RLIMIT_FSIZE (a real "file too large" from the kernel, as a full disk
+# gives ENOSPC) must not reach pytest's own files.
+FAILED_COMPACTION = """
+import resource, signal, sys
+from guardrun.observe.history import History, read_history
+path, t0 = sys.argv[1], float(sys.argv[2])
+clock = [t0]
+h = History(path, {"run_id": "r"}, clock=lambda: clock[0])
+for i in range(200):
+    clock[0] = t0 + i
+    h.add(clock[0], 500_000_000 + i, "normal", "normal", 10.0, [(100, 400_000_000)])
+h.flush()
+kept = len(read_history(path).points)
+size = len(open(path, "rb").read())
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
+resource.setrlimit(resource.RLIMIT_FSIZE, (size, resource.RLIM_INFINITY))
+h.set_meta(name="claude")  # the next flush compacts: a whole new file, larger than the limit
+clock[0] += 1
+h.add(clock[0], 600_000_000, "normal", "normal", 10.0, [(100, 400_000_000)])
+h.flush()
+assert h.error is not None, "the compaction did not fail"
+print(kept, len(read_history(path).points))
+"""
+
+
+def test_a_compaction_whose_write_fails_keeps_every_point(tmp_path: Path) -> None:
+    path = tmp_path / "h.samples.ndjson"
+    done = subprocess.run(
+        [sys.executable, "-c", FAILED_COMPACTION, str(path), str(T0)],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    kept, after = map(int, done.stdout.split())
+    assert kept == 200
+    assert after == kept, "the failed compaction lost the history it was replacing"
+    assert not list(tmp_path.glob(".*.tmp"))

@@ -23,8 +23,8 @@ if "--resume" in sys.argv:
     sys.exit(1)
 with open(log) as f:
     fresh = sum(1 for line in f if "--resume" not in line)
-if fresh > 1:
-    sys.exit(0)  # the new conversation: ends normally
+if fresh > {crashes}:
+    sys.exit(0)  # the last new conversation: ends normally
 config, cwd = os.environ["CLAUDE_CONFIG_DIR"], os.getcwd()
 sid = str(uuid.uuid4())
 project = os.path.join(config, "projects", "".join(c if c.isascii() and c.isalnum() else "-"
@@ -42,12 +42,16 @@ sys.exit(3)
 """
 
 
-def test_a_refused_resume_starts_a_new_conversation(tmp_path: Path) -> None:
+def run_fake(
+    tmp_path: Path, crashes: int, *args: str
+) -> tuple[list[list[str]], subprocess.CompletedProcess[str]]:
+    """guardrun over the stand-in claude whose first ``crashes`` conversations crash
+    (each resume refused); the argv of each start, and guardrun's result."""
     log = tmp_path / "argv.jsonl"
     bindir = tmp_path / "bin"
     bindir.mkdir()
     fake = bindir / "claude"
-    fake.write_text(FAKE_CLAUDE.format(python=sys.executable, log=str(log)))
+    fake.write_text(FAKE_CLAUDE.format(python=sys.executable, log=str(log), crashes=crashes))
     fake.chmod(0o755)
     project = tmp_path / "proj"
     project.mkdir()
@@ -55,11 +59,26 @@ def test_a_refused_resume_starts_a_new_conversation(tmp_path: Path) -> None:
     env = {**os.environ, "CLAUDE_CONFIG_DIR": str(tmp_path / "claude-config"),
            "TMPDIR": str(tmp_path)}  # fmt: skip
     r = subprocess.run(
-        guardrun("--no-pty", "--cooldown", "100ms", "--", str(fake)),
+        guardrun("--no-pty", "--cooldown", "100ms", *args, "--", str(fake)),
         cwd=project, env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     starts = [json.loads(line) for line in log.read_text().splitlines()]
+    return starts, r
+
+
+def test_a_refused_resume_starts_a_new_conversation(tmp_path: Path) -> None:
+    starts, r = run_fake(tmp_path, crashes=1)
     assert len(starts) == 3 and starts[1][0] == "--resume" and starts[2] == [], starts
     assert "internal error" not in r.stderr and "Traceback" not in r.stderr, r.stderr
     assert "could not resume its conversation" in r.stderr
+    assert r.returncode == 0, r.stderr
+
+
+def test_the_new_conversation_after_a_refused_resume_is_not_counted(tmp_path: Path) -> None:
+    """README and docs/agents.md: a refused resume's new conversation does not count
+    toward --max-restarts. Two crashes, each resume refused: under --max-restarts 2 both
+    crashes are restarted (had the new conversations counted, the second crash would
+    find the breaker open after 2 restarts and guardrun would exit with its code 3)."""
+    starts, r = run_fake(tmp_path, 2, "--max-restarts", "2")
+    assert [s[:1] for s in starts] == [[], ["--resume"], [], ["--resume"], []], (starts, r.stderr)
     assert r.returncode == 0, r.stderr

@@ -5,6 +5,7 @@ real short run of a leaking child, reported as text and HTML."""
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import subprocess
@@ -26,6 +27,10 @@ from guardrun.state.store import Store
 MB = 1_000_000
 RUN = "20250131T080000Z-a1b2c3"
 DAY = 86400
+HOSTILE_NAME = "node<img id=gr-name src=x onerror=window.gr=1>"
+HOSTILE_ARGV = 'node mcp.js "</td><script id=gr-argv>window.gr=2</script><b id=gr-bold>"'
+# Elements the hostile name and argv would make, were they not escaped.
+MADE = "document.querySelector('#gr-name, #gr-argv, #gr-bold')"
 
 
 def iso(t: float) -> str:
@@ -50,7 +55,8 @@ def write_day(runs: Path, start: float) -> list[dict[str, Any]]:
             "ram_total": 32_000 * MB, "thresholds": thresholds}  # fmt: skip
     procs = [{"k": "proc", "pid": 1000 + n, "name": "claude", "cmd": "claude --resume x"}
              for n in range(3)]  # fmt: skip
-    procs += [{"k": "proc", "pid": 2000, "name": "node", "cmd": "node mcp.js"},
+    # A process may name itself anything and take any argv: the page must show them as text.
+    procs += [{"k": "proc", "pid": 2000, "name": HOSTILE_NAME, "cmd": HOSTILE_ARGV},
               {"k": "proc", "pid": 2001, "name": "rg", "cmd": "rg foo"}]  # fmt: skip
     lines = [meta, *procs, *kept]
     (runs / f"{RUN}.samples.ndjson").write_text("".join(json.dumps(x) + "\n" for x in lines))
@@ -122,9 +128,27 @@ def test_a_day_long_report_is_small_and_draws_in_chromium(
     tip = browser.evaluate("document.querySelector('.marker[data-kind=state_captured] title')"
                            ".textContent")  # fmt: skip
     assert "20250131T000000Z-warning-ab10" in tip
+    assert browser.evaluate(f"{MADE} === null && window.gr === undefined")
+    cells = browser.evaluate(
+        "[...document.querySelectorAll('table.procs td')].map(td => td.textContent)"
+    )
+    assert HOSTILE_NAME in cells and HOSTILE_ARGV in cells
     png = browser.screenshot()
     assert coloured_share(png) > 0.02  # a blank page is 0
     (tmp_path / "report.png").write_bytes(png)
+
+
+def test_hostile_process_names_and_argv_are_text_in_the_page(
+    day: tuple[Path, Path, int], tmp_path: Path
+) -> None:
+    """Without a browser: the name and argv appear escaped, never as markup."""
+    project, state, _ = day
+    out = tmp_path / "report.html"
+    assert guardrun(project, state, "report", "latest", "-o", str(out)).returncode == 0
+    page = out.read_text()
+    assert html.escape(HOSTILE_NAME) in page and html.escape(HOSTILE_ARGV) in page
+    for markup in ("<img id=gr-name", "<script id=gr-argv", "<b id=gr-bold", "</td><script"):
+        assert markup not in page
 
 
 def test_text_summary_and_since(day: tuple[Path, Path, int]) -> None:

@@ -167,12 +167,27 @@ def test_a_run_that_cannot_restart_never_holds_up_the_others(
 
 
 def test_restarts_for_the_budget_are_one_at_a_time(tmp_path: Path, runs: list[Run]) -> None:
-    """Four runs, all 120 MB, budget 100 MB: every one must give way, in turn. From the
-    event logs: each restart (restart_requested to the new child's `restarted`) ends
-    before the next begins."""
+    """Four runs, all 120 MB, budget 100 MB: every one must give way, in turn.
+
+    First the test itself holds the lease, as a run in the middle of its restart would:
+    the run chosen to give way waits, however long (with a lease that always granted,
+    it would restart at once; the ranking alone cannot keep restarts apart). Then, the
+    lease free, from the event logs: each restart (restart_requested to the new child's
+    `restarted`) ends before the next begins."""
     state = tmp_path / "state"
-    for i in range(4):
-        runs.append(Run(state, tmp_path, f"r{i}", env=budget("100MB")))
+    holder = subprocess.Popen(["sleep", "120"])
+    try:
+        assert Lease(state, pid=holder.pid).acquire(seconds=600)  # someone else restarting
+        for i in range(4):
+            runs.append(Run(state, tmp_path, f"r{i}", env=budget("100MB")))
+        wait_for(lambda: any(e["event"] == "chosen" for e in all_events(state)), timeout=30)
+        settle(runs, 4)  # chosen, quiet for longer than idle_quiet: only the lease holds it
+        asked = [e for e in all_events(state) if e["event"] == "restart_requested"]
+        assert asked == [], "a run restarted for the budget while another held the lease"
+        assert all(len(starts(r.starts)) == 1 for r in runs)
+    finally:
+        holder.kill()  # the holder is gone: the lease is free at once
+        holder.wait()
     wait_for(lambda: all(len(starts(r.starts)) >= 2 for r in runs), timeout=90, step=0.3)
     spans = []
     for log in state.glob("projects/*/runs/*.jsonl"):

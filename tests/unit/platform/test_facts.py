@@ -66,3 +66,14 @@ def test_prctl_through_ctypes_c_half_answers_as_ctypes() -> None:
         assert ours(option, 0, 0, 0, 0) == theirs(option, 0, 0, 0, 0) >= 0
     assert ours(999_999, 0, 0, 0, 0) == -1
     # set_subreaper's effect (orphans come to guardrun): e2e/memory/test_backends_agree.py.
+
+
+def test_the_linux_start_time_is_when_the_process_started() -> None:
+    """The start time is an identity (live files, the sentinel): it must be field 22 of
+    ``stat``, the start, not a neighbour that merely stays put (vsize, field 23)."""
+    import psutil
+
+    ticks = linux_facts.start_time(os.getpid())
+    assert ticks is not None
+    started = psutil.boot_time() + ticks / os.sysconf("SC_CLK_TCK")
+    assert abs(started - psutil.Process().create_time()) < 1.0

@@ -1,7 +1,8 @@
 """Swap and the footprint on Linux: the parsers, the machine's level, the probe's
 discipline (``status`` read only while swap is in use, through kept fds) and the
 tree's totals. The probe runs over a /proc laid out in a temporary directory, so that
-swap can be switched on and off under it (the real thing is tests/e2e/memory/test_swapped_leak.py)."""
+swap can be switched on and off under it (the real thing:
+tests/e2e/memory/test_swapped_leak.py)."""
 
 from __future__ import annotations
 

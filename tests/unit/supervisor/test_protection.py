@@ -71,3 +71,12 @@ def test_announce_names_the_attempt_and_the_cooldown() -> None:
     text, wait = p.announce("claude", "memory 5 GB over critical")
     assert text.startswith("restarting claude: memory 5 GB over critical (attempt 1/3 within 60s")
     assert wait == p.breaker.cooldown()
+
+
+def test_a_restart_the_user_asked_for_has_no_cooldown_but_counts() -> None:
+    """SIGUSR1 / `guardrun restart`: never delayed, still an attempt of the window's."""
+    p, _ = make(attempts=3)
+    p.record_restart()
+    assert p.breaker.cooldown() > 0
+    text, wait = p.announce("claude", "asked", asked=True)
+    assert wait == 0.0 and "cooldown" not in text and "attempt 2/3" in text
