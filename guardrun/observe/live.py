@@ -24,6 +24,8 @@ from guardrun.platform import is_same_process, process_identity
 if TYPE_CHECKING:
     from typing import Any
 
+    from guardrun.observe.writer import Writer
+
 __all__ = ["LiveFile", "is_same_process", "list_live", "live_dir", "process_identity"]
 
 MIN_INTERVAL = 1.0  # never rewritten more often than this
@@ -54,6 +56,7 @@ class LiveFile:
         self._last = -MIN_INTERVAL
         self._key: tuple[object, ...] = ()
         self._memory: int | None = None
+        self.writer: Writer | None = None  # observe.writer: set by the observer
 
     def due(self) -> bool:
         """Whether an update now could be written (a second since the last)."""
@@ -89,6 +92,12 @@ class LiveFile:
         doc.update(info)
         doc.update(pid=self.pid, identity=self.identity, updated_at=utc_now_iso())
         data = json.dumps(doc, indent=1, ensure_ascii=False, default=str).encode("utf-8")
+        if self.writer is not None:  # the disk in the writer's thread: never the loop's wait
+            self.writer.submit("live file", lambda: self._store(data))
+            return True
+        return self._store(data)
+
+    def _store(self, data: bytes) -> bool:
         tmp = os.path.join(self.dir, f".{self.pid}.{os.urandom(4).hex()}.tmp")
         try:
             make_private_dirs(self.dir)
@@ -111,7 +120,10 @@ class LiveFile:
         return True
 
     def remove(self) -> None:
-        _unlink(self.path)
+        if self.writer is not None:  # after the updates queued before it
+            self.writer.submit("live file", lambda: _unlink(self.path))
+        else:
+            _unlink(self.path)
 
 
 def _refused(directory: str) -> str | None:

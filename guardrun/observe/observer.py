@@ -20,6 +20,7 @@ from guardrun.errors import GuardrunError, StoreError
 from guardrun.observe.events import EventLog, new_run_id, run_log_path
 from guardrun.observe.history import TOP, History, history_path
 from guardrun.observe.live import LiveFile
+from guardrun.observe.writer import Writer
 from guardrun.platform.cgroup import read_text
 from guardrun.platform.types import RSS
 from guardrun.state.agents import Agent, AgentSettings, Session, detect
@@ -81,7 +82,11 @@ class Observer:
             ui.warn(f"state directory unusable, nothing will be saved: {err}")
             log_path = None
         self._redactor: Any = None
-        self.events = EventLog(log_path, self.run_id, mirror=self._mirror, scrub=self._scrub)
+        # The files' writes in a thread of their own: a hung disk never stalls the loop.
+        self.writer = Writer(ui.warn)
+        self.events = EventLog(
+            log_path, self.run_id, mirror=self._mirror, scrub=self._scrub, writer=self.writer
+        )
         meta = {"run_id": self.run_id, "started": time.time(), "agent": self.agent.name,
                 "metric": cfg.memory.metric, "cwd": self._scrub(self._cwd),
                 "ram_total": _ram_total()}  # fmt: skip
@@ -90,6 +95,7 @@ class Observer:
             meta,
             describe=self._describe_pid,
             system=_system_used,
+            writer=self.writer,
         )
         self._history_thresholds: object = None
         self._top_of: object = None  # the procs the history's top was last taken from ...
@@ -98,6 +104,7 @@ class Observer:
         self._hooks: HookRunner | None = None
         self._notifier: Notifier | None = None
         self.live = LiveFile(state_dir, os.getpid())
+        self.live.writer = self.writer
         self._warned_capture = False
         self._live_warned = False
         self._title = ""
@@ -128,7 +135,9 @@ class Observer:
         name = os.path.basename(self.argv[0]) if self.argv else ""
         info = {"version": __version__, "metric": self.cfg.memory.metric, "command": name}
         path = metrics.target(setting, self.run_id)
-        return metrics.Metrics(path, labels, info, warn=self.ui.warn)
+        textfile = metrics.Metrics(path, labels, info, warn=self.ui.warn)
+        textfile.writer = self.writer
+        return textfile
 
     def attach_terminal(self, sink: Callable[[bytes], None], title_sink: Any = None) -> None:
         """Where title and bell bytes go while the child draws (the relay's queue)."""
@@ -248,7 +257,8 @@ class Observer:
             session_id=self.session.session_id if self.session else None,
         )
         self.update_live(st, force=True)
-        self.prune()  # the new child starts meanwhile
+        if self._prune_due:  # the new child starts meanwhile; the disk is not the loop's wait
+            self._in_background(self.prune)
 
     def sampled(self, st: RunStatus) -> None:
         """A new sample: the history, the live file (when it has news, see ``LiveFile``)
@@ -609,6 +619,9 @@ class Observer:
             self.metrics.close(st, code)
         self.history.close()
         self.events.close()
+        if not self.writer.drain():
+            self.ui.warn(f"the state directory took no writes for a while: {self.writer.busy} "
+                         "and what followed it may be missing")  # fmt: skip
 
 
 def _ram_total() -> int | None:
