@@ -630,7 +630,7 @@ class Supervisor:
                 self._term = Terminal(0)
                 self.obs.attach_terminal(self.relay.put, self.relay.put_title)
                 term = self._term
-                self.ui.use_terminal(self.relay.put, raw=lambda: term.raw_on)
+                self.ui.use_terminal(self.relay.put_text, raw=lambda: term.raw_on)
             self.exit_code = self._run()
             return self.exit_code
         finally:

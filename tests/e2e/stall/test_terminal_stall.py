@@ -187,4 +187,3 @@ def test_50_mb_reach_the_terminal_byte_exact_after_it_stalled() -> None:
     expected = random.Random(23).randbytes(size)
     assert len(out) == size, len(out)
     assert out == expected
-

@@ -1,0 +1,72 @@
+"""The dead man's switch's clock (supervisor/sentinel.py): what guardrun stores in the
+shared page is what the sentinel reads back (a real memfd page, read with pread), and
+the sentinel looks only when the loop has not sampled for the stale time, never while
+it is paused (guardrun stops the tree itself, or is stopped under job control), and
+once per stall. The sentinel stopping a real tree: tests/e2e/stall/."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from guardrun.supervisor import sentinel as mod
+
+
+@pytest.fixture
+def page() -> tuple[int, memoryview]:
+    fd, view = mod._beat_page()
+    if view is None:
+        pytest.skip("no shared page here")
+    return fd, view
+
+
+def test_a_beat_is_read_back_by_the_sentinel(page: tuple[int, memoryview]) -> None:
+    fd, view = page
+    switch = mod._Switch(fd)
+    assert switch.beat() == 0.0  # before the first sample: paused
+    now = time.monotonic()
+    view[0] = now
+    assert switch.beat() == now
+    view[0] = 0.0
+    assert switch.beat() == 0.0
+
+
+def test_stale_only_after_the_stale_time_and_never_while_paused(
+    page: tuple[int, memoryview],
+) -> None:
+    fd, view = page
+    switch = mod._Switch(fd)
+    assert not switch.stale()  # not armed: never
+    switch.arm({"stale_s": 5.0, "emergency": 1})
+    view[0] = time.monotonic()
+    assert not switch.stale()  # the loop sampled just now
+    switch.next_look = 0.0
+    view[0] = time.monotonic() - 6.0
+    assert switch.stale()
+    switch.next_look = 0.0
+    view[0] = 0.0  # paused on purpose
+    assert not switch.stale()
+    stale_beat = time.monotonic() - 6.0
+    view[0] = stale_beat
+    switch.next_look = 0.0
+    switch.acted_on = stale_beat  # already acted on this stall
+    assert not switch.stale()
+
+
+def test_the_stale_time_is_five_seconds_or_ten_intervals() -> None:
+    s = mod.Sentinel(b"")
+    try:
+        if s._page is None:
+            pytest.skip("no shared page here")
+        s.arm(0.2, 100)
+        assert b'"stale_s": 5.0' in s._armed
+        s.arm(2.0, 100)
+        assert b'"stale_s": 20.0' in s._armed
+        s.beat()
+        assert os.pread(s._beat_fd, 8, 0) != bytes(8)
+        s.pause()
+        assert os.pread(s._beat_fd, 8, 0) == bytes(8)
+    finally:
+        s.done()
