@@ -30,7 +30,8 @@ sample (``time.monotonic``, the same clock for every process) into one double of
 page it maps (a ``memfd``, else an unlinked file): a store to memory, no system call
 per sample, nothing for the sentinel to wake up for. Once armed (``arm``: the
 emergency threshold, the metric and probe, where to write), the sentinel reads the
-page (``pread``) once a second; when the loop has not sampled for ``max(5 s, 10 intervals)`` it
+page (``pread``) when the last beat it read would turn stale (one wake-up per stale
+time while the loop samples); when the loop has not sampled for ``max(5 s, 10 intervals)`` it
 reads the tree's memory itself and, at or over emergency, stops the tree (SIGTERM,
 grace, SIGKILL), appends a ``sentinel_stopped`` event to the run's event log and
 leaves a record beside it (``<run-id>.sentinel.json``, shown by the next start and
@@ -59,7 +60,7 @@ if TYPE_CHECKING:
 GRACE = 3.0
 STALE_MIN = 5.0  # seconds without a sample before the sentinel looks (and 10 intervals)
 STALE_INTERVALS = 10
-LOOK_EVERY = 1.0  # seconds between two looks at the heartbeat once armed
+LOOK_EVERY = 1.0  # seconds between two looks at a tree while the loop stays stuck
 BEAT_SIZE = 8  # one double: the loop's last sample, monotonic seconds; 0: paused
 
 
@@ -164,17 +165,24 @@ class _Switch:
         return max(0, int((self.next_look - time.monotonic()) * 1000)) + 1
 
     def stale(self) -> bool:
-        """Looked at once a second at most: has the loop stopped sampling?"""
+        """Has the loop stopped sampling? Looked at when the last beat read would turn
+        stale (so a sampling loop costs one wake-up per stale time, ~10 us), then, while
+        the loop stays stuck, once a second."""
         if self.beat_fd < 0 or not self.conf:
             return False
         now = time.monotonic()
         if now < self.next_look:
             return False
-        self.next_look = now + LOOK_EVERY
+        stale_s = float(self.conf["stale_s"])
         beat = self.beat()
-        if beat <= 0.0 or beat == self.acted_on:
+        if beat <= 0.0 or beat == self.acted_on:  # paused, or this stall was acted on
+            self.next_look = now + stale_s
             return False
-        return bool(now - beat >= float(self.conf["stale_s"]))
+        if now - beat < stale_s:
+            self.next_look = beat + stale_s
+            return False
+        self.next_look = now + LOOK_EVERY
+        return True
 
     def act(self, pgid: int, live: dict[int, int]) -> None:
         """The loop is stuck: read the tree, and stop it at or over emergency."""

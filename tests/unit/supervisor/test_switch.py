@@ -40,11 +40,14 @@ def test_stale_only_after_the_stale_time_and_never_while_paused(
     switch = mod._Switch(fd)
     assert not switch.stale()  # not armed: never
     switch.arm({"stale_s": 5.0, "emergency": 1})
-    view[0] = time.monotonic()
-    assert not switch.stale()  # the loop sampled just now
+    beat = time.monotonic()
+    view[0] = beat
+    assert not switch.stale()  # the loop sampled just now ...
+    assert switch.next_look == beat + 5.0  # ... so the next look is when it turns stale
     switch.next_look = 0.0
     view[0] = time.monotonic() - 6.0
     assert switch.stale()
+    assert switch.next_look <= time.monotonic() + mod.LOOK_EVERY  # stuck: each second
     switch.next_look = 0.0
     view[0] = 0.0  # paused on purpose
     assert not switch.stale()
