@@ -252,10 +252,11 @@ class Supervisor:
         """The child is gone: the terminal is guardrun's again."""
         self.relay.detach()
         child.close()
-        # A terminal that is behind stays raw until it has taken the child's output: its
-        # modes apply to bytes as they are written.
-        if self._term is not None and not self.relay.behind:
-            self._term.restore()
+        if self._term is not None:
+            # A terminal that is behind stays raw until it has taken the child's output:
+            # its modes apply to bytes as they are written.
+            if not self.relay.behind:
+                self._term.restore()
             if child.signals_sent or not self._clean(child):
                 self.relay.put(RESET_MODES)  # after the child's output, never blocking
         elif os.isatty(0) and child.master_fd is None:
