@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
+    from guardrun.observe.writer import Writer
+
     Mirror = Callable[[str], None]
 
 KINDS = frozenset(
@@ -108,8 +110,12 @@ class EventLog:
         scrub: Callable[[str], str] | None = None,
         scrub_value: Callable[[str], str] | None = None,
         max_bytes: int = LOG_CAP,
+        writer: Writer | None = None,
     ) -> None:
+        """``writer``: the run's writer thread (``observe.writer``), which does the writes
+        in order so that a hung disk never stalls the caller; None: written here."""
         self.path = None if path is None else os.fspath(path)
+        self.writer = writer
         self.max_bytes = max_bytes
         self._size = 0
         self.run_id = run_id
@@ -154,10 +160,18 @@ class EventLog:
             # Secrets (an --api-key in argv, a token in a hook's output) never reach
             # the log; the redactor keeps a JSON line valid JSON.
             line = self.scrub(line)
-        with self._lock:
+        data = line.encode("utf-8", "backslashreplace") + b"\n"
+        writer = self.writer
+        if writer is not None:  # the thread alone touches the descriptor then
             if self._fd is not None:
-                self._write(line.encode("utf-8", "backslashreplace") + b"\n")
-            mirror = self._mirror
+                writer.submit("event log", lambda: self._write(data))
+            with self._lock:
+                mirror = self._mirror
+        else:
+            with self._lock:
+                if self._fd is not None:
+                    self._write(data)
+                mirror = self._mirror
         if mirror is not None:
             try:
                 mirror(line)
@@ -166,7 +180,8 @@ class EventLog:
         return event
 
     def _write(self, data: bytes) -> None:
-        assert self._fd is not None
+        if self._fd is None:  # failed, full or closed since this write was queued
+            return
         if self._size + len(data) > self.max_bytes:
             last = {"time": utc_now_iso(), "run_id": self.run_id, "event": "log_full",
                     "max_bytes": self.max_bytes}  # fmt: skip
@@ -189,6 +204,9 @@ class EventLog:
         self._fd = None
 
     def close(self) -> None:
+        if self.writer is not None:
+            self.writer.submit("event log", self._close_fd)  # after the writes queued
+            return
         with self._lock:
             self._close_fd()
 

@@ -48,6 +48,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
     from typing import Any
 
+    from guardrun.observe.writer import Writer
+
 FLUSH = 5.0  # seconds between appends: what a crash can lose
 COMPACT = 600.0  # seconds between rewrites that merge old points
 # (age up to, bucket width): the newest minutes in full, then coarser.
@@ -139,8 +141,10 @@ class History:
         describe: Callable[[int], dict[str, Any]] | None = None,
         system: Callable[[], int | None] | None = None,
         clock: Callable[[], float] | None = None,
+        writer: Writer | None = None,
     ) -> None:
         self.path = None if path is None else os.fspath(path)
+        self.writer = writer  # observe.writer: the writes in its thread, not the loop's
         self.error: str | None = None
         self._meta = {"k": "meta", **meta}
         self._describe = describe
@@ -199,6 +203,14 @@ class History:
         if self.path is None or not self._pending:
             return
         pending, self._pending = self._pending, []
+        if self.writer is not None:  # what follows touches the disk: not in the loop
+            self.writer.submit("sample history", lambda: self._write_points(pending, now))
+        else:
+            self._write_points(pending, now)
+
+    def _write_points(self, pending: list[Point], now: float) -> None:
+        if self.path is None:
+            return
         if self._system is not None:
             used = self._system()
             if used is not None:
@@ -292,7 +304,10 @@ class History:
 
     def close(self) -> None:
         self.flush()
-        self._close_fd()
+        if self.writer is not None:
+            self.writer.submit("sample history", self._close_fd)
+        else:
+            self._close_fd()
 
 
 class Loaded:

@@ -33,6 +33,8 @@ from guardrun.untrusted import (
 if TYPE_CHECKING:
     from typing import Any
 
+    from guardrun.observe.writer import Writer
+
 __all__ = [
     "LiveFile",
     "is_guardrun",
@@ -71,6 +73,7 @@ class LiveFile:
         self._last = -MIN_INTERVAL
         self._key: tuple[object, ...] = ()
         self._memory: int | None = None
+        self.writer: Writer | None = None  # observe.writer: set by the observer
 
     def due(self) -> bool:
         """Whether an update now could be written (a second since the last)."""
@@ -106,6 +109,12 @@ class LiveFile:
         doc.update(info)
         doc.update(pid=self.pid, identity=self.identity, updated_at=utc_now_iso())
         data = json_bytes(doc, indent=1)  # a cwd that is not UTF-8 keeps its bytes
+        if self.writer is not None:  # the disk in the writer's thread: never the loop's wait
+            self.writer.submit("live file", lambda: self._store(data))
+            return True
+        return self._store(data)
+
+    def _store(self, data: bytes) -> bool:
         tmp = os.path.join(self.dir, f".{self.pid}.{os.urandom(4).hex()}.tmp")
         try:
             make_private_dirs(self.dir)
@@ -128,7 +137,10 @@ class LiveFile:
         return True
 
     def remove(self) -> None:
-        _unlink(self.path)
+        if self.writer is not None:  # after the updates queued before it
+            self.writer.submit("live file", lambda: _unlink(self.path))
+        else:
+            _unlink(self.path)
 
 
 def _refused(directory: str) -> str | None:

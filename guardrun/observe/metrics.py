@@ -39,6 +39,8 @@ from guardrun.supervisor.status import RunStatus
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
+    from guardrun.observe.writer import Writer
+
 INTERVAL = 5.0  # seconds between renders from samples
 HEARTBEAT = 60.0  # an unchanged text is written again after this long
 MIN_GAP = 0.25  # forced rewrites closer than this are folded into the next sample's
@@ -121,6 +123,7 @@ class Metrics:
         self.restarts = dict.fromkeys(RESTART_REASONS, 0)
         self.captures = dict.fromkeys(CAPTURE_REASONS, 0)
         self._pending = "unknown"  # the reason of the restart asked for last
+        self.writer: Writer | None = None  # observe.writer: set by the observer
 
     # ------------------------------------------------------------ what happens
     def note(self, kind: str, fields: Mapping[str, object]) -> bool:
@@ -165,6 +168,12 @@ class Metrics:
         if st.mode == EMERGENCY_STOP:
             self._write(self.render(st, code))
             return
+        if self.writer is not None:  # after the writes queued before it
+            self.writer.submit("metrics textfile", self._unlink)
+        else:
+            self._unlink()
+
+    def _unlink(self) -> None:
         try:
             self.path.unlink()
         except OSError:
@@ -218,6 +227,12 @@ class Metrics:
         name = PREFIX + "last_update_timestamp_seconds"
         text += f"# HELP {name} {family[1]}\n# TYPE {name} {family[0]}\n"
         text += f"{name}{{{self._labels}}} {round(time.time(), 3)!r}\n"
+        if self.writer is not None:  # the disk in the writer's thread: never the loop's wait
+            self.writer.submit("metrics textfile", lambda: self._store(text))
+            return True
+        return self._store(text)
+
+    def _store(self, text: str) -> bool:
         path = self.path
         tmp = path.with_name(f".{path.name}.{os.urandom(4).hex()}.tmp")
         try:

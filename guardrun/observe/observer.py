@@ -19,6 +19,7 @@ from guardrun.errors import GuardrunError
 from guardrun.observe.events import EventLog, run_log_path
 from guardrun.observe.history import TOP, History, history_path
 from guardrun.observe.live import LiveFile
+from guardrun.observe.writer import Writer
 from guardrun.platform.cgroup import read_text
 from guardrun.platform.types import RSS
 from guardrun.supervisor.degrade import EMERGENCY_STOP, MONITOR_ONLY
@@ -80,9 +81,11 @@ class Observer:
         self._redactor: Any = None
         # Built-in rules on the JSON line (they keep it JSON), the user's patterns on
         # the values before they are serialized.
+        # The files' writes in a thread of their own: a hung disk never stalls the loop.
+        self.writer = Writer(ui.warn)
         self.events = EventLog(
             log_path, self.run_id, mirror=self._mirror, scrub=_scrub_builtin,
-            scrub_value=self._scrub_custom if cfg.state.redact else None,
+            scrub_value=self._scrub_custom if cfg.state.redact else None, writer=self.writer,
         )  # fmt: skip
         meta = {"run_id": self.run_id, "started": time.time(), "agent": self.agent,
                 "metric": cfg.memory.metric, "cwd": self._scrub(self._cwd),
@@ -92,6 +95,7 @@ class Observer:
             meta,
             describe=self._describe_pid,
             system=_system_used,
+            writer=self.writer,
         )
         self._history_thresholds: object = None
         self._top_of: object = None  # the procs the history's top was last taken from ...
@@ -100,6 +104,7 @@ class Observer:
         self._hooks: HookRunner | None = None
         self._notifier: Notifier | None = None
         self.live = LiveFile(state_dir, os.getpid())
+        self.live.writer = self.writer
         self._live_warned = False
         self._title = ""
         self._sink: Callable[[bytes], None] | None = None
@@ -118,7 +123,9 @@ class Observer:
         name = os.path.basename(self.argv[0]) if self.argv else ""
         info = {"version": __version__, "metric": self.cfg.memory.metric, "command": name}
         path = metrics.target(setting, self.run_id)
-        return metrics.Metrics(path, labels, info, warn=self.ui.warn)
+        textfile = metrics.Metrics(path, labels, info, warn=self.ui.warn)
+        textfile.writer = self.writer
+        return textfile
 
     def attach_terminal(self, sink: Callable[[bytes], None], title_sink: Any = None) -> None:
         """Where title and bell bytes go while the child draws (the relay's queue)."""
@@ -373,6 +380,9 @@ class Observer:
             self.metrics.close(st, code)
         self.history.close()
         self.events.close()
+        if not self.writer.drain():
+            self.ui.warn(f"the state directory took no writes for a while: {self.writer.busy} "
+                         "and what followed it may be missing")  # fmt: skip
 
 
 def live_info(

@@ -180,13 +180,9 @@ class Conversation:
     def started(self) -> None:
         """A child is up: a warning may capture again, and retention runs meanwhile."""
         self._warned_capture = False
-        self.prune()
-        if not self._runs_pruned:  # once a run: old runs' event logs and histories
-            self._runs_pruned = True
-            try:
-                self.store.prune_runs(keep=self.k.keep, max_age=self.k.max_age)
-            except OSError as err:
-                self.ui.detail(f"pruning old run logs failed: {err}")
+        # Retention touches the disk: in the capture thread, never the loop's wait.
+        if self._prune_due:
+            self._in_background(self.prune)
 
     def level_changed(self, st: RunStatus, old: str, new: str) -> None:
         """Once per child run, the first rise to warning saves a state: a later emergency
@@ -197,6 +193,12 @@ class Conversation:
 
     def prune(self) -> None:
         """Apply retention if a state was saved since the last time."""
+        if not self._runs_pruned:  # once a run (at the latest at its end): old runs' logs
+            self._runs_pruned = True
+            try:
+                self.store.prune_runs(keep=self.k.keep, max_age=self.k.max_age)
+            except OSError as err:
+                self.ui.detail(f"pruning old run logs failed: {err}")
         if not self._prune_due:
             return
         self._prune_due = False

@@ -210,8 +210,9 @@ class Parts:
         child.close()
         # A terminal that is behind stays raw until it has taken the child's output: its
         # modes apply to bytes as they are written.
-        if self.jobs.term is not None and not self.relay.behind:
-            self.jobs.term.restore()
+        if self.jobs.term is not None:
+            if not self.relay.behind:
+                self.jobs.term.restore()
             if child.signals_sent or not self.clean(child):
                 self.relay.put(RESET_MODES)  # after the child's output, never blocking
         elif os.isatty(0) and child.master_fd is None:

@@ -260,6 +260,18 @@ class Relay:
         if self.master is None:
             self.flush(force=True)
 
+    def put_text(self, data: bytes) -> None:
+        """guardrun's own lines (printed only while no child draws): in order after all
+        the terminal has not taken yet, written as far as it takes them now."""
+        term = self.term
+        if term.wfd < 0:
+            term.open()
+        term.put_raw(data)
+        term.flush_notes()
+        if term.hangup:
+            self.hangup = True
+        self._watch_out()
+
     def put_title(self, compose: Callable[[str | None], bytes], push: bool = False) -> None:
         """Queue guardrun's title, composed when it is written from the agent's title as
         known then (``compose(agent_title)``); a later one replaces it. ``push``: save

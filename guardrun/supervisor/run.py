@@ -85,7 +85,7 @@ class Supervisor:
             if p.use_pty() and os.isatty(0):
                 p.jobs.term = term = Terminal(0)
                 p.obs.attach_terminal(p.relay.put, p.relay.put_title)
-                p.ui.use_terminal(p.relay.put, raw=lambda: term.raw_on)
+                p.ui.use_terminal(p.relay.put_text, raw=lambda: term.raw_on)
             self.exit_code = self._run()
             return self.exit_code
         finally:

@@ -26,11 +26,12 @@ that dies is replaced by a fork at the next update.
 
 The dead man's switch. guardrun's loop can also stop without dying: SIGSTOP, a
 debugger, a hung system call, a bug that spins. So the loop writes the time of each
-sample (``time.monotonic``, the same clock for every process) into one double of a
-page it maps (a ``memfd``, else an unlinked file): a store to memory, no system call
-per sample, nothing for the sentinel to wake up for. Once armed (``arm``: the
+sample (``time.monotonic``, the same clock for every process) into a page it shares
+with the sentinel (a ``memfd``, else an unlinked file): one 8-byte ``pwrite`` per
+sample (~1 us), nothing for the sentinel to wake up for. Once armed (``arm``: the
 emergency threshold, the metric and probe, where to write), the sentinel reads the
-page (``pread``) once a second; when the loop has not sampled for ``max(5 s, 10 intervals)`` it
+page (``pread``) when the last beat it read would turn stale (one wake-up per stale
+time while the loop samples); when the loop has not sampled for ``max(5 s, 10 intervals)`` it
 reads the tree's memory itself and, at or over emergency, stops the tree (SIGTERM,
 grace, SIGKILL), appends a ``sentinel_stopped`` event to the run's event log and
 leaves a record beside it (``<run-id>.sentinel.json``, shown by the next start and
@@ -42,7 +43,6 @@ itself, or stopped with its own watch under job control): the sentinel waits.
 from __future__ import annotations
 
 import json
-import mmap
 import os
 import select
 import sys
@@ -59,7 +59,7 @@ if TYPE_CHECKING:
 GRACE = 3.0
 STALE_MIN = 5.0  # seconds without a sample before the sentinel looks (and 10 intervals)
 STALE_INTERVALS = 10
-LOOK_EVERY = 1.0  # seconds between two looks at the heartbeat once armed
+LOOK_EVERY = 1.0  # seconds between two looks at a tree while the loop stays stuck
 BEAT_SIZE = 8  # one double: the loop's last sample, monotonic seconds; 0: paused
 
 
@@ -164,17 +164,24 @@ class _Switch:
         return max(0, int((self.next_look - time.monotonic()) * 1000)) + 1
 
     def stale(self) -> bool:
-        """Looked at once a second at most: has the loop stopped sampling?"""
+        """Has the loop stopped sampling? Looked at when the last beat read would turn
+        stale (so a sampling loop costs one wake-up per stale time, ~10 us), then, while
+        the loop stays stuck, once a second."""
         if self.beat_fd < 0 or not self.conf:
             return False
         now = time.monotonic()
         if now < self.next_look:
             return False
-        self.next_look = now + LOOK_EVERY
+        stale_s = float(self.conf["stale_s"])
         beat = self.beat()
-        if beat <= 0.0 or beat == self.acted_on:
+        if beat <= 0.0 or beat == self.acted_on:  # paused, or this stall was acted on
+            self.next_look = now + stale_s
             return False
-        return bool(now - beat >= float(self.conf["stale_s"]))
+        if now - beat < stale_s:
+            self.next_look = beat + stale_s
+            return False
+        self.next_look = now + LOOK_EVERY
+        return True
 
     def act(self, pgid: int, live: dict[int, int]) -> None:
         """The loop is stuck: read the tree, and stop it at or over emergency."""
@@ -357,10 +364,11 @@ class Sentinel:
         self._marker = marker
         self.spawned = False  # a program of its own (else a fork of guardrun)
         self._beat_fd = -1
-        self._page: memoryview[float] | None = None  # the shared page as one double
+        self._buf = bytearray(BEAT_SIZE)  # one double, written with pwrite
+        self._double = memoryview(self._buf).cast("d")
         self._armed = b""  # the "A" line, sent again to a replacement
         if HAS_START_TIMES:
-            self._beat_fd, self._page = _beat_page()
+            self._beat_fd = _beat_page()
             self._start(spawn=True)
 
     def _start(self, spawn: bool) -> None:
@@ -383,7 +391,7 @@ class Sentinel:
         """Let the sentinel stop the tree at ``emergency`` bytes when the loop has not
         sampled for ``max(STALE_MIN, STALE_INTERVALS * interval)``; ``where``: metric,
         probe, grace, run_id, event_log, record, live (paths for what it leaves)."""
-        if self._page is None:
+        if self._beat_fd < 0:
             return
         conf = {"stale_s": max(STALE_MIN, STALE_INTERVALS * interval), "emergency": emergency,
                 "pid": os.getpid(), **where}  # fmt: skip
@@ -391,15 +399,21 @@ class Sentinel:
         self._write(self._armed)
 
     def beat(self) -> None:
-        """The loop sampled: a store into the shared page (no system call)."""
-        if self._page is not None:
-            self._page[0] = time.monotonic()
+        """The loop sampled: one ``pwrite`` of 8 bytes into the shared page (~1 us)."""
+        self._put(time.monotonic())
 
     def pause(self) -> None:
         """Between samples on purpose (guardrun stops the tree itself, or is stopped with
         its own watch): the sentinel waits for the next beat."""
-        if self._page is not None:
-            self._page[0] = 0.0
+        self._put(0.0)
+
+    def _put(self, value: float) -> None:
+        if self._beat_fd >= 0:
+            self._double[0] = value
+            try:
+                os.pwrite(self._beat_fd, self._buf, 0)
+            except OSError:
+                pass
 
     def _replaced_if_gone(self) -> None:
         """A sentinel that exited (it could not start, or was killed) is replaced by a
@@ -462,8 +476,9 @@ class Sentinel:
                 pass
 
 
-def _beat_page() -> tuple[int, memoryview[float] | None]:
-    """The shared page of the heartbeat: a memfd (Linux), else an unlinked file."""
+def _beat_page() -> int:
+    """The shared page of the heartbeat: a memfd (Linux), else an unlinked file; -1
+    where neither can be made."""
     fd = -1
     try:
         if hasattr(os, "memfd_create"):
@@ -473,9 +488,9 @@ def _beat_page() -> tuple[int, memoryview[float] | None]:
 
             fd, path = tempfile.mkstemp(prefix=".guardrun-beat-")
             os.unlink(path)
-        os.ftruncate(fd, BEAT_SIZE)
-        return fd, memoryview(mmap.mmap(fd, BEAT_SIZE)).cast("d")  # a store, not struct
-    except (OSError, ValueError, TypeError):
+        os.pwrite(fd, bytes(BEAT_SIZE), 0)  # 0.0: paused until the first sample
+        return fd
+    except OSError:
         if fd >= 0:
             os.close(fd)
-        return -1, None
+        return -1

@@ -250,6 +250,7 @@ def test_the_file_says_what_status_json_says(tmp_path: Path) -> None:
     st = status(restarts=1, metric="footprint", sample=TreeSample(time.monotonic(), swapped))
     obs.event("restart_requested", st, reason="planned")
     obs.started(st)  # "restarted": news, written at once, and the live file too
+    assert obs.writer.drain()  # the writes run in the writer's thread (observe/writer.py)
     assert obs.metrics is not None and obs.metrics.path.parent == prom
     text = obs.metrics.path.read_text()
     # The live file as written (status believes only a running guardrun: this is pytest).

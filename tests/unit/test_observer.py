@@ -48,6 +48,7 @@ def observer(tmp_path: Path) -> Observer:
 
 def events(obs: Observer) -> list[dict[str, object]]:
     assert obs.events.path is not None
+    assert obs.writer.drain()  # the writes run in the writer's thread (observe/writer.py)
     return [json.loads(line) for line in Path(obs.events.path).read_text().splitlines()]
 
 
@@ -65,6 +66,7 @@ def test_events_carry_memory_level_and_mode_and_never_a_secret(observer: Observe
 
 def test_live_file_shows_the_snapshot(observer: Observer) -> None:
     observer.update_live(status(level="warning", restarts=2), force=True)
+    assert observer.writer.drain()
     doc = json.loads(Path(observer.live.path).read_text())
     assert doc["level"] == "warning" and doc["restarts"] == 2 and doc["memory_bytes"] == 120 * MB
     assert doc["breaker"] == "closed" and doc["child_pid"] == 4242

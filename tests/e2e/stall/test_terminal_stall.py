@@ -188,3 +188,28 @@ def test_50_mb_reach_the_terminal_byte_exact_after_it_stalled() -> None:
     assert len(out) == size, len(out)
     assert out == expected
 
+
+def test_an_emergency_stop_during_the_stall_is_logged_at_once_and_exits_75(
+    tmp_path: Path,
+) -> None:
+    """Restarts exhausted (none allowed) with ``--on-exhausted stop``: the tree is stopped
+    at emergency while the terminal is full, the event log says why as it happens
+    (``restart_refused``, then ``degraded``), and guardrun exits 75 (after its bounded
+    wait for the terminal at exit)."""
+    starts = tmp_path / "starts"
+    p = spawn(*levels("100MB", "150MB", "200MB"), "--interval", "200ms", "--grace", "2s",
+              "--max-restarts", "0", "--on-exhausted", "stop",
+              "--", PY, "-c", AGENT, str(starts), str(BURST))  # fmt: skip
+    try:
+        helper = wait_for(lambda: (tmp_path / "starts.helper").exists() and int(
+            (tmp_path / "starts.helper").read_text() or 0), timeout=15)  # fmt: skip
+        assert isinstance(helper, int)
+        wait_for(lambda: kinds("restart_refused", reason="emergency"), timeout=25)
+        wait_for(lambda: not is_alive(helper), timeout=10)
+        assert kinds("degraded")
+        wait_for(lambda: not p.isalive(), timeout=15)
+        assert p.exitstatus == 75
+        assert kinds("stopped", exit_code=75)
+        assert len(starts.read_text().split()) == 1
+    finally:
+        end(p)

@@ -42,6 +42,7 @@ def pair(tmp_path: Path, argv: list[str]) -> tuple[Observer, Conversation]:
 
 def events(obs: Observer) -> list[dict[str, object]]:
     assert obs.events.path is not None
+    assert obs.writer.drain()  # the writes run in the writer's thread (observe/writer.py)
     return [json.loads(line) for line in Path(obs.events.path).read_text().splitlines()]
 
 

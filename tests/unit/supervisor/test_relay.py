@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
 from collections.abc import Iterator
 
 import pytest
 
-from guardrun.supervisor.relay import QUIET, Relay
+from guardrun.supervisor.relay import CHUNK, QUIET, Relay
+from guardrun.supervisor.termout import LIMIT
 
 
 class Ends:
@@ -109,3 +111,57 @@ def test_drain_relays_what_is_left(ends: Ends) -> None:
     assert ends.relay.drain(ends.master, wait=0.05) == b"last words"
     assert ends.screen() == b"last words"
     assert ends.relay.drain(None) == b""
+
+
+def _feed(sock: socket.socket, data: bytes) -> threading.Thread:
+    """The child writing ``data`` (waiting whenever its PTY is full), in a thread."""
+    t = threading.Thread(target=sock.sendall, args=(data,), daemon=True)
+    t.start()
+    return t
+
+
+def test_a_screen_that_does_not_read_never_stops_the_pump(ends: Ends) -> None:
+    data = bytes(range(256)) * (40 << 10)  # 10 MiB, more than LIMIT
+    feeder = _feed(ends.child, data)
+    started = time.monotonic()
+    ends.relay.pump(started + 1.0)  # nobody reads the screen
+    assert time.monotonic() - started < 1.5  # the deadline held: sampling would go on
+    held = len(ends.relay.term.pend)
+    assert LIMIT <= held < LIMIT + CHUNK  # bounded: then the PTY is no longer read
+    assert ends.relay.behind
+    ends.relay.pump(time.monotonic() + 0.3)
+    assert len(ends.relay.term.pend) == held  # the child waits on its own writes
+    got = bytearray()
+    deadline = time.monotonic() + 30
+    while len(got) < len(data) and time.monotonic() < deadline:
+        got += ends.screen()  # the screen reads again
+        ends.relay.pump(time.monotonic() + 0.01)
+    feeder.join(5)
+    assert bytes(got) == data  # nothing lost, duplicated or reordered
+    assert not ends.relay.behind
+
+
+def test_title_and_bell_merge_while_the_screen_is_behind(ends: Ends) -> None:
+    feeder = _feed(ends.child, b"x" * (LIMIT + (1 << 20)))
+    ends.relay.pump(time.monotonic() + 0.5)
+    assert ends.relay.behind
+    ends.relay.put_title(lambda agent: b"\x1b]0;first\x07", push=True)
+    ends.relay.put(b"\x07")
+    ends.relay.put_title(lambda agent: b"\x1b]0;second " + (agent or "").encode() + b"\x07")
+    ends.relay.put(b"\x07")
+    ends.relay.flush()  # behind: kept
+    got = bytearray()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        got += ends.screen()
+        ends.relay.pump(time.monotonic() + 0.02)
+        if not ends.relay.behind and not feeder.is_alive():
+            time.sleep(QUIET)
+            ends.relay.flush()
+            got += ends.screen()
+            if not ends.relay.term.notes:
+                break
+    tail = bytes(got).lstrip(b"x")
+    # One title (the latest, composed as written), the caller's title saved before it,
+    # one bell.
+    assert tail == b"\x1b[22;0t\x1b]0;second \x07\x07", tail
