@@ -9,11 +9,12 @@ once, and renames the record ``<run-id>.sentinel.seen.json``.
 
 from __future__ import annotations
 
-import json
 import os
 from typing import TYPE_CHECKING
 
+from guardrun.escape import visible
 from guardrun.units import format_bytes
+from guardrun.untrusted import Unreadable, read_json_object
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -31,7 +32,8 @@ def describe(record: dict[str, Any]) -> str:
         if isinstance(mem, int) and isinstance(limit, int)
         else "memory over emergency"
     )
-    return (
+    # The record is a file of the state directory: shown, never obeyed (ESC included).
+    return visible(
         f"the sentinel stopped run {record.get('run_id', '?')}'s tree at "
         f"{record.get('time', '?')}: {record.get('reason', 'guardrun was not sampling')}, {over}"
     )
@@ -45,12 +47,10 @@ def tell(runs_dir: str | os.PathLike[str], say: Callable[[str], None]) -> int:
         return 0
     for name in sorted(names):
         path = os.path.join(runs_dir, name)
-        try:
-            with open(path, encoding="utf-8") as f:
-                record = json.load(f)
+        try:  # a FIFO or a link planted there is refused at once, never waited on
+            record = read_json_object(path)
             os.replace(path, path[: -len(SUFFIX)] + SEEN)
-        except (OSError, ValueError):
+        except (OSError, Unreadable):
             continue
-        if isinstance(record, dict):
-            say(describe(record))
+        say(describe(record))
     return len(names)
