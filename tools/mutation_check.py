@@ -589,6 +589,18 @@ MUTATIONS: list[Mutation] = [
       "                    each = share / len(active)",
       "                    each = share",
       f"{UNIT}/state/test_attribution.py::test_overlapping_steps_share_the_growth"),
+    M("termout: guardrun's terminal opened blocking", "guardrun/supervisor/termout.py",
+      "                flags = os.O_WRONLY | os.O_NOCTTY | os.O_NONBLOCK | getattr(",
+      "                flags = os.O_WRONLY | os.O_NOCTTY | getattr(",
+      f"{E2E}/stall/test_terminal_stall.py::test_a_terminal_nobody_reads_does_not_stop_the_emergency_restart"),
+    M("writer: its thread never started", "guardrun/observe/writer.py",
+      "                    _thread.start_new_thread(self._run, ())",
+      "                    pass",
+      f"{UNIT}/test_writer.py::test_a_hung_write_never_makes_the_caller_wait_and_drops_are_said_once"),
+    M("sentinel: the loop's samples not told", "guardrun/supervisor/sentinel.py",
+      "        self._put(time.monotonic())",
+      "        pass",
+      f"{E2E}/stall/test_dead_mans_switch.py::test_the_sentinel_never_acts_while_the_loop_samples"),
 ]
 # fmt: on
 
