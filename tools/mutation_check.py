@@ -154,27 +154,58 @@ def run_one(
     """``m`` applied to a fresh copy of ``files`` of ``root``, its tests run there."""
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="guardrun-mutation-") as tmp:
-        copy = make_copy(root, files, Path(tmp))
         try:
-            if m.old or m.new:  # else the baseline: the tests on the tree as it is
-                apply(copy, m)
-        except NotApplied as err:
-            return Result(m, "NOT APPLIED", str(err), time.monotonic() - t0)
-        missing = [t for t in m.tests if not (copy / t.split("::")[0]).exists()]
-        if missing:
-            return Result(m, "BROKEN", f"no test file {missing[0]}", time.monotonic() - t0)
-        cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
-               "-o", "addopts=-rfE --strict-markers", *m.tests]  # fmt: skip
+            return _run_in(m, root, files, Path(tmp), timeout, t0)
+        finally:
+            # A mutation can leave what it broke running (a daemon the tree stop no longer
+            # reaches): nothing started from the copy outlives its mutation.
+            kill_started_from(tmp)
+
+
+def kill_started_from(directory: str) -> list[int]:
+    """SIGKILL every process whose command line names ``directory``; their pids."""
+    import signal
+
+    killed = []
+    needle = os.fsencode(directory)
+    for name in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if not name.isdigit() or int(name) == os.getpid():
+            continue
         try:
-            done = subprocess.run(
-                cmd, cwd=copy, env=pytest_env(copy), capture_output=True, text=True,
-                timeout=timeout, stdin=subprocess.DEVNULL,
-            )  # fmt: skip
-        except subprocess.TimeoutExpired:
-            seconds = time.monotonic() - t0
-            return Result(m, "CAUGHT", f"by the {timeout:.0f}s timeout: the tests hung", seconds)
-        what, detail = verdict(done.returncode, done.stdout + done.stderr)
-        return Result(m, what, detail, time.monotonic() - t0)
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                if needle not in f.read():
+                    continue
+            os.kill(int(name), signal.SIGKILL)
+            killed.append(int(name))
+        except OSError:
+            continue
+    return killed
+
+
+def _run_in(
+    m: Mutation, root: Path, files: Sequence[str], tmp: Path, timeout: float, t0: float
+) -> Result:
+    copy = make_copy(root, files, tmp)
+    try:
+        if m.old or m.new:  # else the baseline: the tests on the tree as it is
+            apply(copy, m)
+    except NotApplied as err:
+        return Result(m, "NOT APPLIED", str(err), time.monotonic() - t0)
+    missing = [t for t in m.tests if not (copy / t.split("::")[0]).exists()]
+    if missing:
+        return Result(m, "BROKEN", f"no test file {missing[0]}", time.monotonic() - t0)
+    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+           "-o", "addopts=-rfE --strict-markers", *m.tests]  # fmt: skip
+    try:
+        done = subprocess.run(
+            cmd, cwd=copy, env=pytest_env(copy), capture_output=True, text=True,
+            timeout=timeout, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        seconds = time.monotonic() - t0
+        return Result(m, "CAUGHT", f"by the {timeout:.0f}s timeout: the tests hung", seconds)
+    what, detail = verdict(done.returncode, done.stdout + done.stderr)
+    return Result(m, what, detail, time.monotonic() - t0)
 
 
 def check_only(m: Mutation) -> Result:

@@ -88,3 +88,19 @@ def test_the_list_names_each_mutation_once_and_the_cli_refuses_no_match(
 def test_the_baseline_is_the_tests_on_the_tree_as_it_is(project: Path) -> None:
     base = mc.run_one(mc.Mutation("baseline", "", "", "", ("tests",)), FILES, 60, root=project)
     assert (base.verdict, base.detail) == ("SURVIVED", "1 passed")
+
+
+def test_what_a_mutation_left_running_is_killed(tmp_path: Path) -> None:
+    """A mutation that breaks the tree stop leaves its daemon behind: every process whose
+    command line names the copy is ended with it, and no other."""
+    import subprocess
+
+    ours = subprocess.Popen(["sleep", "60", str(tmp_path / "copy" / "x")])
+    other = subprocess.Popen(["sleep", "60"])
+    try:
+        assert mc.kill_started_from(str(tmp_path)) == [ours.pid]
+        assert ours.wait(5) == -9 and other.poll() is None
+    finally:
+        for p in (ours, other):
+            p.kill()
+            p.wait()
