@@ -95,8 +95,9 @@ def test_what_a_mutation_left_running_is_killed(tmp_path: Path) -> None:
     command line names the copy is ended with it, and no other."""
     import subprocess
 
-    ours = subprocess.Popen(["sleep", "60", str(tmp_path / "copy" / "x")])
-    other = subprocess.Popen(["sleep", "60"])
+    wait = [sys.executable, "-c", "import time; time.sleep(60)"]
+    ours = subprocess.Popen([*wait, str(tmp_path / "copy" / "tests" / "x.py")])
+    other = subprocess.Popen(wait)
     try:
         assert mc.kill_started_from(str(tmp_path)) == [ours.pid]
         assert ours.wait(5) == -9 and other.poll() is None
