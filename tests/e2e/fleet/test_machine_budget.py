@@ -175,7 +175,7 @@ def test_restarts_for_the_budget_are_one_at_a_time(tmp_path: Path, runs: list[Ru
     lease free, from the event logs: each restart (restart_requested to the new child's
     `restarted`) ends before the next begins."""
     state = tmp_path / "state"
-    holder = subprocess.Popen(["sleep", "120"])
+    holder = guardrun_sleeper(tmp_path, 120)  # a lease is believed only for a guardrun
     try:
         assert Lease(state, pid=holder.pid).acquire(seconds=600)  # someone else restarting
         for i in range(4):
