@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from guardrun.errors import CommandNotExecutable, CommandNotFound, StateNotFound, UsageError
 from guardrun.escape import json_bytes, shell_word, visible
+from guardrun.state import retention
 from guardrun.state.project import project_root
 from guardrun.state.redact import clip
 from guardrun.state.store import Entry, Store, check_ref
@@ -262,13 +263,13 @@ def _prune(store: Store, args: argparse.Namespace, keep: int, max_age: str | flo
         age = parse_duration(raw_age)
     except ValueError as err:
         raise UsageError(f"--older-than: {err}") from None
-    removed = store.prune(keep=keep, max_age=age, dry_run=args.dry_run)
+    removed = retention.prune(store, keep=keep, max_age=age, dry_run=args.dry_run)
     verb = "would remove" if args.dry_run else "removed"
     for p in removed:
         print(f"{verb} {p}")
     states = sum(1 for p in removed if p.name.endswith(".json.gz"))
     print(f"{verb} {states} state(s), {len(removed) - states} transcript copies")
-    logs = store.prune_runs(keep=keep, max_age=age, dry_run=args.dry_run)
+    logs = retention.prune_runs(store, keep=keep, max_age=age, dry_run=args.dry_run)
     for path in logs:
         print(f"{verb} {path}")
     if logs:

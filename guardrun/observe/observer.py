@@ -17,11 +17,10 @@ from typing import TYPE_CHECKING
 
 from guardrun.errors import GuardrunError
 from guardrun.observe.events import EventLog, run_log_path
-from guardrun.observe.history import TOP, History, history_path
 from guardrun.observe.live import LiveFile
+from guardrun.observe.recorder import Recorder
 from guardrun.observe.writer import Writer
 from guardrun.platform.cgroup import read_text
-from guardrun.platform.types import RSS
 from guardrun.supervisor.degrade import EMERGENCY_STOP, MONITOR_ONLY
 from guardrun.supervisor.levels import CRITICAL, EMERGENCY, NORMAL, RANK, WARNING
 from guardrun.supervisor.status import RunStatus
@@ -79,27 +78,18 @@ class Observer:
 
             tell(os.path.dirname(log_path), ui.warn)  # the sentinel stopped a tree since
         self._redactor: Any = None
-        # Built-in rules on the JSON line (they keep it JSON), the user's patterns on
-        # the values before they are serialized.
         # The files' writes in a thread of their own: a hung disk never stalls the loop.
         self.writer = Writer(ui.warn)
+        # Built-in rules on the JSON line (they keep it JSON), the user's patterns on
+        # the values before they are serialized.
         self.events = EventLog(
             log_path, self.run_id, mirror=self._mirror, scrub=_scrub_builtin,
             scrub_value=self._scrub_custom if cfg.state.redact else None, writer=self.writer,
         )  # fmt: skip
         meta = {"run_id": self.run_id, "started": time.time(), "agent": self.agent,
-                "metric": cfg.memory.metric, "cwd": self._scrub(self._cwd),
-                "ram_total": _ram_total()}  # fmt: skip
-        self.history = History(
-            history_path(log_path) if log_path is not None else None,
-            meta,
-            describe=self._describe_pid,
-            system=_system_used,
-            writer=self.writer,
-        )
-        self._history_thresholds: object = None
-        self._top_of: object = None  # the procs the history's top was last taken from ...
-        self._top: list[tuple[int, int]] = []  # ... and that top
+                "metric": cfg.memory.metric, "cwd": self._scrub(self._cwd)}  # fmt: skip
+        self.recorder = Recorder(log_path, meta, self._safe_argv, self.writer)
+        self.history = self.recorder.history
         self._argv_shown: list[str] | None = None
         self._hooks: HookRunner | None = None
         self._notifier: Notifier | None = None
@@ -238,7 +228,7 @@ class Observer:
     def sampled(self, st: RunStatus) -> None:
         """A new sample: the history, the live file (when it has news, see ``LiveFile``)
         and the title."""
-        self._record(st)
+        self.recorder.record(st)
         key: tuple[object, ...] = (
             st.child_pid, st.level, st.mode, st.restarts, st.processes, st.breaker.get("state"),
             st.passed, st.machine_level, st.stopped,
@@ -253,31 +243,6 @@ class Observer:
             self.title(st)
         if self.metrics is not None:
             self.metrics.update(st)  # every metrics.INTERVAL at most
-
-    def _record(self, st: RunStatus) -> None:
-        """The sample into the history (buffered: ``History`` writes every few seconds)."""
-        sample, value = st.sample, st.memory_bytes
-        if sample is None or value is None:
-            return
-        if st.thresholds is not self._history_thresholds and st.thresholds is not None:
-            self._history_thresholds = st.thresholds
-            self.history.set_meta(
-                thresholds=st.thresholds.as_dict(), name=st.name, argv=self._safe_argv()
-            )
-        procs = sample.procs
-        if procs is not self._top_of:  # a tree that stood still comes as the same tuple
-            top = procs if len(procs) <= TOP else sorted(procs, key=RSS, reverse=True)[:TOP]
-            self._top_of, self._top = procs, [(p.pid, p.rss) for p in top]
-        t = st.history[-1][0] if st.history else time.time()
-        swapped = sample.swapped
-        self.history.add(t, value, st.level, st.mode, st.growth, self._top, swapped)
-
-    def _describe_pid(self, pid: int) -> dict[str, Any]:
-        """A process of the history's top, named once: its name and (scrubbed) command line."""
-        from guardrun.platform import process_argv, process_name
-
-        argv = self._safe_argv(process_argv(pid))
-        return {"name": process_name(pid), "cmd": " ".join(argv)[:200]}
 
     def update_live(self, st: RunStatus, force: bool = False) -> None:
         if not force and not self.live.due():
@@ -416,35 +381,6 @@ def live_info(
         "machine_level": st.machine_level,
         **st.trend(),
     }
-
-
-def _ram_total() -> int | None:
-    from guardrun.platform import physical_memory
-
-    try:
-        return physical_memory()
-    except Exception:
-        return None
-
-
-_meminfo: Any = None  # a KeptReader on meminfo, opened at the first flush
-
-
-def _system_used() -> int | None:
-    """The machine's RAM in use (total less available), for the report's background:
-    at every history flush, so meminfo is read with ``pread`` on a kept fd."""
-    global _meminfo
-    from guardrun.platform import pressure
-
-    if _meminfo is None:
-        _meminfo = pressure.KeptReader(pressure.MEMINFO)
-    text = _meminfo.read()
-    try:
-        parsed = pressure.parse_meminfo(text) if text is not None else None
-        _, total, available = parsed if parsed is not None else pressure.system_memory()
-    except Exception:  # psutil missing or failing: the history does without
-        return None
-    return total - available
 
 
 def _cgroup_current(cgroup_dir: str | None) -> int | None:

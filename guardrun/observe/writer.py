@@ -82,7 +82,24 @@ class Writer:
             return not self._jobs and self.busy is None
 
     def drain(self, timeout: float = CLOSE_WAIT) -> bool:
-        """Wait until every write queued so far is done, ``timeout`` seconds at most."""
+        """Wait until every write queued so far is done, ``timeout`` seconds at most.
+
+        A marker job queued behind them wakes the caller the moment they are done (the
+        jobs run in order): a run's end waits for its writes, not for a polling tick."""
+        if self.idle():
+            return True
+        done = _thread.allocate_lock()
+        done.acquire()
+        with self._lock:
+            queued = len(self._jobs) < self.limit  # a full queue: wait for it to go idle
+            if queued:
+                self._jobs.append(("the end of the queue", done.release))
+        if queued:
+            try:
+                self._ready.release()
+            except RuntimeError:
+                pass
+            return done.acquire(timeout=max(timeout, 0.0))
         deadline = time.monotonic() + timeout
         while not self.idle():
             if time.monotonic() >= deadline:

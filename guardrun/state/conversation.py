@@ -19,6 +19,7 @@ import time
 from typing import TYPE_CHECKING, NamedTuple
 
 from guardrun.errors import GuardrunError, StoreError
+from guardrun.state import retention
 from guardrun.state.agents import Agent, AgentSettings, Session, detect
 from guardrun.state.project import project_root
 from guardrun.state.store import Store
@@ -91,7 +92,7 @@ class Conversation:
         self.project_dir: str | None = None  # None: the state directory is unusable
         try:
             self.store.ensure()
-            for leftover in self.store.clean_temp():
+            for leftover in retention.clean_temp(self.store):
                 ui.detail(f"removed a temporary file left by a crash: {leftover}")
             self.project_dir = self.store.dirs.project
         except (StoreError, OSError) as err:
@@ -194,18 +195,14 @@ class Conversation:
     def prune(self) -> None:
         """Apply retention if a state was saved since the last time."""
         if not self._runs_pruned:  # once a run (at the latest at its end): old runs' logs
-            self._runs_pruned = True
+            self._runs_pruned = True  # (what it cannot remove is a store problem, said below)
+            retention.prune_runs(self.store, keep=self.k.keep, max_age=self.k.max_age)
+        if self._prune_due:
+            self._prune_due = False
             try:
-                self.store.prune_runs(keep=self.k.keep, max_age=self.k.max_age)
-            except OSError as err:
-                self.ui.detail(f"pruning old run logs failed: {err}")
-        if not self._prune_due:
-            return
-        self._prune_due = False
-        try:
-            self.store.prune(keep=self.k.keep, max_age=self.k.max_age)
-        except (GuardrunError, OSError) as err:
-            self.ui.detail(f"pruning old states failed: {err}")
+                retention.prune(self.store, keep=self.k.keep, max_age=self.k.max_age)
+            except (GuardrunError, OSError) as err:
+                self.ui.detail(f"pruning old states failed: {err}")
         # What pruning skipped (a directory named like a state): said once, and pruning
         # goes on at the next state.
         for problem in self.store.problems[self._problems_said :]:
@@ -331,7 +328,7 @@ class Conversation:
         self._capture_errors.pop(pending.id, None)
         if reason == "exit":  # one exit state per conversation is enough
             sid = result.session.session_id if result.session else None
-            for gone in self.store.supersede(result.id, "exit", sid):
+            for gone in retention.supersede(self.store, result.id, "exit", sid):
                 self.ui.detail(f"removed the previous exit state {gone.name}")
         self.last_state = result.id
         self.last_state_file = str(result.path)

@@ -30,14 +30,12 @@ from guardrun.escape import json_bytes
 from guardrun.state.files import (
     OPEN_NEW,
     GzipReader,
-    age,
     ensure_dir,
     file_size,
     fingerprint,
     fsync_dir,
     line_start,
     lstat_mode,
-    pid_alive,
     read_gzip,
     read_state,
     sha256,
@@ -60,12 +58,8 @@ _REF_RE = re.compile(r"^[0-9A-Za-z-]{1,64}\Z")  # the characters ids are made of
 STATE_SUFFIX = ".json.gz"
 TRANSCRIPT_SUFFIX = ".transcript.jsonl.gz"
 # A run's event log and its sample history (observe.events, observe.history).
-_RUN_FILE_RE = re.compile(r"^(\d{8}T\d{6}Z-[0-9a-f]{6})\.(?:jsonl|samples\.ndjson)\Z")
-_RUN_BUSY = 300.0  # seconds: a run file written this recently belongs to a live run
 TMP_PREFIX = ".tmp-"
-_TMP_RE = re.compile(r"^\.tmp-(\d+)-[0-9a-f]+-")
 _NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
-_TMP_MAX_AGE = 3600.0  # a temp file this old is debris even if its pid was reused
 # O_NONBLOCK: a FIFO planted in the store must not block the open (fstat then rejects it).
 TAIL_LIMIT = 256 * 1024 * 1024  # transcripts above this keep only their tail
 
@@ -183,7 +177,7 @@ class Store:
         self.problems: builtins.list[str] = []
         self._issued: set[str] = set()  # ids handed out by new_id in this process
 
-    def _problem(self, text: str) -> None:
+    def problem(self, text: str) -> None:
         if text not in self.problems:
             self.problems.append(text)
 
@@ -383,7 +377,7 @@ class Store:
                     # A directory named like a state: not one, and not for guardrun to
                     # remove; left where it is, and said once. (A FIFO or a socket is
                     # listed as corrupt, as a file that cannot be read, and may be pruned.)
-                    self._problem(f"skipping {states / name}: a directory, not a state file")
+                    self.problem(f"skipping {states / name}: a directory, not a state file")
                     continue
                 try:
                     e = Entry(
@@ -393,7 +387,7 @@ class Store:
                         st.st_mtime_ns,
                     )
                 except ValueError:  # 20250101T250000Z: the digits of no time
-                    self._problem(f"skipping {states / name}: its name holds no valid time")
+                    self.problem(f"skipping {states / name}: its name holds no valid time")
                     continue
                 if is_link:
                     e.corrupt = "symlink in the store (refused)"
@@ -435,182 +429,3 @@ class Store:
 
     def read_raw(self, ref: str) -> bytes:
         return read_gzip(self.resolve(ref))
-
-    # -- retention --------------------------------------------------------------------------
-
-    def prune(
-        self,
-        keep: int = 50,
-        max_age: float | None = 7 * 86400.0,
-        dry_run: bool = False,
-        now: float | None = None,
-    ) -> builtins.list[Path]:
-        """Remove states past ``keep`` or older than ``max_age`` seconds, with their copies.
-
-        The newest readable state of each session (states without one count as one
-        session) is never removed. Transcript copies whose state is gone are removed
-        once older than an hour. Returns the paths removed (or that would be).
-        """
-        now = time.time() if now is None else now
-        entries = self.entries()
-        protected: set[Path] = set()
-        seen: set[object] = set()
-        for e in entries:
-            session = e.summary.get("session_id")
-            if not e.corrupt and session not in seen:
-                seen.add(session)
-                protected.add(e.path)
-        doomed: builtins.list[Path] = []
-        for i, e in enumerate(entries):
-            expired = i >= keep or (max_age is not None and now - e.created > max_age)
-            if expired and e.path not in protected:
-                doomed += self._with_copy(e)
-        alive = {e.id for e in entries} - {p.name[: -len(STATE_SUFFIX)] for p in doomed}
-        doomed += [p for p in self._orphan_copies(alive, now) if p not in doomed]
-        return doomed if dry_run else self._remove(doomed)
-
-    def prune_runs(
-        self,
-        keep: int = 50,
-        max_age: float | None = 7 * 86400.0,
-        now: float | None = None,
-        dry_run: bool = False,
-    ) -> builtins.list[str]:
-        """Remove the event logs and sample histories of runs past ``keep`` (the newest
-        by last write first) or not written for ``max_age`` seconds, as states are pruned:
-        no configuration fills the disk with run logs. Files written in the last
-        ``_RUN_BUSY`` seconds stay (a live run writes its history every few seconds), and
-        only regular files named as a run's are touched. Returns the paths removed (or
-        that would be)."""
-        now = time.time() if now is None else now
-        try:
-            names = os.listdir(self.dirs.runs)
-        except OSError:
-            return []
-        runs: dict[str, list[tuple[str, float]]] = {}
-        for name in names:
-            m = _RUN_FILE_RE.match(name)
-            if m is None:
-                continue
-            path = os.path.join(self.dirs.runs, name)
-            try:
-                st = os.lstat(path)
-            except OSError:
-                continue
-            if stat.S_ISREG(st.st_mode):
-                runs.setdefault(m.group(1), []).append((path, st.st_mtime))
-        newest = sorted(runs, key=lambda r: (max(t for _, t in runs[r]), r), reverse=True)
-        doomed: builtins.list[str] = []
-        for i, run in enumerate(newest):
-            written = max(t for _, t in runs[run])
-            if now - written < _RUN_BUSY:
-                continue  # being written: a live run's (this one's, or another's)
-            if i >= keep or (max_age is not None and now - written > max_age):
-                doomed += [p for p, _ in runs[run]]
-        if dry_run:
-            return doomed
-        removed = []
-        for path in doomed:
-            try:
-                os.unlink(path)
-            except FileNotFoundError:
-                continue
-            except OSError as err:
-                self._problem(f"cannot remove {path}: {err.strerror or err}")
-                continue
-            removed.append(path)
-        return removed
-
-    def _with_copy(self, e: Entry) -> builtins.list[Path]:
-        """A state's file and, when there is one, its transcript copy (in that order)."""
-        tr = e.path.with_name(e.id + TRANSCRIPT_SUFFIX)
-        mode = lstat_mode(tr)
-        return [e.path, tr] if mode and not stat.S_ISDIR(mode) else [e.path]
-
-    def _remove(self, doomed: builtins.list[Path]) -> builtins.list[Path]:
-        """Unlink ``doomed`` in order; the paths removed. A file that cannot be removed is
-        a problem, not an error (the rest still goes), and a state that stays keeps its
-        transcript copy: a state that exists is complete."""
-        removed: builtins.list[Path] = []
-        kept: set[str] = set()
-        for p in doomed:
-            sid = p.name.split(".", 1)[0]
-            if p.name.endswith(TRANSCRIPT_SUFFIX) and sid in kept:
-                continue
-            try:
-                os.unlink(p)
-            except FileNotFoundError:
-                continue  # a concurrent prune was first
-            except OSError as err:
-                self._problem(f"cannot remove {p}: {err.strerror or err}")
-                kept.add(sid)
-                continue
-            removed.append(p)
-        if removed:
-            fsync_dir(self.states_dir)
-        return removed
-
-    def supersede(self, keep_id: str, reason: str, session_id: str | None) -> builtins.list[Path]:
-        """Remove the other states of ``reason`` for ``session_id`` (and their copies), so
-        that a conversation left many times keeps one exit state, not one per exit. Nothing
-        is removed for a state without a session: which conversation it was is unknown."""
-        if session_id is None:
-            return []
-        doomed: builtins.list[Path] = []
-        for e in self.entries():
-            m = ID_RE.match(e.id)
-            if e.id == keep_id or e.corrupt or m is None or m.group(2) != reason:
-                continue
-            if e.summary.get("session_id") == session_id:
-                doomed += self._with_copy(e)
-        return [p for p in self._remove(doomed) if p.name.endswith(STATE_SUFFIX)]
-
-    def _orphan_copies(self, alive: set[str], now: float) -> builtins.list[Path]:
-        try:
-            names = os.listdir(self.states_dir)
-        except OSError:
-            return []
-        out: builtins.list[Path] = []
-        for n in names:
-            sid = n[: -len(TRANSCRIPT_SUFFIX)]
-            if not n.endswith(TRANSCRIPT_SUFFIX) or not ID_RE.match(sid) or sid in alive:
-                continue
-            path = self.states_dir / n
-            mode = lstat_mode(path)
-            if stat.S_ISDIR(mode):
-                self._problem(f"skipping {path}: a directory, not a transcript copy")
-                continue
-            try:
-                made = id_time(sid)
-            except ValueError:
-                self._problem(f"skipping {path}: its name holds no valid time")
-                continue
-            if now - made > 3600:  # a capture may be between copy and state
-                out.append(path)
-        return out
-
-    def clean_temp(self) -> builtins.list[str]:
-        """Remove temp files left by a crash: their pid is gone, or they are an hour old."""
-        removed: builtins.list[str] = []
-        for d in (self.dirs.states, self.dirs.runs, self.dirs.live):
-            if not stat.S_ISDIR(lstat_mode(d)):
-                continue  # missing, or a symlink: nothing of ours is behind it
-            try:
-                names = os.listdir(d)
-            except OSError:
-                continue
-            for n in names:
-                if not n.startswith(".tmp-"):
-                    continue  # most names; the pattern (and re) only for what may be ours
-                m = _TMP_RE.match(n)
-                path = os.path.join(d, n)
-                if m and (not pid_alive(int(m.group(1))) or age(path) > _TMP_MAX_AGE):
-                    if stat.S_ISDIR(lstat_mode(path)):
-                        continue  # not ours: a temp file is a file
-                    try:
-                        unlink_quietly(path)
-                    except OSError as err:
-                        self._problem(f"cannot remove {path}: {err.strerror or err}")
-                        continue
-                    removed.append(path)
-        return removed

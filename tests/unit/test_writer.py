@@ -38,3 +38,18 @@ def test_a_hung_write_never_makes_the_caller_wait_and_drops_are_said_once() -> N
     hung.release()
     assert w.drain(5.0)
     assert w.submit("event log", lambda: None)  # room again
+
+
+def test_drain_returns_as_the_last_write_ends_not_at_a_polling_tick() -> None:
+    """A run's end waits for its writes and no longer: guardrun's exit is on every start's
+    clock (benchmarks/bench_startup.py)."""
+    w = Writer()
+    gate = _thread.allocate_lock()
+    gate.acquire()
+    w.submit("event log", gate.acquire)  # held until released below
+    _thread.start_new_thread(lambda: (time.sleep(0.2), gate.release()), ())
+    started = time.monotonic()
+    assert w.drain(5.0)
+    waited = time.monotonic() - started
+    assert 0.15 < waited < 0.5 and w.idle()
+    assert w.drain(0.0)  # idle: at once

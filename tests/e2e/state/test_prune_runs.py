@@ -10,6 +10,7 @@ from pathlib import Path
 
 from support import guardrun
 
+from guardrun.state import retention
 from guardrun.state.project import project_root
 from guardrun.state.store import Store
 
@@ -46,19 +47,19 @@ def test_by_count_and_age_and_never_a_busy_run(tmp_path: Path) -> None:
     (runs / "20260101T000000Z-ffffff.jsonl.bak").write_text("not ours either\n")
     (runs / "20260101T000000Z-eeeeee.jsonl").symlink_to(tmp_path / "elsewhere")
 
-    would = store.prune_runs(keep=4, max_age=None, now=now, dry_run=True)
+    would = retention.prune_runs(store, keep=4, max_age=None, now=now, dry_run=True)
     assert len(would) == 3 * 2 and left(runs) >= set(ids)  # a dry run removes nothing
-    removed = store.prune_runs(keep=4, max_age=None, now=now)
+    removed = retention.prune_runs(store, keep=4, max_age=None, now=now)
     # The busy run counts among the newest: 3 planted ones stay with it.
     assert left(runs) - {"notes", "20260101T000000Z-ffffff", "20260101T000000Z-eeeeee"} == {
         busy,
         *ids[:3],
     }
     assert len(removed) == 6
-    store.prune_runs(keep=50, max_age=1.5 * DAY, now=now)
+    retention.prune_runs(store, keep=50, max_age=1.5 * DAY, now=now)
     assert {busy, ids[0]} <= left(runs) and ids[1] not in left(runs)
     assert (runs / "notes.txt").exists() and (runs / "20260101T000000Z-eeeeee.jsonl").is_symlink()
-    store.prune_runs(keep=0, max_age=0.0, now=now)
+    retention.prune_runs(store, keep=0, max_age=0.0, now=now)
     assert busy in left(runs)  # never a live run's
 
 

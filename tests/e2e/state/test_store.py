@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from guardrun.errors import StateCorrupt, StateNotFound, StoreError, UsageError
+from guardrun.state import retention
 from guardrun.state.store import (
     ID_RE,
     TRANSCRIPT_SUFFIX,
@@ -357,9 +358,9 @@ def test_prune_keep_age_and_newest_of_each_session(store: Store, tmp_path: Path)
     assert copied["file"]
     orphan = store.states_dir / f"{store.new_id('manual', now - 7200)}{TRANSCRIPT_SUFFIX}"
     orphan.write_bytes(b"")
-    dry = store.prune(keep=3, max_age=7 * 86400, dry_run=True, now=now)
+    dry = retention.prune(store, keep=3, max_age=7 * 86400, dry_run=True, now=now)
     assert all(p.exists() for p in dry)
-    removed = store.prune(keep=3, max_age=7 * 86400, now=now)
+    removed = retention.prune(store, keep=3, max_age=7 * 86400, now=now)
     assert removed == dry
     names = {p.name for p in removed}
     kept = {e.id for e in store.entries()}
@@ -370,7 +371,9 @@ def test_prune_keep_age_and_newest_of_each_session(store: Store, tmp_path: Path)
     assert f"{b_states[0]['id']}{TRANSCRIPT_SUFFIX}" in names  # its copy went with it
     assert orphan.name in names
     assert len(kept) == 4
-    assert store.prune(keep=0, max_age=0, now=now) and {e.id for e in store.entries()} == {
+    assert retention.prune(store, keep=0, max_age=0, now=now) and {
+        e.id for e in store.entries()
+    } == {
         old_a["id"],
         b_states[-1]["id"],
     }
@@ -386,11 +389,11 @@ def test_clean_temp_removes_only_dead_writers_files(store: Store) -> None:
         theirs = store.states_dir / f".tmp-{live.pid}-00ff-y.json.gz"
         for p in (mine, theirs):
             p.write_bytes(b"partial")
-        assert store.clean_temp() == [str(mine)]
+        assert retention.clean_temp(store) == [str(mine)]
         assert theirs.exists() and not mine.exists()
         old = time.time() - 2 * 3600
         os.utime(theirs, (old, old))  # an hour-old temp file is debris, pid reused or not
-        assert store.clean_temp() == [str(theirs)]
+        assert retention.clean_temp(store) == [str(theirs)]
     finally:
         live.kill()
         live.wait()

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from guardrun.errors import StoreError
+from guardrun.state import retention
 from guardrun.state.store import STATE_SUFFIX, TMP_PREFIX, TRANSCRIPT_SUFFIX, Store, read_state
 
 
@@ -90,7 +91,7 @@ def test_sigkill_at_random_points_never_leaves_partial_or_damaged_files(tmp_path
                 assert name.endswith(TRANSCRIPT_SUFFIX), name
                 gzip.decompress(path.read_bytes())
             seen[name] = digest
-        removed = store.clean_temp()  # the writer is dead: its temp files are debris
+        removed = retention.clean_temp(store)  # the writer is dead: its temp files are debris
         assert not any(n.startswith(TMP_PREFIX) for n in os.listdir(store.states_dir)), removed
     states = sum(n.endswith(STATE_SUFFIX) for n in seen)
     assert states >= 40, states
@@ -224,7 +225,7 @@ def test_writer_killed_mid_write_leaves_no_file_under_the_final_name(tmp_path: P
     assert not os.path.lexists(final), "a partial file under the final name"
     left = os.listdir(store.states_dir)
     assert len(left) == 1 and left[0].startswith(TMP_PREFIX) and left[0].endswith(name), left
-    assert store.clean_temp() == [str(store.states_dir / left[0])]  # its writer is gone
+    assert retention.clean_temp(store) == [str(store.states_dir / left[0])]  # its writer is gone
     assert os.listdir(store.states_dir) == []
 
 
