@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 # C0 controls, DEL, C1 controls, lone surrogates (undecodable bytes), and the Unicode
 # format characters that reorder or hide text (bidi embeddings, overrides, isolates).
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_UNSAFE = r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
@@ -41,7 +41,7 @@ def _show(m: re.Match[str]) -> str:
 def visible(text: object) -> str:
     """``text`` (any object, by ``str``) safe to print on a terminal: one line, nothing
     the terminal would act on."""
-    return _UNSAFE.sub(_show, str(text))
+    return re.sub(_UNSAFE, _show, str(text))
 
 
 def json_bytes(obj: Any, **kwargs: Any) -> bytes:
@@ -58,7 +58,7 @@ def shell_word(arg: str) -> str:
     """``arg`` quoted for a POSIX shell like ``shlex.quote``; one that holds a control
     character or a byte that is not UTF-8 as bash's ``$'...'`` with ``\\xNN`` escapes, so a
     printed command neither drives the terminal nor loses a byte when pasted."""
-    if not _UNSAFE.search(arg):
+    if not re.search(_UNSAFE, arg):
         import shlex
 
         return shlex.quote(arg)

@@ -25,7 +25,7 @@ PREFIX = "guardrun:"
 _SGR = {"bold cyan": "\x1b[1;36m", "dim": "\x1b[2m", "bold yellow": "\x1b[1;33m",
         "bold red": "\x1b[1;31m"}  # fmt: skip
 # C0 (but tab), DEL and C1 controls: text from a command line must not drive the terminal.
-_CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+_CONTROLS = r"[\x00-\x08\x0a-\x1f\x7f-\x9f]"
 
 
 class Reporter:
@@ -72,7 +72,7 @@ class Reporter:
         if self._tty:
             # Plain SGR codes, not rich (its import: docs/benchmarks.md), and the first line
             # printed is often "restarting claude", on the path a user waits on.
-            clean = _CONTROLS.sub("", text)  # the text may quote a command or a path
+            clean = re.sub(_CONTROLS, "", text)  # the text may quote a command or a path
             if self._sink is not None:  # in order after the child's output, never blocking
                 end = "\r\n" if self._raw() else "\n"
                 self._sink(f"{_SGR[style]}{PREFIX}\x1b[0m {clean}{end}".encode("utf-8", "replace"))

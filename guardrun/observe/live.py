@@ -52,8 +52,8 @@ HEARTBEAT = 10.0
 MEMORY_STEP = 0.02  # memory that moved by 2% is news (the machine budget reads it)
 SCHEMA = 1
 MAX_FILE = 1 << 20  # a status file is a few hundred bytes; refuse to parse anything huge
-_LIVE_RE = re.compile(r"^(\d{1,10})\.json$")
-_TEMP_RE = re.compile(r"^\.(\d{1,10})\.[0-9a-f]+\.tmp$")
+_LIVE_RE = r"^(\d{1,10})\.json$"
+_TEMP_RE = r"^\.(\d{1,10})\.[0-9a-f]+\.tmp$"
 
 
 def live_dir(state_dir: str | os.PathLike[str]) -> str:
@@ -270,13 +270,13 @@ def list_live(
     runs: list[dict[str, Any]] = []
     for name in names:
         path = os.path.join(directory, name)
-        temp = _TEMP_RE.match(name)
+        temp = re.match(_TEMP_RE, name)
         if temp:
             # Left by a run killed between write and rename.
             if not is_same_process(int(temp.group(1)), {}):
                 _unlink(path)
             continue
-        m = _LIVE_RE.match(name)
+        m = re.match(_LIVE_RE, name)
         if not m:
             continue
         pid = int(m.group(1))

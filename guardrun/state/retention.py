@@ -19,9 +19,9 @@ if TYPE_CHECKING:
 
     from guardrun.state.store import Entry, Store
 
-RUN_FILE_RE = re.compile(r"^(\d{8}T\d{6}Z-[0-9a-f]{6})\.(?:jsonl|samples\.ndjson)\Z")
+RUN_FILE_RE = r"^(\d{8}T\d{6}Z-[0-9a-f]{6})\.(?:jsonl|samples\.ndjson)\Z"
 RUN_BUSY = 300.0  # seconds: a run file written this recently belongs to a live run
-TMP_RE = re.compile(r"^\.tmp-(\d+)-[0-9a-f]+-")
+TMP_RE = r"^\.tmp-(\d+)-[0-9a-f]+-"
 TMP_MAX_AGE = 3600.0  # a temp file this old is debris even if its pid was reused
 
 
@@ -77,7 +77,7 @@ def prune_runs(
         return []
     runs: dict[str, list[tuple[str, float]]] = {}
     for name in names:
-        m = RUN_FILE_RE.match(name)
+        m = re.match(RUN_FILE_RE, name)
         if m is None:
             continue
         path = os.path.join(store.dirs.runs, name)
@@ -149,7 +149,7 @@ def supersede(store: Store, keep_id: str, reason: str, session_id: str | None) -
         return []
     doomed: list[Path] = []
     for e in store.entries():
-        m = ID_RE.match(e.id)
+        m = re.match(ID_RE, e.id)
         if e.id == keep_id or e.corrupt or m is None or m.group(2) != reason:
             continue
         if e.summary.get("session_id") == session_id:
@@ -165,7 +165,7 @@ def _orphan_copies(store: Store, alive: set[str], now: float) -> list[Path]:
     out: list[Path] = []
     for n in names:
         sid = n[: -len(TRANSCRIPT_SUFFIX)]
-        if not n.endswith(TRANSCRIPT_SUFFIX) or not ID_RE.match(sid) or sid in alive:
+        if not n.endswith(TRANSCRIPT_SUFFIX) or not re.match(ID_RE, sid) or sid in alive:
             continue
         path = store.states_dir / n
         mode = lstat_mode(path)
@@ -195,7 +195,7 @@ def clean_temp(store: Store) -> list[str]:
         for n in names:
             if not n.startswith(".tmp-"):
                 continue  # most names; the pattern (and re) only for what may be ours
-            m = TMP_RE.match(n)
+            m = re.match(TMP_RE, n)
             path = os.path.join(d, n)
             if m and (not pid_alive(int(m.group(1))) or age(path) > TMP_MAX_AGE):
                 if stat.S_ISDIR(lstat_mode(path)):

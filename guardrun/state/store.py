@@ -53,8 +53,8 @@ REASONS = frozenset(
     {"memory", "warning", "critical", "emergency", "system", "gpu", "signal", "manual"}
     | {"restart", "stop", "exit", "crash", "oom", "planned", "growth", "budget"}
 )
-ID_RE = re.compile(r"^(\d{8}T\d{6}Z)-([a-z]+)-([0-9a-f]{4})\Z")
-_REF_RE = re.compile(r"^[0-9A-Za-z-]{1,64}\Z")  # the characters ids are made of; no . or /
+ID_RE = r"^(\d{8}T\d{6}Z)-([a-z]+)-([0-9a-f]{4})\Z"
+_REF_RE = r"^[0-9A-Za-z-]{1,64}\Z"  # the characters ids are made of; no . or /
 STATE_SUFFIX = ".json.gz"
 TRANSCRIPT_SUFFIX = ".transcript.jsonl.gz"
 # A run's event log and its sample history (observe.events, observe.history).
@@ -88,14 +88,14 @@ def project_key(root: str | os.PathLike[str]) -> str:
 
 def check_ref(ref: str) -> str:
     """A command-line id: ``latest``, a full id, or a prefix made only of id characters."""
-    if ref == "latest" or ID_RE.match(ref) or _REF_RE.match(ref):
+    if ref == "latest" or re.match(ID_RE, ref) or re.match(_REF_RE, ref):
         return ref
     raise UsageError(f"{ref!r} is not a state id (expected YYYYmmddTHHMMSSZ-reason-xxxx or latest)")
 
 
 def id_time(state_id: str) -> float:
     """Epoch seconds encoded in an id."""
-    m = ID_RE.match(state_id)
+    m = re.match(ID_RE, state_id)
     if not m:
         raise ValueError(f"not a state id: {state_id!r}")
     import calendar
@@ -274,7 +274,7 @@ class Store:
 
     def write_state(self, state: dict[str, Any]) -> Path:
         state_id = str(state.get("id", ""))
-        if not ID_RE.match(state_id):
+        if not re.match(ID_RE, state_id):
             raise ValueError(f"state has no valid id: {state_id!r}")
         data = json_bytes(state, indent=1)  # see guardrun.escape: bytes that are not UTF-8
         name = state_id + STATE_SUFFIX
@@ -291,7 +291,7 @@ class Store:
         Returns the state's ``conversation.transcript.copy``. OSError reading ``src``
         propagates; StoreError when the store cannot be written.
         """
-        if not ID_RE.match(state_id):
+        if not re.match(ID_RE, state_id):
             raise ValueError(f"not a state id: {state_id!r}")
         self.ensure()
         name = state_id + TRANSCRIPT_SUFFIX
@@ -328,7 +328,9 @@ class Store:
     def _link_copy(self, earlier: dict[str, Any], name: str) -> dict[str, Any] | None:
         """Unchanged since ``earlier``: hard-link its copy under ``name`` (no reread)."""
         file = str(earlier.get("file", ""))  # from a state file: check it is only a name
-        if not file.endswith(TRANSCRIPT_SUFFIX) or not ID_RE.match(file[: -len(TRANSCRIPT_SUFFIX)]):
+        if not file.endswith(TRANSCRIPT_SUFFIX) or not re.match(
+            ID_RE, file[: -len(TRANSCRIPT_SUFFIX)]
+        ):
             return None
         old = self.states_dir / file
         if not stat.S_ISREG(lstat_mode(old)):
@@ -367,7 +369,7 @@ class Store:
                 continue  # unreadable: nothing to list there
             for name, is_link in found:
                 sid = name[: -len(STATE_SUFFIX)]
-                if not name.endswith(STATE_SUFFIX) or not ID_RE.match(sid):
+                if not name.endswith(STATE_SUFFIX) or not re.match(ID_RE, sid):
                     continue
                 try:  # a concurrent prune may remove files between listing and stat
                     st = os.lstat(states / name)

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 CHUNK = 65536
 QUIET = 0.05  # seconds of no child output before guardrun's own bytes go out
 # OSC 0 (icon and title) or OSC 2 (title), ended by BEL or ST.
-_TITLE = re.compile(rb"\x1b\][02];([^\x07\x1b]*)(?:\x07|\x1b\\)")
+_TITLE = rb"\x1b\][02];([^\x07\x1b]*)(?:\x07|\x1b\\)"
 _IN, _OUT = select.POLLIN, select.POLLOUT
 
 
@@ -245,7 +245,7 @@ class Relay:
         self._watch_master()
 
     def _see_title(self, data: bytes) -> None:
-        found = _TITLE.findall(data)
+        found = re.findall(_TITLE, data)
         if found:
             self.child_title = self.term.agent_title = found[-1].decode("utf-8", "replace")
 

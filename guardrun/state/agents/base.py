@@ -19,9 +19,9 @@ if TYPE_CHECKING:
 
 Message = dict[str, str]
 
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 # A single directory or file name: no separators, no "." or "..", nothing hidden or odd.
-_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
+_SAFE_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}"
 
 # File mtimes can lag a process's start time by filesystem timestamp granularity (1-2 s on
 # some filesystems); a file touched this long before the child started still counts.
@@ -86,11 +86,13 @@ class Agent(Protocol):
 
 
 def is_uuid(value: object) -> bool:
-    return isinstance(value, str) and _UUID.fullmatch(value) is not None
+    return isinstance(value, str) and re.fullmatch(_UUID, value) is not None
 
 
 def safe_name(value: object) -> bool:
-    return isinstance(value, str) and _SAFE_NAME.fullmatch(value) is not None and ".." not in value
+    return (
+        isinstance(value, str) and re.fullmatch(_SAFE_NAME, value) is not None and ".." not in value
+    )
 
 
 def home_dir(env: Mapping[str, str]) -> Path:

@@ -189,7 +189,7 @@ def test_strace_shows_fsync_before_rename_on_a_real_write(tmp_path: Path) -> Non
 def test_new_id_pattern_and_reason(store: Store) -> None:
     now = 1_700_000_000.0
     state_id = store.new_id("critical", now)
-    assert ID_RE.match(state_id)
+    assert re.match(ID_RE, state_id)
     assert state_id.startswith("20231114T221320Z-critical-")
     assert id_time(state_id) == now
     with pytest.raises(ValueError):
