@@ -426,7 +426,7 @@ MUTATIONS: list[Mutation] = [
       '        git["ahead"], git["behind"] = int(ahead.lstrip("+")), int(behind.lstrip("-"))',
       '        git["behind"], git["ahead"] = int(ahead.lstrip("+")), int(behind.lstrip("-"))',
       f"{E2E}/state/test_project.py::test_ahead_behind_and_remote_of_the_upstream"),
-    M("store: prune keeps one state too many", "guardrun/state/store.py",
+    M("retention: prune keeps one state too many", "guardrun/state/retention.py",
       "            expired = i >= keep or",
       "            expired = i > keep or",
       f"{E2E}/state/test_store.py::test_prune_keep_age_and_newest_of_each_session"),
