@@ -42,8 +42,8 @@ class Held(NamedTuple):
 
 def digest(text: str) -> str:
     """The sha256 of the file's text. Every run in a repository with a .guardrun.yaml
-    takes it: CPython's own sha256 module is imported in 0.3 ms here, hashlib (which
-    loads OpenSSL's binding) in ~3 ms of a start-up that is measured."""
+    takes it: CPython's own sha256 module imports in a tenth of hashlib's time (which
+    loads OpenSSL's binding; docs/benchmarks.md), on a start-up that is measured."""
     data = text.encode("utf-8", "surrogateescape")
     for name in ("_sha256", "_sha2"):  # 3.10-3.11, then 3.12+
         try:

@@ -393,8 +393,8 @@ def _on_extra(m: re.Match[str]) -> str:
 
 
 # The most of a value one user pattern searches at a time (_sub_bounded): a
-# pattern check_pattern accepts is at worst quadratic in it, ~15 ms a window of 1024
-# characters here (`\w+\s*=\s*\w+;` on a run of letters), and a value is checked up
+# pattern check_pattern accepts is at worst quadratic in it (docs/benchmarks.md: a
+# window of 1024 characters, `\w+\s*=\s*\w+;` on a run of letters), and a value is checked up
 # to USER_MAX characters (no value guardrun records comes near: messages are cut at
 # 2000, hook output at 8 KiB), so one value costs a user pattern ~1 s at the very worst.
 USER_WINDOW = 1024

@@ -16,11 +16,11 @@ The sentinel is a program of its own, started by ``posix_spawn``: ``python -I -S
 running :func:`main`, in a new session, stdio on /dev/null, the pipe's read end the
 only other descriptor, an empty environment (so it carries no marker). A fork of
 guardrun would do the same work, but after a fork every page guardrun writes is
-first copied (about a thousand page faults: 3-4 ms of each start, measured), and a
+first copied (about a thousand page faults a start: docs/benchmarks.md), and a
 forked copy of a Python process that goes on running Python inherits whatever
 locks other threads held. The spawned interpreter starts on another core while
-guardrun goes on (its ~10 ms of CPU is its own, once per run), and holds about the
-memory the forked copy came to hold (3 MB of its own). Where it cannot be spawned (no
+guardrun goes on (its start's CPU is its own, once per run), and holds about the
+memory the forked copy came to hold (docs/benchmarks.md). Where it cannot be spawned (no
 interpreter path, no ``posix_spawn`` with a new session) it is forked, as before; one
 that dies is replaced by a fork at the next update.
 
@@ -468,7 +468,7 @@ class Sentinel:
         os.close(self._w)
         self._w = None
         if self.pid is not None:
-            # Reaped if it is already gone; otherwise not waited for (~1 ms of guardrun's
+            # Reaped if it is already gone; otherwise not waited for (a wait would be on
             # every exit): it exits on "done", and once guardrun has exited init reaps it.
             try:
                 os.waitpid(self.pid, os.WNOHANG)
