@@ -632,6 +632,10 @@ MUTATIONS: list[Mutation] = [
       "        self._put(time.monotonic())",
       "        pass",
       f"{E2E}/stall/test_dead_mans_switch.py::test_the_sentinel_never_acts_while_the_loop_samples"),
+    M("termout: the pending buffer handed to write itself", "guardrun/supervisor/termout.py",
+      "                n = write(fd, bytes(pend[:CHUNK]))",
+      "                n = write(fd, pend)",
+      f"{UNIT}/supervisor/test_relay.py::test_a_line_put_while_the_terminal_write_is_in_the_kernel_is_kept"),
 ]
 # fmt: on
 

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 LIMIT = 4 << 20  # bytes held for a terminal that is not reading before the PTY waits
+CHUNK = 1 << 16  # bytes offered to the terminal in one write
 SLACK = 1 << 20  # more taken when draining a child that ended (its PTY's last bytes)
 EXIT_WAIT = 3.0  # at exit, how long a terminal that takes nothing more is waited for
 PUSH_TITLE = b"\x1b[22;0t"  # as notify.PUSH_TITLE (not imported: observe is above)
@@ -72,11 +73,16 @@ class TermOut:
         return bool(self.pend)
 
     def write_pending(self) -> None:
-        """Write what the terminal takes now, without waiting."""
+        """Write what the terminal takes now, without waiting.
+
+        A copy of the front is written, never ``pend`` itself: ``os.write`` holds an
+        export of its buffer while it waits in the kernel with the GIL released, and a
+        line put by another thread (a capture's "state saved") resizing ``pend`` then
+        would raise BufferError. A terminal takes a few KiB at a time: the copy is small."""
         pend, fd, write = self.pend, self.wfd, os.write
         while pend:
             try:
-                n = write(fd, pend)
+                n = write(fd, bytes(pend[:CHUNK]))
             except (BlockingIOError, InterruptedError):
                 return
             except OSError:  # EIO: hung up; nothing will be read any more

@@ -165,3 +165,35 @@ def test_title_and_bell_merge_while_the_screen_is_behind(ends: Ends) -> None:
     # One title (the latest, composed as written), the caller's title saved before it,
     # one bell.
     assert tail == b"\x1b[22;0t\x1b]0;second \x07\x07", tail
+
+
+def test_a_line_put_while_the_terminal_write_is_in_the_kernel_is_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``os.write`` holds an export of its buffer while it waits in the kernel (the GIL
+    released): a line another thread puts then (a capture's "state saved") must neither
+    raise BufferError (it did, as an internal error, in a real stall) nor be lost."""
+    from guardrun.supervisor import termout
+
+    r, w = os.pipe()
+    term = termout.TermOut(w)
+    term.open()
+    term.pend += b"agent output\n"
+    real_write = os.write
+
+    put = [b"state saved\n"]  # another thread's line, put once while the write waits
+
+    def write(fd: int, data: bytes) -> int:
+        with memoryview(data):  # as the C write holds its argument
+            while put:
+                term.pend += put.pop()
+            return real_write(fd, data)
+
+    monkeypatch.setattr(termout.os, "write", write)
+    term.write_pending()
+    monkeypatch.undo()
+    term.write_pending()
+    assert os.read(r, 1024) == b"agent output\nstate saved\n" and not term.pend
+    os.close(r)
+    term.close()
+    os.close(w)
