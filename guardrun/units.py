@@ -1,7 +1,5 @@
 """Sizes, percentages and durations as users write them, and as guardrun prints them."""
 
-from __future__ import annotations
-
 from typing import NamedTuple
 
 # Decimal and binary suffixes; a bare "G"/"M"/"K" is binary, as `free -g` and

@@ -10,16 +10,11 @@ What fails raises :class:`Unreadable` with a reason; callers skip the file with 
 warning naming it.
 """
 
-from __future__ import annotations
-
 import json
 import os
 import stat
 import time
-from typing import TYPE_CHECKING, NamedTuple
-
-if TYPE_CHECKING:
-    from typing import Any
+from typing import Any, NamedTuple
 
 MAX_JSON = 1 << 20  # a live file or a lease is a few hundred bytes
 MAX_LOG = 32 << 20  # a history or event log: a day of samples is ~1-3 MB

@@ -1,17 +1,12 @@
 """What a report shows of one run: its events and sample history, loaded (``RunData``),
 and the words for an event; shared by the text summary and the HTML page."""
 
-from __future__ import annotations
-
 import calendar
 import time
-from typing import TYPE_CHECKING, NamedTuple
+from typing import Any, NamedTuple
 
 from guardrun.observe.history import Point
 from guardrun.units import format_bytes
-
-if TYPE_CHECKING:
-    from typing import Any
 
 # Events drawn as markers on the chart (and listed under it): what guardrun did and why.
 MARKERS = (

@@ -9,8 +9,6 @@ projects directory when no state names a transcript. Parsed only here and at cap
 while a run samples.
 """
 
-from __future__ import annotations
-
 import math
 import os
 from pathlib import Path
@@ -37,7 +35,7 @@ class AgentSteps(NamedTuple):
     note: str  # why there is nothing, when there is nothing
 
 
-def restarts(data: RunData) -> list[tuple[float, float]]:
+def restarts(data: "RunData") -> list[tuple[float, float]]:
     """Each restart of the run, from the request (or the child's exit) to the new child."""
     out: list[tuple[float, float]] = []
     begun: float | None = None
@@ -53,7 +51,7 @@ def restarts(data: RunData) -> list[tuple[float, float]]:
     return out
 
 
-def transcripts(data: RunData, store: Store) -> list[Path]:
+def transcripts(data: "RunData", store: "Store") -> list[Path]:
     """The run's transcripts, oldest session first, each once."""
     from guardrun.errors import GuardrunError
 
@@ -82,7 +80,7 @@ def transcripts(data: RunData, store: Store) -> list[Path]:
     return found
 
 
-def _claude_sessions(data: RunData) -> list[Path]:
+def _claude_sessions(data: "RunData") -> list[Path]:
     from guardrun.state.agents.base import is_uuid
     from guardrun.state.agents.claude import config_dir
 
@@ -95,7 +93,7 @@ def _claude_sessions(data: RunData) -> list[Path]:
     return found
 
 
-def agent_steps(data: RunData, store: Store) -> AgentSteps:
+def agent_steps(data: "RunData", store: "Store") -> AgentSteps:
     agent = str(data.meta.get("agent") or "generic")
     if agent not in AGENTS_WITH_STEPS:
         note = f"{agent} writes no times in its files: no step can be lined up with memory"
@@ -120,7 +118,7 @@ def agent_steps(data: RunData, store: Store) -> AgentSteps:
     return AgentSteps(agent, steps, version, read, att, note)
 
 
-def with_steps(data: RunData, store: Store) -> RunData:
+def with_steps(data: "RunData", store: "Store") -> "RunData":
     return data._replace(agent_steps=agent_steps(data, store))
 
 
@@ -167,7 +165,7 @@ def top_text(att: Attribution, n: int = 5) -> list[str]:
     return out
 
 
-def text_section(data: RunData) -> list[str]:
+def text_section(data: "RunData") -> list[str]:
     found: AgentSteps | None = data.agent_steps
     if found is None:
         return []
@@ -197,7 +195,7 @@ def _colour(s: Step) -> str:
     return TOOL_COLOURS[sum(s.name.encode()) % len(TOOL_COLOURS)]  # the same tool, one colour
 
 
-def lane_svg(data: RunData) -> str:
+def lane_svg(data: "RunData") -> str:
     """The steps as bars under the chart, on the chart's time axis (sub-agents on a row of
     their own); each bar's ``<title>`` (the browser's tooltip) names the step, its time and
     the growth credited to it. A day holds tens of thousands of steps: those narrower than
@@ -268,7 +266,7 @@ def _bar(kind: str, x: float, width: float, y: int, colour: str, tip: str) -> st
             f'stroke-width=".5"><title>{tip}</title></rect>')  # fmt: skip
 
 
-def table_html(data: RunData) -> str:
+def table_html(data: "RunData") -> str:
     from html import escape
 
     from guardrun.commands.report_data import clock

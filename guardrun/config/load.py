@@ -8,11 +8,10 @@ value parsing in ``config.values``, and YAML reading in ``config.yaml``, which i
 imported only when a file exists.
 """
 
-from __future__ import annotations
-
 import os
 import stat
-from typing import TYPE_CHECKING, NamedTuple
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from guardrun.config import trust
 from guardrun.config.schema import (
@@ -38,9 +37,7 @@ from guardrun.errors import ConfigError
 from guardrun.units import Threshold
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
     from pathlib import Path
-    from typing import Any
 
 __all__ = [
     "Config",
@@ -131,14 +128,14 @@ def load_config(
     held: list[Held] = []
     trusted: dict[str, str] = {}
     if found:
-        from pathlib import Path
+        import pathlib
 
         from guardrun.config.yaml import parse_text, read_text  # yaml only for a file
 
         for name, rank in found:
-            path = Path(name)
+            path = pathlib.Path(name)
             files.append(path)
-            shown = _display(path, Path(here))
+            shown = _display(path, pathlib.Path(here))
             text = read_text(path, shown)
             stranger = rank == RANK_PROJECT and config_path is None
             if stranger:
@@ -238,7 +235,7 @@ def discover(cwd: str, notes: list[str]) -> str | None:
         directory = parent
 
 
-def check_file(path: Path, text: str) -> list[str]:
+def check_file(path: "Path", text: str) -> list[str]:
     """Every value of a config file parsed (ConfigError on any mistake); its keys."""
     from guardrun.config.yaml import parse_text
 
@@ -251,7 +248,7 @@ def check_file(path: Path, text: str) -> list[str]:
     return keys
 
 
-def _display(path: Path, cwd: Path) -> str:
+def _display(path: "Path", cwd: "Path") -> str:
     """How a file is named in messages: relative under cwd, ~/... under home."""
     if path.is_relative_to(cwd):
         return str(path.relative_to(cwd))
@@ -344,7 +341,7 @@ def _blame(entries: Mapping[str, Entry], low: str, high: str, below: str, above:
     )
 
 
-def _build(entries: Mapping[str, Entry], files: list[Path]) -> Config:
+def _build(entries: Mapping[str, Entry], files: "list[Path]") -> Config:
     values = {path: e.value for path, e in entries.items()}
     sections: dict[str, Any] = {
         name: cls(*(values[f"{name}.{leaf}"] for leaf in cls._fields))

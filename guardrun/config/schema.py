@@ -10,15 +10,13 @@ attributes all the same, and a frozen dataclass costs ten times a NamedTuple's
 start-up (its methods are generated with exec; docs/benchmarks.md).
 """
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING, NamedTuple
+import os
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from guardrun.units import Threshold
 
 if TYPE_CHECKING:
     from pathlib import Path
-    from typing import Any
 
 AGENTS = ("auto", "claude", "codex", "gemini", "aider", "generic")
 
@@ -317,7 +315,7 @@ class MachineConfig(NamedTuple):
 
 
 class MetricsConfig(NamedTuple):
-    textfile: Path | None  # None: off
+    textfile: os.PathLike[str] | None  # None: off
 
 
 class GpuConfig(NamedTuple):
@@ -345,7 +343,7 @@ class RestartConfig(NamedTuple):
 
 
 class StateConfig(NamedTuple):
-    dir: Path | None  # None: auto, <user state dir>/guardrun
+    dir: os.PathLike[str] | None  # None: auto, <user state dir>/guardrun
     keep: int
     max_age: float
     transcript: str
@@ -399,7 +397,7 @@ class Config:
         metrics: MetricsConfig | None = None,
         priority: int = 0,
         sources: dict[str, str] | None = None,
-        files: list[Path] | None = None,
+        files: "list[Path] | None" = None,
     ) -> None:
         self.command = command
         self.agent = agent

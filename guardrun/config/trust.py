@@ -16,17 +16,13 @@ keyed by the file's absolute path as found, not its target: a committed symlink 
 file trusted elsewhere is a new file.
 """
 
-from __future__ import annotations
-
 import os
 import stat
-from typing import TYPE_CHECKING, NamedTuple
+from collections.abc import Mapping
+from typing import NamedTuple
 
 from guardrun.config.schema import FLOOR, TRUST, TRUST_WHY, Key
 from guardrun.dirs import make_private_dirs
-
-if TYPE_CHECKING:
-    from collections.abc import Mapping
 
 TRUST_FILE = "trust.json"
 _MAX_RECORD = 4 << 20  # trust.json is ~150 bytes a file; a larger one is not ours

@@ -10,12 +10,8 @@ is stopped guardrun itself is stopped too. A run that cannot restart at all (res
 off, or monitor-only) is never chosen, whatever its priority: the next one is.
 """
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING, NamedTuple
-
-if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
 
 class Member(NamedTuple):

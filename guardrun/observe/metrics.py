@@ -80,10 +80,11 @@ METRICS: dict[str, tuple[str, str]] = {
 }  # fmt: skip
 
 
-def target(setting: Path, run_id: str) -> Path:
+def target(setting: os.PathLike[str], run_id: str) -> Path:
     """The file a run writes: the setting itself when it ends in ``.prom``, else a file of
     its own in that directory."""
-    return setting if setting.suffix == ".prom" else setting / f"guardrun-{run_id}.prom"
+    path = Path(setting)
+    return path if path.suffix == ".prom" else path / f"guardrun-{run_id}.prom"
 
 
 def escape(value: str) -> str:

@@ -7,8 +7,6 @@ the line ``N:memory:/path`` and ``memory.limit_in_bytes`` under the v1 memory
 mount. "max" (v2) or a value near 2**63 (v1) means no limit.
 """
 
-from __future__ import annotations
-
 import os
 from typing import NamedTuple
 

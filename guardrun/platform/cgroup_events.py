@@ -25,8 +25,6 @@ cgroup, as on hybrid hosts where v2 is mounted at ``/sys/fs/cgroup/unified``
 without the memory controller.
 """
 
-from __future__ import annotations
-
 import os
 from typing import NamedTuple
 

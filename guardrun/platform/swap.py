@@ -16,8 +16,6 @@ macOS (``sysctl``, read only by doctor): ``vm.swapusage`` (``total = 0.00M  used
 compressor without swap, 1: none). Windows: psutil's ``swap_memory()`` (the page file).
 """
 
-from __future__ import annotations
-
 import os
 from typing import NamedTuple
 

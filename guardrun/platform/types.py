@@ -1,13 +1,9 @@
 """The types every backend returns: imported by the backends, never ``__init__``
 (so a backend module does not pull in the facade that picks it)."""
 
-from __future__ import annotations
-
+from collections.abc import Iterable
 from operator import itemgetter
-from typing import TYPE_CHECKING, NamedTuple, Protocol
-
-if TYPE_CHECKING:
-    from collections.abc import Iterable
+from typing import NamedTuple, Protocol
 
 RSS = itemgetter(2)  # ProcSample.rss, read in C (a tree's total, several times a sample)
 SWAP = itemgetter(5)  # ProcSample.swap

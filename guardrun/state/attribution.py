@@ -13,16 +13,11 @@ grows during a step of one kind and not otherwise stands out; one that grows at 
 rate whatever the agent does shows as the same rate per minute in every row, idle included.
 """
 
-from __future__ import annotations
-
 import math
-from typing import TYPE_CHECKING, NamedTuple
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
 
-if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
-    from typing import Any
-
-    from guardrun.state.steps import Step
+from guardrun.state.steps import Step
 
 IDLE = "idle"
 CAVEAT = (

@@ -14,28 +14,24 @@ Every string of the state goes through the Redactor; the transcript copy is kept
 byte for byte (see the docs).
 """
 
-from __future__ import annotations
-
 import os
 import re
 import signal
 import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from guardrun import __version__
 from guardrun.platform import TreeSample, physical_memory, process_name
+from guardrun.state.agents.base import Agent
+from guardrun.state.agents.session import Session
 from guardrun.state.project import project_facts
 from guardrun.state.redact import Redactor, clipping_with
 from guardrun.state.store import STATE_SUFFIX, TAIL_LIMIT, Store
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
-    from typing import Any, TypeVar
-
     T = TypeVar("T")
-
-    from guardrun.state.agents import Agent, Session
 
 SCHEMA = 1
 TAIL_MODE_LIMIT = 8 * 1024 * 1024  # ``transcript: tail`` keeps this much of the end
@@ -51,6 +47,31 @@ _ENV_PREFIXES = ("LC_", "GEMINI_", "CLAUDE_CODE_", "GUARDRUN_")
 # Allow-listed prefixes could still admit GEMINI_API_KEY and the like: names that
 # say they hold a credential are left out whatever the list says.
 _ENV_DENY = re.compile(r"KEY|TOKEN|SECRET|PASS|AUTH|CRED|COOKIE|PRIVATE", re.IGNORECASE)
+
+
+class _Background:
+    """Run one collector in a thread (git spawns processes; the rest goes on meanwhile)."""
+
+    def __init__(self, fn: Callable[[], dict[str, Any]]) -> None:
+        self._fn = fn
+        self._value: dict[str, Any] | None = None
+        self._error: Exception | None = None
+        import threading
+
+        self._thread = threading.Thread(target=self._run, name="guardrun-git", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._fn()
+        except Exception as err:  # reported by result()
+            self._error = err
+
+    def result(self, errors: list[str], name: str) -> dict[str, Any] | None:
+        self._thread.join()
+        if self._error is not None:
+            errors.append(f"{name}: {type(self._error).__name__}: {self._error}")
+        return self._value
 
 
 class CaptureContext(NamedTuple):
@@ -222,7 +243,7 @@ def _conversation(
     return conv
 
 
-def _transcript(ctx: CaptureContext, state_id: str, session: Session) -> dict[str, Any]:
+def _transcript(ctx: CaptureContext, state_id: str, session: "Session") -> dict[str, Any]:
     path = Path(session.transcript or "")
     st = os.stat(path)
     info: dict[str, Any] = {
@@ -350,38 +371,13 @@ def _iso(epoch: float) -> str:
     return f"{stamp}.{micro // 1000:03d}+00:00"
 
 
-def _part(errors: list[str], name: str, fn: Callable[[], T], default: T) -> T:
+def _part(errors: list[str], name: str, fn: "Callable[[], T]", default: "T") -> "T":
     """Run one collector; any failure (including a bug in it) becomes an error line."""
     try:
         return fn()
     except Exception as err:  # one broken part must not lose the state
         errors.append(f"{name}: {type(err).__name__}: {err}")
         return default
-
-
-class _Background:
-    """Run one collector in a thread (git spawns processes; the rest goes on meanwhile)."""
-
-    def __init__(self, fn: Callable[[], dict[str, Any]]) -> None:
-        self._fn = fn
-        self._value: dict[str, Any] | None = None
-        self._error: Exception | None = None
-        import threading
-
-        self._thread = threading.Thread(target=self._run, name="guardrun-git", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            self._value = self._fn()
-        except Exception as err:  # reported by result()
-            self._error = err
-
-    def result(self, errors: list[str], name: str) -> dict[str, Any] | None:
-        self._thread.join()
-        if self._error is not None:
-            errors.append(f"{name}: {type(self._error).__name__}: {self._error}")
-        return self._value
 
 
 def _attribution(ctx: CaptureContext, transcript: Path | None) -> dict[str, Any] | None:

@@ -12,24 +12,22 @@ What it has to tell (``state_captured``, ``capture_failed``) goes through ``tell
 teller's ``event``, wired by ``runner``.
 """
 
-from __future__ import annotations
-
 import os
 import time
-from typing import TYPE_CHECKING, NamedTuple
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from guardrun.errors import GuardrunError, StoreError
 from guardrun.state import retention
-from guardrun.state.agents import Agent, AgentSettings, Session, detect
+from guardrun.state.agents import Agent, AgentSettings, detect
 from guardrun.state.project import project_root
 from guardrun.state.store import Store
 from guardrun.supervisor.levels import RANK, WARNING
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
     from pathlib import Path
-    from typing import Any
 
+    from guardrun.state.agents.session import Session
     from guardrun.supervisor.status import RunStatus
     from guardrun.ui import Reporter
 
@@ -38,7 +36,7 @@ if TYPE_CHECKING:
 RESUME_REFUSAL_WINDOW = 10.0
 
 
-def _no_tell(kind: str, st: RunStatus | None = None, **fields: Any) -> None:
+def _no_tell(kind: str, st: "RunStatus | None" = None, **fields: Any) -> None:
     pass
 
 
@@ -60,7 +58,7 @@ class Conversation:
         argv: list[str],
         cwd: str | os.PathLike[str],
         state_dir: str | os.PathLike[str],
-        ui: Reporter,
+        ui: "Reporter",
         run_id: str,
         *,
         agent: str,
@@ -99,7 +97,7 @@ class Conversation:
             ui.warn(f"state directory unusable, nothing will be saved: {err}")
 
     @property
-    def cwd(self) -> Path:
+    def cwd(self) -> "Path":
         """The run's directory as a Path, for capture and the agents' session lookup."""
         from pathlib import Path  # not at the start: a run that ends at once has no use for it
 
@@ -119,7 +117,7 @@ class Conversation:
         again, self._launched = self._launched, True
         return self.agent.launch_argv(self.argv, again=again)
 
-    def restart_argv(self, st: RunStatus) -> list[str]:
+    def restart_argv(self, st: "RunStatus") -> list[str]:
         """Resume the conversation when possible; else a new one, and say so."""
         argv = list(st.child_argv or self.argv)
         if self.agent.name == "generic":
@@ -161,7 +159,7 @@ class Conversation:
 
         return {p for p in pids if is_daemon(p)}
 
-    def find_session(self, st: RunStatus) -> Session | None:
+    def find_session(self, st: "RunStatus") -> "Session | None":
         """The live session, when capture has not found it (or is off)."""
         if st.child_pid is None or st.child_started_wall is None:
             return self.session
@@ -185,7 +183,7 @@ class Conversation:
         if self._prune_due:
             self._in_background(self.prune)
 
-    def level_changed(self, st: RunStatus, old: str, new: str) -> None:
+    def level_changed(self, st: "RunStatus", old: str, new: str) -> None:
         """Once per child run, the first rise to warning saves a state: a later emergency
         then has a fresh one at hand."""
         if new == WARNING and RANK[new] > RANK[old] and not self._warned_capture:
@@ -210,7 +208,7 @@ class Conversation:
         self._problems_said = len(self.store.problems)
 
     # -------------------------------------------------------------- capture
-    def capture(self, st: RunStatus, reason: str) -> str | None:
+    def capture(self, st: "RunStatus", reason: str) -> str | None:
         """Save a state; returns its id (None when nothing could be begun).
 
         What needs the live tree is taken now; the rest (the transcript's copy, git, the
@@ -304,7 +302,7 @@ class Conversation:
         return self._capture_errors.get(state_id)
 
     def _capture_failed(
-        self, st: RunStatus, reason: str, state_id: str | None, err: BaseException
+        self, st: "RunStatus", reason: str, state_id: str | None, err: BaseException
     ) -> None:
         text = str(err) or type(err).__name__
         if state_id is not None:
@@ -312,7 +310,7 @@ class Conversation:
         self.ui.warn(f"could not save state: {text}")
         self.tell("capture_failed", st, reason=reason, error=text)
 
-    def _finish(self, pending: Any, st: RunStatus, reason: str, started: float) -> None:
+    def _finish(self, pending: Any, st: "RunStatus", reason: str, started: float) -> None:
         from guardrun.state.capture import finish
 
         try:

@@ -17,18 +17,15 @@ A line over ``BIG`` bytes (a huge tool result or file write) is not parsed as JS
 its few fields are found by byte search (``_big_claude``), since its bulk is one string.
 """
 
-from __future__ import annotations
-
 import json
 import math
 import re
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Sequence
     from pathlib import Path
-    from typing import Any
 
 PROMPT, OUTPUT, CALL, RESULT = "prompt", "output", "call", "result"
 COMPACT, STOP = "compact", "stop"
@@ -217,7 +214,7 @@ def _tools_text(counts: dict[str, int]) -> str:
 # ------------------------------------------------------------------------------- reading
 
 
-def lines(path: Path, since: float | None = None) -> Iterator[bytes]:
+def lines(path: "Path", since: float | None = None) -> Iterator[bytes]:
     """The file's lines as bytes; a ``.gz`` file (a state's transcript copy) decompressed
     as it is read. ``since``: start at the first line written at about that time or later,
     found by bisection (``start_of``): a session resumed run after run holds days that a
@@ -283,7 +280,9 @@ def _stamp_after(f: Any, pos: int, end: int) -> tuple[int, float] | None:
     return None
 
 
-def parse(path: Path, agent: str, cuts: Sequence[float] = (), since: float | None = None) -> Parsed:
+def parse(
+    path: "Path", agent: str, cuts: Sequence[float] = (), since: float | None = None
+) -> Parsed:
     """The steps of the transcript at ``path`` written by ``agent`` (``claude``, ``codex``,
     ``gemini``); an agent whose files carry no times (aider, generic) has none. ``since``:
     steps before then are not wanted (the file may be skipped up to about then). OSError
@@ -314,7 +313,7 @@ _NOT_PROMPT = ("<command-", "<local-command", "<bash-", "Caveat:", "<system-remi
 _INTERRUPTED = "[Request interrupted by user"
 
 
-def _claude(path: Path, cuts: Sequence[float], since: float | None = None) -> Parsed:
+def _claude(path: "Path", cuts: Sequence[float], since: float | None = None) -> Parsed:
     events: list[Event] = []
     side: list[tuple[float, list[str]]] = []
     version: str | None = None
@@ -345,7 +344,7 @@ def _claude(path: Path, cuts: Sequence[float], since: float | None = None) -> Pa
 
 
 def _claude_records(
-    path: Path, since: float | None
+    path: "Path", since: float | None
 ) -> Iterator[tuple[float | None, dict[str, Any]]]:
     """Each line of a Claude transcript that can be a step boundary, with its time (None
     when it has none): parsed, searched (a big line) or skipped unparsed (``_claude``)."""
@@ -495,7 +494,7 @@ _CODEX_RESULTS = ("function_call_output", "custom_tool_call_output", "local_shel
 _CODEX_CONTEXT = ("<environment_context>", "<user_instructions>", "# AGENTS.md instructions")
 
 
-def _codex(path: Path, cuts: Sequence[float], since: float | None = None) -> Parsed:
+def _codex(path: "Path", cuts: Sequence[float], since: float | None = None) -> Parsed:
     events: list[Event] = []
     version: str | None = None
     count = 0
@@ -561,7 +560,7 @@ def _first_text(content: object) -> str:
 _GEMINI_CONTEXT = "<session_context>"
 
 
-def _gemini(path: Path, cuts: Sequence[float]) -> Parsed:
+def _gemini(path: "Path", cuts: Sequence[float]) -> Parsed:
     """Gemini rewrites a message in full when it changes (its tool calls gain results): the
     first time a message id is seen is when it began; a tool call ends at its own
     ``timestamp`` (the last one written), or when its message began if it has none."""
@@ -595,7 +594,7 @@ def _gemini(path: Path, cuts: Sequence[float]) -> Parsed:
     return Parsed(build(events, cuts), None, count)
 
 
-def _gemini_records(path: Path) -> Iterator[dict[str, Any]]:
+def _gemini_records(path: "Path") -> Iterator[dict[str, Any]]:
     if path.suffix == ".json":  # a legacy chat: one object with every message
         from guardrun.state.agents.base import read_json_file
 

@@ -16,14 +16,13 @@ Nothing in the store is followed through a symlink: directories are checked with
 checked by :func:`check_ref` before they become part of any path.
 """
 
-from __future__ import annotations
-
 import builtins
 import os
 import re
 import stat
 import time
-from typing import TYPE_CHECKING, NamedTuple
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from guardrun.errors import StateCorrupt, StateNotFound, StoreError, UsageError
 from guardrun.escape import json_bytes
@@ -45,9 +44,7 @@ from guardrun.state.files import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
     from pathlib import Path
-    from typing import Any
 
 REASONS = frozenset(
     {"memory", "warning", "critical", "emergency", "system", "gpu", "signal", "manual"}
@@ -119,7 +116,7 @@ class Entry:
 
     __slots__ = ("id", "path", "project", "created", "size", "mtime_ns", "corrupt", "summary")
 
-    def __init__(self, path: Path, project: str, size: int, mtime_ns: int) -> None:
+    def __init__(self, path: "Path", project: str, size: int, mtime_ns: int) -> None:
         self.id = path.name[: -len(STATE_SUFFIX)]
         self.path = path
         self.project = project
@@ -185,29 +182,29 @@ class Store:
     # properties: a Path is made in a microsecond, and functools (with the collections
     # package it imports) stays off the start path.
     @property
-    def state_dir(self) -> Path:
+    def state_dir(self) -> "Path":
         from pathlib import Path  # not at import: a run's start has no use for it
 
         return Path(self.dirs.state)
 
     @property
-    def projects_dir(self) -> Path:
+    def projects_dir(self) -> "Path":
         return self.state_dir / "projects"
 
     @property
-    def project_dir(self) -> Path:
+    def project_dir(self) -> "Path":
         return self.projects_dir / self.project
 
     @property
-    def states_dir(self) -> Path:
+    def states_dir(self) -> "Path":
         return self.project_dir / "states"
 
     @property
-    def runs_dir(self) -> Path:
+    def runs_dir(self) -> "Path":
         return self.project_dir / "runs"
 
     @property
-    def live_dir(self) -> Path:
+    def live_dir(self) -> "Path":
         return self.state_dir / "live"
 
     # -- directories and the write protocol ---------------------------------------------
@@ -232,7 +229,7 @@ class Store:
             # so and writes nothing through it), not every state it would save
         self._ready = True
 
-    def atomic_write(self, directory: Path, name: str, chunks: Iterable[bytes]) -> int:
+    def atomic_write(self, directory: "Path", name: str, chunks: Iterable[bytes]) -> int:
         """Write ``chunks`` to ``directory/name`` by the protocol above; bytes written."""
         self.ensure()
         final = directory / name
@@ -272,7 +269,7 @@ class Store:
                 self._issued.add(state_id)
                 return state_id
 
-    def write_state(self, state: dict[str, Any]) -> Path:
+    def write_state(self, state: dict[str, Any]) -> "Path":
         state_id = str(state.get("id", ""))
         if not re.match(ID_RE, state_id):
             raise ValueError(f"state has no valid id: {state_id!r}")
@@ -284,7 +281,7 @@ class Store:
         return self.states_dir / name
 
     def write_transcript(
-        self, state_id: str, src: Path, tail_limit: int = TAIL_LIMIT
+        self, state_id: str, src: "Path", tail_limit: int = TAIL_LIMIT
     ) -> dict[str, Any]:
         """Copy ``src`` (gzip level 1, its tail past ``tail_limit``) before the state.
 
@@ -344,7 +341,7 @@ class Store:
 
     # -- reading ----------------------------------------------------------------------------
 
-    def _project_dirs(self, all_projects: bool) -> list[tuple[str, Path]]:
+    def _project_dirs(self, all_projects: bool) -> "list[tuple[str, Path]]":
         if not all_projects:
             return [(self.project, self.states_dir)]
         try:
@@ -409,7 +406,7 @@ class Store:
                 e.corrupt = str(err)
         return entries
 
-    def resolve(self, ref: str) -> Path:
+    def resolve(self, ref: str) -> "Path":
         """The file of ``latest``, a full id, or a unique prefix; this project first."""
         check_ref(ref)
         here = self._scan(False)

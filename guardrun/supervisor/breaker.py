@@ -16,12 +16,8 @@ half_open  the window passed: one probe restart is allowed. If the child then
 Stable uptime of ``reset_after`` since the last restart forgets history in any state.
 """
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING, NamedTuple
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
+from collections.abc import Callable
+from typing import NamedTuple
 
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
 

@@ -6,20 +6,18 @@ moment when the trend says emergency is near; critical at a quiet moment, or aft
 ``idle_wait`` at most), and whether an exit was clean, a crash or an out-of-memory death.
 """
 
-from __future__ import annotations
-
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, NamedTuple
 
 from guardrun.platform.signums import signal
 from guardrun.supervisor.levels import CRITICAL, EMERGENCY, NORMAL, RANK, WARNING
+from guardrun.supervisor.memory import Tick
 from guardrun.supervisor.trend import Estimate
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
     from typing import Protocol
 
     from guardrun.platform.types import TreeSample
-    from guardrun.supervisor.memory import Tick
 
     # For type checkers only: a class made at import is start-up every run pays.
     class Judge(Protocol):
@@ -221,9 +219,9 @@ class Step(NamedTuple):
 
 def step(
     decider: Decider,
-    watch: Judge,
-    protection: MayAsk,
-    sample: TreeSample,
+    watch: "Judge",
+    protection: "MayAsk",
+    sample: "TreeSample",
     now: float,
     *,
     restart: bool,

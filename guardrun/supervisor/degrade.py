@@ -9,8 +9,6 @@ emergency_stop  restarts refused and memory at emergency with on_exhausted=stop:
                 capture, stop the tree, exit 75. Terminal.
 """
 
-from __future__ import annotations
-
 from typing import NamedTuple
 
 NORMAL, MONITOR_ONLY, UNWATCHED, EMERGENCY_STOP = (

@@ -7,16 +7,12 @@ rate-limited: meminfo and PSI cost tens of microseconds (once a second), NVML
 calls cost milliseconds (once every 5 s).
 """
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from guardrun.supervisor.levels import CRITICAL, NORMAL, WARNING
 from guardrun.units import Threshold
 
 if TYPE_CHECKING:
-    from typing import Any
-
     from guardrun.platform.pressure import KeptReader
 
 _RANK = {NORMAL: 0, WARNING: 1, CRITICAL: 2}

@@ -8,8 +8,6 @@ Falling is immediate but only once memory is a hysteresis margin under the
 level's threshold, so a tree hovering at a threshold does not flap.
 """
 
-from __future__ import annotations
-
 from typing import NamedTuple
 
 NORMAL, WARNING, CRITICAL, EMERGENCY = "normal", "warning", "critical", "emergency"

@@ -11,15 +11,15 @@ No reporting here: each sample comes back as a ``Tick`` and the supervisor decid
 what to say and do about it.
 """
 
-from __future__ import annotations
-
 import os
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from guardrun.errors import ProbeError
 from guardrun.platform.cgroup import MemoryLimit
 from guardrun.platform.types import TreeSample
+from guardrun.supervisor.external import Reading
 from guardrun.supervisor.levels import (
     NORMAL,
     RANK,
@@ -33,10 +33,7 @@ from guardrun.supervisor.tree import Tree
 from guardrun.supervisor.trend import UNKNOWN, Estimate, Trend
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from guardrun.platform.cgroup_tree import TreeCgroup
-    from guardrun.supervisor.external import Reading
 
 HISTORY = 120  # samples kept for states and the title's direction (trimmed to half)
 FLOOR = 0.05  # the soonest the next sample comes (memory.interval's lower bound)
@@ -183,7 +180,7 @@ class MemoryWatch:
             raise ProbeError("the probe opened but cannot read the tree")
         return self.tree.probe.name if self.tree.probe is not None else "?"
 
-    def _from_cgroup(self, sample: TreeSample, cgroup: TreeCgroup) -> TreeSample:
+    def _from_cgroup(self, sample: TreeSample, cgroup: "TreeCgroup") -> TreeSample:
         """The sample with its cgroup's charge, while the cgroup holds only the tree."""
         self._alone_in -= 1
         if self._alone_in <= 0:

@@ -6,13 +6,10 @@ child run (``Next``), and a crash's state to save once the next child is up (``L
 conversation at once. Nothing is handed between methods through attributes.
 """
 
-from __future__ import annotations
-
+from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from guardrun.supervisor.status import RunStatus
 
 # What follows a child run.
@@ -40,7 +37,7 @@ class Later:
     is gone), followed by ``then`` (``on_restart``, whose ``GUARDRUN_STATE_FILE`` names
     this state). ``save`` runs once, whichever caller comes first."""
 
-    def __init__(self, status: RunStatus, reason: str) -> None:
+    def __init__(self, status: "RunStatus", reason: str) -> None:
         self.status = status
         self.reason = reason
         self.then: Callable[[], None] | None = None
@@ -52,7 +49,7 @@ class Later:
         at = started + CAPTURE_AFTER
         return None if output or now >= at else at
 
-    def save(self, capture: Callable[[RunStatus, str], object]) -> None:
+    def save(self, capture: "Callable[[RunStatus, str], object]") -> None:
         if self.done:
             return
         self.done = True

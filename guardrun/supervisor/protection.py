@@ -3,17 +3,13 @@ leads to, and when to ask again after a refusal. Pure, with the clock injected: 
 answers what to do and what to say; the supervisor does it and the teller says it.
 """
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 from guardrun.supervisor import decide, degrade
 from guardrun.supervisor.breaker import Breaker, Policy
 from guardrun.supervisor.levels import EMERGENCY
 from guardrun.units import format_duration
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
 
 
 class Verdict(NamedTuple):

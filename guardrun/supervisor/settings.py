@@ -3,8 +3,6 @@ config's memory and restart sections and the terminal flags. What the teller and
 conversation need (state, hooks, notifications, resume) ``runner`` gives them from
 their own sections of the config."""
 
-from __future__ import annotations
-
 from typing import NamedTuple
 
 from guardrun.supervisor.breaker import Policy

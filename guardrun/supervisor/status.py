@@ -6,15 +6,11 @@ supervisor builds one whenever it has something to tell (a sample, a level chang
 restart), so readers always see a consistent picture.
 """
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING, NamedTuple
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 from guardrun.platform.types import TreeSample
 from guardrun.supervisor.levels import Thresholds
-
-if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
 
 
 class RunStatus(NamedTuple):

@@ -33,8 +33,6 @@ like a leak on its rising edge, and a leak that starts mid-window is underestima
 until the window has filled with it (a lag of up to one window).
 """
 
-from __future__ import annotations
-
 from collections import deque
 from typing import NamedTuple
 

@@ -35,16 +35,51 @@ def test_the_start_path_imports_none_of_the_heavy_modules(tmp_path: Path) -> Non
                 *command]  # fmt: skip
         code = (
             f"import sys; sys.argv = {argv!r}\n"
+            f"{_COUNT_FORWARD_REFS}"
             "from guardrun.cli import main\n"
             "rc = main()\n"
-            f"print(rc, *[m for m in {NOT_ON_THE_START_PATH!r} if m in sys.modules])"
+            f"print(rc, *[m for m in {NOT_ON_THE_START_PATH!r} if m in sys.modules])\n"
+            "print(*made or ['no-forward-refs'])"
         )
         out = subprocess.run(
             [sys.executable, "-S", "-c", code], capture_output=True, text=True, timeout=60,
             check=True, env=env,
         ).stdout  # fmt: skip
-        assert out.split() == ["0"], command
+        assert out.split() == ["0", "no-forward-refs"], command
     assert any(tmp_path.rglob("*.jsonl"))  # the runs did write where this test looks
+
+
+# Every ForwardRef typing makes is a compile() of its text, and the first one in a process
+# also builds the interpreter's AST types: ~1.3 ms, then ~12 us a field (docs/benchmarks.md).
+# A NamedTuple makes one for each field annotated with a string, as every field is in a module
+# with ``from __future__ import annotations``: modules that define NamedTuples evaluate theirs.
+_COUNT_FORWARD_REFS = (
+    "import typing\n"
+    "made = []\n"
+    "_init = typing.ForwardRef.__init__\n"
+    "def _counted(self, arg, *args, **kwargs):\n"
+    "    made.append(repr(arg).replace(' ', ''))\n"
+    "    _init(self, arg, *args, **kwargs)\n"
+    "typing.ForwardRef.__init__ = _counted\n"
+)
+
+
+def test_no_module_makes_a_forward_ref_at_import() -> None:
+    """Every module of the package imported in a fresh interpreter: typing made no
+    ForwardRef (a NamedTuple field annotated with a string, a quoted name in a field)."""
+    code = (
+        f"{_COUNT_FORWARD_REFS}"
+        "import importlib, pkgutil, guardrun\n"
+        "for m in pkgutil.walk_packages(guardrun.__path__, 'guardrun.'):\n"
+        "    if not m.name.endswith(('__main__', '.windows', '.darwin')):\n"
+        "        importlib.import_module(m.name)\n"
+        "print(*made or ['none'])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True,
+        env={**os.environ, "PYTHONPATH": ROOT},
+    ).stdout  # fmt: skip
+    assert out.split() == ["none"]
 
 
 def test_main_hands_the_collector_back_as_it_found_it(capsys: object) -> None:

@@ -8,16 +8,25 @@ anything else is ``generic``. The ``agent:`` setting (``--agent``) overrides the
 small and stateless, so each ``detect``/``get`` builds its own with the settings given.
 """
 
-from __future__ import annotations
-
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 from guardrun.errors import UsageError
-from guardrun.state.agents.base import UNCERTAIN, Agent, Message, Session
+from guardrun.state.agents.base import Agent, Message
 from guardrun.state.agents.starts import which
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from guardrun.state.agents.session import UNCERTAIN, Session
+
+
+def __getattr__(name: str) -> object:
+    # Session is found only where sessions are found: its module imports pathlib.
+    if name in ("Session", "UNCERTAIN"):
+        from guardrun.state.agents import session
+
+        return getattr(session, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "AGENT_NAMES",

@@ -13,7 +13,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from guardrun.state.agents.base import Message, Session, split_option
+from guardrun.state.agents.base import Message, split_option
+from guardrun.state.agents.session import Session
 from guardrun.state.agents.starts import aider as _command_start
 from guardrun.state.transcript import cap
 

@@ -14,14 +14,10 @@ with a per-CLI option table serves them all (each rule below checked against the
 Anything else starting with ``-`` is a flag; the rest is positional (prompt or subcommand).
 """
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING, NamedTuple
+from collections.abc import Collection, Sequence
+from typing import NamedTuple
 
 from guardrun.state.agents.base import split_option
-
-if TYPE_CHECKING:
-    from collections.abc import Collection, Sequence
 
 
 class Token(NamedTuple):

@@ -1,4 +1,5 @@
-"""What every agent adapter shares: the Session record, the Agent protocol, small file helpers.
+"""What every agent adapter shares: the Agent protocol, small file helpers (``Session``,
+the record an adapter finds, is in ``session``).
 
 Adapters only read: the agent's own files are never written. Ids that come from the command
 line or from the agent's files are checked against a UUID pattern before they become part of a
@@ -9,13 +10,13 @@ from __future__ import annotations
 
 import os
 import re
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    import re
     from collections.abc import Iterable, Iterator, Mapping, Sequence
     from pathlib import Path
-    from typing import Any
+
+    from guardrun.state.agents.session import Session
 
 Message = dict[str, str]
 
@@ -26,28 +27,6 @@ _SAFE_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}"
 # File mtimes can lag a process's start time by filesystem timestamp granularity (1-2 s on
 # some filesystems); a file touched this long before the child started still counts.
 MTIME_SLACK = 2.0
-
-
-class Session(NamedTuple):
-    """The conversation a supervised child is in, as far as its files tell."""
-
-    agent: str
-    session_id: str | None
-    transcript: Path | None
-    cwd: Path
-    source: str  # how it was found: "argv", "sessions file", "open file", ... or UNCERTAIN
-    # Why this session is the run's (or, with source UNCERTAIN, why none is taken): for the
-    # event log and the saved state, so a fresh conversation after a restart is explained.
-    note: str = ""
-
-
-# The source of a Session that names no conversation on purpose: the files did not prove
-# which one is this run's, so a restart starts the agent's own new conversation.
-UNCERTAIN = "uncertain"
-
-
-def uncertain(agent: str, cwd: Path, note: str) -> Session:
-    return Session(agent, None, None, cwd, UNCERTAIN, note)
 
 
 class Agent(Protocol):

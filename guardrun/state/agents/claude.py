@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING
 
 from guardrun.state.agents.base import (
     Message,
-    Session,
     head_records,
     home_dir,
     is_uuid,
@@ -30,9 +29,9 @@ from guardrun.state.agents.base import (
     proc_start_ticks,
     read_json_file,
     same_dir,
-    uncertain,
 )
 from guardrun.state.agents.claude_argv import argv_session, forks, new_conversation, resume_args
+from guardrun.state.agents.session import Session, uncertain
 from guardrun.state.agents.starts import claude as command_start
 from guardrun.state.transcript import GROUP, content_text, tail_jsonl
 

@@ -23,16 +23,7 @@ from typing import TYPE_CHECKING
 
 from guardrun.state.agents.argv import Token, first_positional, has_option, option_value, tokenize
 from guardrun.state.agents.argv import without as argv_without
-from guardrun.state.agents.base import (
-    Message,
-    Session,
-    is_uuid,
-    newest,
-    open_files,
-    proc_argv,
-    same_dir,
-    uncertain,
-)
+from guardrun.state.agents.base import Message, is_uuid, newest, open_files, proc_argv, same_dir
 from guardrun.state.agents.codex_files import (
     codex_home,
     day_dirs,
@@ -40,6 +31,7 @@ from guardrun.state.agents.codex_files import (
     message_of,
     rollout_meta,
 )
+from guardrun.state.agents.session import Session, uncertain
 from guardrun.state.agents.starts import codex as _command_start
 from guardrun.state.transcript import tail_jsonl
 

@@ -28,14 +28,7 @@ from guardrun.state.agents.argv import (
     tokenize,
 )
 from guardrun.state.agents.argv import without as argv_without
-from guardrun.state.agents.base import (
-    MTIME_SLACK,
-    Message,
-    Session,
-    is_uuid,
-    newest,
-    uncertain,
-)
+from guardrun.state.agents.base import MTIME_SLACK, Message, is_uuid, newest
 from guardrun.state.agents.gemini_files import (
     Reader,
     belongs,
@@ -46,6 +39,7 @@ from guardrun.state.agents.gemini_files import (
     legacy_messages,
     start_time,
 )
+from guardrun.state.agents.session import Session, uncertain
 from guardrun.state.agents.starts import gemini as _command_start
 from guardrun.state.transcript import tail_jsonl
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from guardrun.state.agents.base import Message, Session
-
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from pathlib import Path
+
+    from guardrun.state.agents.base import Message
+    from guardrun.state.agents.session import Session
 
 
 class GenericAgent:

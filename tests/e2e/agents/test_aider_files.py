@@ -11,7 +11,7 @@ import pytest
 from guardrun.errors import UsageError
 from guardrun.state.agents import AGENT_NAMES, detect
 from guardrun.state.agents.aider import AiderAgent, parse_history
-from guardrun.state.agents.base import Session
+from guardrun.state.agents.session import Session
 
 aider = AiderAgent()
 

@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 
 from guardrun.state.agents import detect
-from guardrun.state.agents.base import UNCERTAIN, Session, proc_start_ticks
+from guardrun.state.agents.base import proc_start_ticks
 from guardrun.state.agents.claude import ClaudeAgent, argv_session, config_dir, encode_cwd
+from guardrun.state.agents.session import UNCERTAIN, Session
 
 A = "7c245fee-0088-4371-b38e-6b895bd68604"
 B = "9b0f1050-4029-4d2f-8dec-af1ed6713534"

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from guardrun.state.agents import detect
-from guardrun.state.agents.base import UNCERTAIN, Session
 from guardrun.state.agents.codex import CodexAgent, codex_home, has_user_message
+from guardrun.state.agents.session import UNCERTAIN, Session
 
 A = "019bd6d8-b99b-7eb1-847c-87c3da10673a"
 B = "5973b6c0-94b8-487b-a530-2aeb6098ae0e"

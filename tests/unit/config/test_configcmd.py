@@ -55,8 +55,10 @@ def test_show_yaml_with_sources(tmp_path: Path, capsys: pytest.CaptureFixture[st
     # agent changes the agent's argv: an untrusted project file's agent is held back.
     assert any(
         line.startswith("agent: auto")
-        and line.endswith("# default; project: needs trust (changes the agent's argv); "
-                          "HELD BACK: .guardrun.yaml:1 (changes the agent's argv)")
+        and line.endswith(
+            "# default; project: needs trust (changes the agent's argv); "
+            "HELD BACK: .guardrun.yaml:1 (changes the agent's argv)"
+        )
         for line in lines
     )
     assert f"# project file {tmp_path / '.guardrun.yaml'}: not trusted" in out

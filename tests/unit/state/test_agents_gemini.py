@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 
 from guardrun.state.agents import detect
-from guardrun.state.agents.base import UNCERTAIN, Session, is_uuid
+from guardrun.state.agents.base import is_uuid
 from guardrun.state.agents.gemini import GeminiAgent
 from guardrun.state.agents.gemini_files import CONTEXT, chat_dirs, gemini_dir, has_user_message
+from guardrun.state.agents.session import UNCERTAIN, Session
 
 A = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"
 B = "0f9e8d7c-6b5a-4321-8fed-cba987654321"
