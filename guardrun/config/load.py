@@ -13,7 +13,6 @@ import stat
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from guardrun.config import trust
 from guardrun.config.schema import (
     BY_ENV,
     BY_PATH,
@@ -31,13 +30,14 @@ from guardrun.config.schema import (
     StateConfig,
     SystemConfig,
 )
-from guardrun.config.trust import Held
 from guardrun.config.values import parse_value, render_value
 from guardrun.errors import ConfigError
 from guardrun.units import Threshold
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from guardrun.config.trust import Held
 
 __all__ = [
     "Config",
@@ -130,6 +130,7 @@ def load_config(
     if found:
         import pathlib
 
+        from guardrun.config import trust
         from guardrun.config.yaml import parse_text, read_text  # yaml only for a file
 
         for name, rank in found:
@@ -152,7 +153,7 @@ def load_config(
                 if stranger:
                     why = trust.needs_trust(key, entry.value, _DEFAULTS[dotted].value)
                     if why is not None:
-                        held.append(Held(dotted, where, why))
+                        held.append(trust.Held(dotted, where, why))
                         continue
                 entries[dotted] = entry
     entries.update(_env_entries(env, here))
@@ -206,6 +207,14 @@ def _exists(path: str) -> bool:
     return True
 
 
+def _lexists(path: str) -> bool:
+    try:
+        os.lstat(path)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def discover(cwd: str, notes: list[str]) -> str | None:
     """Nearest .guardrun.yaml from ``cwd`` (absolute) upward. The walk ends at the
     repository root (the first directory holding ``.git``) or the user's home, whichever
@@ -216,19 +225,22 @@ def discover(cwd: str, notes: list[str]) -> str | None:
     directory = cwd
     while True:
         candidate = os.path.join(directory, PROJECT_FILE)
-        why = trust.unsafe_link(candidate)  # a link another user planted: not followed
-        try:
-            st = os.stat(candidate)
-        except (OSError, ValueError):
-            st = None  # none here (or a dangling link): look further up
-        if why is None and st is not None:
-            # Not a regular file (a link to /dev/zero, a FIFO): read it, and the reader
-            # refuses it with its own message.
-            why = trust.unsafe_owner(st) if stat.S_ISREG(st.st_mode) else None
-            if why is None:
-                return candidate
-        if why is not None:
-            notes.append(f"skipped {candidate}: {why}")
+        if _lexists(candidate):  # most directories have none: trust is imported for one
+            from guardrun.config import trust
+
+            why = trust.unsafe_link(candidate)  # a link another user planted: not followed
+            try:
+                st = os.stat(candidate)
+            except (OSError, ValueError):
+                st = None  # a dangling link: look further up
+            if why is None and st is not None:
+                # Not a regular file (a link to /dev/zero, a FIFO): read it, and the reader
+                # refuses it with its own message.
+                why = trust.unsafe_owner(st) if stat.S_ISREG(st.st_mode) else None
+                if why is None:
+                    return candidate
+            if why is not None:
+                notes.append(f"skipped {candidate}: {why}")
         parent = os.path.dirname(directory)
         if parent == directory or directory == home or _exists(os.path.join(directory, ".git")):
             return None

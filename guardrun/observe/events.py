@@ -20,7 +20,6 @@ import time
 from typing import TYPE_CHECKING
 
 from guardrun.dirs import make_private_dirs
-from guardrun.untrusted import MAX_LINES, MAX_LOG
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -242,15 +241,25 @@ def close_quietly(fd: int | None) -> None:
 def read_events(
     path: str | os.PathLike[str],
     cuts: list[str] | None = None,
-    limit: int = MAX_LOG,
-    max_lines: int = MAX_LINES,
+    limit: int | None = None,
+    max_lines: int | None = None,
 ) -> list[dict[str, Any]]:
     """The events in a log, skipping a torn or corrupt line instead of failing on it. The
     log is a stranger's file (``guardrun.untrusted``): read without blocking or following
     a link, within ``limit`` bytes and ``max_lines`` lines (the newest kept); what was
-    left out, or why nothing was read, is added to ``cuts``."""
-    from guardrun.untrusted import PARSE_SECONDS, Unreadable, parse_lines, read_lines
+    left out, or why nothing was read, is added to ``cuts`` (``limit`` and ``max_lines``
+    default to ``untrusted.MAX_LOG`` and ``MAX_LINES``)."""
+    from guardrun.untrusted import (
+        MAX_LINES,
+        MAX_LOG,
+        PARSE_SECONDS,
+        Unreadable,
+        parse_lines,
+        read_lines,
+    )
 
+    limit = MAX_LOG if limit is None else limit
+    max_lines = MAX_LINES if max_lines is None else max_lines
     try:
         lines, cut = read_lines(path, limit, max_lines, tail_only=True)
     except Unreadable as err:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from guardrun.errors import GuardrunError, StoreError
 from guardrun.state import retention
-from guardrun.state.agents import Agent, AgentSettings, detect
+from guardrun.state.agents import AgentSettings, detect
 from guardrun.state.project import project_root
 from guardrun.state.store import Store
 from guardrun.supervisor.levels import RANK, WARNING
@@ -27,6 +27,7 @@ from guardrun.supervisor.levels import RANK, WARNING
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from guardrun.state.agents.base import Agent
     from guardrun.state.agents.session import Session
     from guardrun.supervisor.status import RunStatus
     from guardrun.ui import Reporter

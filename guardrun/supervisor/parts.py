@@ -16,7 +16,7 @@ from guardrun.platform.cgroup import MemoryLimit
 from guardrun.platform.cgroup_events import OomWatch
 from guardrun.platform.signums import signal
 from guardrun.platform.types import TreeSample
-from guardrun.supervisor import decide, degrade, why
+from guardrun.supervisor import decide, degrade
 from guardrun.supervisor.child import Child, spawn, take_foreground_back, window_size
 from guardrun.supervisor.jobctl import JobControl
 from guardrun.supervisor.memory import MemoryWatch, Pressure
@@ -299,6 +299,8 @@ class Parts:
         return total, self.mem.thresholds.emergency
 
     def reason_text(self, reason: str) -> str:
+        from guardrun.supervisor import why  # a restart's words: imported when one comes
+
         mem = self.mem
         return why.restart(
             reason, mem.last_sample, mem.metric, mem.thresholds, mem.estimate,

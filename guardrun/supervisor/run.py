@@ -19,7 +19,7 @@ from guardrun.errors import EXIT_EMERGENCY_STOP, ProbeError
 from guardrun.platform import set_subreaper
 from guardrun.platform.cgroup import MemoryLimit
 from guardrun.platform.signums import signal
-from guardrun.supervisor import decide, degrade, why
+from guardrun.supervisor import decide, degrade
 from guardrun.supervisor.child import Child
 from guardrun.supervisor.memory import Pressure
 from guardrun.supervisor.outcome import EXIT, FRESH, RESTART, Later, Next
@@ -218,6 +218,8 @@ class Supervisor:
                 "not restarting a command that fails at start"
             )
             return Next(EXIT, code)
+        from guardrun.supervisor import why  # a crash's words: imported when one happens
+
         text = why.exited(p.name, child.returncode, child.term_signal(), crash)
         p.event("restart_requested", reason=crash)
         if not self._try_restart(crash, crashed=True):

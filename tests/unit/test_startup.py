@@ -21,7 +21,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 NOT_ON_THE_START_PATH = ("pathlib", "yaml", "psutil", "platformdirs", "hashlib",
                          "shlex", "zlib", "subprocess", "threading", "argparse",
                          "signal", "ctypes", "encodings.ascii", "math", "struct",
-                         "termios", "tty", "fcntl")  # fmt: skip
+                         "termios", "tty", "fcntl",
+                         # guardrun's own, for what a plain run never meets: a crash's or a
+                         # restart's words, a project file, an agent's sessions
+                         "guardrun.supervisor.why", "guardrun.config.trust",
+                         "guardrun.state.agents.base", "guardrun.state.agents.session")  # fmt: skip
 
 
 def test_the_start_path_imports_none_of_the_heavy_modules(tmp_path: Path) -> None:

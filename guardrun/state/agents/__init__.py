@@ -12,19 +12,24 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 from guardrun.errors import UsageError
-from guardrun.state.agents.base import Agent, Message
 from guardrun.state.agents.starts import which
 
 if TYPE_CHECKING:
+    from guardrun.state.agents.base import Agent, Message
     from guardrun.state.agents.session import UNCERTAIN, Session
 
 
 def __getattr__(name: str) -> object:
-    # Session is found only where sessions are found: its module imports pathlib.
+    # Imported when asked for: a run of another command needs neither the adapters' helpers
+    # (base) nor Session, whose module imports pathlib.
     if name in ("Session", "UNCERTAIN"):
         from guardrun.state.agents import session
 
         return getattr(session, name)
+    if name in ("Agent", "Message"):
+        from guardrun.state.agents import base
+
+        return getattr(base, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -55,37 +60,37 @@ class AgentSettings(NamedTuple):
 
 
 # Each adapter is imported only when it is the one asked for (see ``starts``).
-def _claude(s: AgentSettings) -> Agent:
+def _claude(s: AgentSettings) -> "Agent":
     from guardrun.state.agents.claude import ClaudeAgent
 
     return ClaudeAgent()
 
 
-def _codex(s: AgentSettings) -> Agent:
+def _codex(s: AgentSettings) -> "Agent":
     from guardrun.state.agents.codex import CodexAgent
 
     return CodexAgent(no_daemon=s.codex_no_daemon)
 
 
-def _gemini(s: AgentSettings) -> Agent:
+def _gemini(s: AgentSettings) -> "Agent":
     from guardrun.state.agents.gemini import GeminiAgent
 
     return GeminiAgent(session_id=s.gemini_session_id)
 
 
-def _aider(s: AgentSettings) -> Agent:
+def _aider(s: AgentSettings) -> "Agent":
     from guardrun.state.agents.aider import AiderAgent
 
     return AiderAgent()
 
 
-def _generic(s: AgentSettings) -> Agent:
+def _generic(s: AgentSettings) -> "Agent":
     from guardrun.state.agents.generic import GenericAgent
 
     return GenericAgent()
 
 
-_MAKERS: dict[str, Callable[[AgentSettings], Agent]] = {
+_MAKERS: "dict[str, Callable[[AgentSettings], Agent]]" = {
     "claude": _claude,
     "codex": _codex,
     "gemini": _gemini,
@@ -94,7 +99,7 @@ _MAKERS: dict[str, Callable[[AgentSettings], Agent]] = {
 }
 
 
-def get(name: str, settings: AgentSettings | None = None) -> Agent:
+def get(name: str, settings: AgentSettings | None = None) -> "Agent":
     """The adapter called ``name`` (not "auto")."""
     try:
         make = _MAKERS[name]
@@ -106,7 +111,7 @@ def get(name: str, settings: AgentSettings | None = None) -> Agent:
 
 def detect(
     argv: Sequence[str], override: str = "auto", settings: AgentSettings | None = None
-) -> Agent:
+) -> "Agent":
     """The adapter for ``argv``: ``override`` unless it is "auto", else by the command."""
     if override != "auto":
         return get(override, settings)
