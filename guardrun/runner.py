@@ -150,6 +150,7 @@ def observers(
         project_dir=conv.project_dir, saved=conv,
     )  # fmt: skip
     conv.tell = teller.event
+    conv.submit = teller.writer.submit
     history = teller.history.path
     if history is not None:
         from guardrun.observe.history import read_history

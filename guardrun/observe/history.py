@@ -270,6 +270,8 @@ class History:
         data += self._frozen
         data += [encoded[id(p)] for p in self._points]
         where, name = os.path.split(self.path)
+        if self._fd is None and self._create(where, b"".join(data)):
+            return
         tmp = os.path.join(where, f".{name}.{os.getpid()}.tmp")
         try:
             make_private_dirs(where)
@@ -291,6 +293,30 @@ class History:
             except OSError:
                 pass
             self._fail(err)
+
+    def _create(self, where: str, blob: bytes) -> bool:
+        """The first write: the file made with its first lines, kept open for appends. No
+        temporary file and no fsync: there is no earlier history a torn write could cost
+        (an fsync here was the longest wait at the end of a short run). False when the
+        file is already there (a name another process took): then it is replaced, as at
+        every compaction."""
+        assert self.path is not None
+        try:
+            make_private_dirs(where)
+            flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+            fd = os.open(self.path, flags | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        except FileExistsError:
+            return False
+        except OSError as err:
+            self._fail(err)
+            return True
+        self._fd = fd
+        try:
+            if os.write(fd, blob) != len(blob):
+                raise OSError("short write (disk full?)")
+        except OSError as err:
+            self._fail(err)
+        return True
 
     def _fail(self, err: OSError) -> None:
         self.error = f"cannot write sample history {self.path}: {err.strerror or err}"

@@ -74,6 +74,9 @@ class Conversation:
         self.run_id = run_id
         self.agent: Agent = detect(argv, agent, agents)
         self.tell: Callable[..., None] = _no_tell  # the teller's event, wired by runner
+        # Where a file job goes that must not hold up the loop or the run's end (the
+        # teller's writer thread, wired by runner); None: done in place, at the end.
+        self.submit: Callable[[str, Callable[[], object]], object] | None = None
         # The run's sample points since a wall time (the teller's history), wired by runner.
         self.read_points: Callable[[float | None], Sequence[dict[str, Any]]] | None = None
         self.resuming = False  # the current child was started with a resume argv
@@ -180,9 +183,17 @@ class Conversation:
     def started(self) -> None:
         """A child is up: a warning may capture again, and retention runs meanwhile."""
         self._warned_capture = False
-        # Retention touches the disk: in the capture thread, never the loop's wait.
+        # Retention touches the disk: in a thread, never the loop's wait. Old runs' logs
+        # go once a run, in the writer's thread while the first child starts (unlinks
+        # took milliseconds each here: at the end they were the run's last wait).
+        if not self._runs_pruned and self.submit is not None:
+            self._runs_pruned = True
+            self.submit("pruning of old run logs", self._prune_runs)
         if self._prune_due:
             self._in_background(self.prune)
+
+    def _prune_runs(self) -> None:
+        retention.prune_runs(self.store, keep=self.k.keep, max_age=self.k.max_age)
 
     def level_changed(self, st: "RunStatus", old: str, new: str) -> None:
         """Once per child run, the first rise to warning saves a state: a later emergency
@@ -195,7 +206,7 @@ class Conversation:
         """Apply retention if a state was saved since the last time."""
         if not self._runs_pruned:  # once a run (at the latest at its end): old runs' logs
             self._runs_pruned = True  # (what it cannot remove is a store problem, said below)
-            retention.prune_runs(self.store, keep=self.k.keep, max_age=self.k.max_age)
+            self._prune_runs()
         if self._prune_due:
             self._prune_due = False
             try:

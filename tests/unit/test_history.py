@@ -168,3 +168,28 @@ def test_a_compaction_whose_write_fails_keeps_every_point(tmp_path: Path) -> Non
     assert kept == 200
     assert after == kept, "the failed compaction lost the history it was replacing"
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_the_first_write_makes_the_file_private_and_a_taken_name_is_replaced(
+    tmp_path: Path,
+) -> None:
+    """The first flush creates the file itself (0600, no temporary file: nothing earlier
+    to protect); a file already at the path is never appended to, but replaced whole."""
+    clock = [T0]
+    path = tmp_path / "h.samples.ndjson"
+    h = make(path, clock)
+    feed(h, clock, 12)
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+    h.close()
+    assert len(read_history(path).points) == 12
+
+    taken = tmp_path / "taken.samples.ndjson"
+    taken.write_bytes(b'{"k": "meta", "run_id": "someone else"}\n{"t": 1.0, "b": 7}\n')
+    taken.chmod(0o644)
+    h = make(taken, clock)
+    feed(h, clock, 12)
+    h.close()
+    got = read_history(taken)
+    assert got.meta["run_id"] == "r" and len(got.points) == 12
+    assert taken.stat().st_mode & 0o777 == 0o600
