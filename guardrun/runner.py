@@ -153,9 +153,13 @@ def observers(
     conv.submit = teller.writer.submit
     history = teller.history.path
     if history is not None:
-        from guardrun.observe.history import read_history
 
-        conv.read_points = lambda since: read_history(history, since=since).points
+        def read_points(since: float | None) -> list[dict[str, Any]]:
+            from guardrun.observe.history_read import read_history  # at a capture only
+
+            return read_history(history, since=since).points
+
+        conv.read_points = read_points
     return teller, conv
 
 

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING
 
 from guardrun.errors import Refused, UsageError
 from guardrun.escape import visible
-from guardrun.observe.live import is_guardrun, is_same_process, list_live
+from guardrun.observe.live_read import is_guardrun, list_live
+from guardrun.platform import is_same_process
 from guardrun.units import format_bytes, format_eta, format_rate
 
 if TYPE_CHECKING:
@@ -161,7 +162,7 @@ def sparkline(
 def _recent(state_dir: Path, run: dict[str, Any], now: float) -> str:
     """The run's last 5 minutes from its sample history, as a sparkline ("" if none)."""
     from guardrun.observe.events import is_run_id
-    from guardrun.observe.history import read_history
+    from guardrun.observe.history_read import read_history
 
     run_id = run.get("run_id")
     if not isinstance(run_id, str) or not is_run_id(run_id):

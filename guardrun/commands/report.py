@@ -30,7 +30,7 @@ from guardrun.commands.report_steps import text_section, with_steps
 from guardrun.errors import StateNotFound, UsageError
 from guardrun.escape import visible
 from guardrun.observe.events import is_run_id, read_events
-from guardrun.observe.history import read_history
+from guardrun.observe.history_read import read_history
 from guardrun.state.project import project_root
 from guardrun.state.store import Store
 from guardrun.units import format_bytes, format_duration, parse_duration

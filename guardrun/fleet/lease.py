@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING
 
 from guardrun.dirs import make_private_dirs
 from guardrun.escape import json_bytes, visible
-from guardrun.observe.live import live_dir, process_identity, unproven
-from guardrun.untrusted import MAX_TIME, Unreadable, integer, loads, number, read_bytes
+from guardrun.observe.live import live_dir
+from guardrun.platform import process_identity
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -46,13 +46,21 @@ class Lease:
     ) -> None:
         self.path = os.path.join(live_dir(state_dir), NAME)
         self.pid = os.getpid() if pid is None else pid
-        self.identity = process_identity(self.pid)
+        self._identity: dict[str, object] | None = None  # read at the first acquire
         self.held = False
         self.warn = warn
         self._warned: set[str] = set()
 
+    @property
+    def identity(self) -> dict[str, object]:
+        if self._identity is None:
+            self._identity = dict(process_identity(self.pid))
+        return self._identity
+
     def holder(self) -> dict[str, object] | None:
         """The live holder's record, or None when the lease is free."""
+        from guardrun.untrusted import Unreadable, read_bytes
+
         try:
             return _live_holder(read_bytes(self.path, MAX_FILE))
         except Unreadable:
@@ -115,10 +123,7 @@ class Lease:
             if not try_lock(fd, LOCK_SECONDS):
                 return False  # busy (or held by a stranger): this run looks again later
             try:
-                try:
-                    held = _live_holder(os.pread(fd, MAX_FILE, 0))
-                except Unreadable:
-                    held = None  # torn or planted: free
+                held = _live_holder(os.pread(fd, MAX_FILE, 0))  # torn or planted: free
                 new = change(held)
                 if new is None:
                     return False
@@ -147,8 +152,15 @@ def _remove(path: str) -> bool:
 
 
 def _live_holder(data: bytes) -> dict[str, object] | None:
-    """The holder in ``data`` while it holds the lease, else None (Unreadable: not JSON)."""
-    record = loads(data) if data.strip() else None
+    """The holder in ``data`` while it holds the lease, else None (not JSON: none). Read
+    only when a run restarts for the machine: a plain start imports none of this."""
+    from guardrun.observe.live_read import unproven
+    from guardrun.untrusted import MAX_TIME, Unreadable, integer, loads, number
+
+    try:
+        record = loads(data) if data.strip() else None
+    except Unreadable:
+        return None
     if not isinstance(record, dict):
         return None
     pid = integer(record.get("pid"), 1, 1 << 31)

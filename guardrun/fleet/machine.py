@@ -7,8 +7,6 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from guardrun.observe.live import list_live
-
 if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
@@ -60,6 +58,7 @@ class MachineWatch:
         if self.budget is None and not machine_critical:
             return None
         from guardrun.fleet.budget import judge
+        from guardrun.observe.live_read import list_live
 
         problems: list[str] = []
         runs = list_live(self.state_dir, problems)

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 
 from guardrun.escape import visible
 from guardrun.units import format_bytes
-from guardrun.untrusted import Unreadable, read_json_object
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -45,6 +44,8 @@ def tell(runs_dir: str | os.PathLike[str], say: Callable[[str], None]) -> int:
         names = [n for n in os.listdir(runs_dir) if n.endswith(SUFFIX) and not n.endswith(SEEN)]
     except OSError:
         return 0
+    if names:  # a stranger's files (guardrun.untrusted): imported only when there is one
+        from guardrun.untrusted import Unreadable, read_json_object
     for name in sorted(names):
         path = os.path.join(runs_dir, name)
         try:  # a FIFO or a link planted there is refused at once, never waited on

@@ -7,7 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from guardrun.observe.history import COMPACT, FLUSH, History, downsample, merge, read_history
+from guardrun.observe.history import COMPACT, FLUSH, History, downsample, merge
+from guardrun.observe.history_read import read_history
 
 MB = 1_000_000
 T0 = 1_700_000_000.0
@@ -136,7 +137,8 @@ def test_compaction_replaces_the_file_and_never_writes_it_in_place(tmp_path: Pat
 # gives ENOSPC) must not reach pytest's own files.
 FAILED_COMPACTION = """
 import resource, signal, sys
-from guardrun.observe.history import History, read_history
+from guardrun.observe.history import History
+from guardrun.observe.history_read import read_history
 path, t0 = sys.argv[1], float(sys.argv[2])
 clock = [t0]
 h = History(path, {"run_id": "r"}, clock=lambda: clock[0])

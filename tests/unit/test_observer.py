@@ -136,7 +136,7 @@ def test_live_file_is_rewritten_only_with_news(
 
 
 def test_samples_go_to_the_history_beside_the_event_log(observer: Observer) -> None:
-    from guardrun.observe.history import read_history
+    from guardrun.observe.history_read import read_history
 
     for i in range(3):
         observer.sampled(status(rss=(120 + i) * MB))

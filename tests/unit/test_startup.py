@@ -25,7 +25,10 @@ NOT_ON_THE_START_PATH = ("pathlib", "yaml", "psutil", "platformdirs", "hashlib",
                          # guardrun's own, for what a plain run never meets: a crash's or a
                          # restart's words, a project file, an agent's sessions
                          "guardrun.supervisor.why", "guardrun.config.trust",
-                         "guardrun.state.agents.base", "guardrun.state.agents.session")  # fmt: skip
+                         "guardrun.state.agents.base", "guardrun.state.agents.session",
+                         # ... nor reads a stranger's file, where there is none
+                         "guardrun.untrusted", "guardrun.observe.live_read",
+                         "guardrun.observe.history_read")  # fmt: skip
 
 
 def test_the_start_path_imports_none_of_the_heavy_modules(tmp_path: Path) -> None:

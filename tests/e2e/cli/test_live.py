@@ -15,13 +15,9 @@ import psutil
 import pytest
 from support import CHILDREN, REPO, guardrun_sleeper, named_guardrun, wait_for
 
-from guardrun.observe.live import (
-    LiveFile,
-    is_guardrun,
-    is_same_process,
-    list_live,
-    process_identity,
-)
+from guardrun.observe.live import LiveFile
+from guardrun.observe.live_read import is_guardrun, list_live
+from guardrun.platform import is_same_process, process_identity
 
 TARGET = CHILDREN / "live_target.py"
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from support import PY, ROOT, wait_for
 
-from guardrun.observe.live import process_identity
+from guardrun.platform import process_identity
 
 # The child: records its cwd and argv as bytes at every start, holds a little memory, waits.
 _CHILD = r"""

@@ -20,7 +20,7 @@ from support import child, guardrun, guardrun_sleeper, levels, starts, wait_for
 
 from guardrun.fleet.lease import Lease
 from guardrun.observe.events import read_events
-from guardrun.observe.live import is_guardrun
+from guardrun.observe.live_read import is_guardrun
 
 MB = 1_000_000
 QUICK = {"GUARDRUN_RESTART_IDLE_QUIET": "1s", "GUARDRUN_MEMORY_INTERVAL": "250ms"}

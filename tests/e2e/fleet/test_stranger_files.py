@@ -20,7 +20,8 @@ import pytest
 from support import PY, REPO, Guarded, child, guardrun, guardrun_sleeper, starts, wait_for
 
 from guardrun.fleet.lease import Lease
-from guardrun.observe.live import is_guardrun, process_identity
+from guardrun.observe.live_read import is_guardrun
+from guardrun.platform import process_identity
 
 MB = 1_000_000
 QUICK = {"GUARDRUN_RESTART_IDLE_QUIET": "1s", "GUARDRUN_MEMORY_INTERVAL": "250ms"}
