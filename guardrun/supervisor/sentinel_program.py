@@ -5,7 +5,7 @@ It is started at every run, on the other core while guardrun, the child and, in 
 benchmark, the next run start, and it reads guardrun's "done" only once its imports are
 over. So it imports only what it uses: ``os``, ``select``, ``time``, ``marshal`` (the
 arm line's format; built in), ``_signal`` (``platform.signums``) and the per-process
-facts of ``guardrun.platform`` (on Linux ``linux_facts``: ``/proc`` and nothing else).
+facts of ``guardrun.platform`` (on Linux ``linux_facts``, which imports only ``os``).
 Not ``typing`` (``TYPE_CHECKING`` is this module's own), not ``json``, ``re``, ``enum``
 or ``collections``, not ``platform.types``' NamedTuples. tests/unit/supervisor/
 test_sentinel_imports.py spawns it as guardrun does and checks the list. The rare act
