@@ -13,7 +13,7 @@ tree, waits a short grace, then SIGKILL.
 Wherever the platform gives start times (not Windows).
 
 The sentinel is a program of its own, started by ``posix_spawn``: ``python -I -S``
-running :func:`main`, in a new session, stdio on /dev/null, the pipe's read end the
+running ``sentinel_program.main``, in a new session, stdio on /dev/null, the pipe's read end the
 only other descriptor, an empty environment (so it carries no marker). A fork of
 guardrun would do the same work, but after a fork every page guardrun writes is
 first copied (about a thousand page faults a start: docs/benchmarks.md), and a
@@ -22,14 +22,19 @@ locks other threads held. The spawned interpreter starts on another core while
 guardrun goes on (its start's CPU is its own, once per run), and holds about the
 memory the forked copy came to hold (docs/benchmarks.md). Where it cannot be spawned (no
 interpreter path, no ``posix_spawn`` with a new session) it is forked, as before; one
-that dies is replaced by a fork at the next update.
+that dies is replaced by a fork at the next update. What runs in the sentinel lives in
+``sentinel_program.py``, which imports only what it uses (no ``typing``, ``json``,
+``re``, nor this module or ``child``): it starts in about the time of a bare ``python -I
+-S`` (~11 ms of CPU, against ~28 ms when it imported this module:
+benchmarks/bench_sentinel.py), and so reads guardrun's "done" before guardrun exits.
 
 The dead man's switch. guardrun's loop can also stop without dying: SIGSTOP, a
 debugger, a hung system call, a bug that spins. So the loop writes the time of each
 sample (``time.monotonic``, the same clock for every process) into a page it shares
 with the sentinel (a ``memfd``, else an unlinked file): one 8-byte ``pwrite`` per
 sample (~1 us), nothing for the sentinel to wake up for. Once armed (``arm``: the
-emergency threshold, the metric and probe, where to write), the sentinel reads the
+emergency threshold, the metric and probe, where to write: a dict in ``marshal``'s
+format, ``sentinel_program.arm_line``), the sentinel reads the
 page (``pread``) when the last beat it read would turn stale (one wake-up per stale
 time while the loop samples); when the loop has not sampled for ``max(5 s, 10 intervals)`` it
 reads the tree's memory itself and, at or over emergency, stops the tree (SIGTERM,
