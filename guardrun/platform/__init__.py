@@ -11,16 +11,30 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING
 
-from guardrun.errors import ProbeError, UsageError
-from guardrun.platform.types import Probe, ProcSample, TreeSample
-
+# Not typing's: the sentinel's program imports this module for start_time and marked,
+# and imports nothing it does not use (supervisor/sentinel_program.py). mypy reads any
+# TYPE_CHECKING as true.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
     from guardrun.platform.swap import SwapInfo
+    from guardrun.platform.types import Probe as Probe
+    from guardrun.platform.types import ProcSample as ProcSample
+    from guardrun.platform.types import TreeSample as TreeSample
+else:
+
+    def __getattr__(name: str) -> object:
+        """``Probe``, ``ProcSample``, ``TreeSample``: ``platform.types``, imported at the
+        first use (NamedTuples: ``typing`` and ``collections``, which the sentinel skips)."""
+        if name in ("Probe", "ProcSample", "TreeSample"):
+            from guardrun.platform import types
+
+            return getattr(types, name)
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # The one place that asks which OS this is; the rest of guardrun asks this module.
 SYSTEM = sys.platform
@@ -142,6 +156,8 @@ def backend_order(system: str | None = None) -> list[str]:
 
 def make_probe(name: str) -> Probe:
     """Build the backend called ``name``; ProbeError when it cannot run here."""
+    from guardrun.errors import UsageError
+
     if name == "proc":
         from guardrun.platform.linux import ProcProbe
 
@@ -179,6 +195,8 @@ def probe_names(name: str = "auto") -> list[str]:
 def open_next(names: list[str], errors: list[str]) -> Probe | None:
     """Open the first backend of ``names`` that works, consuming ``names`` up to it;
     why each one before it failed is appended to ``errors``."""
+    from guardrun.errors import ProbeError
+
     while names:
         name = names.pop(0)
         try:
@@ -190,6 +208,8 @@ def open_next(names: list[str], errors: list[str]) -> Probe | None:
 
 def available_probes(name: str = "auto") -> list[Probe]:
     """Every working backend in fallback order; ``name`` other than auto forces one."""
+    from guardrun.errors import ProbeError
+
     names = probe_names(name)
     probes: list[Probe] = []
     errors: list[str] = []

@@ -12,8 +12,8 @@ the pid identifies a process (a recycled pid has another start time).
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False  # not typing's: the sentinel's program imports this module
 if TYPE_CHECKING:
     import re
     from collections.abc import Callable, Sequence

@@ -11,10 +11,10 @@ some systems; ``environ_has`` then answers False (the pid is not claimed).
 from __future__ import annotations
 
 import os
-import re
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False  # not typing's: the sentinel's program imports this module
 if TYPE_CHECKING:
+    import re
     from collections.abc import Callable, Sequence
     from typing import Any
 

@@ -11,10 +11,7 @@ through this module (``_signal`` has none): :func:`signal_name` gives the name.
 Use as ``from guardrun.platform.signums import signal``.
 """
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING
-
+TYPE_CHECKING = False  # not typing's: the sentinel's program imports this module
 if TYPE_CHECKING:
     import signal as signal
 else:

@@ -13,7 +13,7 @@ tree, waits a short grace, then SIGKILL.
 Wherever the platform gives start times (not Windows).
 
 The sentinel is a program of its own, started by ``posix_spawn``: ``python -I -S``
-running :func:`main`, in a new session, stdio on /dev/null, the pipe's read end the
+running ``sentinel_program.main``, in a new session, stdio on /dev/null, the pipe's read end the
 only other descriptor, an empty environment (so it carries no marker). A fork of
 guardrun would do the same work, but after a fork every page guardrun writes is
 first copied (about a thousand page faults a start: docs/benchmarks.md), and a
@@ -22,14 +22,19 @@ locks other threads held. The spawned interpreter starts on another core while
 guardrun goes on (its start's CPU is its own, once per run), and holds about the
 memory the forked copy came to hold (docs/benchmarks.md). Where it cannot be spawned (no
 interpreter path, no ``posix_spawn`` with a new session) it is forked, as before; one
-that dies is replaced by a fork at the next update.
+that dies is replaced by a fork at the next update. What runs in the sentinel lives in
+``sentinel_program.py``, which imports only what it uses (no ``typing``, ``json``,
+``re``, nor this module or ``child``): it starts in about the time of a bare ``python -I
+-S`` (~11 ms of CPU, against ~28 ms when it imported this module:
+benchmarks/bench_sentinel.py), and so reads guardrun's "done" before guardrun exits.
 
 The dead man's switch. guardrun's loop can also stop without dying: SIGSTOP, a
 debugger, a hung system call, a bug that spins. So the loop writes the time of each
 sample (``time.monotonic``, the same clock for every process) into a page it shares
 with the sentinel (a ``memfd``, else an unlinked file): one 8-byte ``pwrite`` per
 sample (~1 us), nothing for the sentinel to wake up for. Once armed (``arm``: the
-emergency threshold, the metric and probe, where to write), the sentinel reads the
+emergency threshold, the metric and probe, where to write: a dict in ``marshal``'s
+format, ``sentinel_program.arm_line``), the sentinel reads the
 page (``pread``) when the last beat it read would turn stale (one wake-up per stale
 time while the loop samples); when the loop has not sampled for ``max(5 s, 10 intervals)`` it
 reads the tree's memory itself and, at or over emergency, stops the tree (SIGTERM,
@@ -42,241 +47,21 @@ itself, or stopped with its own watch under job control): the sentinel waits.
 
 from __future__ import annotations
 
-import json
 import os
-import select
 import sys
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from guardrun.platform import HAS_START_TIMES, marked, start_time
+from guardrun.platform import HAS_START_TIMES, start_time
 from guardrun.platform.signums import signal
 from guardrun.supervisor.child import RESET_SIGNALS, fork
+from guardrun.supervisor.sentinel_program import BEAT_SIZE, arm_line, serve
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-GRACE = 3.0
 STALE_MIN = 5.0  # seconds without a sample before the sentinel looks (and 10 intervals)
 STALE_INTERVALS = 10
-LOOK_EVERY = 1.0  # seconds between two looks at a tree while the loop stays stuck
-BEAT_SIZE = 8  # one double: the loop's last sample, monotonic seconds; 0: paused
-
-
-def _sentinel_main(r: int, marker: bytes, beat_fd: int = -1) -> None:  # pragma: no cover
-    members: dict[int, int] = {}
-    pgid = 0
-    buf = b""
-    watch = _Switch(beat_fd)
-    poller = select.poll()
-    poller.register(r, select.POLLIN)
-    while True:
-        try:
-            ready = poller.poll(watch.wait_ms())
-        except InterruptedError:
-            continue
-        if ready:
-            try:
-                chunk = os.read(r, 65536)
-            except InterruptedError:
-                continue
-            except OSError:
-                chunk = b""
-            if not chunk:
-                break
-            buf += chunk
-            *lines, buf = buf.split(b"\n")
-            for line in lines:
-                if line == b"done":
-                    os._exit(0)
-                parts = line.split()
-                if parts and parts[0] == b"S":
-                    pgid = int(parts[1])
-                    members = {}
-                elif parts and parts[0] == b"A":
-                    watch.arm(json.loads(line[2:]))
-                elif len(parts) == 2:
-                    members[int(parts[0])] = int(parts[1])
-        if watch.stale():
-            watch.act(pgid, _live(members, marker))
-    _end_tree(pgid, _live(members, marker))
-    os._exit(0)
-
-
-def _live(members: dict[int, int], marker: bytes) -> dict[int, int]:
-    """The tree's processes still alive (pid and start time checked), and those born
-    since the last update (found by the marker they inherit)."""
-    live = {pid: st for pid, st in members.items() if start_time(pid) == st}
-    if marker:
-        live.update(marked(marker))
-    return live
-
-
-def _end_tree(pgid: int, live: dict[int, int], grace: float = GRACE) -> None:
-    """SIGTERM to the tree, ``grace`` seconds, then SIGKILL to what is left."""
-    # The group is signalled only while one of the tree's own processes (pid and start
-    # time checked) is still in it: after the tree is gone its pgid may be a recycled
-    # pid's group, and killpg would end an unrelated program.
-    if pgid and not _group_is_ours(pgid, live):
-        pgid = 0
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        if pgid:
-            try:
-                os.killpg(pgid, sig)
-            except OSError:
-                pass
-        for pid, st in live.items():
-            if start_time(pid) == st:
-                try:
-                    os.kill(pid, sig)
-                except OSError:
-                    pass
-        deadline = time.monotonic() + grace
-        while sig == signal.SIGTERM and time.monotonic() < deadline:
-            if not any(start_time(p) == st for p, st in live.items()):
-                return
-            time.sleep(0.05)
-
-
-class _Switch:
-    """The dead man's switch, in the sentinel: armed by guardrun's ``A`` line."""
-
-    def __init__(self, beat_fd: int) -> None:
-        self.beat_fd = beat_fd  # read with pread once a second: one system call
-        self.conf: dict[str, Any] = {}
-        self.next_look = 0.0
-        self.acted_on = -1.0  # the beat the sentinel last acted on: once per stall
-
-    def arm(self, conf: dict[str, Any]) -> None:
-        self.conf = conf
-
-    def beat(self) -> float:
-        try:
-            data = os.pread(self.beat_fd, BEAT_SIZE, 0)
-        except OSError:
-            return 0.0
-        return float(memoryview(data).cast("d")[0]) if len(data) == BEAT_SIZE else 0.0
-
-    def wait_ms(self) -> int:
-        """How long the sentinel may sleep: for ever until armed."""
-        if self.beat_fd < 0 or not self.conf:
-            return -1
-        return max(0, int((self.next_look - time.monotonic()) * 1000)) + 1
-
-    def stale(self) -> bool:
-        """Has the loop stopped sampling? Looked at when the last beat read would turn
-        stale (so a sampling loop costs one wake-up per stale time, ~10 us), then, while
-        the loop stays stuck, once a second."""
-        if self.beat_fd < 0 or not self.conf:
-            return False
-        now = time.monotonic()
-        if now < self.next_look:
-            return False
-        stale_s = float(self.conf["stale_s"])
-        beat = self.beat()
-        if beat <= 0.0 or beat == self.acted_on:  # paused, or this stall was acted on
-            self.next_look = now + stale_s
-            return False
-        if now - beat < stale_s:
-            self.next_look = beat + stale_s
-            return False
-        self.next_look = now + LOOK_EVERY
-        return True
-
-    def act(self, pgid: int, live: dict[int, int]) -> None:
-        """The loop is stuck: read the tree, and stop it at or over emergency."""
-        conf = self.conf
-        beat = self.beat()
-        total = _tree_total(conf, list(live)) if live else 0
-        if total is None or total < int(conf["emergency"]):
-            return  # under emergency (or unreadable): look again in a second
-        self.acted_on = beat
-        stalled = round(time.monotonic() - beat, 1)
-        _end_tree(pgid, live, float(conf.get("grace", GRACE)))
-        record = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "run_id": conf.get("run_id"),
-            "event": "sentinel_stopped",
-            "guardrun_pid": conf.get("pid"),
-            "memory_bytes": total,
-            "emergency_bytes": int(conf["emergency"]),
-            "processes": len(live),
-            "stalled_s": stalled,
-            "reason": f"guardrun had not sampled for {stalled:.0f}s",
-        }
-        _tell(conf, record)
-
-
-def _tree_total(conf: dict[str, Any], roots: list[int]) -> int | None:
-    from guardrun.platform import make_probe
-
-    try:
-        probe = make_probe(str(conf.get("probe") or "proc"))
-        try:
-            sample = probe.sample(roots)
-        finally:
-            probe.close()
-        try:
-            return sample.total(str(conf.get("metric") or "rss"))
-        except AttributeError:  # a metric this probe's samples do not carry
-            return sample.rss
-    except Exception:  # noqa: BLE001 - the last resort reads what it can
-        return None
-
-
-def _tell(conf: dict[str, Any], record: dict[str, Any]) -> None:
-    """The event log, the record beside it, and the live file: each best effort (the
-    tree is already stopped, so a hung disk holds up nothing that matters)."""
-    line = json.dumps(record, separators=(",", ":")).encode() + b"\n"
-    log = conf.get("event_log")
-    if log:
-        try:
-            fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
-            try:
-                os.write(fd, line)
-            finally:
-                os.close(fd)
-        except OSError:
-            pass
-    path = conf.get("record")
-    if path:
-        _write_json(path, record)
-    live = conf.get("live")
-    if live:
-        try:
-            with open(live, encoding="utf-8") as f:
-                doc = json.load(f)
-        except (OSError, ValueError):
-            doc = None
-        if isinstance(doc, dict):
-            doc["sentinel"] = record
-            _write_json(live, doc)
-
-
-def _write_json(path: str, doc: dict[str, Any]) -> None:
-    tmp = f"{path}.{os.getpid()}.tmp"
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-        try:
-            os.write(fd, json.dumps(doc, indent=1).encode())
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except OSError:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-
-
-def _group_is_ours(pgid: int, live: dict[int, int]) -> bool:
-    for pid in live:
-        try:
-            if os.getpgid(pid) == pgid:
-                return True
-        except OSError:
-            continue
-    return False
 
 
 # The spawned sentinel's program. Its arguments: the sys.path to take (guardrun's, the
@@ -284,35 +69,20 @@ def _group_is_ours(pgid: int, live: dict[int, int]) -> bool:
 # separator, the pipe's descriptor, the heartbeat page's descriptor (-1: none).
 BOOT = (
     "import sys; sys.path[:0] = sys.argv[1].split(sys.argv[3]);"
-    "from guardrun.supervisor.sentinel import main; main()"
+    "from guardrun.supervisor.sentinel_program import main; main()"
 )
-_IGNORED = ("SIGINT", "SIGTERM", "SIGHUP", "SIGTSTP", "SIGUSR1", "SIGUSR2", "SIGPIPE")
-
-
-def _serve(r: int, marker: bytes, beat: int = -1) -> None:  # pragma: no cover - sentinel
-    """Deaf to the signals a terminal or a user sends guardrun's group, holding nothing but
-    the pipe's read end ``r`` and the heartbeat page ``beat`` (and stdio), watch until
-    guardrun is done or gone."""
-    for name in _IGNORED:
-        signal.signal(getattr(signal, name), signal.SIG_IGN)
-    keep = sorted({r, beat} - {-1})
-    low = 3
-    for fd in keep:
-        os.closerange(low, fd)
-        low = fd + 1
-    os.closerange(low, 65536)
-    _sentinel_main(r, marker, beat)
-
-
-def main() -> None:  # pragma: no cover - the spawned sentinel; test_sentinel drives it
-    """The spawned sentinel: ``argv`` is ``-c``, the path, the marker, the path separator,
-    the pipe's descriptor."""
-    _serve(int(sys.argv[4]), sys.argv[2].encode(), int(sys.argv[5]) if len(sys.argv) > 5 else -1)
 
 
 def _path() -> str:
     here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     return os.pathsep.join([here, *(p for p in sys.path if p and p != here)])
+
+
+def argv(r: int, marker: bytes, beat: int = -1) -> list[str]:
+    """The spawned sentinel's command line (tests run it as it is, with a probe of theirs)."""
+    flags = ["-I", "-S", *(["-B"] if sys.flags.dont_write_bytecode else [])]  # -I drops env
+    exe = sys.executable
+    return [exe, *flags, "-c", BOOT, _path(), marker.decode(), os.pathsep, str(r), str(beat)]
 
 
 def _spawn(r: int, marker: bytes, beat: int = -1) -> int | None:
@@ -325,12 +95,11 @@ def _spawn(r: int, marker: bytes, beat: int = -1) -> int | None:
     if beat >= 0:
         os.set_inheritable(beat, True)
     try:
-        flags = ["-I", "-S", *(["-B"] if sys.flags.dont_write_bytecode else [])]  # -I drops env
-        argv = [exe, *flags, "-c", BOOT, _path(), marker.decode(), os.pathsep, str(r), str(beat)]
         actions = [(os.POSIX_SPAWN_DUP2, null, fd) for fd in (0, 1, 2)]
         return os.posix_spawn(
-            exe, argv, {}, file_actions=actions, setsid=True, setsigmask=(), setsigdef=RESET_SIGNALS
-        )
+            exe, argv(r, marker, beat), {}, file_actions=actions, setsid=True, setsigmask=(),
+            setsigdef=RESET_SIGNALS,
+        )  # fmt: skip
     except (OSError, NotImplementedError, ValueError):
         return None
     finally:
@@ -350,7 +119,7 @@ def _fork(r: int, marker: bytes, beat: int = -1) -> int:
             null = os.open(os.devnull, os.O_RDWR)
             for fd in (0, 1, 2):
                 os.dup2(null, fd)
-            _serve(r, marker, beat)
+            serve(r, marker, beat)
         finally:
             os._exit(0)
     return pid
@@ -395,7 +164,7 @@ class Sentinel:
             return
         conf = {"stale_s": max(STALE_MIN, STALE_INTERVALS * interval), "emergency": emergency,
                 "pid": os.getpid(), **where}  # fmt: skip
-        self._armed = b"A " + json.dumps(conf, default=str).encode() + b"\n"
+        self._armed = arm_line(conf)
         self._write(self._armed)
 
     def beat(self) -> None:

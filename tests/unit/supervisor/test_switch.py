@@ -1,8 +1,8 @@
-"""The dead man's switch's clock (supervisor/sentinel.py): what guardrun stores in the
-shared page is what the sentinel reads back (a real memfd page, read with pread), and
-the sentinel looks only when the loop has not sampled for the stale time, never while
-it is paused (guardrun stops the tree itself, or is stopped under job control), and
-once per stall. The sentinel stopping a real tree: tests/e2e/stall/."""
+"""The dead man's switch's clock (supervisor/sentinel_program.py): what guardrun stores
+in the shared page is what the sentinel reads back (a real memfd page, read with pread),
+and the sentinel looks only when the loop has not sampled for the stale time, never
+while it is paused (guardrun stops the tree itself, or is stopped under job control),
+and once per stall. The sentinel stopping a real tree: tests/e2e/stall/."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import time
 import pytest
 
 from guardrun.supervisor import sentinel as mod
+from guardrun.supervisor import sentinel_program as program
 
 
 class Page:
@@ -36,7 +37,7 @@ def page() -> tuple[int, Page]:
 
 def test_a_beat_is_read_back_by_the_sentinel(page: tuple[int, Page]) -> None:
     fd, view = page
-    switch = mod._Switch(fd)
+    switch = program.Switch(fd)
     assert switch.beat() == 0.0  # before the first sample: paused
     now = time.monotonic()
     view[0] = now
@@ -49,7 +50,7 @@ def test_stale_only_after_the_stale_time_and_never_while_paused(
     page: tuple[int, Page],
 ) -> None:
     fd, view = page
-    switch = mod._Switch(fd)
+    switch = program.Switch(fd)
     assert not switch.stale()  # not armed: never
     switch.arm({"stale_s": 5.0, "emergency": 1})
     beat = time.monotonic()
@@ -59,7 +60,7 @@ def test_stale_only_after_the_stale_time_and_never_while_paused(
     switch.next_look = 0.0
     view[0] = time.monotonic() - 6.0
     assert switch.stale()
-    assert switch.next_look <= time.monotonic() + mod.LOOK_EVERY  # stuck: each second
+    assert switch.next_look <= time.monotonic() + program.LOOK_EVERY  # stuck: each second
     switch.next_look = 0.0
     view[0] = 0.0  # paused on purpose
     assert not switch.stale()
@@ -76,9 +77,9 @@ def test_the_stale_time_is_five_seconds_or_ten_intervals() -> None:
         if s._beat_fd < 0:
             pytest.skip("no shared page here")
         s.arm(0.2, 100)
-        assert b'"stale_s": 5.0' in s._armed
+        assert program.read_arm(s._armed.rstrip(b"\n"))["stale_s"] == 5.0
         s.arm(2.0, 100)
-        assert b'"stale_s": 20.0' in s._armed
+        assert program.read_arm(s._armed.rstrip(b"\n"))["stale_s"] == 20.0
         s.beat()
         assert os.pread(s._beat_fd, 8, 0) != bytes(8)
         s.pause()
