@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 from guardrun.errors import CommandNotExecutable, CommandNotFound, StateNotFound, UsageError
 from guardrun.escape import json_bytes, shell_word, visible
 from guardrun.state import retention
+from guardrun.state.clip import clip
 from guardrun.state.project import project_root
-from guardrun.state.redact import clip
 from guardrun.state.store import Entry, Store, check_ref
 from guardrun.units import format_bytes, format_duration, parse_duration
 

@@ -137,7 +137,7 @@ class EventLog:
 
     def scrub_text(self, text: str) -> str:
         """A value's text scrubbed by every rule, built-in and the user's (what a caller
-        that cuts a value to a cap redacts first: ``redact.clip``)."""
+        that cuts a value to a cap redacts first: ``clip.clip``)."""
         if self.scrub is not None:
             text = self.scrub(text)
         return self.scrub_value(text) if self.scrub_value is not None else text

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
 OUTPUT_CAP = 8192  # characters of a hook's output in its event
-# Bytes read into memory: the cap and the margin redacted with it (``redact.CLIP_MARGIN``),
+# Bytes read into memory: the cap and the margin redacted with it (``clip.CLIP_MARGIN``),
 # at up to 4 bytes a character.
 _KEEP = 4 * (OUTPUT_CAP + 1024)
 KILL_AFTER = 1.0
@@ -242,7 +242,7 @@ class HookRunner:
             pass
 
     def _record(self, hook: _Hook, output: bytes, total: int) -> None:
-        from guardrun.state.redact import clip
+        from guardrun.state.clip import clip
 
         code = hook.proc.returncode
         whole = output.decode("utf-8", "replace")

@@ -26,8 +26,9 @@ from guardrun import __version__
 from guardrun.platform import TreeSample, physical_memory, process_name
 from guardrun.state.agents.base import Agent
 from guardrun.state.agents.session import Session
+from guardrun.state.clip import clipping_with
 from guardrun.state.project import project_facts
-from guardrun.state.redact import Redactor, clipping_with
+from guardrun.state.redact import Redactor
 from guardrun.state.store import STATE_SUFFIX, TAIL_LIMIT, Store
 
 if TYPE_CHECKING:

@@ -102,7 +102,7 @@ def project_facts(cwd: Path, timeout: float = 2.0) -> dict[str, Any]:
 
 def _clip(text: str) -> str:
     """git's message in 200 characters, redacted first (a remote's URL may hold a password)."""
-    from guardrun.state.redact import clip
+    from guardrun.state.clip import clip
 
     return clip(text, 200)
 

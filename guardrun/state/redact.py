@@ -23,7 +23,6 @@ until nothing changes: ordinary text, the common case, costs one round.
 
 from __future__ import annotations
 
-from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 from guardrun.errors import ConfigError
@@ -31,7 +30,6 @@ from guardrun.errors import ConfigError
 if TYPE_CHECKING:
     import re
     from collections.abc import Callable, Sequence
-    from contextvars import Token
     from typing import Any
 
     _Replace = Callable[[re.Match[str]], str]
@@ -69,7 +67,7 @@ class _Lazy:
 
 
 MARKER = "[REDACTED:{}]"
-_MARKER_PREFIX = "[REDACTED:"
+MARKER_PREFIX = "[REDACTED:"
 _NOT_MARKER = r"(?!\[REDACTED:)"
 
 # Tokens known by their own shape: (kind, kept prefix, secret), from each vendor's docs.
@@ -495,7 +493,7 @@ class Redactor:
                     if items[i] is not cur:
                         continue
                 name, eq, value = cur.partition("=")
-                if eq and value and not value.startswith(_MARKER_PREFIX) and name[:1] == "-":
+                if eq and value and not value.startswith(MARKER_PREFIX) and name[:1] == "-":
                     if _may_be_secret_flag(name) and _ARGV_FLAG.fullmatch(name):
                         items[i] = f"{name}={MARKER.format('assignment')}"  # --pw=VALUE
                         continue
@@ -503,7 +501,7 @@ class Redactor:
                     (_may_be_secret_flag(prev) and _ARGV_FLAG.fullmatch(prev))
                     or (p_is_password and prev == "-p")
                 )
-                if flag and cur and not cur.startswith(("-", _MARKER_PREFIX)):
+                if flag and cur and not cur.startswith(("-", MARKER_PREFIX)):
                     items[i] = MARKER.format("assignment")
             return tuple(items) if isinstance(obj, tuple) else items
         return obj
@@ -524,60 +522,12 @@ def _user_password(cur: str, prev: object, flags: Sequence[str]) -> str:
         else:
             return cur
     user, colon, password = value.partition(":")
-    if not colon or not password or password.startswith(_MARKER_PREFIX):
+    if not colon or not password or password.startswith(MARKER_PREFIX):
         return cur  # no password given: curl asks for it
     return f"{head}{user}:{MARKER.format('assignment')}"
 
 
 DEFAULT = Redactor()
-
-# Text past a cap that is redacted with the part kept: a secret that starts before the cut
-# is then seen whole, or by far more characters than any rule needs to know it (a prefix
-# and 20 to 60 characters), and is a marker before anything is cut.
-CLIP_MARGIN = 1024
-# The redactor ``clip`` uses where its caller passes none: capture sets the run's own
-# (built-in rules plus state.redact) around the adapters' reading of the last messages.
-_IN_USE: ContextVar[Callable[[str], str] | None] = ContextVar("guardrun_clip", default=None)
-
-
-class clipping_with:  # noqa: N801 - used as a context manager, like contextlib's
-    """``with clipping_with(redactor):`` every ``clip`` inside redacts with ``redactor``."""
-
-    def __init__(self, redactor: Redactor) -> None:
-        self._scrub = redactor.redact
-        self._token: Token[Callable[[str], str] | None] | None = None
-
-    def __enter__(self) -> None:
-        self._token = _IN_USE.set(self._scrub)
-
-    def __exit__(self, *exc: object) -> None:
-        if self._token is not None:
-            _IN_USE.reset(self._token)
-
-
-def clip(text: str, limit: int, scrub: Callable[[str], str] | None = None) -> str:
-    """``text`` in at most ``limit`` characters, redacted before it is cut.
-
-    Cut first, a token would keep the part before the cut ("sk-ant-api03-" is too short
-    for any rule) and the redaction that follows would leave it there. So the kept part
-    and ``CLIP_MARGIN`` more are redacted (``scrub``, else the redactor of the enclosing
-    ``clipping_with``, else the built-in rules), then
-    cut, never inside a marker. The result ends with "…" when anything was cut; text
-    within the limit is returned as it is (the caller redacts it with the rest).
-    """
-    if len(text) <= limit:
-        return text
-    end = limit + CLIP_MARGIN
-    window = (scrub or _IN_USE.get() or DEFAULT.redact)(text[:end])
-    if len(window) <= limit and len(text) <= end:
-        return window  # the markers made it short enough
-    cut = window[: max(0, limit - 1)]  # room for the "…"
-    opened = cut.rfind("[")
-    rest = cut[opened:]
-    if opened >= 0 and "]" not in rest and (rest.startswith(_MARKER_PREFIX) or
-                                           _MARKER_PREFIX.startswith(rest)):  # fmt: skip
-        cut = cut[:opened]  # "[REDACTED:anthr…" or "[RED…" says less than nothing
-    return cut + "…"
 
 
 def redact(text: str) -> str:

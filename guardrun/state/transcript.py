@@ -34,7 +34,7 @@ GROUP = "_group"  # extractor's key: adjacent parts of one message (same role an
 
 def cap(text: str, limit: int = MAX_TEXT) -> str:
     """A message's text in ``limit`` characters, redacted before it is cut (``clip``)."""
-    from guardrun.state.redact import clip  # where used: the adapters load at start-up
+    from guardrun.state.clip import clip  # where used: the adapters load at start-up
 
     return clip(text.strip(), limit)
 
@@ -173,7 +173,7 @@ def one_line(value: object, limit: int = SUMMARY) -> str:
             text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
         except (TypeError, ValueError):
             text = repr(value)
-    from guardrun.state.redact import clip
+    from guardrun.state.clip import clip
 
     return clip(" ".join(text.split()), limit)
 

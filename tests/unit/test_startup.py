@@ -21,7 +21,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 NOT_ON_THE_START_PATH = ("pathlib", "yaml", "psutil", "platformdirs", "hashlib",
                          "shlex", "zlib", "subprocess", "threading", "argparse",
                          "signal", "ctypes", "encodings.ascii", "math", "struct",
-                         "termios", "tty", "fcntl",
+                         "termios", "tty", "fcntl", "contextvars",
                          # guardrun's own, for what a plain run never meets: a crash's or a
                          # restart's words, a project file, an agent's sessions
                          "guardrun.supervisor.why", "guardrun.config.trust",

@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from support import CLAUDE_FIXTURES
 
 from guardrun.errors import ConfigError
-from guardrun.state.redact import DEFAULT, Redactor, clip, clipping_with, redact
+from guardrun.state.clip import clip, clipping_with
+from guardrun.state.redact import DEFAULT, Redactor, redact
 
 FIXTURES = CLAUDE_FIXTURES
 if not FIXTURES.is_dir():  # a checkout elsewhere than /work/main
