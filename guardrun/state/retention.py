@@ -75,18 +75,25 @@ def prune_runs(
         names = os.listdir(store.dirs.runs)
     except OSError:
         return []
+    ours = [(m.group(1), name) for name in names if (m := re.match(RUN_FILE_RE, name))]
+    # Nothing to look at further when there are no more than ``keep`` runs and none started
+    # before ``max_age`` (a run id starts with its start time, in UTC, so that ids sort as
+    # times): a file is written after its run starts, so none of them is that old. The
+    # common case, at every start, without a stat of every file (a benchmark's burst of
+    # runs grew a directory to hundreds of files, all stat'ed at each start).
+    if len({run for run, _ in ours}) <= keep and (
+        max_age is None or min(ours, default=("~", ""))[0] >= _run_id_at(now - max_age)
+    ):
+        return []
     runs: dict[str, list[tuple[str, float]]] = {}
-    for name in names:
-        m = re.match(RUN_FILE_RE, name)
-        if m is None:
-            continue
+    for run_id, name in ours:
         path = os.path.join(store.dirs.runs, name)
         try:
             st = os.lstat(path)
         except OSError:
             continue
         if stat.S_ISREG(st.st_mode):
-            runs.setdefault(m.group(1), []).append((path, st.st_mtime))
+            runs.setdefault(run_id, []).append((path, st.st_mtime))
     newest = sorted(runs, key=lambda r: (max(t for _, t in runs[r]), r), reverse=True)
     doomed: list[str] = []
     for i, run in enumerate(newest):
@@ -108,6 +115,11 @@ def prune_runs(
             continue
         removed.append(path)
     return removed
+
+
+def _run_id_at(when: float) -> str:
+    """The start of a run id made at ``when`` (``observe.events.new_run_id``'s clock)."""
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(max(when, 0.0)))
 
 
 def _with_copy(e: Entry) -> list[Path]:

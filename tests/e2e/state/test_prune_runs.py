@@ -82,3 +82,35 @@ def test_a_run_prunes_the_old_run_logs(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert "removed 4 run file(s): event logs and sample histories" in r.stdout
     assert len(left(runs)) == 1  # this run's: written just now
+
+
+def test_a_start_looks_no_further_than_the_names_when_nothing_can_be_due(tmp_path: Path) -> None:
+    """No more than ``keep`` runs, none started before ``max_age`` by its id: nothing is
+    due, and the files are not even looked at (each one stat'ed cost every start). One
+    run id older than ``max_age``, or one run too many, and every file is judged again."""
+    now = time.time()
+    store = Store(tmp_path / "state", project_root(tmp_path))
+    store.ensure()
+    runs = Path(store.dirs.runs)
+
+    def run(rid: str, written_days_ago: float) -> None:
+        for suffix in (".jsonl", ".samples.ndjson"):
+            path = runs / (rid + suffix)
+            path.write_text('{"event":"started"}\n')
+            os.utime(path, (now - written_days_ago * DAY,) * 2)
+
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now - 3600))
+    for i in range(3):  # started an hour ago by their ids, yet last written 30 days ago:
+        run(f"{stamp}-{i:06x}", 30)  # only a clock that went back writes such files
+    assert retention.prune_runs(store, keep=3, max_age=7 * DAY, now=now) == []
+    assert len(left(runs)) == 3
+
+    old = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now - 8 * DAY))
+    run(f"{old}-aaaaaa", 8)  # a run started 8 days ago: now every file is judged by its time
+    removed = retention.prune_runs(store, keep=4, max_age=7 * DAY, now=now)
+    assert len(removed) == 8 and left(runs) == set()
+
+    for i in range(4):  # four recent runs with keep=3: the oldest written goes
+        run(f"{stamp}-{i:06x}", i)
+    removed = retention.prune_runs(store, keep=3, max_age=7 * DAY, now=now)
+    assert left(runs) == {f"{stamp}-{i:06x}" for i in range(3)} and len(removed) == 2
