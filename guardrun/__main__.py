@@ -1,5 +1,3 @@
-import sys
+from guardrun.cli import entry
 
-from guardrun.cli import main
-
-sys.exit(main())
+entry()

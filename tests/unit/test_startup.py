@@ -101,3 +101,36 @@ def test_main_hands_the_collector_back_as_it_found_it(capsys: object) -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_the_console_entry_gives_the_code_and_the_output_whole(tmp_path: Path) -> None:
+    """``entry`` ends a run with ``os._exit`` (no interpreter teardown): the child's exit
+    code still comes out, and so does everything written to stdout and stderr, into pipes
+    (block-buffered). A subcommand exits as usual, its output whole too."""
+    env = {**os.environ, "PYTHONPATH": ROOT, "XDG_STATE_HOME": str(tmp_path),
+           "XDG_CONFIG_HOME": str(tmp_path)}  # fmt: skip
+    env.pop("PYTHONUNBUFFERED", None)  # stdout into a pipe is block-buffered, as for users
+    run = subprocess.run(
+        [sys.executable, "-m", "guardrun", "--no-pty", "--no-config", "--verbose", "--",
+         "sh", "-c", "echo out; exit 7"],
+        capture_output=True, text=True, timeout=60, env=env,
+    )  # fmt: skip
+    assert run.returncode == 7 and run.stdout == "out\n"
+    assert "guardrun:" in run.stderr and run.stderr.endswith("\n")
+    code = (
+        "import sys; sys.argv = ['guardrun', '--no-pty', '--no-config', '--', 'true']\n"
+        "from guardrun import cli\n"
+        "run = cli.main\n"
+        "def main():\n"
+        "    code = run()\n"
+        "    sys.stdout.write('x' * 100)  # in the buffer as the run ends\n"
+        "    return code\n"
+        "cli.main = main\n"
+        "cli.entry()\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, env=env)  # fmt: skip
+    assert run.returncode == 0 and run.stdout == "x" * 100
+    shown = subprocess.run([sys.executable, "-m", "guardrun", "config", "show"],
+                           capture_output=True, text=True, timeout=60, env=env)  # fmt: skip
+    assert shown.returncode == 0 and shown.stdout.endswith("desktop: auto\n")
