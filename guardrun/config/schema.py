@@ -375,11 +375,10 @@ class Config:
     pays before its agent starts (docs/benchmarks.md). Equality ignores
     where values came from (``sources``, ``files``)."""
 
-    __slots__ = ("command", "agent", "priority", "memory", "system", "gpu", "restart",
-                 "state", "hooks", "agents", "machine", "metrics", "notify", "sources",
-                 "files", "held", "notes", "trusted")  # fmt: skip
+    # The values (what equality and repr look at), then where they came from.
     _COMPARED = ("command", "agent", "priority", "memory", "system", "gpu", "restart",
                  "state", "hooks", "agents", "machine", "metrics", "notify")  # fmt: skip
+    __slots__ = (*_COMPARED, "sources", "files", "held", "notes", "trusted")
 
     def __init__(
         self,

@@ -23,11 +23,14 @@ CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
 
 
 class Policy(NamedTuple):
-    max_attempts: int = 3
-    window: float = 3600.0
-    cooldown: float = 10.0
-    max_cooldown: float = 300.0
-    reset_after: float = 600.0
+    """Restart protection's settings (``restart.*``); their defaults are the config
+    schema's, declared there once (``runner.settings_from_config`` builds this)."""
+
+    max_attempts: int
+    window: float
+    cooldown: float
+    max_cooldown: float
+    reset_after: float
 
 
 class Decision(NamedTuple):

@@ -91,12 +91,13 @@ def critical_since(acting: str, since: float | None, now: float) -> float | None
 
 
 class Moment(NamedTuple):
-    """When a restart may happen: settings of ``restart`` (seconds)."""
+    """When a restart may happen: settings of ``restart`` (seconds; their defaults are the
+    config schema's, declared there once)."""
 
-    idle_quiet: float = 5.0  # at critical: this much quiet is a quiet moment
-    idle_wait: float = 120.0  # ... and this long at critical forces the restart
-    plan_ahead: float = 900.0  # planned: emergency predicted within this ... (0: off)
-    idle: float = 30.0  # ... and the agent idle this long (0: off)
+    idle_quiet: float  # at critical: this much quiet is a quiet moment
+    idle_wait: float  # ... and this long at critical forces the restart
+    plan_ahead: float  # planned: emergency predicted within this ... (0: off)
+    idle: float  # ... and the agent idle this long (0: off)
 
 
 def restart_now(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from support.defaults import policy
 
 from guardrun.supervisor.breaker import CLOSED, HALF_OPEN, OPEN, Breaker, Policy
 
@@ -18,7 +19,7 @@ class Clock:
 
 def make(**kw: float) -> tuple[Breaker, Clock]:
     clock = Clock()
-    return Breaker(Policy(**kw), clock), clock  # type: ignore[arg-type]
+    return Breaker(policy(**kw), clock), clock
 
 
 def restart(b: Breaker) -> float:

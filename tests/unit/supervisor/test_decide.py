@@ -7,6 +7,7 @@ import signal
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from support.defaults import moment
 
 from guardrun.platform.types import TreeSample
 from guardrun.supervisor import decide
@@ -60,7 +61,7 @@ def test_planning_off_is_the_quiet_moment_rule_alone() -> None:
     """Moment(..., 0, 0) above; here the defaults, with no terminal (``--no-pty``): never
     planned, since idleness cannot be seen."""
     soon = Estimate(1e6, 10.0, 20.0)
-    assert decide.restart_now(Acting(WARNING, WARNING), None, 100.0, None, Moment(), soon) is None
+    assert decide.restart_now(Acting(WARNING, WARNING), None, 100.0, None, moment(), soon) is None
 
 
 def test_below_critical_never_restarts() -> None:
@@ -262,7 +263,7 @@ def test_step_judges_tells_then_asks_the_turn_and_decides() -> None:
         return None
 
     step = decide.step(
-        Decider(Moment()), watch, _Protection(True), TreeSample(0.0, ()), 10.0,
+        Decider(moment()), watch, _Protection(True), TreeSample(0.0, ()), 10.0,
         restart=True, last_io=None, turn=turn, judged=lambda tick: order.append("judged"),
     )  # fmt: skip
     assert watch.calls == ["judge"] and order == ["judged", "turn"]
@@ -273,7 +274,7 @@ def test_step_judges_tells_then_asks_the_turn_and_decides() -> None:
 def test_step_does_not_restart_when_restarts_are_off_or_protection_says_wait() -> None:
     for restart, may in ((False, True), (True, False)):
         step = decide.step(
-            Decider(Moment()), _Watch(EMERGENCY), _Protection(may), TreeSample(0.0, ()), 1.0,
+            Decider(moment()), _Watch(EMERGENCY), _Protection(may), TreeSample(0.0, ()), 1.0,
             restart=restart, last_io=None,
         )  # fmt: skip
         assert step.restart is None and step.acting.level == EMERGENCY
@@ -281,7 +282,7 @@ def test_step_does_not_restart_when_restarts_are_off_or_protection_says_wait() -
 
 def test_step_takes_the_machine_turn() -> None:
     step = decide.step(
-        Decider(Moment()), _Watch(NORMAL), _Protection(True), TreeSample(0.0, ()), 1.0,
+        Decider(moment()), _Watch(NORMAL), _Protection(True), TreeSample(0.0, ()), 1.0,
         restart=True, last_io=None, turn=lambda critical: decide.BUDGET,
     )  # fmt: skip
     assert step.acting == Acting(CRITICAL, decide.BUDGET) and step.delay == 0.25

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from support.defaults import policy
+
 from guardrun.supervisor import degrade
-from guardrun.supervisor.breaker import Policy
 from guardrun.supervisor.levels import CRITICAL, EMERGENCY
 from guardrun.supervisor.protection import Protection
 
@@ -18,8 +19,8 @@ class Clock:
 
 def make(on_exhausted: str = "monitor", attempts: int = 1) -> tuple[Protection, Clock]:
     clock = Clock()
-    policy = Policy(max_attempts=attempts, window=60.0, cooldown=10.0, reset_after=600.0)
-    return Protection(policy, 1.0, on_exhausted, clock), clock
+    settings = policy(max_attempts=attempts, window=60.0, cooldown=10.0, reset_after=600.0)
+    return Protection(settings, 1.0, on_exhausted, clock), clock
 
 
 def test_allowed_then_refused_goes_monitor_only_and_waits_before_asking_again() -> None:
