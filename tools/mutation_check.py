@@ -660,6 +660,24 @@ MUTATIONS: list[Mutation] = [
       "                n = write(fd, bytes(pend[:CHUNK]))",
       "                n = write(fd, pend)",
       f"{UNIT}/supervisor/test_relay.py::test_a_line_put_while_the_terminal_write_is_in_the_kernel_is_kept"),
+    # Start-up (issue 25): the rules that keep the start path light.
+    M("units: a NamedTuple field annotated with a string", "guardrun/units.py",
+      "    value: float\n", '    value: "float"\n',
+      f"{UNIT}/test_startup.py::test_no_module_makes_a_forward_ref_at_import"),
+    M("config.load: trust imported at every level of the walk up", "guardrun/config/load.py",
+      "        if _lexists(candidate):", "        if True:",
+      f"{UNIT}/test_startup.py::test_the_start_path_imports_none_of_the_heavy_modules"),
+    M("cli: a run's end leaves without flushing stdout", "guardrun/cli.py",
+      "    for stream in (sys.stdout, sys.stderr):", "    for stream in ():",
+      f"{UNIT}/test_startup.py::test_the_console_entry_gives_the_code_and_the_output_whole"),
+    M("retention: one run past state.keep left", "guardrun/state/retention.py",
+      "    if len({run for run, _ in ours}) <= keep and (",
+      "    if len({run for run, _ in ours}) <= keep + 1 and (",
+      f"{E2E}/state/test_prune_runs.py::test_a_start_looks_no_further_than_the_names_when_nothing_can_be_due"),
+    M("history: the first write appends to a file already there", "guardrun/observe/history.py",
+      "            flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC",
+      "            flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC",
+      f"{UNIT}/test_history.py::test_the_first_write_makes_the_file_private_and_a_taken_name_is_replaced"),
 ]
 # fmt: on
 
