@@ -173,9 +173,19 @@ class History:
         p["p"] = [[pid, rss] for pid, rss in top]
         for pid, _ in p["p"]:
             # Named now, while it runs: at the flush (seconds later) a process that a
-            # restart killed has no name any more, and the report showed it as "?".
-            if pid not in self._procs and pid not in self._named:
-                self._named[pid] = self._describe(pid) if self._describe is not None else {}
+            # restart killed has no name any more, and the report showed it as "?". Named
+            # again at the next sample while its command line reads empty: a child caught
+            # in its exec (the spawn returns before the kernel has set its arguments) has
+            # no command line yet, and guardrun's own name.
+            known = self._named.get(pid)
+            if (
+                self._describe is not None
+                and pid not in self._procs
+                and not (known and known.get("cmd"))
+            ):
+                facts = self._describe(pid)
+                if known is None or facts.get("cmd"):
+                    self._named[pid] = facts
         self._pending.append(p)
         if t >= self._flush_at:
             self.flush(t)

@@ -195,3 +195,28 @@ def test_the_first_write_makes_the_file_private_and_a_taken_name_is_replaced(
     got = read_history(taken)
     assert got.meta["run_id"] == "r" and len(got.points) == 12
     assert taken.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_process_caught_in_its_exec_is_named_again_while_it_runs(tmp_path: Path) -> None:
+    """A child sampled as its exec completes has no command line yet (and its parent's
+    name): it is described again at the next sample, so the line written after it is gone
+    names what it ran (under load, the report showed an empty command for the child a
+    restart had killed before the first write)."""
+    clock = [T0]
+    path = tmp_path / "h.samples.ndjson"
+    now = {"says": {"name": "python", "cmd": ""}}  # mid-exec: guardrun's name, no arguments
+    h = History(path, {"run_id": "r"}, describe=lambda pid: now["says"],
+                clock=lambda: clock[0])  # fmt: skip
+
+    def sample(at: float) -> None:
+        clock[0] = T0 + at
+        h.add(clock[0], 100 * MB, "normal", "normal", None, [(4242, 100 * MB)])
+
+    sample(0)
+    now["says"] = {"name": "node", "cmd": "node agent.js"}  # its exec done
+    sample(1)
+    now["says"] = {}  # killed by a restart: gone by the first write
+    sample(FLUSH + 1)
+    h.close()
+    named = read_history(path).procs[4242]
+    assert (named["name"], named["cmd"]) == ("node", "node agent.js")
