@@ -90,6 +90,26 @@ class Parts:
         )
         self.jobs.pause_watchdog = self._pause_watchdog
 
+    def start_sentinel(self, child: Child) -> None:
+        """The last resort (``sentinel.py``), started when the loop first waits on a child
+        that still runs: its own start (an interpreter, ~10 ms of CPU) then falls in the
+        wait instead of beside guardrun's, which it slowed by 5-7 ms on a 2-CPU machine
+        (docs/benchmarks.md), and a command gone by then needs none. Until then guardrun
+        is at work, never stalled, and only a SIGKILL in those milliseconds would leave
+        the tree to its parent-death signal (PTY mode) or to itself."""
+        if self.sentinel_factory is None or self.sentinel is not None:
+            return
+        self.sentinel = sentinel = self.sentinel_factory(self.tree.marker)
+        probe = self.tree.probe.name if self.tree.probe else ""
+        sentinel.arm(
+            self.s.interval, self.mem.thresholds.emergency, metric=self.mem.metric,
+            probe=probe, grace=self.s.grace, **self.obs.last_resort(),
+        )  # fmt: skip
+        sample = self.mem.last_sample
+        if sample is not None:  # the tree as sampled; later members it finds by the marker
+            self._told = sample.procs
+            sentinel.update(child.pgid, sample.pids)
+
     def _pause_watchdog(self) -> None:
         if self.sentinel is not None:
             self.sentinel.pause()

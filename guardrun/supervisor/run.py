@@ -69,19 +69,11 @@ class Supervisor:
         p.signals.install()
         p.relay.wake_fd = p.signals.wake_fd
         set_subreaper()
-        if p.sentinel_factory is not None:
-            p.sentinel = p.sentinel_factory(p.tree.marker)
         try:
             try:
                 p.tree.open_probes(p.s.probe)
             except ProbeError as err:
                 p.change_mode(degrade.PROBE_LOST, f"memory cannot be watched: {err}")
-            if p.sentinel is not None:  # its last resort: see sentinel.py
-                probe = p.tree.probe.name if p.tree.probe else ""
-                p.sentinel.arm(
-                    p.s.interval, p.mem.thresholds.emergency, metric=p.mem.metric,
-                    probe=probe, grace=p.s.grace, **p.obs.last_resort(),
-                )  # fmt: skip
             if p.use_pty() and os.isatty(0):
                 p.jobs.term = term = Terminal(0)
                 p.obs.attach_terminal(p.relay.put, p.relay.put_title)
