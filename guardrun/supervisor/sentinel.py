@@ -3,8 +3,10 @@
 A SIGKILLed guardrun runs no cleanup. The PTY hangs up (SIGHUP to the child's
 foreground group) and the child gets its parent-death signal, but a daemon that
 double-forked into a session of its own (an MCP server) sees neither, and it
-was guardrun, the subreaper, that held it. So at start guardrun starts this
-small process in a session of its own, with nothing open but a pipe, and
+was guardrun, the subreaper, that held it. So guardrun starts this small
+process (when its loop first waits on a child that still runs: ``Parts.start_sentinel``;
+its own start beside guardrun's slowed guardrun's) in a session of its own, with
+nothing open but a pipe, and
 sends it the tree's membership (pid and start time, so a reused pid is never
 hit) whenever it changes. Members born since the last sample are found by the
 marker every process of the tree inherits in its environment. EOF without a
