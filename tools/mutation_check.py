@@ -665,7 +665,7 @@ MUTATIONS: list[Mutation] = [
       "    value: float\n", '    value: "float"\n',
       f"{UNIT}/test_startup.py::test_no_module_makes_a_forward_ref_at_import"),
     M("config.load: trust imported at every level of the walk up", "guardrun/config/load.py",
-      "        if _lexists(candidate):", "        if True:",
+      "        if os.path.lexists(candidate):", "        if True:",
       f"{UNIT}/test_startup.py::test_the_start_path_imports_none_of_the_heavy_modules"),
     M("cli: a run's end leaves without flushing stdout", "guardrun/cli.py",
       "    for stream in (sys.stdout, sys.stderr):", "    for stream in ():",

@@ -113,7 +113,7 @@ def load_config(
     notes: list[str] = []
     if not no_config:
         user = _user_file(env, user_config_dir)
-        if _exists(user):
+        if os.path.exists(user):
             found.append((user, RANK_USER))
         # --config PATH is the user's own choice, typed by them: trusted like their user
         # file. Only a file found by walking up from cwd is a stranger's until trusted.
@@ -199,22 +199,6 @@ def _user_file(env: Mapping[str, str], user_config_dir: str | os.PathLike[str] |
     return os.path.abspath(os.path.join(user_config_dir, USER_FILE))
 
 
-def _exists(path: str) -> bool:
-    try:
-        os.stat(path)
-    except (OSError, ValueError):
-        return False
-    return True
-
-
-def _lexists(path: str) -> bool:
-    try:
-        os.lstat(path)
-    except (OSError, ValueError):
-        return False
-    return True
-
-
 def discover(cwd: str, notes: list[str]) -> str | None:
     """Nearest .guardrun.yaml from ``cwd`` (absolute) upward. The walk ends at the
     repository root (the first directory holding ``.git``) or the user's home, whichever
@@ -225,7 +209,7 @@ def discover(cwd: str, notes: list[str]) -> str | None:
     directory = cwd
     while True:
         candidate = os.path.join(directory, PROJECT_FILE)
-        if _lexists(candidate):  # most directories have none: trust is imported for one
+        if os.path.lexists(candidate):  # most directories have none: trust is imported for one
             from guardrun.config import trust
 
             why = trust.unsafe_link(candidate)  # a link another user planted: not followed
@@ -242,7 +226,11 @@ def discover(cwd: str, notes: list[str]) -> str | None:
             if why is not None:
                 notes.append(f"skipped {candidate}: {why}")
         parent = os.path.dirname(directory)
-        if parent == directory or directory == home or _exists(os.path.join(directory, ".git")):
+        if (
+            parent == directory
+            or directory == home
+            or os.path.exists(os.path.join(directory, ".git"))
+        ):
             return None
         directory = parent
 
