@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from guardrun.observe.observer import Observer
     from guardrun.state.conversation import Conversation
     from guardrun.supervisor.external import ExternalPressure
+    from guardrun.supervisor.ports import Watchdog
     from guardrun.ui import Reporter
 
 
@@ -206,12 +207,19 @@ def admit(cfg: Config, ui: Reporter, force: bool) -> bool:
         ui.detail(f"still {used:.0%} of RAM in use")
 
 
+def sentinel(marker: bytes) -> Watchdog:
+    """The last resort (``supervisor.sentinel``), imported when the loop first waits on a
+    running child: a command gone by then never loads it."""
+    from guardrun.supervisor.sentinel import Sentinel
+
+    return Sentinel(marker)
+
+
 def run_command(
     ns: argparse.Namespace, command: list[str], flags: dict[str, tuple[object, str]]
 ) -> int:
     from guardrun.platform.cgroup import memory_limit
     from guardrun.supervisor.run import Supervisor
-    from guardrun.supervisor.sentinel import Sentinel
     from guardrun.ui import Reporter
 
     cfg = load(ns, flags)
@@ -245,7 +253,7 @@ def run_command(
             asker=conversation,
             external=external_pressure(cfg),
             limit=limit,
-            sentinel=Sentinel,
+            sentinel=sentinel,
             **shared(cfg, limit.bytes, os.path.basename(command[0]), reporter.warn),
         )
         # Everything imported so far lives as long as guardrun: keep it out of the
