@@ -35,11 +35,17 @@ def test_the_start_path_imports_none_of_the_heavy_modules(tmp_path: Path) -> Non
     """pathlib (with urllib.parse and ipaddress), yaml, psutil, subprocess...: a run that
     ends at once imports none of them, nor one that lives a few samples (the GPU, the
     machine's pressure, the history and live file are read or written at the first).
-    Twice in one state directory: the second start finds the first one's files."""
-    env = {**os.environ, "PYTHONPATH": ROOT, "XDG_STATE_HOME": str(tmp_path)}
-    for command in (["true"], ["--interval", "100ms", "--", "sleep", "0.5"]):
-        argv = ["guardrun", "--no-pty", "--no-config", *(["--"] if len(command) == 1 else []),
-                *command]  # fmt: skip
+    Twice in one state directory: the second start finds the first one's files; the
+    third looks for config files (a user file, a project file from a directory up to /)
+    and finds none."""
+    env = {**os.environ, "PYTHONPATH": ROOT, "XDG_STATE_HOME": str(tmp_path),
+           "XDG_CONFIG_HOME": str(tmp_path / "config")}  # fmt: skip
+    work = tmp_path / "a" / "b"
+    work.mkdir(parents=True)
+    for command in (["--no-config", "--", "true"],
+                    ["--no-config", "--interval", "100ms", "--", "sleep", "0.5"],
+                    ["--", "true"]):  # fmt: skip
+        argv = ["guardrun", "--no-pty", *command]
         code = (
             f"import sys; sys.argv = {argv!r}\n"
             f"{_COUNT_FORWARD_REFS}"
@@ -50,7 +56,7 @@ def test_the_start_path_imports_none_of_the_heavy_modules(tmp_path: Path) -> Non
         )
         out = subprocess.run(
             [sys.executable, "-S", "-c", code], capture_output=True, text=True, timeout=60,
-            check=True, env=env,
+            check=True, env=env, cwd=work,
         ).stdout  # fmt: skip
         assert out.split() == ["0", "no-forward-refs"], command
     assert any(tmp_path.rglob("*.jsonl"))  # the runs did write where this test looks
