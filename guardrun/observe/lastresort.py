@@ -44,8 +44,10 @@ def tell(runs_dir: str | os.PathLike[str], say: Callable[[str], None]) -> int:
         names = [n for n in os.listdir(runs_dir) if n.endswith(SUFFIX) and not n.endswith(SEEN)]
     except OSError:
         return 0
-    if names:  # a stranger's files (guardrun.untrusted): imported only when there is one
-        from guardrun.untrusted import Unreadable, read_json_object
+    if not names:
+        return 0
+    from guardrun.untrusted import Unreadable, read_json_object  # a stranger's: when there
+
     for name in sorted(names):
         path = os.path.join(runs_dir, name)
         try:  # a FIFO or a link planted there is refused at once, never waited on
