@@ -100,7 +100,8 @@ def entry() -> None:
         sys.exit(code)
     for stream in (sys.stdout, sys.stderr):
         try:
-            stream.flush()
+            if stream is not None:  # None: started with that descriptor closed
+                stream.flush()
         except (OSError, ValueError):  # as the interpreter exits when its flush fails
             code = code or 120
     os._exit(code)
