@@ -91,9 +91,9 @@ def entry() -> None:
     A run ends with nothing left to tear down: its files are closed and written (the
     writer drained, captures joined), the sentinel told, the terminal given back. So
     once stdout and stderr are flushed it leaves with ``os._exit``, without the
-    interpreter's own teardown (every module and object freed, one by one: ~2 ms here,
-    as long as the rest of a run's end; docs/benchmarks.md). A subcommand exits as
-    usual: its objects may still have something to say on the way out.
+    interpreter's own teardown (every module and object freed, one by one: as long as
+    the rest of a run's end, docs/benchmarks.md). A subcommand exits as usual: its
+    objects may still have something to say on the way out.
     """
     code = main()
     if not _ran:

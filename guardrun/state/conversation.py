@@ -184,8 +184,8 @@ class Conversation:
         """A child is up: a warning may capture again, and retention runs meanwhile."""
         self._warned_capture = False
         # Retention touches the disk: in a thread, never the loop's wait. Old runs' logs
-        # go once a run, in the writer's thread while the first child starts (unlinks
-        # took milliseconds each here: at the end they were the run's last wait).
+        # go once a run, in the writer's thread while the first child starts (at the
+        # end, on the loop, they were the run's last wait).
         if not self._runs_pruned and self.submit is not None:
             self._runs_pruned = True
             self.submit("pruning of old run logs", self._prune_runs)

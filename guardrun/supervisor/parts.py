@@ -92,11 +92,11 @@ class Parts:
 
     def start_sentinel(self, child: Child) -> None:
         """The last resort (``sentinel.py``), started when the loop first waits on a child
-        that still runs: its own start (an interpreter, ~10 ms of CPU) then falls in the
-        wait instead of beside guardrun's, which it slowed by 5-7 ms on a 2-CPU machine
-        (docs/benchmarks.md), and a command gone by then needs none. Until then guardrun
-        is at work, never stalled, and only a SIGKILL in those milliseconds would leave
-        the tree to its parent-death signal (PTY mode) or to itself."""
+        that still runs: its own start (an interpreter) then falls in the wait instead of
+        beside guardrun's, which it slowed (docs/benchmarks.md), and a command gone by
+        then needs none. Until then guardrun is at work, never stalled, and only a
+        SIGKILL in those milliseconds would leave the tree to its parent-death signal
+        (PTY mode) or to itself."""
         if self.sentinel_factory is None or self.sentinel is not None:
             return
         self.sentinel = sentinel = self.sentinel_factory(self.tree.marker)

@@ -27,8 +27,8 @@ interpreter path, no ``posix_spawn`` with a new session) it is forked, as before
 that dies is replaced by a fork at the next update. What runs in the sentinel lives in
 ``sentinel_program.py``, which imports only what it uses (no ``typing``, ``json``,
 ``re``, nor this module or ``child``): it starts in about the time of a bare ``python -I
--S`` (~11 ms of CPU, against ~28 ms when it imported this module:
-benchmarks/bench_sentinel.py), and so reads guardrun's "done" before guardrun exits.
+-S`` (docs/benchmarks.md, measured by benchmarks/bench_sentinel.py), and so reads
+guardrun's "done" before guardrun exits.
 
 The dead man's switch. guardrun's loop can also stop without dying: SIGSTOP, a
 debugger, a hung system call, a bug that spins. So the loop writes the time of each

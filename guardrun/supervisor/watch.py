@@ -39,9 +39,9 @@ class Watch:
         growing = False  # the growth rate is over max_growth (acting as critical)
         while True:
             until = next_sample
-            if p.sentinel is None and child.status is None and not p.signals.pending:
-                if clock() < until:  # the loop is about to wait: the sentinel starts now
-                    p.start_sentinel(child)
+            if p.sentinel is None and p.sentinel_factory is not None:
+                if child.status is None and not p.signals.pending and clock() < until:
+                    p.start_sentinel(child)  # the loop is about to wait: the sentinel now
             if p.later is not None:  # a crash's state, once this child is up
                 at = p.later.due(child.started, bool(relay.tail), clock())
                 if at is None:

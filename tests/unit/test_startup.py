@@ -140,7 +140,7 @@ def test_the_console_entry_gives_the_code_and_the_output_whole(tmp_path: Path) -
     closed = subprocess.run(  # stdout closed at the start: sys.stdout is None
         [sys.executable, "-m", "guardrun", "--no-pty", "--no-config", "--", "true"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=60, env=env,
-        pass_fds=(), preexec_fn=lambda: os.close(1),
+        preexec_fn=lambda: os.close(1),
     )  # fmt: skip
     assert closed.returncode == 0, closed.stderr
     shown = subprocess.run([sys.executable, "-m", "guardrun", "config", "show"],
