@@ -105,12 +105,13 @@ if sys.argv[1] == "fork":
 s = mod.Sentinel(b"GUARDRUN_TREE=shape")
 pid = s.pid
 import time
-for _ in range(100):  # a fork sets itself up after the fork: wait for its session
-    fds = os.listdir(f"/proc/{pid}/fd")
-    if os.getsid(pid) == pid and len(fds) == 5:
+for _ in range(100):  # a fork sets itself up after the fork, and a spawn's arguments
+    fds = os.listdir(f"/proc/{pid}/fd")  # show once its exec is done: wait for both
+    cmdline = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\\0")
+    execd = len(cmdline) > 1 and cmdline != open("/proc/self/cmdline", "rb").read().split(b"\\0")
+    if os.getsid(pid) == pid and len(fds) == 5 and (execd or sys.argv[1] == "fork"):
         break
     time.sleep(0.02)
-cmdline = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\\0")
 env = open(f"/proc/{pid}/environ", "rb").read()
 print(s.spawned, os.getsid(pid) == pid, cmdline[1:3] == [b"-I", b"-S"], len(fds), env == b"")
 if sys.argv[1] == "replace":
